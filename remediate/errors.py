@@ -1,0 +1,47 @@
+"""Exceptions that carry a message meant for the operator.
+
+Every error the tool expects (bad input, unreachable host, refused key) is a
+RemediateError so the runner can record it against one host and carry on with
+the rest of the fleet, and the CLI can print it without a traceback.
+"""
+
+
+class RemediateError(Exception):
+    """An expected failure with a message that tells the operator what to do."""
+
+
+class InventoryError(RemediateError):
+    """The inventory or a host pattern cannot be used as given."""
+
+
+class ConnectionFailed(RemediateError):
+    """A host could not be reached or logged into."""
+
+
+class Unreachable(ConnectionFailed):
+    """No TCP/SSH session could be established (timeout, refused, DNS)."""
+
+
+class HostKeyRejected(ConnectionFailed):
+    """The host key is unknown or does not match known_hosts."""
+
+
+class AuthenticationFailed(ConnectionFailed):
+    """The server refused every credential we offered."""
+
+
+class BecomeFailed(RemediateError):
+    """sudo refused: wrong password, no password given, or not allowed."""
+
+
+class CommandFailed(RemediateError):
+    """A remote command exited non-zero where success was required."""
+
+    def __init__(self, message: str, rc: int | None = None, stderr: str = ""):
+        super().__init__(message)
+        self.rc = rc
+        self.stderr = stderr
+
+
+class LabError(RemediateError):
+    """The lab fleet could not be built, booted or torn down."""
