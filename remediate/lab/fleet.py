@@ -1,0 +1,269 @@
+"""The lab fleet: boot, inspect and tear down a set of real Docker hosts on this machine.
+
+A lab lives in LAB_HOME/<name>/ (state.json, lab ssh key, known_hosts,
+inventory.yml, hosts/<host>/). The base image is shared by all labs in
+LAB_HOME/images/. `up` converges to the wanted host list and is idempotent;
+`down` stops only what the lab recorded, by PID, and can run any number of times.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from remediate.errors import LabError
+from remediate.lab import host as labhost
+from remediate.lab import image, scenarios
+from remediate.lab.host import LabHost
+from remediate.templates import render
+
+LAB_HOME = Path(os.environ.get("REMEDIATE_LAB_HOME", "/var/lib/remediate-lab"))
+BASTION = "bastion"
+BECOME_HOST = "stock"
+FIRST_JUMP_PORT = 2200
+SCENARIO_ORDER = (
+    "stock",
+    "tcp-daemon-json",
+    "tcp-docker-opts",
+    "tcp-socket-unit",
+    "loose-perms",
+    "risky-containers",
+    "custom-settings",
+    "hardened",
+    "broken-json",
+)
+
+
+@dataclass
+class HostStatus:
+    name: str
+    scenario: str
+    port: int
+    alive: bool
+    docker: str
+
+
+class Lab:
+    """A named lab under LAB_HOME; tests use their own name so a user's lab is never touched."""
+
+    def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print):
+        if not name.replace("-", "").isalnum() or name == "images":
+            raise LabError(f"invalid lab name {name!r}")
+        self.name = name
+        self.home = home
+        self.dir = home / name
+        self.log = log
+
+    # Paths a user or a test needs.
+    @property
+    def key_file(self) -> Path:
+        return self.dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.dir / "known_hosts"
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "state.json"
+
+    # State.
+    def load_state(self) -> dict:
+        if not self.state_file.exists():
+            return {"hosts": {}, "ops_password": "", "container_secret": ""}
+        return json.loads(self.state_file.read_text())
+
+    def hosts(self) -> dict[str, LabHost]:
+        return {name: LabHost.from_json(data) for name, data in self.load_state()["hosts"].items()}
+
+    def _save(self, state: dict, hosts: dict[str, LabHost]) -> None:
+        state["hosts"] = {name: h.to_json() for name, h in sorted(hosts.items())}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.state_file)
+
+    @contextmanager
+    def _locked(self):
+        """One lab operation at a time (two `lab.up` at once would boot hosts twice)."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def wanted(self, extra: int) -> dict[str, str]:
+        """Host name -> scenario for this lab's shape."""
+        names = {BASTION: "stock"}
+        names.update({name: name for name in SCENARIO_ORDER})
+        names.update({f"stock-{i:02d}": "stock" for i in range(1, extra + 1)})
+        return names
+
+    # Operations.
+    def up(self, extra: int = 0, inventory_copy: Path | None = None) -> dict[str, LabHost]:
+        """Boot every wanted host that is not already running; stop hosts no longer wanted."""
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (namespaces, mounts, chroot)")
+        with self._locked():
+            base = image.ensure_image(self.home / "images", log=self.log)
+            state = self.load_state()
+            self._ensure_credentials(state)
+            hosts = self.hosts()
+            wanted = self.wanted(extra)
+            for name in [n for n in hosts if n not in wanted or not hosts[n].alive()]:
+                self._stop_host(hosts.pop(name))
+            missing = [n for n in wanted if n not in hosts]
+            if missing:
+                self.log(f"booting {len(missing)} lab host(s): {', '.join(missing)}")
+            # The bastion must exist before the others can publish their jump ports in it.
+            if BASTION in missing:
+                hosts[BASTION] = self._boot(BASTION, wanted[BASTION], state, None, 0)
+                missing.remove(BASTION)
+                for h in hosts.values():
+                    if h.name != BASTION:
+                        self._publish_jump_port(h, hosts[BASTION].pid)
+            used = {h.jump_port for h in hosts.values()}
+            jump_ports = iter(p for p in range(FIRST_JUMP_PORT, FIRST_JUMP_PORT + 10000) if p not in used)
+            plan = [(n, wanted[n], next(jump_ports)) for n in missing]
+            bastion_pid = hosts[BASTION].pid
+            with ThreadPoolExecutor(max_workers=min(10, max(1, len(plan)))) as pool:
+                futures = {n: pool.submit(self._boot, n, sc, state, bastion_pid, jp) for n, sc, jp in plan}
+                errors = []
+                for name, future in futures.items():
+                    try:
+                        hosts[name] = future.result()
+                    except Exception as exc:  # noqa: BLE001 — every host's failure is reported together
+                        errors.append(f"{name}: {exc}")
+            self._save(state, hosts)
+            self._write_access_files(state, hosts, inventory_copy)
+            if errors:
+                raise LabError("some lab hosts failed to boot:\n  " + "\n  ".join(errors))
+            return hosts
+
+    def down(self) -> list[str]:
+        """Stop every host this lab recorded and delete its files; harmless when nothing runs."""
+        with self._locked():
+            state = self.load_state()
+            hosts = self.hosts()
+            stopped = list(hosts)
+            for name in stopped:
+                self._stop_host(hosts.pop(name))
+            self._save(state, hosts)
+            hosts_dir = self.dir / "hosts"
+            if hosts_dir.exists():
+                for leftover in hosts_dir.iterdir():
+                    labhost.remove_dir(leftover)
+            return stopped
+
+    def status(self) -> list[HostStatus]:
+        rows = []
+        for h in self.hosts().values():
+            alive = h.alive()
+            docker = "-"
+            if alive:
+                result = labhost.host_exec(h, ["systemctl", "is-active", "docker.service"], check=False)
+                docker = result.stdout.decode().strip() or "unknown"
+            rows.append(HostStatus(h.name, h.scenario, h.port, alive, docker))
+        return rows
+
+    def ssh_argv(self, name: str, command: list[str] | None = None) -> list[str]:
+        """An OpenSSH command line for a lab host, with strict host-key checking."""
+        hosts = self.hosts()
+        if name not in hosts:
+            raise LabError(f"no lab host {name!r}; hosts: {', '.join(hosts) or 'none (run lab.up)'}")
+        return [
+            "ssh", "-i", str(self.key_file), "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
+            "-p", str(hosts[name].port), "root@127.0.0.1", *(command or []),
+        ]
+
+    # Internals.
+    def _ensure_credentials(self, state: dict) -> None:
+        if not self.key_file.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"remediate-lab-{self.name}",
+                 "-f", str(self.key_file)],
+                check=True,
+            )
+        state["ops_password"] = state.get("ops_password") or secrets.token_urlsafe(18)
+        state["container_secret"] = state.get("container_secret") or "lab-secret-" + secrets.token_hex(12)
+
+    def _boot(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int) -> LabHost:
+        scenario = scenarios.get(scenario_name)
+        host_dir = self.dir / "hosts" / name
+        base = image.ensure_image(self.home / "images", log=self.log)
+        host = LabHost(name=name, scenario=scenario_name, jump_port=jump_port)
+        try:
+            host.host_key = labhost.prepare(name, host_dir, base, self.key_file.with_suffix(".pub").read_text())
+            scenarios.seed_files(scenario, labhost.Layer(host_dir / "upper", base))
+            labhost.boot(host, host_dir, base, self.name)
+            labhost.wait_booted(host)
+            labhost.host_exec(host, ["chpasswd"], stdin=f"ops:{state['ops_password']}\n".encode())
+            scenarios.run_setup(scenario, host, {"container_secret": state["container_secret"]})
+            problems = scenarios.verify(scenario, host)
+            if problems:
+                raise LabError(f"scenario {scenario_name} does not hold: " + "; ".join(problems))
+            host.port = labhost.free_port()
+            host.forwarder = labhost.start_forwarder(host.pid, host_dir / "forward.log", listen_port=host.port)
+            if bastion_pid:
+                self._publish_jump_port(host, bastion_pid)
+        except BaseException:
+            self._stop_host(host)
+            raise
+        return host
+
+    def _publish_jump_port(self, host: LabHost, bastion_pid: int) -> None:
+        """Make the host's sshd reachable at 127.0.0.1:jump_port from inside the bastion only."""
+        if host.jump_forwarder:
+            host.jump_forwarder.kill()
+        host.jump_forwarder = labhost.start_forwarder(
+            host.pid, self.dir / "hosts" / host.name / "jump-forward.log",
+            listen_port=host.jump_port, in_netns_of=bastion_pid,
+        )
+
+    def _stop_host(self, host: LabHost) -> None:
+        labhost.stop(host, self.name)
+        host_dir = self.dir / "hosts" / host.name
+        if host_dir.exists():
+            labhost.remove_dir(host_dir)
+
+    def _write_access_files(self, state: dict, hosts: dict[str, LabHost], inventory_copy: Path | None) -> None:
+        lines = []
+        for h in hosts.values():
+            lines.append(f"[127.0.0.1]:{h.port} {h.host_key}")
+            if h.jump_port:
+                lines.append(f"[127.0.0.1]:{h.jump_port} {h.host_key}")
+        self.known_hosts.write_text("\n".join(lines) + "\n")
+        groups: dict[str, list[LabHost]] = {}
+        for h in hosts.values():
+            if h.name == BASTION:
+                continue
+            group = "extra" if h.name.startswith("stock-") else scenarios.get(h.scenario).group
+            groups.setdefault(group, []).append(h)
+        text = render(
+            "lab/inventory.yml.j2",
+            lab_name=self.name,
+            key_file=str(self.key_file),
+            known_hosts=str(self.known_hosts),
+            docker_groups=[{"name": g, "hosts": groups[g]} for g in sorted(groups)],
+            bastion=hosts[BASTION],
+            become_host=hosts[BECOME_HOST],
+            ops_password=state["ops_password"],
+        )
+        for path in (self.inventory_path, inventory_copy):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(text)
+                os.chmod(tmp, 0o600)
+                tmp.replace(path)

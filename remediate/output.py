@@ -1,0 +1,37 @@
+"""Terminal output: the only place that turns results into text for a person."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+_CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+
+
+def color(text: str, name: str) -> str:
+    return f"\033[{_CODES[name]}m{text}\033[0m" if _COLOR else text
+
+
+def info(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def lab_status(rows, inventory: Path) -> None:
+    if not rows:
+        print("the lab is not running (invoke lab.up)")
+        return
+    body = [
+        [r.name, r.scenario, str(r.port), color("up", "green") if r.alive else color("down", "red"), r.docker]
+        for r in rows
+    ]
+    print(table(["host", "scenario", "ssh port", "host", "dockerd"], body))
+    print(f"\ninventory: {inventory}")

@@ -1,0 +1,83 @@
+"""remediate's command line: thin Invoke tasks, each one call into the package.
+
+`invoke --list` shows the tasks; `invoke --help TASK` explains every option.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+from remediate.errors import RemediateError
+from remediate.lab.fleet import Lab
+from remediate import output
+
+ROOT = Path(__file__).resolve().parent
+LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
+
+
+def _lab(name: str) -> Lab:
+    return Lab(name, log=output.info)
+
+
+@task(help={
+    "extra": "Also boot N plain 'stock' hosts (stock-01..stock-N) for scale and benchmark work.",
+    "name": "Lab name; each lab has its own hosts, keys and inventory (default: 'default').",
+})
+def lab_up(c, extra=0, name="default"):
+    """Boot the lab fleet (one host per scenario plus a bastion); idempotent."""
+    try:
+        lab = _lab(name)
+        lab.up(extra=int(extra), inventory_copy=LAB_INVENTORY if name == "default" else None)
+    except RemediateError as exc:
+        raise Exit(f"lab.up: {exc}", code=1)
+    output.lab_status(lab.status(), inventory=LAB_INVENTORY if name == "default" else lab.inventory_path)
+
+
+@task(help={"name": "Lab name (default: 'default')."})
+def lab_down(c, name="default"):
+    """Stop every lab host by its recorded PID and delete its files; harmless when nothing runs."""
+    try:
+        stopped = _lab(name).down()
+    except RemediateError as exc:
+        raise Exit(f"lab.down: {exc}", code=1)
+    if name == "default" and LAB_INVENTORY.exists():
+        LAB_INVENTORY.unlink()
+    output.info(f"stopped {len(stopped)} lab host(s)" if stopped else "no lab hosts were running")
+
+
+@task(help={"name": "Lab name (default: 'default')."})
+def lab_status(c, name="default"):
+    """Show each lab host: scenario, SSH port, whether it runs, and dockerd's state."""
+    lab = _lab(name)
+    rows = lab.status()
+    output.lab_status(rows, inventory=lab.inventory_path)
+    if not rows or not all(r.alive for r in rows):
+        raise Exit(code=1)
+
+
+@task(help={
+    "host": "Lab host name (see lab.status).",
+    "command": "Run this command instead of an interactive shell.",
+    "name": "Lab name (default: 'default').",
+})
+def lab_ssh(c, host, command=None, name="default"):
+    """Open a shell (or run a command) on a lab host, with strict host-key checking."""
+    try:
+        argv = _lab(name).ssh_argv(host, [command] if command else None)
+    except RemediateError as exc:
+        raise Exit(f"lab.ssh: {exc}", code=1)
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+lab = Collection("lab")
+lab.add_task(lab_up, "up")
+lab.add_task(lab_down, "down")
+lab.add_task(lab_status, "status")
+lab.add_task(lab_ssh, "ssh")
+
+namespace = Collection(lab)
