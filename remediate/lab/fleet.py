@@ -53,13 +53,15 @@ class HostStatus:
 class Lab:
     """A named lab under LAB_HOME; tests use their own name so a user's lab is never touched."""
 
-    def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print):
+    def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print,
+                 scenario_names: tuple[str, ...] = SCENARIO_ORDER):
         if not name.replace("-", "").isalnum() or name == "images":
             raise LabError(f"invalid lab name {name!r}")
         self.name = name
         self.home = home
         self.dir = home / name
         self.log = log
+        self.scenario_names = scenario_names
 
     # Paths a user or a test needs.
     @property
@@ -105,7 +107,7 @@ class Lab:
     def wanted(self, extra: int) -> dict[str, str]:
         """Host name -> scenario for this lab's shape."""
         names = {BASTION: "stock"}
-        names.update({name: name for name in SCENARIO_ORDER})
+        names.update({name: name for name in self.scenario_names})
         names.update({f"stock-{i:02d}": "stock" for i in range(1, extra + 1)})
         return names
 
@@ -257,7 +259,7 @@ class Lab:
             known_hosts=str(self.known_hosts),
             docker_groups=[{"name": g, "hosts": groups[g]} for g in sorted(groups)],
             bastion=hosts[BASTION],
-            become_host=hosts[BECOME_HOST],
+            become_host=hosts.get(BECOME_HOST),
             ops_password=state["ops_password"],
         )
         for path in (self.inventory_path, inventory_copy):

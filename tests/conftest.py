@@ -1,0 +1,57 @@
+"""Shared fixtures. The lab is booted once per test session and shared by every lab test.
+
+Tests use their own lab ("test") so a user's lab ("default") is never touched.
+Set REMEDIATE_KEEP_LAB=1 to leave it running after the session (faster reruns:
+lab.up is idempotent and reuses running hosts).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from remediate.lab.fleet import Lab
+from remediate.lab.host import LabHost
+
+TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
+
+
+@dataclass
+class LabHandle:
+    lab: Lab
+    hosts: dict[str, LabHost]
+    ops_password: str
+    container_secret: str
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.lab.inventory_path
+
+    @property
+    def key_file(self) -> Path:
+        return self.lab.key_file
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.lab.known_hosts
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/lab/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def lab() -> LabHandle:
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (namespaces, mounts); run the suite as root")
+    fleet = Lab(TEST_LAB, log=lambda msg: print(f"[lab] {msg}"))
+    hosts = fleet.up()
+    state = fleet.load_state()
+    yield LabHandle(fleet, hosts, state["ops_password"], state["container_secret"])
+    if not os.environ.get("REMEDIATE_KEEP_LAB"):
+        fleet.down()
