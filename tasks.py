@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -74,10 +75,29 @@ def lab_ssh(c, host, command=None, name="default"):
     os.execvp(argv[0], argv)
 
 
+@task(help={
+    "unit": "Run only the fast unit tests (no lab, no root needed).",
+    "keyword": "Only tests matching this pytest -k expression.",
+    "keep_lab": "Leave the test lab running afterwards (faster reruns; lab.down --name test stops it).",
+})
+def test(c, unit=False, keyword=None, keep_lab=False):
+    """Run the test suite: unit tests and tests against a booted lab of real hosts."""
+    argv = [sys.executable, "-m", "pytest", str(ROOT / ("tests/unit" if unit else "tests"))]
+    if keyword:
+        argv += ["-k", keyword]
+    env = {"REMEDIATE_KEEP_LAB": "1"} if keep_lab else {}
+    result = c.run(" ".join(shlex.quote(a) for a in argv), warn=True, pty=False, env=env)
+    # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
+    if result.exited == 5:
+        raise Exit("test: no tests were collected", code=1)
+    if result.exited != 0:
+        raise Exit(code=result.exited)
+
+
 lab = Collection("lab")
 lab.add_task(lab_up, "up")
 lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 
-namespace = Collection(lab)
+namespace = Collection(lab, test)
