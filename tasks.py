@@ -12,16 +12,55 @@ from pathlib import Path
 
 from invoke import Collection, Exit, task
 
+from remediate import app, output
 from remediate.errors import RemediateError
 from remediate.lab.fleet import Lab
-from remediate import output
 
 ROOT = Path(__file__).resolve().parent
 LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
 
 
+TARGET_HELP = {
+    "hosts": "Host pattern: a host, a group, 'web*', '~regex', 'prod:!db1', 'prod:&eu', comma lists; "
+             "a bare NAME selects inventories/NAME.yml.",
+    "inventory": "Inventory file (YAML or INI); default: chosen from --hosts, else inventories/lab.yml.",
+    "forks": "How many hosts to work on in parallel (default 10).",
+    "accept_new_host_keys": "Record host keys of hosts never seen before (like OpenSSH accept-new); "
+                            "a changed key is always refused.",
+    "ask_become_pass": "Prompt for the sudo password (or set REMEDIATE_BECOME_PASSWORD).",
+}
+
+
 def _lab(name: str) -> Lab:
     return Lab(name, log=output.info)
+
+
+def _target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -> app.Target:
+    return app.Target(hosts=hosts, inventory=inventory, inventories_dir=ROOT / "inventories", forks=int(forks),
+                      accept_new_host_keys=accept_new_host_keys, ask_become_pass=ask_become_pass)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={**TARGET_HELP, "save": "Also save each host's facts as JSON in this directory."})
+def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False, save=None):
+    """Gather each host's Docker facts in one batched round trip and show a summary."""
+    try:
+        code = app.show_facts(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
+                              Path(save) if save else None)
+    except RemediateError as exc:
+        raise Exit(f"facts: {exc}", code=1)
+    _exit(code)
+
+
+@task(help={"extra": "Also boot N plain 'stock' hosts."})
+def demo(c, extra=0):
+    """The main job on the built-in lab: boot it, then gather and show every host's Docker state."""
+    lab_up(c, extra=extra)
+    facts(c, hosts="lab", inventory=str(LAB_INVENTORY))
 
 
 @task(help={
@@ -100,4 +139,4 @@ lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 
-namespace = Collection(lab, test)
+namespace = Collection(lab, test, facts, demo)

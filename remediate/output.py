@@ -35,3 +35,36 @@ def lab_status(rows, inventory: Path) -> None:
     ]
     print(table(["host", "scenario", "ssh port", "host", "dockerd"], body))
     print(f"\ninventory: {inventory}")
+
+
+class Progress:
+    """One line per finished host on stderr, so a long fleet run shows it is alive."""
+
+    def __init__(self, total: int, verb: str):
+        self.total = total
+        self.verb = verb
+        info(f"{verb} on {total} host(s)…")
+
+    def update(self, done: int, total: int, outcome) -> None:
+        mark = {"ok": color("ok", "green"), "unreachable": color("UNREACHABLE", "red")}.get(
+            outcome.status, color("FAILED", "red"))
+        detail = f": {outcome.error}" if outcome.error else ""
+        info(f"  [{done}/{total}] {outcome.host} {mark} ({outcome.seconds:.1f}s){detail}")
+
+    def finish(self) -> None:
+        pass
+
+
+def facts_summary(outcomes) -> None:
+    """A row per host: what Docker looks like there, at a glance."""
+    from remediate.facts.summary import summarize
+
+    rows = []
+    for o in outcomes:
+        if not o.ok:
+            rows.append([o.host, color(o.status, "red"), "-", "-", "-", "-", (o.error or "")[:60]])
+            continue
+        s = summarize(o.value)
+        rows.append([o.host, s.docker_state, s.version or "-", s.daemon_json, s.tcp or "-",
+                     str(s.containers), ""])
+    print(table(["host", "dockerd", "version", "daemon.json", "tcp listeners", "containers", "error"], rows))

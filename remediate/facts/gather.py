@@ -1,0 +1,103 @@
+"""Gather a host's facts over an open connection: one batch, plus one for discovered paths.
+
+Probes that need root (reading /etc/docker, `docker info` on a 0660 socket)
+run through become when the inventory asks for it; nothing here writes to the host.
+"""
+
+from __future__ import annotations
+
+import json
+
+from remediate.connection.base import Connection
+from remediate.connection.batch import Batch, StepResult, run_batch
+from remediate.facts import parse
+from remediate.facts.model import CommandFact, FileFact, HostFacts
+from remediate.facts.probes import COMMANDS, CONTAINER_TEMPLATE, FIXED_PATHS, SNIPPETS
+
+_INT_FIELDS = ("uid", "gid", "size")
+# daemon.json keys that name files on the host we should also stat (and read, for seccomp).
+_PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
+
+
+def gather(conn: Connection, *, become: bool = False) -> HostFacts:
+    facts = HostFacts(host=conn.host_name)
+    batch = Batch()
+    for path in FIXED_PATHS:
+        batch.add_read(f"file:{path}", path)
+    for name, argv in COMMANDS.items():
+        batch.add_command(f"cmd:{name}", argv)
+    for name, snippet in SNIPPETS.items():
+        env = {"REMEDIATE_CONTAINER_TEMPLATE": CONTAINER_TEMPLATE} if name == "containers" else None
+        batch.add_shell(f"cmd:{name}", snippet, env=env)
+    _absorb(facts, run_batch(conn, batch, become=become))
+
+    discovered = sorted(set(_discovered_paths(facts)) - set(facts.files))
+    if discovered:
+        follow_up = Batch()
+        for path in discovered:
+            follow_up.add_read(f"file:{path}", path)
+        _absorb(facts, run_batch(conn, follow_up, become=become))
+    facts.round_trips = conn.round_trips
+    return facts
+
+
+def _absorb(facts: HostFacts, results: dict[str, StepResult]) -> None:
+    for key, result in results.items():
+        kind, _, name = key.partition(":")
+        if kind == "file":
+            facts.files[name] = file_fact(name, result)
+        else:
+            facts.commands[name] = CommandFact(rc=result.rc, stdout=result.text(),
+                                               stderr=result.stderr.decode("utf-8", errors="replace"))
+
+
+def file_fact(path: str, result: StepResult) -> FileFact:
+    meta = result.meta
+    kind = meta.get("kind", "error")
+    if kind == "missing":
+        return FileFact(path=path, kind="missing")
+    if "mode" not in meta and kind != "missing":
+        return FileFact(path=path, kind="error" if not meta else kind,
+                        error=result.stderr.decode(errors="replace").strip() or "could not stat")
+    values = {k: int(meta[k]) for k in _INT_FIELDS if meta.get(k, "").isdigit()}
+    return FileFact(
+        path=path,
+        kind=kind,
+        mode=int(meta["mode"], 8),
+        owner=meta.get("owner"),
+        group=meta.get("group"),
+        link_target=meta.get("link"),
+        content=result.stdout if kind in ("file", "symlink") and meta.get("mode") else None,
+        error=result.stderr.decode(errors="replace").strip() or None,
+        **values,
+    )
+
+
+def _discovered_paths(facts: HostFacts) -> list[str]:
+    """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, files named in daemon.json."""
+    paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
+    config_path = daemon_json_path(facts)
+    paths.append(config_path)
+    daemon = facts.files.get(config_path)
+    if daemon and daemon.content:
+        try:
+            data = json.loads(daemon.content)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict):
+            paths += [data[k] for k in _PATH_KEYS if isinstance(data.get(k), str) and data[k].startswith("/")]
+    return paths
+
+
+def daemon_json_path(facts: HostFacts) -> str:
+    """--config-file from the running dockerd or ExecStart, else the default."""
+    words = facts.command("dockerd_cmdline").stdout.split("\n")
+    service = parse.systemctl_show(facts.command("service").stdout)
+    for command in parse.exec_start_commands(service.get("ExecStart", "")):
+        words += command.split()
+    for i, word in enumerate(words):
+        if word.startswith("--config-file="):
+            return word.split("=", 1)[1]
+        if word == "--config-file" and i + 1 < len(words):
+            return words[i + 1]
+    return "/etc/docker/daemon.json"

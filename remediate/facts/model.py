@@ -1,0 +1,119 @@
+"""HostFacts: everything remediate knows about one host, gathered once per run.
+
+Facts are plain data that round-trip through JSON, so tests run on facts
+captured from lab hosts and reports embed them. File contents are kept as
+bytes (exact, whatever their encoding) and stored in JSON as base64.
+Container environments are never gathered, so they can never leak from here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileFact:
+    """One path on the host: what it is, who owns it, its mode and (for regular files we read) its bytes."""
+
+    path: str
+    kind: str  # file | dir | symlink | socket | other | missing | error
+    mode: int | None = None  # permission bits incl. setuid/sticky (st_mode & 0o7777)
+    uid: int | None = None
+    gid: int | None = None
+    owner: str | None = None
+    group: str | None = None
+    size: int | None = None
+    link_target: str | None = None
+    content: bytes | None = None
+    error: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.kind not in ("missing", "error")
+
+    def text(self) -> str | None:
+        return None if self.content is None else self.content.decode("utf-8", errors="replace")
+
+    def mode_octal(self) -> str:
+        return "-" if self.mode is None else f"{self.mode:04o}"
+
+    def to_json(self) -> dict:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.content is not None:
+            data["content"] = base64.b64encode(self.content).decode()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> FileFact:
+        data = dict(data)
+        if "content" in data:
+            data["content"] = base64.b64decode(data["content"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class CommandFact:
+    """A command's outcome on the host. rc 127 means the tool is not installed."""
+
+    rc: int
+    stdout: str
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    @property
+    def missing(self) -> bool:
+        return self.rc == 127
+
+
+@dataclass
+class HostFacts:
+    """The facts of one host. `files` and `commands` are keyed by path and probe name."""
+
+    host: str
+    files: dict[str, FileFact] = field(default_factory=dict)
+    commands: dict[str, CommandFact] = field(default_factory=dict)
+    round_trips: int = 0
+
+    def file(self, path: str) -> FileFact:
+        return self.files.get(path) or FileFact(path=path, kind="missing")
+
+    def command(self, name: str) -> CommandFact:
+        return self.commands.get(name) or CommandFact(rc=127, stdout="", stderr="not gathered")
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT_VERSION,
+            "host": self.host,
+            "round_trips": self.round_trips,
+            "files": {p: f.to_json() for p, f in sorted(self.files.items())},
+            "commands": {n: asdict(c) for n, c in sorted(self.commands.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> HostFacts:
+        if data.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unsupported facts format {data.get('format')!r}")
+        return cls(
+            host=data["host"],
+            round_trips=data.get("round_trips", 0),
+            files={p: FileFact.from_json(f) for p, f in data["files"].items()},
+            commands={n: CommandFact(**c) for n, c in data["commands"].items()},
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> HostFacts:
+        return cls.from_json(json.loads(path.read_text()))
+
+
+FILE_FIELDS = {f.name for f in fields(FileFact)}

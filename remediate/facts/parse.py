@@ -1,0 +1,128 @@
+"""Pure parsers from gathered command output to typed data. No I/O."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+
+def systemctl_show(text: str) -> dict[str, str]:
+    """`systemctl show -p A -p B unit` output (KEY=VALUE lines) as a dict."""
+    props: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            props[key] = value
+    return props
+
+
+def exec_start_commands(value: str) -> list[str]:
+    """The command lines in systemctl's ExecStart property.
+
+    systemctl prints `{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ... ; ignore_errors=no ; ... }`,
+    one brace group per ExecStart= line; argv[] is what the unit file says, with variables unexpanded.
+    """
+    return [m.group(1).strip() for m in re.finditer(r"argv\[\]=(.*?) ; ignore_errors=", value)]
+
+
+def environment_files(value: str) -> list[tuple[str, bool]]:
+    """EnvironmentFiles property: `/etc/default/docker (ignore_errors=yes)` -> [(path, optional)]."""
+    found = []
+    for m in re.finditer(r"(\S+) \(ignore_errors=(yes|no)\)", value):
+        found.append((m.group(1), m.group(2) == "yes"))
+    return found
+
+
+def environment(value: str) -> dict[str, str]:
+    """Environment property: space-separated KEY=VALUE words (systemctl quotes words with spaces)."""
+    import shlex
+
+    env = {}
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        words = value.split()
+    for word in words:
+        key, sep, val = word.partition("=")
+        if sep:
+            env[key] = val
+    return env
+
+
+@dataclass(frozen=True)
+class Listener:
+    address: str
+    port: int
+    process: str
+
+    def to_json(self) -> dict:
+        return {"address": self.address, "port": self.port, "process": self.process}
+
+
+def ss_listeners(text: str) -> list[Listener]:
+    """`ss -Hltnp` lines -> listeners with the owning process names."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        local = parts[3]
+        address, _, port = local.rpartition(":")
+        if not port.isdigit():
+            continue
+        procs = re.findall(r'\("([^"]+)"', line)
+        found.append(Listener(address.strip("[]"), int(port), ",".join(sorted(set(procs)))))
+    return found
+
+
+def key_values(text: str, sep: str = "\t") -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, found, value = line.partition(sep)
+        if found:
+            out[key] = value
+    return out
+
+
+def json_lines(text: str) -> list[dict]:
+    """One JSON object per line (our docker inspect template); unparsable lines are skipped."""
+    items = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            items.append(value)
+    return items
+
+
+def json_object(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def os_release(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.isidentifier():
+            out[key] = value.strip().strip('"').strip("'")
+    return out
+
+
+def id_ranges(text: str) -> dict[str, list[tuple[int, int]]]:
+    """/etc/subuid or /etc/subgid: name -> [(start, count)]."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for line in text.splitlines():
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            ranges.setdefault(parts[0], []).append((int(parts[1]), int(parts[2])))
+    return ranges
