@@ -22,8 +22,10 @@ def resolve_target(
     1. `inventory` given: load it and select the `hosts` pattern in it.
     2. `hosts` is a bare word NAME (no pattern syntax) and
        inventories_dir/NAME.yml, NAME.yaml, NAME.ini or NAME exists (exactly
-       one of them): load it and select all of it, so `--hosts prod` means
-       inventories/prod.yml. A file named like a group of lab.yml wins.
+       one of them): load it, so `--hosts prod` means inventories/prod.yml.
+       If that inventory has a group NAME, select that group (lab.yml's
+       `lab` group is the fleet, without the bastion and access aliases);
+       otherwise select all of it. A file named like a group of lab.yml wins.
     3. Otherwise load inventories_dir/lab.yml and select `hosts` in it; if
        there is no lab.yml, the error lists the inventories that do exist.
     """
@@ -33,7 +35,7 @@ def resolve_target(
     named = _named_inventory(hosts, inventories_dir)
     if named is not None:
         loaded = load_inventory(named)
-        return loaded, loaded.select("all")
+        return loaded, loaded.select(hosts.strip() if hosts.strip() in loaded.groups else "all")
     default = inventories_dir / DEFAULT_INVENTORY
     if not default.is_file():
         raise InventoryError(

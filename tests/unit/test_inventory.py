@@ -922,3 +922,11 @@ def test_without_lab_inventory_the_error_lists_inventories(inventories):
 def test_missing_inventories_directory_is_explained(tmp_path):
     with pytest.raises(InventoryError, match="directory .*missing does not exist"):
         resolve_target("web1", None, tmp_path / "missing")
+
+
+def test_bare_word_naming_an_inventory_with_a_same_named_group_selects_that_group(tmp_path):
+    write(tmp_path / "lab.yml", "all:\n  children:\n    lab:\n      hosts:\n        a:\n        b:\n"
+                                "    jump:\n      hosts:\n        bastion:\n")
+    inventory, hosts = resolve_target("lab", None, tmp_path)
+    assert inventory.source == tmp_path / "lab.yml"
+    assert names(hosts) == ["a", "b"]
