@@ -201,6 +201,15 @@ class Lab:
         state["container_secret"] = state.get("container_secret") or "lab-secret-" + secrets.token_hex(12)
 
     def _boot(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int) -> LabHost:
+        """Boot one host; a boot that fails is retried once from scratch, with the first error kept."""
+        try:
+            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port)
+        except LabError as first:
+            self.log(f"{name}: boot failed, retrying once: {first}")
+            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port)
+
+    def _boot_once(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None,
+                   jump_port: int) -> LabHost:
         scenario = scenarios.get(scenario_name)
         host_dir = self.dir / "hosts" / name
         base = image.ensure_image(self.home / "images", log=self.log)

@@ -193,8 +193,18 @@ def wait_booted(host: LabHost, timeout: float = BOOT_TIMEOUT) -> str:
             return state
         if time.monotonic() > deadline or not host.alive():
             detail = result.stderr.decode(errors="replace").strip()
-            raise LabError(f"{host.name}: boot ended in state {state!r} {detail}")
+            raise LabError(f"{host.name}: boot ended in state {state!r} {detail}{_boot_diagnosis(host)}")
         time.sleep(0.1)
+
+
+def _boot_diagnosis(host: LabHost) -> str:
+    """What systemd is still waiting for, so a stuck boot explains itself."""
+    if not host.alive():
+        return " (the host's PID 1 died)"
+    jobs = host_exec(host, ["systemctl", "list-jobs", "--no-pager", "--no-legend"], timeout=10, check=False)
+    failed = host_exec(host, ["systemctl", "--failed", "--no-pager", "--no-legend"], timeout=10, check=False)
+    return (f"; pending jobs: {jobs.stdout.decode(errors='replace').strip() or 'none'}"
+            f"; failed units: {failed.stdout.decode(errors='replace').strip() or 'none'}")
 
 
 def start_forwarder(target_pid: int, log_path: Path, *, listen_port: int, in_netns_of: int | None = None) -> ProcessRef:
