@@ -43,5 +43,17 @@ class CommandFailed(RemediateError):
         self.stderr = stderr
 
 
+class CommandTimeout(CommandFailed):
+    """A command ran past its deadline and was stopped."""
+
+
+class BatchOutputError(CommandFailed):
+    """A batch's framed output was cut short or garbled; no partial result is returned."""
+
+
 class LabError(RemediateError):
     """The lab fleet could not be built, booted or torn down."""
+
+
+class PolicyError(RemediateError):
+    """A policy profile, override or waiver is malformed."""

@@ -51,7 +51,9 @@ CONTAINER_TEMPLATE = (
     '"Memory":{{json .HostConfig.Memory}},"PidsLimit":{{json .HostConfig.PidsLimit}},'
     '"ReadonlyRootfs":{{json .HostConfig.ReadonlyRootfs}},"PortBindings":{{json .HostConfig.PortBindings}},'
     '"Devices":{{json .HostConfig.Devices}},"Mounts":{{json .Mounts}},'
-    '"Healthcheck":{{json (index .Config \"Healthcheck\")}},"AppArmorProfile":{{json .AppArmorProfile}}}'
+    '"Healthcheck":{{json (index .Config \"Healthcheck\")}},"AppArmorProfile":{{json .AppArmorProfile}},'
+    '"CpuShares":{{json .HostConfig.CpuShares}},"RestartPolicy":{{json .HostConfig.RestartPolicy}},'
+    '"CgroupParent":{{json .HostConfig.CgroupParent}}}'
 )
 
 # name -> argv. Each runs with PATH_PREFIX; rc 127 means "not installed".
@@ -70,6 +72,7 @@ COMMANDS: dict[str, list[str]] = {
     "ip_forward": ["sysctl", "-n", "net.ipv4.ip_forward"],
     "falco": ["systemctl", "is-active", "falco", "falco-modern-bpf", "falco-kmod", "falco-bpf"],
     "id": ["id", "-un"],
+    "docker_root_mount": ["findmnt", "-n", "-o", "TARGET", "-T", "/var/lib/docker"],
 }
 
 # Trusted snippets (our text, no host-supplied values inside).
@@ -84,7 +87,7 @@ SNIPPETS: dict[str, str] = {
         'printf "%s\\t%s\\n" "$b" "$(readlink -f "$p")"; done'
     ),
     "containers": (
-        "ids=$(docker ps -aq --no-trunc 2>/dev/null) || exit 0; "
+        "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -z "$ids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids'
     ),
     "content_trust": (
@@ -95,6 +98,7 @@ SNIPPETS: dict[str, str] = {
         "for u in docker.service docker.socket; do "
         "systemctl show -p FragmentPath -p DropInPaths --value \"$u\" 2>/dev/null | tr ' ' '\\n'; done; "
         "systemctl show -p EnvironmentFiles --value docker.service 2>/dev/null | sed 's/ (ignore_errors=.*//'; "
-        "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; true"
+        "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; "
+        "find /etc/docker/certs.d -type f 2>/dev/null; true"
     ),
 }

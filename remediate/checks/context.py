@@ -1,0 +1,143 @@
+"""What a check predicate sees: the host's facts, derived once into convenient views.
+
+Views are computed lazily and cached, so a check catalogue of ~80 predicates
+parses each command output at most once per host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from remediate.facts import parse
+from remediate.facts.gather import daemon_json_path
+from remediate.facts.model import FileFact, HostFacts
+from remediate.policy import Policy
+
+
+@dataclass(frozen=True)
+class AuditRule:
+    source: str
+    line: int
+    text: str
+
+    def watched_path(self) -> str | None:
+        """The path of a `-w PATH` rule or of a `-F path=PATH` syscall rule."""
+        words = self.text.split()
+        for i, word in enumerate(words):
+            if word == "-w" and i + 1 < len(words):
+                return words[i + 1]
+            if word.startswith("path=") and i > 0 and words[i - 1] == "-F":
+                return word[5:]
+        return None
+
+
+@dataclass
+class CheckContext:
+    facts: HostFacts
+    policy: Policy
+    host_name: str = ""
+    groups: tuple[str, ...] = ()
+    today: dt.date = field(default_factory=dt.date.today)
+
+    # --- dockerd and its units -------------------------------------------------
+    @cached_property
+    def service(self) -> dict[str, str]:
+        return parse.systemctl_show(self.facts.command("service").stdout)
+
+    @cached_property
+    def socket(self) -> dict[str, str]:
+        return parse.systemctl_show(self.facts.command("socket").stdout)
+
+    @cached_property
+    def docker_installed(self) -> bool:
+        return not self.facts.command("dockerd_version").missing or self.service.get("LoadState") == "loaded"
+
+    @cached_property
+    def docker_info(self) -> dict | None:
+        return parse.json_object(self.facts.command("docker_info").stdout)
+
+    @cached_property
+    def daemon_json_path(self) -> str:
+        return daemon_json_path(self.facts)
+
+    @cached_property
+    def daemon_json(self) -> FileFact:
+        return self.facts.file(self.daemon_json_path)
+
+    @cached_property
+    def effective(self):
+        from remediate.facts.dockerd_inputs import effective_config
+
+        return effective_config(self.facts)
+
+    @cached_property
+    def socket_listen(self) -> list[str]:
+        """docker.socket's listen addresses: unix paths, ports, host:port (systemd's Listen property)."""
+        return [m.group(1) for m in re.finditer(r"(\S+) \((\w+)\)", self.socket.get("Listen", ""))]
+
+    @cached_property
+    def docker_socket_paths(self) -> set[str]:
+        paths = {p for p in self.socket_listen if p.startswith("/")}
+        return paths or {"/run/docker.sock"}
+
+    @cached_property
+    def containers_known(self) -> bool:
+        """False when dockerd did not answer: container checks cannot conclude anything."""
+        return self.facts.command("containers").ok
+
+    def setting(self, key: str):
+        """The effective value of a daemon setting (value, source, origin), default when unset."""
+        from remediate.dockerd.setting import Setting
+
+        return self.effective.values.get(key) or Setting(None, None, "default")
+
+    def unit_files(self, unit: str) -> list[FileFact]:
+        """The unit's own file and every drop-in systemd loaded for it."""
+        props = self.service if unit == "docker.service" else self.socket
+        paths = [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split()
+        return [self.facts.file(p) for p in paths if p]
+
+    # --- host ------------------------------------------------------------------
+    @cached_property
+    def binaries(self) -> dict[str, str]:
+        return parse.key_values(self.facts.command("binaries").stdout)
+
+    @cached_property
+    def containers(self) -> list[dict]:
+        return parse.json_lines(self.facts.command("containers").stdout)
+
+    @cached_property
+    def running_containers(self) -> list[dict]:
+        return [c for c in self.containers if c.get("Status") == "running"]
+
+    @cached_property
+    def audit_rules(self) -> list[AuditRule]:
+        """Rules loaded in the kernel when auditctl answers, else the rules files."""
+        rules: list[AuditRule] = []
+        auditctl = self.facts.command("auditctl")
+        if auditctl.ok and auditctl.stdout.strip() and "No rules" not in auditctl.stdout:
+            rules += [AuditRule("auditctl -l", n, line.strip())
+                      for n, line in enumerate(auditctl.stdout.splitlines(), 1) if line.strip()]
+            return rules
+        for path, fact in sorted(self.facts.files.items()):
+            if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
+                for n, line in enumerate((fact.text() or "").splitlines(), 1):
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        rules.append(AuditRule(path, n, line.strip()))
+        return rules
+
+    @cached_property
+    def listeners(self) -> list[parse.Listener]:
+        return parse.ss_listeners(self.facts.command("listeners").stdout)
+
+    @cached_property
+    def docker_group_members(self) -> list[str]:
+        fields = self.facts.command("docker_group").stdout.strip().split(":")
+        return [m for m in fields[3].split(",") if m] if len(fields) == 4 else []
+
+    @cached_property
+    def os_release(self) -> dict[str, str]:
+        return parse.os_release(self.facts.file("/etc/os-release").text() or "")

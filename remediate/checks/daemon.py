@@ -1,0 +1,210 @@
+"""Section 2 and the daemon practices: judged on the effective configuration.
+
+The effective configuration merges dockerd's defaults, daemon.json, ExecStart,
+DOCKER_OPTS/Environment and the socket unit, so a flag set only in a drop-in
+or only in DOCKER_OPTS is seen (docker-bench-security reads only the live
+command line and greps daemon.json).
+"""
+
+from __future__ import annotations
+
+from remediate.checks.context import CheckContext
+from remediate.checks.model import Outcome, predicate
+
+REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
+SANDBOX_RUNTIMES = ("runsc", "kata", "kata-runtime", "kata-qemu", "kata-fc")
+
+
+def where(ctx: CheckContext, key: str) -> str:
+    setting = ctx.setting(key)
+    origin = "dockerd default" if setting.origin == "default" else str(setting.source or setting.origin)
+    return f"{key} = {_show(setting.value)} ({origin})"
+
+
+def _show(value) -> str:
+    import json
+
+    return json.dumps(value) if not isinstance(value, str) else value or '""'
+
+
+def _daemon_check(func):
+    """Daemon checks cannot conclude on a host without dockerd."""
+
+    def check(ctx: CheckContext) -> Outcome:
+        if not ctx.docker_installed:
+            return Outcome.na("dockerd is not installed")
+        return func(ctx)
+    check.__name__ = func.__name__
+    return check
+
+
+def expect(key: str, wanted, *, equal: bool = True):
+    def check(ctx: CheckContext) -> Outcome:
+        value = ctx.setting(key).value
+        return Outcome.of((value == wanted) == equal, where(ctx, key))
+    return _daemon_check(check)
+
+
+predicate("2.2")(expect("icc", False))
+predicate("2.4")(expect("iptables", False, equal=False))
+predicate("2.14")(expect("no-new-privileges", True))
+predicate("2.15")(expect("live-restore", True))
+predicate("2.16")(expect("userland-proxy", False))
+predicate("2.18")(expect("experimental", True, equal=False))
+
+
+@predicate("2.1")
+@_daemon_check
+def rootless(ctx: CheckContext) -> Outcome:
+    info = ctx.docker_info or {}
+    rootless_mode = any("rootless" in opt for opt in info.get("SecurityOptions") or [])
+    return Outcome.of(rootless_mode, "dockerd runs rootless" if rootless_mode else "dockerd runs as root")
+
+
+@predicate("2.3")
+@_daemon_check
+def log_level(ctx: CheckContext) -> Outcome:
+    level, debug = ctx.setting("log-level").value or "info", ctx.setting("debug").value
+    evidence = [where(ctx, "log-level")]
+    if debug:
+        evidence.append(where(ctx, "debug") + " — debug overrides log-level")
+    return Outcome.of(level == "info" and not debug, *evidence)
+
+
+@predicate("2.5")
+@_daemon_check
+def insecure_registries(ctx: CheckContext) -> Outcome:
+    registries = [r for r in ctx.setting("insecure-registries").value or [] if not str(r).startswith("127.")]
+    return Outcome.of(not registries, where(ctx, "insecure-registries"))
+
+
+@predicate("2.6")
+@_daemon_check
+def aufs(ctx: CheckContext) -> Outcome:
+    driver = ctx.setting("storage-driver").value or (ctx.docker_info or {}).get("Driver") or ""
+    return Outcome.of(driver != "aufs", f"storage driver: {driver or 'unknown'}")
+
+
+@predicate("2.7")
+@_daemon_check
+def tcp_tls(ctx: CheckContext) -> Outcome:
+    exposures = ctx.effective.tcp_exposures
+    if not exposures:
+        return Outcome.na("dockerd has no TCP endpoint (unix socket only)")
+    return _exposure_outcome(exposures)
+
+
+@predicate("REM-TCP")
+@_daemon_check
+def tcp_exposure(ctx: CheckContext) -> Outcome:
+    exposures = ctx.effective.tcp_exposures
+    if not exposures:
+        return Outcome.passed("no TCP endpoint in daemon.json hosts, -H flags, DOCKER_OPTS/Environment or docker.socket")
+    return _exposure_outcome(exposures)
+
+
+def _exposure_outcome(exposures) -> Outcome:
+    lines = [f"{e.written} ({e.origin}, {e.source}): TLS {e.tls}" + "".join(f"; {n}" for n in e.notes)
+             for e in exposures]
+    return Outcome.of(all(e.tls == "tlsverify" for e in exposures), *lines)
+
+
+@predicate("2.8")
+@_daemon_check
+def default_ulimits(ctx: CheckContext) -> Outcome:
+    return Outcome.of(bool(ctx.setting("default-ulimits").value), where(ctx, "default-ulimits"))
+
+
+@predicate("2.9")
+@_daemon_check
+def userns(ctx: CheckContext) -> Outcome:
+    return Outcome.of(bool(ctx.setting("userns-remap").value), where(ctx, "userns-remap"))
+
+
+@predicate("2.10")
+@_daemon_check
+def cgroup_parent(ctx: CheckContext) -> Outcome:
+    return Outcome.of(not ctx.setting("cgroup-parent").value, where(ctx, "cgroup-parent"))
+
+
+@predicate("2.11")
+@_daemon_check
+def base_size(ctx: CheckContext) -> Outcome:
+    opts = [o for o in ctx.setting("storage-opts").value or [] if str(o).startswith("dm.basesize")]
+    return Outcome.of(not opts, where(ctx, "storage-opts"))
+
+
+@predicate("2.12")
+@_daemon_check
+def authorization(ctx: CheckContext) -> Outcome:
+    return Outcome.of(bool(ctx.setting("authorization-plugins").value), where(ctx, "authorization-plugins"))
+
+
+@predicate("2.13")
+@_daemon_check
+def remote_logging(ctx: CheckContext) -> Outcome:
+    driver = ctx.setting("log-driver").value or "json-file"
+    return Outcome.of(driver in REMOTE_LOG_DRIVERS, where(ctx, "log-driver"))
+
+
+@predicate("2.17")
+@_daemon_check
+def custom_seccomp(ctx: CheckContext) -> Outcome:
+    profile = ctx.setting("seccomp-profile").value
+    if profile and profile not in ("unconfined", "builtin"):
+        return Outcome.passed(where(ctx, "seccomp-profile"))
+    return Outcome.info("the default seccomp profile applies (a custom one is optional)")
+
+
+@predicate("REM-SECCOMP")
+@_daemon_check
+def seccomp_default(ctx: CheckContext) -> Outcome:
+    profile = ctx.setting("seccomp-profile").value
+    if profile == "unconfined":
+        return Outcome.failed(where(ctx, "seccomp-profile"))
+    options = (ctx.docker_info or {}).get("SecurityOptions")
+    if options is not None and not any(o.startswith("name=seccomp") for o in options):
+        return Outcome.failed(f"docker info SecurityOptions lacks seccomp: {options}")
+    return Outcome.passed(f"seccomp profile: {profile or 'default'}")
+
+
+@predicate("REM-CONFIG")
+@_daemon_check
+def config_valid(ctx: CheckContext) -> Outcome:
+    problems = ctx.effective.problems
+    if not problems:
+        return Outcome.passed(f"{ctx.daemon_json_path} and the dockerd flags are consistent for this version")
+    return Outcome.failed(*(_problem_text(p) for p in problems))
+
+
+def _problem_text(problem) -> str:
+    where = ", ".join(str(s) for s in problem.evidence)
+    return f"{problem.kind}: {problem.message}" + (f" [{where}]" if where else "") + (
+        " — dockerd refuses to start" if problem.fatal else "")
+
+
+@predicate("REM-RUNNING")
+@_daemon_check
+def running(ctx: CheckContext) -> Outcome:
+    state = ctx.service.get("ActiveState", "unknown")
+    if state == "active":
+        return Outcome.passed("docker.service is active")
+    reason = ctx.effective.down_reason
+    return Outcome.failed(f"docker.service is {state}", *([f"journal: {reason.message or reason.line}"] if reason else []))
+
+
+@predicate("REM-DRIFT")
+@_daemon_check
+def drift(ctx: CheckContext) -> Outcome:
+    if ctx.docker_info is None:
+        return Outcome.na("dockerd is not answering: nothing to compare with")
+    items = ctx.effective.drift
+    return Outcome.of(not items, *([d.message for d in items] or ["the running daemon matches its configuration"]))
+
+
+@predicate("REM-SANDBOX-RUNTIME")
+@_daemon_check
+def sandbox_runtime(ctx: CheckContext) -> Outcome:
+    runtimes = sorted(((ctx.docker_info or {}).get("Runtimes") or {}).keys())
+    sandboxes = [r for r in runtimes if r in SANDBOX_RUNTIMES]
+    return Outcome.of(bool(sandboxes), f"runtimes: {', '.join(runtimes) or 'unknown'}")

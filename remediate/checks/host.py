@@ -1,0 +1,97 @@
+"""Section 1: the host — audit rules on the exact Docker paths, docker group, version."""
+
+from __future__ import annotations
+
+import re
+
+from remediate.checks.context import CheckContext
+from remediate.checks.model import Outcome, predicate
+
+# CIS 1.1.3-1.1.18: check id -> how to find the path on this host.
+# ("bin", name): the real path of that binary; ("unit", name): the unit's file;
+# ("path", p): a fixed path, audited only when it exists.
+AUDITED = {
+    "1.1.3": ("bin", "dockerd"),
+    "1.1.4": ("path", "/run/containerd"),
+    "1.1.5": ("path", "/var/lib/docker"),
+    "1.1.6": ("path", "/etc/docker"),
+    "1.1.7": ("unit", "docker.service"),
+    "1.1.8": ("path", "/run/containerd/containerd.sock"),
+    "1.1.9": ("unit", "docker.socket"),
+    "1.1.10": ("path", "/etc/default/docker"),
+    "1.1.11": ("path", "/etc/docker/daemon.json"),
+    "1.1.12": ("path", "/etc/containerd/config.toml"),
+    "1.1.13": ("path", "/etc/sysconfig/docker"),
+    "1.1.14": ("bin", "containerd"),
+    "1.1.15": ("bin", "containerd-shim"),
+    "1.1.16": ("bin", "containerd-shim-runc-v1"),
+    "1.1.17": ("bin", "containerd-shim-runc-v2"),
+    "1.1.18": ("bin", "runc"),
+}
+# Directories the facts do not read but that exist wherever Docker runs.
+_ALWAYS_PRESENT = {"/run/containerd"}
+SUPPORTED_MAJOR = 25  # oldest engine major version still maintained upstream (checked 2026-11)
+
+
+def audited_path(ctx: CheckContext, check_id: str) -> str | None:
+    """The real path CIS wants watched for this check on this host, or None when it does not exist."""
+    kind, name = AUDITED[check_id]
+    if kind == "bin":
+        return ctx.binaries.get(name)
+    if kind == "unit":
+        props = ctx.service if name == "docker.service" else ctx.socket
+        return props.get("FragmentPath") or None
+    if name in _ALWAYS_PRESENT:
+        return name if ctx.docker_installed else None
+    return name if ctx.facts.file(name).exists else None
+
+
+def _audit_check(check_id: str):
+    def check(ctx: CheckContext) -> Outcome:
+        path = audited_path(ctx, check_id)
+        if path is None:
+            return Outcome.na(f"{AUDITED[check_id][1]} does not exist on this host")
+        matches = [r for r in ctx.audit_rules if r.watched_path() == path]
+        if matches:
+            return Outcome.passed(*(f"{r.source}:{r.line}: {r.text}" for r in matches))
+        near = [r for r in ctx.audit_rules if r.watched_path() and path in r.watched_path()]
+        hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
+        source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
+        return Outcome.failed(f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
+                              *hint)
+    return check
+
+
+for _id in AUDITED:
+    predicate(_id)(_audit_check(_id))
+
+
+@predicate("1.1.1")
+def separate_partition(ctx: CheckContext) -> Outcome:
+    mount = ctx.facts.command("docker_root_mount").stdout.strip()
+    if not mount:
+        return Outcome.info("could not tell which filesystem holds /var/lib/docker")
+    return Outcome.of(mount.split()[0] == "/var/lib/docker", f"/var/lib/docker is on the filesystem mounted at {mount}")
+
+
+@predicate("1.1.2")
+def docker_group(ctx: CheckContext) -> Outcome:
+    members = ctx.docker_group_members
+    if not members:
+        return Outcome.passed("the docker group has no members")
+    return Outcome.failed(f"docker group members (each is root-equivalent): {', '.join(members)}")
+
+
+@predicate("1.2.1")
+def host_hardened(ctx: CheckContext) -> Outcome:
+    return Outcome.info("not assessed automatically: apply an OS hardening baseline")
+
+
+@predicate("1.2.2")
+def docker_version(ctx: CheckContext) -> Outcome:
+    text = ctx.facts.command("dockerd_version").stdout
+    match = re.search(r"version (\d+)\.(\d+)", text)
+    if not match:
+        return Outcome.na("dockerd is not installed")
+    return Outcome.of(int(match.group(1)) >= SUPPORTED_MAJOR,
+                      f"{text.strip()} (oldest maintained major: {SUPPORTED_MAJOR})")

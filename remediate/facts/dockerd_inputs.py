@@ -1,0 +1,60 @@
+"""From gathered facts to the plain inputs of the dockerd model (remediate.dockerd)."""
+
+from __future__ import annotations
+
+import re
+
+from remediate.facts import parse
+from remediate.facts.gather import daemon_json_path
+from remediate.facts.model import HostFacts
+
+
+def dockerd_inputs(facts: HostFacts):
+    from remediate.dockerd.inputs import DockerdInputs
+
+    service = parse.systemctl_show(facts.command("service").stdout)
+    socket = parse.systemctl_show(facts.command("socket").stdout)
+    version = re.search(r"version ([^,\s]+)", facts.command("dockerd_version").stdout)
+    config_path = daemon_json_path(facts)
+    daemon = facts.file(config_path)
+    service_files = _unit_files(service)
+    socket_files = _unit_files(socket)
+    cmdline = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
+    return DockerdInputs(
+        version=version.group(1) if version else None,
+        daemon_json_path=config_path,
+        daemon_json=daemon.content if daemon.kind in ("file", "symlink") else None,
+        exec_start=parse.exec_start_commands(service.get("ExecStart", "")),
+        exec_start_source=_last_setting(facts, service_files, "ExecStart") or service.get("FragmentPath", ""),
+        environment=parse.environment(service.get("Environment", "")),
+        environment_files={path: facts.file(path).content
+                           for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))},
+        socket_listen=[m.group(1) for m in re.finditer(r"(\S+) \(Stream\)", socket.get("Listen", ""))],
+        socket_listen_source=_last_setting(facts, socket_files, "ListenStream") or socket.get("FragmentPath", ""),
+        live_cmdline=cmdline or None,
+        live_info=parse.json_object(facts.command("docker_info").stdout),
+        active_state=service.get("ActiveState", "unknown"),
+        journal_tail=facts.command("journal").stdout,
+    )
+
+
+def _unit_files(props: dict[str, str]) -> list[str]:
+    return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
+
+
+def _last_setting(facts: HostFacts, paths: list[str], key: str) -> str | None:
+    """The last unit file (fragment, then drop-ins in order) that sets `key` to something non-empty."""
+    found = None
+    for path in paths:
+        for line in (facts.file(path).text() or "").splitlines():
+            name, sep, value = line.strip().partition("=")
+            if sep and name.strip() == key and value.strip():
+                found = path
+    return found
+
+
+def effective_config(facts: HostFacts):
+    """The host's effective dockerd configuration (pure, from facts)."""
+    from remediate.dockerd import EffectiveConfig
+
+    return EffectiveConfig.build(dockerd_inputs(facts))

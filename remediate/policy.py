@@ -1,0 +1,145 @@
+"""Policy: what "hardened" means (a profile in policies/), per-host overrides and waivers.
+
+A profile is YAML data (see policies/default.yml for the keys). Inventory vars
+refine it per group or host with Ansible's precedence, because they are just
+vars: `remediate_profile` (a profile name), `remediate_policy` (a mapping with
+the profile's keys, merged over it: `daemon` key by key, lists replaced) and
+`remediate_waivers` (a list, added to the profile's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remediate.errors import InventoryError, PolicyError
+from remediate.inventory import safe_yaml
+
+POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers"}
+WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    hosts: str
+    reason: str
+    expires: dt.date
+    source: str
+
+    def applies(self, host_name: str, groups: tuple[str, ...]) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern)
+                   for pattern in self.hosts.split(",") for name in (host_name, *groups))
+
+    def expired(self, today: dt.date) -> bool:
+        return today > self.expires
+
+    def to_json(self) -> dict:
+        return {"check": self.check, "hosts": self.hosts, "reason": self.reason,
+                "expires": self.expires.isoformat(), "source": self.source}
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    daemon: dict[str, Any] = field(default_factory=dict)
+    advisory: frozenset[str] = frozenset()
+    skip: frozenset[str] = frozenset()
+    severity: dict[str, str] = field(default_factory=dict)
+    hold_back: frozenset[str] = frozenset()
+    waivers: tuple[Waiver, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "daemon": self.daemon, "advisory": sorted(self.advisory),
+                "skip": sorted(self.skip), "severity": self.severity, "hold_back": sorted(self.hold_back),
+                "waivers": [w.to_json() for w in self.waivers]}
+
+
+def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
+    """A profile's raw data, with `extends` resolved (the child's keys replace the parent's)."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = policies_dir / f"{name_or_path}.yml"
+    if not path.is_file():
+        known = sorted(p.stem for p in policies_dir.glob("*.yml"))
+        raise PolicyError(f"no policy profile {name_or_path!r} (profiles: {', '.join(known)})")
+    try:
+        doc = safe_yaml.load(path)
+    except InventoryError as exc:
+        raise PolicyError(str(exc)) from None
+    data = doc.data or {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: a policy profile must be a mapping")
+    _check_keys(data, KEYS, lambda key: doc.where(data, key))
+    for waiver in data.get("waivers") or []:
+        if isinstance(waiver, dict):
+            _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
+    data["waivers"] = [dict(w, source=doc.where(w, "check")) if isinstance(w, dict) else w
+                       for w in data.get("waivers") or []]
+    parent = data.get("extends")
+    if parent:
+        base = load_profile(parent, policies_dir)
+        base["waivers"] = base.get("waivers", []) + data.pop("waivers")
+        base.update({k: v for k, v in data.items() if k != "extends"})
+        return base
+    return data
+
+
+def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (),
+               policies_dir: Path = POLICIES_DIR) -> Policy:
+    """The effective policy of one host: profile, then the host's inventory overrides, then waivers."""
+    data = load_profile(str(host_vars.get("remediate_profile") or profile or "default"), policies_dir)
+    overrides = host_vars.get("remediate_policy") or {}
+    if not isinstance(overrides, dict):
+        raise PolicyError("remediate_policy must be a mapping with the keys of a policy profile")
+    _check_keys(overrides, KEYS - {"name", "extends"}, lambda key: "remediate_policy")
+    for key, value in overrides.items():
+        data[key] = {**data.get(key, {}), **value} if key == "daemon" else value
+    waivers = list(data.get("waivers") or []) + list(host_vars.get("remediate_waivers") or []) + list(extra_waivers)
+    return build(data, waivers)
+
+
+def build(data: dict, waivers: list) -> Policy:
+    severity = data.get("severity") or {}
+    for check_id, level in severity.items():
+        if level not in SEVERITIES:
+            raise PolicyError(f"severity of {check_id}: {level!r} is not one of {', '.join(SEVERITIES)}")
+    return Policy(
+        name=str(data.get("name", "custom")),
+        daemon=dict(data.get("daemon") or {}),
+        advisory=frozenset(str(x) for x in data.get("advisory") or []),
+        skip=frozenset(str(x) for x in data.get("skip") or []),
+        severity={str(k): v for k, v in severity.items()},
+        hold_back=frozenset(str(x) for x in data.get("hold_back") or []),
+        waivers=tuple(_waiver(w) for w in waivers),
+    )
+
+
+def _waiver(raw: Any) -> Waiver:
+    source = raw.get("source", "inventory (remediate_waivers)") if isinstance(raw, dict) else "?"
+    if not isinstance(raw, dict) or not {"check", "reason", "expires"} <= raw.keys():
+        raise PolicyError(f"{source}: a waiver needs check, reason and expires (and optionally hosts): {raw!r}")
+    _check_keys(raw, WAIVER_KEYS | {"source"}, lambda key: source)
+    expires = raw["expires"]
+    if isinstance(expires, str):
+        try:
+            expires = dt.date.fromisoformat(expires)
+        except ValueError:
+            raise PolicyError(f"{source}: waiver expiry {expires!r} is not a date (YYYY-MM-DD)") from None
+    if not isinstance(expires, dt.date):
+        raise PolicyError(f"{source}: waiver expiry must be a date (YYYY-MM-DD)")
+    if not str(raw["reason"]).strip():
+        raise PolicyError(f"{source}: a waiver needs a reason")
+    return Waiver(check=str(raw["check"]), hosts=str(raw.get("hosts", "*")), reason=str(raw["reason"]),
+                  expires=expires, source=source)
+
+
+def _check_keys(data: dict, allowed: set[str], where) -> None:
+    for key in data:
+        if key not in allowed:
+            raise PolicyError(f"{where(key)}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
