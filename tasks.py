@@ -56,11 +56,39 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
     _exit(code)
 
 
+AUDIT_HELP = {
+    "only": "Only these checks: comma-separated ids or globs (2.9, 1.1.*, REM-TCP) or concerns "
+            "(host, audit, daemon, files, containers).",
+    "skip": "Skip these checks (same syntax as --only).",
+    "fail_on": "Lowest severity of a failure that makes the exit code 2: info, low, medium, high (default), critical.",
+    "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",
+    "json": "Write the results document (JSON, format remediate.results/1) to this file.",
+    "show_passed": "Also list passed, informational and not-applicable checks.",
+}
+
+
+@task(help={**TARGET_HELP, **AUDIT_HELP})
+def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
+          only=None, skip=None, fail_on="high", profile=None, json=None, show_passed=False):
+    """Audit how Docker is configured on each host (CIS Docker Benchmark + practices). Changes nothing.
+
+    Exit codes: 0 nothing failing at or above --fail-on, 2 such failures, 3 some hosts unreachable,
+    1 errors (a host failed, a check errored, a waiver expired).
+    """
+    opts = app.AuditOptions(only=only, skip=skip, fail_on=fail_on, profile=profile,
+                            json_path=Path(json) if json else None, show_passed=show_passed)
+    try:
+        code = app.audit(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
+    except (RemediateError, ValueError) as exc:
+        raise Exit(f"audit: {exc}", code=1)
+    _exit(code)
+
+
 @task(help={"extra": "Also boot N plain 'stock' hosts."})
 def demo(c, extra=0):
-    """The main job on the built-in lab: boot it, then gather and show every host's Docker state."""
+    """The main job on the built-in lab: boot it, audit every host and write the results."""
     lab_up(c, extra=extra)
-    facts(c, hosts="lab", inventory=str(LAB_INVENTORY))
+    audit(c, hosts="lab", inventory=str(LAB_INVENTORY), json=str(ROOT / "reports" / "lab-audit.json"))
 
 
 @task(help={
@@ -139,4 +167,4 @@ lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 
-namespace = Collection(lab, test, facts, demo)
+namespace = Collection(lab, test, facts, audit, demo)

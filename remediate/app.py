@@ -11,13 +11,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from remediate import output
+import datetime as dt
+
+from remediate import checks, output, results
+from remediate.audit import audit_host
 from remediate.connection import ConnectOptions
 from remediate.facts.gather import gather
 from remediate.inventory import resolve_target
+from remediate.policy import policy_for
 from remediate.runner import run_fleet
 
-EXIT_OK, EXIT_ERROR = 0, 1
+# Exit codes (README "Exit codes"): like `terraform plan -detailed-exitcode`, worst first.
+EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
 @dataclass
@@ -75,3 +80,55 @@ def show_facts(target: Target, save_dir: Path | None = None) -> int:
     if save_dir is not None:
         output.info(f"facts saved in {save_dir}/")
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ERROR
+
+
+@dataclass
+class AuditOptions:
+    only: str | None = None
+    skip: str | None = None
+    fail_on: str = "high"
+    profile: str | None = None
+    json_path: Path | None = None
+    show_passed: bool = False
+
+
+def run_audit(target: Target, opts: AuditOptions):
+    """Audit every selected host; returns (results document, outcomes)."""
+    selected = checks.select(opts.only, opts.skip)
+    if opts.fail_on not in checks.model.SEVERITIES:
+        raise ValueError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
+    inventory, hosts = target.resolve()
+    # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
+    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
+    started = dt.datetime.now(dt.timezone.utc)
+    progress = output.Progress(len(hosts), verb="auditing")
+
+    def work(conn, host):
+        facts = gather(conn, become=needs_become(host))
+        return audit_host(facts, policies[host.name], selected, host.name, tuple(host.groups))
+
+    outcomes = run_fleet(hosts, work, target.connect_options(), forks=target.forks,
+                         resolve_host=inventory.hosts.get, progress=progress.update)
+    doc = results.document("audit", results.new_run_id(), started, str(inventory.source), target.hosts,
+                           {"only": opts.only, "skip": opts.skip, "fail_on": opts.fail_on,
+                            "profile": opts.profile}, outcomes)
+    return doc, outcomes
+
+
+def audit(target: Target, opts: AuditOptions) -> int:
+    doc, outcomes = run_audit(target, opts)
+    output.audit_report(outcomes, fail_on=opts.fail_on, show_passed=opts.show_passed)
+    if opts.json_path:
+        results.write(doc, opts.json_path)
+        output.info(f"results written to {opts.json_path}")
+    return audit_exit_code(outcomes, opts.fail_on)
+
+
+def audit_exit_code(outcomes, fail_on: str) -> int:
+    if any(o.status == "failed" for o in outcomes) or any(o.value.errors() for o in outcomes if o.ok):
+        return EXIT_ERROR
+    if any(o.status == "unreachable" for o in outcomes):
+        return EXIT_UNREACHABLE
+    if any(o.value.failing(fail_on) for o in outcomes if o.ok):
+        return EXIT_FINDINGS
+    return EXIT_OK

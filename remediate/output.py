@@ -68,3 +68,43 @@ def facts_summary(outcomes) -> None:
         rows.append([o.host, s.docker_state, s.version or "-", s.daemon_json, s.tcp or "-",
                      str(s.containers), ""])
     print(table(["host", "dockerd", "version", "daemon.json", "tcp listeners", "containers", "error"], rows))
+
+
+_STATUS_COLOR = {"pass": "green", "fail": "red", "error": "red", "warn": "yellow", "waived": "dim",
+                 "info": "dim", "not-applicable": "dim"}
+
+
+def audit_report(outcomes, *, fail_on: str, show_passed: bool = False) -> None:
+    """Per host: what is wrong and the evidence; then the fleet recap."""
+    shown = {"fail", "warn", "error", "waived"} | ({"pass", "info", "not-applicable"} if show_passed else set())
+    for o in outcomes:
+        print()
+        if not o.ok:
+            print(color(f"== {o.host}: {o.status.upper()}", "red") + f"  {o.error}")
+            continue
+        audit = o.value
+        print(color(f"== {o.host}", "bold") + f"  policy {audit.policy.name}, score {audit.score()}%")
+        for r in audit.results:
+            if r.status not in shown:
+                continue
+            label = color(f"{r.status.upper():6}", _STATUS_COLOR[r.status])
+            print(f"  {label} {r.check.id:<20} {r.check.severity:<8} {r.check.title}")
+            for line in r.evidence[:6]:
+                print(f"         {color(line, 'dim')}")
+            if r.waiver:
+                print(f"         waived: {r.waiver['reason']} (until {r.waiver['expires']})")
+    recap(outcomes, fail_on)
+
+
+def recap(outcomes, fail_on: str) -> None:
+    rows = []
+    for o in outcomes:
+        if not o.ok:
+            rows.append([o.host, color(o.status, "red"), "-", "-", "-", "-", "-", "-"])
+            continue
+        c = o.value.counts()
+        failing = len(o.value.failing(fail_on))
+        rows.append([o.host, f"{o.value.score()}%", str(c["pass"]), color(str(c["fail"]), "red") if c["fail"] else "0",
+                     str(failing), str(c["warn"]), str(c["waived"]), str(c["error"])])
+    print()
+    print(table(["host", "score", "pass", "fail", f"fail≥{fail_on}", "warn", "waived", "error"], rows))

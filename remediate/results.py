@@ -1,0 +1,52 @@
+"""The results document: one JSON object per run, the source of every report.
+
+Format "remediate.results/1" (documented in README.md, "Results document").
+It carries no secret: facts never include container environments, and
+connection vars (passwords, keys) are never copied into it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+
+from remediate import __version__
+from remediate.runner import HostOutcome
+
+FORMAT = "remediate.results/1"
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def document(kind: str, run_id: str, started: dt.datetime, inventory: str, pattern: str,
+             options: dict, outcomes: list[HostOutcome]) -> dict:
+    hosts = []
+    for o in outcomes:
+        entry = {"host": o.host, "reachable": o.status != "unreachable", "status": o.status,
+                 "error": o.error, "seconds": round(o.seconds, 3), "round_trips": o.round_trips}
+        if o.ok:
+            entry.update(o.value.to_json())
+        hosts.append(entry)
+    return {
+        "format": FORMAT,
+        "kind": kind,
+        "run_id": run_id,
+        "tool": {"name": "remediate", "version": __version__},
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "inventory": inventory,
+        "pattern": pattern,
+        "options": options,
+        "hosts": hosts,
+    }
+
+
+def write(doc: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False, default=str) + "\n")
+    tmp.replace(path)
