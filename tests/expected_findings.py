@@ -1,0 +1,23 @@
+"""What each lab scenario must fail under the default policy, and nothing more.
+
+Shared by the unit tests (on captured facts) and the lab tests (on live hosts),
+so both prove the same thing: each seeded misconfiguration is found exactly.
+"""
+
+AUDIT_RULES = {f"1.1.{n}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 18)}
+DAEMON_DEFAULTS = {"2.2", "2.8", "2.9", "2.14", "2.15", "2.16"}
+STOCK = AUDIT_RULES | DAEMON_DEFAULTS
+WITH_DAEMON_JSON = STOCK | {"1.1.11"}
+
+EXPECTED_FAILURES = {
+    "stock": STOCK,
+    "tcp-daemon-json": WITH_DAEMON_JSON | {"2.7", "REM-TCP"},
+    "tcp-docker-opts": STOCK | {"2.7", "REM-TCP"},
+    "tcp-socket-unit": STOCK | {"2.7", "REM-TCP"},
+    "loose-perms": WITH_DAEMON_JSON | {"3.2", "3.6", "3.16", "3.18"},
+    "risky-containers": STOCK | {"4.1", "5.4", "5.5", "5.10", "5.11", "5.13", "5.16", "5.22", "5.26", "5.29",
+                                 "5.32", "REM-SOCK-MOUNT"},
+    "custom-settings": WITH_DAEMON_JSON | {"2.3", "2.5"},
+    "hardened": set(),
+    "broken-json": WITH_DAEMON_JSON | {"REM-CONFIG", "REM-RUNNING", "REM-IP-FORWARD"},
+}
