@@ -99,6 +99,8 @@ SNIPPETS: dict[str, str] = {
         "systemctl show -p FragmentPath -p DropInPaths --value \"$u\" 2>/dev/null | tr ' ' '\\n'; done; "
         "systemctl show -p EnvironmentFiles --value docker.service 2>/dev/null | sed 's/ (ignore_errors=.*//'; "
         "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; "
-        "find /etc/docker/certs.d -type f 2>/dev/null; true"
+        "find /etc/docker/certs.d -type f 2>/dev/null; "
+        # rootless dockerd of the login user
+        "[ -n \"$HOME\" ] && [ -e \"$HOME/.config/docker/daemon.json\" ] && echo \"$HOME/.config/docker/daemon.json\"; true"
     ),
 }
