@@ -1,7 +1,8 @@
 """Opening a connection to an inventory host: the one place connection vars are read.
 
 Inventory vars win over ~/.ssh/config (as in Ansible); ~/.ssh/config fills in
-what the inventory leaves out (HostName, User, Port, IdentityFile, ProxyJump).
+what the inventory leaves out (HostName, User, Port, IdentityFile, ProxyJump,
+HostKeyAlias, StrictHostKeyChecking, UserKnownHostsFile).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import Any, Protocol
 
 import paramiko
 
-from remediate.connection.base import Become, CommandResult, Connection, quote_command
+from remediate.connection.base import CommandResult, Connection, quote_command
+from remediate.connection.become import Become
 from remediate.connection.local import LocalConnection
 from remediate.connection.ssh import Endpoint, SSHConnection, SSHSettings
-from remediate.errors import ConnectionFailed
+from remediate.errors import InventoryError
 
-__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "connect", "quote_command"]
+__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "connect", "quote_command"]
 
 TRUE_WORDS = {"true", "yes", "on", "1"}
+MAX_JUMPS = 5
 
 
 class HostLike(Protocol):
@@ -28,81 +31,145 @@ class HostLike(Protocol):
     vars: Mapping[str, Any]
 
 
+Resolver = Callable[[str], HostLike | None]
+
+
 @dataclass
 class ConnectOptions:
+    """Run-wide settings; per-host vars (remediate_known_hosts, ansible_*) are added to them."""
+
     known_hosts: list[Path] = field(default_factory=lambda: [Path.home() / ".ssh" / "known_hosts"])
     accept_new_host_keys: bool = False
     connect_timeout: float = 10.0
     ssh_config: Path | None = field(default_factory=lambda: Path.home() / ".ssh" / "config")
-    become_password: str | None = None
-
-    def __repr__(self) -> str:
-        return (f"ConnectOptions(known_hosts={self.known_hosts!r}, accept_new_host_keys={self.accept_new_host_keys}, "
-                f"connect_timeout={self.connect_timeout}, become_password={'***' if self.become_password else None})")
+    become_password: str | None = field(default=None, repr=False)  # wins over the inventory's
+    keepalive: int = 15
 
 
 def truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in TRUE_WORDS
 
 
-def become_of(host: HostLike, options: ConnectOptions) -> Become | None:
-    if not truthy(host.vars.get("ansible_become", False)):
-        return None
-    password = (host.vars.get("ansible_become_password") or host.vars.get("ansible_become_pass")
-                or options.become_password)
+def connect(host: HostLike, options: ConnectOptions, resolve_host: Resolver | None = None) -> Connection:
+    """Open the connection the host's vars ask for: local, or SSH (possibly through jump hosts)."""
+    become = become_of(host, options)
+    by_default = truthy(host.vars.get("ansible_become", False))
+    kind = str(host.vars.get("ansible_connection") or "")
+    if kind == "local" or (not kind and host.name == "localhost" and "ansible_host" not in host.vars):
+        return LocalConnection(host.name, become, by_default)
+    if kind not in ("", "ssh", "paramiko", "smart"):
+        raise InventoryError(f"{host.name}: unsupported ansible_connection {kind!r} (use ssh or local)")
+    settings = SSHSettings(connect_timeout=options.connect_timeout, keepalive=options.keepalive)
+    return SSHConnection(endpoint_of(host, options, resolve_host), settings, become, by_default)
+
+
+def become_of(host: HostLike, options: ConnectOptions) -> Become:
+    method = str(host.vars.get("ansible_become_method") or "sudo")
+    if method != "sudo":
+        raise InventoryError(f"{host.name}: ansible_become_method {method!r} is not supported (only sudo)")
+    password = (options.become_password or host.vars.get("ansible_become_password")
+                or host.vars.get("ansible_become_pass"))
     return Become(user=str(host.vars.get("ansible_become_user") or "root"),
                   password=str(password) if password else None)
 
 
-def connect(host: HostLike, options: ConnectOptions,
-            resolve_host: Callable[[str], HostLike | None] | None = None) -> Connection:
-    """Open the connection the host's vars ask for (local or SSH, possibly through a jump host)."""
-    become = become_of(host, options)
-    kind = str(host.vars.get("ansible_connection") or "")
-    if kind == "local" or (not kind and host.name in ("localhost", "127.0.0.1") and "ansible_host" not in host.vars):
-        return LocalConnection(host.name, become)
-    if kind not in ("", "ssh", "paramiko"):
-        raise ConnectionFailed(f"{host.name}: unsupported ansible_connection {kind!r} (use ssh or local)")
-    known = list(options.known_hosts)
-    extra = host.vars.get("remediate_known_hosts")
-    if extra:
-        known = [Path(p) for p in ([extra] if isinstance(extra, str) else extra)] + known
-    settings = SSHSettings(known_hosts=known, accept_new_host_keys=options.accept_new_host_keys,
-                           connect_timeout=options.connect_timeout)
-    return SSHConnection(endpoint_of(host, options, resolve_host), settings, become)
-
-
-def endpoint_of(host: HostLike, options: ConnectOptions,
-                resolve_host: Callable[[str], HostLike | None] | None = None, depth: int = 0) -> Endpoint:
-    if depth > 5:
-        raise ConnectionFailed(f"{host.name}: proxy jump chain too long (loop?)")
-    address = str(host.vars.get("ansible_host") or host.name)
-    cfg = _ssh_config(options).lookup(address) if options.ssh_config else {}
-    port = _port(host.name, host.vars.get("ansible_port") or cfg.get("port") or 22)
-    user = str(host.vars.get("ansible_user") or cfg.get("user") or "root")
-    key = host.vars.get("ansible_ssh_private_key_file")
-    key_files = [Path(str(key)).expanduser()] if key else [Path(p).expanduser() for p in cfg.get("identityfile", [])]
-    endpoint = Endpoint(label=host.name, host=str(cfg.get("hostname") or address), port=port, user=user,
-                        key_files=key_files)
-    jump = host.vars.get("remediate_proxy_jump") or cfg.get("proxyjump")
-    if jump and str(jump).lower() != "none":
-        endpoint.jump = _jump_endpoint(host.name, str(jump), endpoint, options, resolve_host, depth)
+def endpoint_of(host: HostLike, options: ConnectOptions, resolve_host: Resolver | None = None,
+                depth: int = 0) -> Endpoint:
+    """Where and how to log in to `host`, with its jump hosts, from its vars and ~/.ssh/config."""
+    if depth > MAX_JUMPS:
+        raise InventoryError(f"{host.name}: proxy jump chain longer than {MAX_JUMPS} hops (a loop?)")
+    v = host.vars
+    address = str(v.get("ansible_host") or host.name)
+    cfg = _ssh_config(options).lookup(address)
+    if cfg.get("proxycommand", "none").lower() != "none":
+        raise InventoryError(f"{host.name}: ProxyCommand in the ssh config is not supported; use ProxyJump")
+    extra = v.get("remediate_known_hosts") or []
+    endpoint = Endpoint(
+        label=host.name,
+        host=str(cfg.get("hostname") or address),
+        port=_port(host.name, _first(v.get("ansible_port"), cfg.get("port"), 22)),
+        user=str(v.get("ansible_user") or cfg.get("user") or "root"),
+        key_files=_key_files(v.get("ansible_ssh_private_key_file"), cfg),
+        password=_str_or_none(v.get("ansible_password") or v.get("ansible_ssh_pass")),
+        known_hosts=[Path(str(p)).expanduser() for p in ([extra] if isinstance(extra, (str, Path)) else extra)]
+        + _config_known_hosts(cfg) + list(options.known_hosts),
+        host_key_alias=cfg.get("hostkeyalias"),
+        strict_host_key_checking="accept-new" if options.accept_new_host_keys else cfg.get("stricthostkeychecking"),
+    )
+    jump = v.get("remediate_proxy_jump") or cfg.get("proxyjump")
+    if jump and str(jump).strip().lower() != "none":
+        endpoint.jump = _jump_chain(host.name, str(jump), endpoint, options, resolve_host, depth)
     return endpoint
 
 
-def _jump_endpoint(label: str, spec: str, target: Endpoint, options: ConnectOptions,
-                   resolve_host, depth: int) -> Endpoint:
-    """`user@host:port` like ssh -J (first hop only), or the name of an inventory host."""
-    spec = spec.split(",")[0].strip()
-    if resolve_host is not None:
-        jump_host = resolve_host(spec)
-        if jump_host is not None:
-            return endpoint_of(jump_host, options, resolve_host, depth + 1)
-    user, _, rest = spec.rpartition("@")
-    host, _, port = rest.rpartition(":") if rest.count(":") == 1 or rest.startswith("[") else ("", "", "")
-    host = (host or rest).strip("[]")
-    return Endpoint(label=f"{label} (jump {host})", host=host, port=_port(label, port or 22),
-                    user=user or target.user, key_files=target.key_files)
+def _jump_chain(label: str, spec: str, target: Endpoint, options: ConnectOptions,
+                resolve_host: Resolver | None, depth: int) -> Endpoint:
+    """`[user@]host[:port]` hops, comma-separated and in order, like ssh -J; a hop may name an inventory host."""
+    previous: Endpoint | None = None
+    for hop in (h.strip() for h in spec.split(",") if h.strip()):
+        resolved = resolve_host(hop) if resolve_host is not None else None
+        if resolved is not None:
+            endpoint = endpoint_of(resolved, options, resolve_host, depth + 1)
+        else:
+            user, host, port = parse_jump(label, hop)
+            cfg = _ssh_config(options).lookup(host)
+            endpoint = Endpoint(
+                label=f"{label} (jump host {hop})", host=str(cfg.get("hostname") or host),
+                port=_port(label, port or cfg.get("port") or 22),
+                user=user or str(cfg.get("user") or target.user),
+                # The inventory's key for the target usually opens the bastion too (same admins).
+                key_files=_key_files(None, cfg) + list(target.key_files),
+                known_hosts=_config_known_hosts(cfg) + target.known_hosts,
+                host_key_alias=cfg.get("hostkeyalias"),
+                strict_host_key_checking=target.strict_host_key_checking,
+            )
+        if previous is not None:
+            _innermost(endpoint).jump = previous
+        previous = endpoint
+        depth += 1
+        if depth > MAX_JUMPS:
+            raise InventoryError(f"{label}: proxy jump chain longer than {MAX_JUMPS} hops (a loop?)")
+    return previous
+
+
+def _innermost(endpoint: Endpoint) -> Endpoint:
+    while endpoint.jump is not None:
+        endpoint = endpoint.jump
+    return endpoint
+
+
+def parse_jump(label: str, hop: str) -> tuple[str | None, str, int | None]:
+    """`[ssh://][user@]host[:port]`, with `[v6addr]:port` brackets, as OpenSSH's -J takes it."""
+    user, _, rest = hop.removeprefix("ssh://").rpartition("@")
+    port: str | None = None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail.removeprefix(":") or None
+    elif rest.count(":") == 1:
+        host, port = rest.split(":")
+    else:
+        host = rest
+    if not host:
+        raise InventoryError(f"{label}: cannot read proxy jump {hop!r} (want user@host:port)")
+    return user or None, host, _port(label, port) if port else None
+
+
+def _key_files(inventory_key: Any, cfg: Mapping[str, Any]) -> list[Path]:
+    keys = [inventory_key] if inventory_key else []
+    return [Path(str(k)).expanduser() for k in keys + list(cfg.get("identityfile", []))]
+
+
+def _config_known_hosts(cfg: Mapping[str, Any]) -> list[Path]:
+    return [Path(p).expanduser() for p in str(cfg.get("userknownhostsfile", "")).split()]
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is set (0 and False count as set, so a bad port is reported, not replaced)."""
+    return next(v for v in values if v is not None and v != "")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 def _port(label: str, value: Any) -> int:
@@ -110,13 +177,13 @@ def _port(label: str, value: Any) -> int:
         port = int(value)
     except (TypeError, ValueError):
         port = 0
-    if not 0 < port < 65536:
-        raise ConnectionFailed(f"{label}: invalid port {value!r}")
+    if isinstance(value, bool) or not 0 < port < 65536:
+        raise InventoryError(f"{label}: invalid port {value!r}")
     return port
 
 
 def _ssh_config(options: ConnectOptions) -> paramiko.SSHConfig:
     path = options.ssh_config
-    if path is None or not path.exists():
+    if path is None or not Path(path).expanduser().exists():
         return paramiko.SSHConfig()
-    return paramiko.SSHConfig.from_path(str(path))
+    return paramiko.SSHConfig.from_path(str(Path(path).expanduser()))

@@ -2,20 +2,19 @@
 
 Every remote command is an argv list turned into one shell word list by
 `quote_command`; no inventory value is ever spliced into command text.
-Become (sudo) is handled here once for every transport: the password goes on
-stdin, and a random marker printed by the wrapped shell proves sudo let the
-command run, so sudo's own failure is never mistaken for the command's.
+Transports only implement `_exec` (one round trip); become is layered on top
+of it once, in remediate.connection.become, for every transport alike.
 """
 
 from __future__ import annotations
 
-import secrets
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from remediate.errors import BecomeFailed
+from remediate.connection.become import Become, Sudo
+from remediate.errors import CommandFailed
 
 
 @dataclass(frozen=True)
@@ -24,26 +23,41 @@ class CommandResult:
     stdout: bytes
     stderr: bytes
 
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
     def text(self, stream: str = "stdout") -> str:
+        """Decoded for display and parsing of text tools; the raw bytes stay available."""
         return getattr(self, stream).decode("utf-8", errors="replace")
 
+    def check(self, what: str) -> CommandResult:
+        """Return self, or raise CommandFailed naming `what` when the command failed."""
+        if not self.ok:
+            detail = self.text("stderr").strip()[-500:]
+            raise CommandFailed(f"{what} failed (exit {self.rc})" + (f": {detail}" if detail else ""),
+                                rc=self.rc, stderr=self.text("stderr"))
+        return self
 
-@dataclass(frozen=True)
-class Become:
-    """Who to become and how. `password` is never part of repr() or any message."""
 
-    user: str = "root"
-    password: str | None = None
-
-    def __repr__(self) -> str:
-        return f"Become(user={self.user!r}, password={'***' if self.password else None})"
+def checked_argv(argv: Sequence[str]) -> list[str]:
+    """argv as a list, refusing what no exec can carry (empty argv, non-str words, NUL bytes)."""
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv must be a sequence of words, not one string")
+    words = list(argv)
+    if not words:
+        raise ValueError("empty command")
+    for word in words:
+        if not isinstance(word, str):
+            raise TypeError(f"argv words must be str, got {type(word).__name__}: {word!r}")
+        if "\0" in word:
+            raise ValueError("argv words cannot contain NUL bytes")
+    return words
 
 
 def quote_command(argv: Sequence[str]) -> str:
-    """One shell command line whose words are exactly argv, whatever bytes they hold."""
-    if not argv:
-        raise ValueError("empty command")
-    return " ".join(shlex.quote(str(arg)) for arg in argv)
+    """One shell command line whose words are exactly argv, whatever characters they hold."""
+    return " ".join(shlex.quote(word) for word in checked_argv(argv))
 
 
 def script_argv(script: str, args: Sequence[str] = ()) -> list[str]:
@@ -51,38 +65,34 @@ def script_argv(script: str, args: Sequence[str] = ()) -> list[str]:
     return ["sh", "-c", script, "remediate", *args]
 
 
-_SUDO_REASONS = (
-    ("incorrect password", "incorrect sudo password"),
-    ("password was provided", "incorrect sudo password"),
-    ("a password is required", "sudo requires a password but none is configured (set ansible_become_password)"),
-    ("a terminal is required", "sudo requires a password but none is configured (set ansible_become_password)"),
-    ("not in the sudoers", "the login user may not use sudo"),
-    ("is not allowed to", "sudo refused this command for the login user"),
-    ("unknown user", "the become user does not exist"),
-    ("command not found", "sudo is not installed"),
-)
-
-
 class Connection(ABC):
-    """One open connection to one host, reused for every command of a run."""
+    """One open connection to one host, reused for every command of a run.
+
+    `round_trips` counts the commands started on the host (exec channels or
+    subprocesses): the audit budget is measured in them.
+    `become_by_default` mirrors the inventory's ansible_become for callers
+    that follow it; `run(..., become=True)` escalates whatever it says.
+    """
 
     host_name: str
     login_user: str
-    become: Become | None
+    become: Become
 
-    def __init__(self, host_name: str, login_user: str, become: Become | None):
+    def __init__(self, host_name: str, login_user: str, become: Become | None = None,
+                 become_by_default: bool = False):
         self.host_name = host_name
         self.login_user = login_user
-        self.become = become
+        self.become = become or Become()
+        self.become_by_default = become_by_default
         self.round_trips = 0
-        self._become_verified = False
+        self._sudo = Sudo(host_name, self.become)
 
     @abstractmethod
-    def _exec(self, command: str, stdin: bytes | None, timeout: float | None) -> CommandResult:
-        """Run one shell command line on the host (one round trip)."""
+    def _exec(self, argv: list[str], stdin: bytes | None, timeout: float | None) -> CommandResult:
+        """Run argv on the host as the login user: exactly one round trip."""
 
     def close(self) -> None:
-        """Release the connection; further calls fail."""
+        """Release the connection; safe to call twice."""
 
     def __enter__(self) -> Connection:
         return self
@@ -95,46 +105,17 @@ class Connection(ABC):
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None, become: bool = False,
             timeout: float | None = None) -> CommandResult:
-        if not (become and self._needs_sudo()):
-            self.round_trips += 1
-            return self._exec(quote_command(argv), stdin, timeout)
-        assert self.become is not None
-        if self.become.password and stdin and not self._become_verified:
-            # Verify first: with data on stdin, a wrong password would make sudo
-            # read our data as its next password attempt.
-            self.run(["true"], become=True, timeout=timeout)
-        marker = "remediate-become-" + secrets.token_hex(8)
-        wrapped = self._sudo_argv(marker, argv)
-        prefix = (self.become.password + "\n").encode() if self.become.password else b""
-        self.round_trips += 1
-        result = self._exec(quote_command(wrapped), prefix + (stdin or b""), timeout)
-        head = (marker + "\n").encode()
-        if not result.stdout.startswith(head):
-            raise BecomeFailed(f"{self.host_name}: sudo to {self.become.user} failed: {self._sudo_reason(result)}")
-        self._become_verified = True
-        return CommandResult(result.rc, result.stdout[len(head):], self._scrub(result.stderr))
+        """Run argv (never through a shell of ours); with become, as the become user via sudo."""
+        words = checked_argv(argv)
+        if become and self.become.user != self.login_user:
+            return self._sudo.run(self._round_trip, words, stdin, timeout)
+        return self._round_trip(words, stdin, timeout)
 
     def run_script(self, script: str, *, args: Sequence[str] = (), stdin: bytes | None = None,
                    become: bool = False, timeout: float | None = None) -> CommandResult:
+        """Run a trusted POSIX sh script of ours; `args` become its $1, $2, ..."""
         return self.run(script_argv(script, args), stdin=stdin, become=become, timeout=timeout)
 
-    def _needs_sudo(self) -> bool:
-        return self.become is not None and not (self.login_user == "root" and self.become.user == "root")
-
-    def _sudo_argv(self, marker: str, argv: Sequence[str]) -> list[str]:
-        assert self.become is not None
-        mode = ["-S", "-p", ""] if self.become.password else ["-n"]
-        return ["sudo", *mode, "-u", self.become.user, "--", "sh", "-c", 'echo "$0"; exec "$@"', marker, *argv]
-
-    def _sudo_reason(self, result: CommandResult) -> str:
-        err = self._scrub(result.stderr).decode(errors="replace").strip()
-        lowered = err.lower()
-        for needle, reason in _SUDO_REASONS:
-            if needle in lowered:
-                return reason
-        return err.splitlines()[-1] if err else f"exit {result.rc} without running the command"
-
-    def _scrub(self, data: bytes) -> bytes:
-        if self.become and self.become.password:
-            return data.replace(self.become.password.encode(), b"***")
-        return data
+    def _round_trip(self, argv: list[str], stdin: bytes | None, timeout: float | None) -> CommandResult:
+        self.round_trips += 1
+        return self._exec(argv, stdin, timeout)

@@ -1,47 +1,105 @@
 """Many reads and commands in ONE round trip, with output framed so any bytes survive.
 
 The batch is a single POSIX sh script (no bash, no Python on the target).
-Each step writes its metadata, stdout and stderr to files in a private temp
-directory, then the script prints a header with the three byte lengths and the
-bytes themselves. The parser reads by length, never by searching for a
-delimiter, so binary content, NULs or a file that contains our marker cannot
-confuse it. Every host-supplied value (paths, argv) reaches the script as a
-positional parameter, never as script text.
+Each step writes its metadata, stdout and stderr to files in a private
+`mktemp -d` directory, then the script prints a header line
+`<marker> <index> <rc> <len meta> <len stdout> <len stderr>` followed by
+exactly those bytes, and a trailer `<marker> end <steps>` after the last step.
+The parser reads by length, never by searching for a delimiter, so binary
+content, NULs, invalid UTF-8 or a file that contains the marker cannot confuse
+it; output cut short or garbled is an error naming the step, never a partial
+result. Every host-supplied value (paths, argv, env values) reaches the script
+as a positional parameter, never as script text. A failing step does not stop
+the steps after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from remediate.connection.base import Connection
-from remediate.errors import CommandFailed
+from remediate.connection.base import Connection, checked_argv, quote_command
+from remediate.errors import BatchOutputError
 
-MARKER = b"@@remediate-batch@@"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Larger files are read up to this size and flagged truncated (a daemon.json of MBs is a finding, not data).
 READ_LIMIT = 8 * 1024 * 1024
+_ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
+# Meta of a read is `key=value` lines; `link=` comes last and runs to the end, so a
+# symlink target holding newlines or "mode=" cannot forge the fields before it.
 _PROLOGUE = f"""\
 PATH={PATH}:$PATH; export PATH; LC_ALL=C; export LC_ALL
 umask 077
 d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm 2>/dev/null) || {{ echo "remediate: no writable temp directory" >&2; exit 111; }}
-trap 'rm -rf "$d"' EXIT HUP INT TERM
+trap 'rm -rf "$d"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
+reset() {{ : >"$d/m"; : >"$d/o"; : >"$d/e"; }}
 emit() {{
-    printf '{MARKER.decode()} %s %s %s %s %s\\n' "$1" "$2" $(wc -c <"$d/m") $(wc -c <"$d/o") $(wc -c <"$d/e")
+    printf '%s %s %s %s %s %s\\n' "$M" "$1" "$2" $(wc -c <"$d/m") $(wc -c <"$d/o") $(wc -c <"$d/e")
     cat "$d/m" "$d/o" "$d/e"
 }}
+kindof() {{
+    if [ -d "$1" ]; then t=dir; elif [ -f "$1" ]; then t=file; elif [ -S "$1" ]; then t=socket
+    elif [ -e "$1" ]; then t=other; else t=missing; fi
+}}
 readfile() {{
-    f=$1
-    if [ -L "$f" ]; then k=symlink; elif [ -d "$f" ]; then k=dir; elif [ -f "$f" ]; then k=file
-    elif [ -S "$f" ]; then k=socket; elif [ -e "$f" ]; then k=other; else k=missing; fi
-    printf 'kind=%s\\n' "$k"
-    [ "$k" = missing ] && return 0
-    [ "$k" = symlink ] && printf 'link=%s\\n' "$(readlink -- "$f")"
-    stat -L -c 'mode=%a uid=%u gid=%g owner=%U group=%G size=%s' -- "$f" 2>/dev/null
-    if [ -f "$f" ]; then head -c {READ_LIMIT + 1} -- "$f" >"$d/o"; fi
+    kindof "$1"
+    if [ -L "$1" ]; then printf 'kind=symlink\\ntarget=%s\\n' "$t"; else printf 'kind=%s\\n' "$t"; fi
+    [ "$t" = missing ] || stat -L -c 'mode=%a
+uid=%u
+gid=%g
+owner=%U
+group=%G
+size=%s
+mtime=%Y' -- "$1"
+    rc=0
+    if [ "$t" = file ]; then head -c "$2" -- "$1" >"$d/o" || rc=$?; fi
+    if [ -L "$1" ]; then printf 'link='; readlink -- "$1"; fi
+    return $rc
 }}
 """
+
+
+@dataclass(frozen=True)
+class FileStat:
+    mode: int
+    uid: int
+    gid: int
+    owner: str
+    group: str
+    size: int
+    mtime: int
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a read step found at a path; symlinks are followed for stat and content."""
+
+    kind: str  # file | dir | socket | other | symlink | missing
+    target_kind: str  # what the path resolves to (== kind unless a symlink)
+    link_target: str | None
+    stat: FileStat | None  # None when stat is missing or failed on the host
+    content: bytes | None = field(repr=False)  # regular files (or links to them) that could be read
+    truncated: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.target_kind != "missing"
+
+    @property
+    def is_file(self) -> bool:
+        return self.target_kind == "file"
+
+    @property
+    def is_dir(self) -> bool:
+        return self.target_kind == "dir"
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.kind == "symlink"
 
 
 @dataclass(frozen=True)
@@ -49,17 +107,33 @@ class StepResult:
     rc: int
     stdout: bytes
     stderr: bytes
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # read steps only: the raw `key=value` fields
 
     def text(self) -> str:
         return self.stdout.decode("utf-8", errors="replace")
+
+    @cached_property
+    def file(self) -> FileInfo | None:
+        """The typed view of a read step; None for commands and snippets."""
+        meta = self.meta
+        if "kind" not in meta:
+            return None
+        try:
+            stat = FileStat(int(meta["mode"], 8), int(meta["uid"]), int(meta["gid"]), meta["owner"],
+                            meta["group"], int(meta["size"]), int(meta["mtime"]))
+        except (KeyError, ValueError):
+            stat = None
+        target = meta.get("target", meta["kind"])
+        readable = target == "file" and self.rc == 0
+        return FileInfo(kind=meta["kind"], target_kind=target, link_target=meta.get("link"), stat=stat,
+                        content=self.stdout if readable else None, truncated=meta.get("truncated") == "1")
 
 
 @dataclass(frozen=True)
 class _Step:
     key: str
-    kind: str  # command | read | shell
-    body: str  # the script fragment that produces the step's output
+    what: str  # for error messages
+    body: str  # script fragment producing the step's output
     args: tuple[str, ...]
 
 
@@ -69,6 +143,8 @@ class Batch:
     def __init__(self) -> None:
         self._steps: list[_Step] = []
         self._nargs = 0
+        self._limits: dict[str, int] = {}
+        self.marker = b"@@remediate-" + secrets.token_hex(8).encode() + b"@@"
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -77,81 +153,110 @@ class Batch:
     def keys(self) -> list[str]:
         return [s.key for s in self._steps]
 
+    def add_command(self, key: str, argv: Sequence[str]) -> Batch:
+        """Run argv (every word passed as a positional parameter); its stdin is /dev/null."""
+        words = checked_argv(argv)
+        refs = self._params(words)
+        return self._add(key, f"run {quote_command(words)[:80]}",
+                         f'( {" ".join(refs)} ) </dev/null >"$d/o" 2>"$d/e"', words)
+
+    def add_read(self, key: str, path: str, *, limit: int = READ_LIMIT) -> Batch:
+        """Read a path: kind, stat (mode, owner, size, mtime), symlink target, and a regular file's bytes."""
+        (ref,) = self._params(checked_argv([path]))
+        self._limits[key] = limit
+        return self._add(key, f"read {path!r}", f'readfile {ref} {limit + 1} >"$d/m" 2>"$d/e"', [path])
+
+    def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None) -> Batch:
+        """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
+
+        Each env value is passed as a positional parameter and assigned inside
+        the subshell, so it is data to the snippet and ends with the step.
+        """
+        values = checked_argv(list((env or {}).values())) if env else []
+        names = list((env or {}).keys())
+        for name in names:
+            if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
+                raise ValueError(f"invalid environment variable name {name!r}")
+        assigns = "".join(f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values)))
+        return self._add(key, "shell snippet", f'( {assigns}\n{snippet}\n) </dev/null >"$d/o" 2>"$d/e"', values)
+
+    def script(self) -> tuple[str, list[str]]:
+        """The script text (ours only) and its positional arguments (every untrusted value)."""
+        parts = [_PROLOGUE, f"M={self.marker.decode()}"]
+        args: list[str] = []
+        for index, step in enumerate(self._steps):
+            args.extend(step.args)
+            parts.append(f"reset; {step.body}; emit {index} $?")
+        parts.append(f"printf '%s end %s\\n' \"$M\" {len(self._steps)}")
+        return "\n".join(parts) + "\n", args
+
+    def parse(self, output: bytes) -> dict[str, StepResult]:
+        """Every step's result, or BatchOutputError naming the first step that is cut short or garbled."""
+        pos = output.find(self.marker + b" ")  # anything before it is login-shell noise
+        if pos < 0:
+            raise BatchOutputError("the batch produced no framed output" + self._at(0))
+        results: dict[str, StepResult] = {}
+        for index, step in enumerate(self._steps):
+            end = output.find(b"\n", pos)
+            header = output[pos:end].split(b" ") if end >= 0 else []
+            try:
+                marker, got_index, rc, n_meta, n_out, n_err = header
+                if marker != self.marker or int(got_index) != index:
+                    raise ValueError
+                rc, sizes = int(rc), [int(n_meta), int(n_out), int(n_err)]
+                if min(sizes) < 0:
+                    raise ValueError
+            except ValueError:
+                detail = "ended" if end < 0 and pos >= len(output) else "is garbled"
+                raise BatchOutputError(f"batch output {detail} at byte {pos}" + self._at(index)) from None
+            start = end + 1
+            stop = start + sum(sizes)
+            if stop > len(output):
+                raise BatchOutputError(f"batch output truncated: {len(output) - start} of {sum(sizes)} bytes"
+                                       + self._at(index))
+            meta, out, err = (output[start:start + sizes[0]], output[start + sizes[0]:stop - sizes[2]],
+                              output[stop - sizes[2]:stop])
+            results[step.key] = self._result(step.key, rc, meta, out, err)
+            pos = stop
+        if not output.startswith(self.marker + b" end %d\n" % len(self._steps), pos):
+            raise BatchOutputError(f"batch output has no end trailer at byte {pos} (after the last step)")
+        return results
+
+    def _result(self, key: str, rc: int, meta_raw: bytes, out: bytes, err: bytes) -> StepResult:
+        meta = _meta(meta_raw)
+        limit = self._limits.get(key)
+        if limit is not None and len(out) > limit:
+            out, meta["truncated"] = out[:limit], "1"
+        return StepResult(rc=rc, stdout=out, stderr=err, meta=meta)
+
+    def _at(self, index: int) -> str:
+        if index >= len(self._steps):
+            return ""
+        step = self._steps[index]
+        return f", in step {index} {step.key!r} ({step.what})"
+
     def _params(self, values: Sequence[str]) -> list[str]:
         refs = [f'"${{{self._nargs + i + 1}}}"' for i in range(len(values))]
         self._nargs += len(values)
         return refs
 
-    def _add(self, key: str, kind: str, body: str, args: Sequence[str]) -> None:
+    def _add(self, key: str, what: str, body: str, args: Sequence[str]) -> Batch:
         if key in self.keys:
             raise ValueError(f"duplicate batch step {key!r}")
-        self._steps.append(_Step(key, kind, body, tuple(args)))
-
-    def add_command(self, key: str, argv: Sequence[str]) -> None:
-        """Run argv (every word passed as a positional parameter)."""
-        refs = self._params(argv)
-        self._add(key, "command", " ".join(refs), argv)
-
-    def add_read(self, key: str, path: str) -> None:
-        """Read a path: kind, mode, owner, size, symlink target, and the bytes of a regular file."""
-        (ref,) = self._params([path])
-        self._add(key, "read", f"readfile {ref} >\"$d/m\"", [path])
-
-    def add_shell(self, key: str, snippet: str, env: dict[str, str] | None = None) -> None:
-        """A trusted snippet of our own; values it needs come in as env vars passed as parameters."""
-        assigns = []
-        for name, value in (env or {}).items():
-            (ref,) = self._params([value])
-            assigns.append(f"{name}={ref}; export {name};")
-        self._add(key, "shell", " ".join(assigns) + f" ( {snippet}\n)", list((env or {}).values()))
-
-    def script(self) -> tuple[str, list[str]]:
-        parts = [_PROLOGUE]
-        args: list[str] = []
-        for index, step in enumerate(self._steps):
-            args.extend(step.args)
-            if step.kind == "read":
-                parts.append(f': >"$d/m"; : >"$d/o"; : >"$d/e"; {step.body} 2>"$d/e"; emit {index} $?')
-            else:
-                parts.append(f': >"$d/m"; {{ {step.body}\n}} </dev/null >"$d/o" 2>"$d/e"; emit {index} $?')
-        return "\n".join(parts) + "\n", args
-
-    def parse(self, output: bytes) -> dict[str, StepResult]:
-        results: dict[str, StepResult] = {}
-        pos = 0
-        while pos < len(output):
-            end = output.find(b"\n", pos)
-            header = output[pos:end].split(b" ") if end >= 0 else []
-            if len(header) != 6 or header[0] != MARKER:
-                raise CommandFailed(f"batch output is garbled at byte {pos} (after step {len(results)})")
-            index, rc, n_meta, n_out, n_err = (int(x) for x in header[1:])
-            start = end + 1
-            stop = start + n_meta + n_out + n_err
-            if stop > len(output) or index >= len(self._steps):
-                raise CommandFailed(f"batch output truncated in step {self._steps[min(index, len(self._steps) - 1)].key!r}")
-            meta_raw = output[start:start + n_meta]
-            results[self._steps[index].key] = StepResult(
-                rc=rc,
-                stdout=output[start + n_meta:start + n_meta + n_out],
-                stderr=output[start + n_meta + n_out:stop],
-                meta=_meta(meta_raw),
-            )
-            pos = stop
-        missing = [k for k in self.keys if k not in results]
-        if missing:
-            raise CommandFailed(f"batch output ended before step {missing[0]!r} ({len(missing)} step(s) missing)")
-        return results
+        self._steps.append(_Step(key, what, body, tuple(args)))
+        return self
 
 
 def _meta(raw: bytes) -> dict[str, str]:
+    text = raw.decode("utf-8", errors="surrogateescape")
+    head, sep, link = text.partition("\nlink=")
     meta = {}
-    for line in raw.decode("utf-8", errors="surrogateescape").splitlines():
-        # The symlink target is a line of its own (it may hold spaces); stat's fields share one line.
-        words = [line] if line.startswith("link=") else line.split()
-        for word in words:
-            key, sep, value = word.partition("=")
-            if sep:
-                meta[key] = value
+    for line in head.splitlines():
+        key, eq, value = line.partition("=")
+        if eq:
+            meta[key] = value
+    if sep:
+        meta["link"] = link.removesuffix("\n")
     return meta
 
 
@@ -160,9 +265,10 @@ def run_batch(conn: Connection, batch: Batch, *, become: bool = False,
     """Run the whole batch in one round trip and return each step's result."""
     script, args = batch.script()
     result = conn.run_script(script, args=args, become=become, timeout=timeout)
-    if result.rc != 0:
-        raise CommandFailed(
-            f"{conn.host_name}: batch script failed (exit {result.rc}): {result.text('stderr').strip()[-300:]}",
-            rc=result.rc, stderr=result.text("stderr"),
-        )
-    return batch.parse(result.stdout)
+    try:
+        return batch.parse(result.stdout)
+    except BatchOutputError as exc:
+        detail = result.text("stderr").strip()[-300:]
+        raise BatchOutputError(f"{conn.host_name}: {exc} (script exit {result.rc}"
+                               + (f": {detail})" if detail else ")"), rc=result.rc,
+                               stderr=result.text("stderr")) from None

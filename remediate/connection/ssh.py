@@ -1,13 +1,15 @@
-"""SSH connections on paramiko: one transport per host, reused for every command.
+"""SSH connections on paramiko: one authenticated transport per host, reused for every command.
 
-We drive paramiko.Transport directly instead of SSHClient so that the host key
-is checked by our strict policy (known_hosts.verify) before any credential is
-offered, and so that a ProxyJump hop is just another transport whose
-direct-tcpip channel becomes the socket of the next one.
+Host keys are checked by our own MissingHostKeyPolicy (remediate.connection.
+known_hosts); paramiko's host-key store stays empty so every key reaches it,
+and a transport factory asks the server for the key type we have on record.
+A ProxyJump hop is just another connection whose `direct-tcpip` channel
+becomes the socket of the next one, each hop's host key checked as strictly.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -15,11 +17,17 @@ from pathlib import Path
 
 import paramiko
 
-from remediate.connection import known_hosts
-from remediate.connection.base import Become, CommandResult, Connection
-from remediate.errors import AuthenticationFailed, CommandFailed, ConnectionFailed, Unreachable
+from remediate.connection.base import CommandResult, Connection, quote_command
+from remediate.connection.become import Become
+from remediate.connection.known_hosts import KnownHosts, lookup_name, policy_for
+from remediate.errors import (AuthenticationFailed, CommandFailed, CommandTimeout, ConnectionFailed,
+                              HostKeyRejected, Unreachable)
 
-DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+log = logging.getLogger(__name__)
+
+# sshd hands the command line to the login shell as ONE argument, and Linux caps
+# a single argument at 128 KiB (MAX_ARG_STRLEN); stay clearly below it.
+MAX_COMMAND_BYTES = 120_000
 
 
 @dataclass
@@ -31,131 +39,176 @@ class Endpoint:
     port: int = 22
     user: str = "root"
     key_files: list[Path] = field(default_factory=list)
+    password: str | None = field(default=None, repr=False)
+    known_hosts: list[Path] = field(default_factory=list)
+    host_key_alias: str | None = None
+    strict_host_key_checking: str | None = None  # an OpenSSH value; None means "yes"
     jump: Endpoint | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        return (self.host_key_alias or lookup_name(self.host, self.port)).lower()
 
 
 @dataclass
 class SSHSettings:
-    known_hosts: list[Path]
-    accept_new_host_keys: bool = False
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # TCP connect, SSH banner, key exchange, auth and channel open, each
     keepalive: int = 15
     use_agent: bool = True
 
 
 class SSHConnection(Connection):
-    def __init__(self, endpoint: Endpoint, settings: SSHSettings, become: Become | None = None):
-        super().__init__(endpoint.label, endpoint.user, become)
+    def __init__(self, endpoint: Endpoint, settings: SSHSettings | None = None, become: Become | None = None,
+                 become_by_default: bool = False):
+        super().__init__(endpoint.label, endpoint.user, become, become_by_default)
         self.endpoint = endpoint
-        self._transports: list[paramiko.Transport] = []
+        self.settings = settings or SSHSettings()
+        self._clients: list[paramiko.SSHClient] = []
         try:
-            self._transport = self._open(endpoint, settings)
+            self._transport = self._open(endpoint)
         except BaseException:
             self.close()
             raise
 
-    def _open(self, ep: Endpoint, settings: SSHSettings) -> paramiko.Transport:
-        if ep.jump is not None:
-            hop = self._open(ep.jump, settings)
-            try:
-                sock = hop.open_channel("direct-tcpip", (ep.host, ep.port), ("127.0.0.1", 0),
-                                        timeout=settings.connect_timeout)
-            except (paramiko.SSHException, OSError) as exc:
-                raise Unreachable(f"{ep.label}: jump host {ep.jump.label} could not reach "
-                                  f"{ep.host}:{ep.port}: {exc}") from exc
-        else:
-            try:
-                sock = socket.create_connection((ep.host, ep.port), timeout=settings.connect_timeout)
-            except OSError as exc:
-                raise Unreachable(f"{ep.label}: cannot connect to {ep.host}:{ep.port}: "
-                                  f"{exc.strerror or exc}") from exc
-        transport = paramiko.Transport(sock)
-        self._transports.append(transport)
-        transport.banner_timeout = settings.connect_timeout
-        transport.handshake_timeout = settings.connect_timeout
+    def __repr__(self) -> str:
+        via = f" via {self.endpoint.jump.address}" if self.endpoint.jump else ""
+        return f"<SSHConnection {self.host_name} {self.endpoint.address}{via} become={self.become!r}>"
+
+    def _open(self, ep: Endpoint) -> paramiko.Transport:
+        sock = self._socket(ep)
+        known = KnownHosts(ep.known_hosts)
+        policy = policy_for(ep.strict_host_key_checking, known, ep.known_hosts_name, ep.label)
+        client = paramiko.SSHClient()
+        self._clients.append(client)
+        client.set_missing_host_key_policy(policy)
+        missing = [str(p) for p in ep.key_files if not p.is_file()]
+        if missing:
+            raise AuthenticationFailed(f"{ep.label}: private key file {', '.join(missing)} does not exist")
+
+        def transport_factory(sock, **kwargs) -> paramiko.Transport:
+            transport = paramiko.Transport(sock, **kwargs)
+            options = transport.get_security_options()
+            options.key_types = known.preferred_key_types(ep.known_hosts_name, options.key_types)
+            return transport
+
+        timeout = self.settings.connect_timeout
         try:
-            transport.start_client(timeout=settings.connect_timeout)
+            client.connect(ep.host, ep.port, username=ep.user, password=ep.password,
+                           key_filename=[str(p) for p in ep.key_files] or None,
+                           look_for_keys=not ep.key_files, allow_agent=self.settings.use_agent, sock=sock,
+                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+                           transport_factory=transport_factory)
+        except HostKeyRejected:
+            raise
+        except paramiko.AuthenticationException as exc:
+            raise AuthenticationFailed(self._auth_message(ep, exc)) from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise Unreachable(f"{ep.label}: no SSH service answered at {ep.host}:{ep.port}: {exc}") from exc
-        known_hosts.verify(ep.label, known_hosts.lookup_name(ep.host, ep.port), transport.get_remote_server_key(),
-                           settings.known_hosts, settings.accept_new_host_keys)
-        self._authenticate(transport, ep, settings)
-        transport.set_keepalive(settings.keepalive)
+            if policy.accepted:  # the host proved its identity; what failed was logging in
+                raise AuthenticationFailed(self._auth_message(ep, exc)) from None
+            raise Unreachable(f"{ep.label}: no SSH service answered at {ep.host}:{ep.port}"
+                              f"{self._via(ep)}: {exc or type(exc).__name__}") from None
+        transport = client.get_transport()
+        transport.set_keepalive(self.settings.keepalive)
         return transport
 
-    def _authenticate(self, transport: paramiko.Transport, ep: Endpoint, settings: SSHSettings) -> None:
-        tried = []
-        for key in self._keys(ep, settings):
+    def _socket(self, ep: Endpoint):
+        timeout = self.settings.connect_timeout
+        if ep.jump is not None:
+            hop = self._open(ep.jump)
             try:
-                transport.auth_publickey(ep.user, key)
-            except paramiko.AuthenticationException:
-                tried.append(f"{key.get_name()} {known_hosts.fingerprint(key)}")
-                continue
-            except paramiko.SSHException as exc:
-                raise ConnectionFailed(f"{ep.label}: authentication failed: {exc}") from exc
-            if transport.is_authenticated():
-                return
-        raise AuthenticationFailed(
-            f"{ep.label}: {ep.user}@{ep.host}:{ep.port} refused every key offered"
-            + (f" ({'; '.join(tried)})" if tried else " (no key: set ansible_ssh_private_key_file or use ssh-agent)")
-        )
+                return hop.open_channel("direct-tcpip", (ep.host, ep.port), ("127.0.0.1", 0), timeout=timeout)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise Unreachable(f"{ep.label}: jump host {ep.jump.address} could not reach "
+                                  f"{ep.host}:{ep.port}: {exc or type(exc).__name__}") from None
+        try:
+            return socket.create_connection((ep.host, ep.port), timeout=timeout)
+        except socket.gaierror as exc:
+            reason = f"cannot resolve host name ({exc.strerror})"
+        except (socket.timeout, TimeoutError):
+            reason = f"no answer within {timeout:g}s"
+        except ConnectionRefusedError:
+            reason = "connection refused"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        raise Unreachable(f"{ep.label}: cannot connect to {ep.host}:{ep.port}: {reason}")
 
     @staticmethod
-    def _keys(ep: Endpoint, settings: SSHSettings):
-        files = list(ep.key_files)
-        if not files:
-            files = [Path.home() / ".ssh" / name for name in DEFAULT_IDENTITIES]
-        for path in files:
-            if not path.exists():
-                if ep.key_files:
-                    raise AuthenticationFailed(f"{ep.label}: key file {path} does not exist")
-                continue
-            try:
-                yield paramiko.PKey.from_path(str(path))
-            except (paramiko.SSHException, ValueError, OSError) as exc:
-                raise AuthenticationFailed(f"{ep.label}: cannot load key {path}: {exc}") from exc
-        if settings.use_agent:
-            try:
-                yield from paramiko.Agent().get_keys()
-            except paramiko.SSHException:
-                return
+    def _via(ep: Endpoint) -> str:
+        return f" (via jump host {ep.jump.address})" if ep.jump else ""
 
-    def _exec(self, command: str, stdin: bytes | None, timeout: float | None) -> CommandResult:
+    def _auth_message(self, ep: Endpoint, exc: Exception) -> str:
+        offered = [str(p) for p in ep.key_files] or ["the default ~/.ssh keys"]
+        if self.settings.use_agent:
+            offered.append("ssh-agent")
+        if ep.password:
+            offered.append("a password")
+        return (f"{ep.label}: {ep.address}{self._via(ep)} refused every key offered ({', '.join(offered)}): "
+                f"{exc or type(exc).__name__}")
+
+    def _exec(self, argv: list[str], stdin: bytes | None, timeout: float | None) -> CommandResult:
+        command = quote_command(argv)
+        if len(command.encode()) > MAX_COMMAND_BYTES:
+            raise CommandFailed(f"{self.host_name}: command line of {len(command.encode())} bytes is longer than "
+                                f"the remote shell accepts ({MAX_COMMAND_BYTES}); split the batch")
         try:
-            channel = self._transport.open_session(timeout=timeout or 30)
+            channel = self._transport.open_session(timeout=self.settings.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise Unreachable(f"{self.host_name}: connection lost: {exc}") from exc
-        try:
-            channel.settimeout(timeout)
+            raise ConnectionFailed(f"{self.host_name}: connection lost: {exc or type(exc).__name__}") from None
+        with channel:
             channel.exec_command(command)
-            errors: list[bytes] = []
-            reader = threading.Thread(target=lambda: errors.append(channel.makefile_stderr("rb").read()),
-                                      daemon=True)
-            reader.start()
-            writer = threading.Thread(target=self._feed, args=(channel, stdin or b""), daemon=True)
-            writer.start()
-            out = channel.makefile("rb").read()
-            rc = channel.recv_exit_status()
-            reader.join(timeout)
-            writer.join(timeout)
-        except socket.timeout as exc:
-            raise CommandFailed(f"{self.host_name}: command timed out after {timeout}s") from exc
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise Unreachable(f"{self.host_name}: connection lost during a command: {exc}") from exc
-        finally:
-            channel.close()
-        return CommandResult(rc, out, errors[0] if errors else b"")
-
-    @staticmethod
-    def _feed(channel: paramiko.Channel, data: bytes) -> None:
-        try:
-            if data:
-                channel.sendall(data)
-            channel.shutdown_write()
-        except (OSError, EOFError, paramiko.SSHException):
-            pass
+            result = _collect(channel, stdin, timeout, self.host_name)
+        if result.rc == -1 and not self._transport.is_active():
+            raise ConnectionFailed(f"{self.host_name}: connection lost during a command")
+        return result
 
     def close(self) -> None:
-        for transport in reversed(self._transports):
-            transport.close()
-        self._transports.clear()
+        for client in reversed(self._clients):
+            client.close()
+        self._clients.clear()
+
+
+def _collect(channel: paramiko.Channel, stdin: bytes | None, timeout: float | None, label: str) -> CommandResult:
+    """stdout, stderr and stdin all at once (no window deadlock), within one overall deadline."""
+    expired = threading.Event()
+    errors: list[bytes] = []
+
+    def expire() -> None:
+        expired.set()
+        channel.close()
+
+    def feed() -> None:
+        try:
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the command exited without reading everything: not our failure
+
+    timer = threading.Timer(timeout, expire) if timeout else None
+    reader = threading.Thread(target=lambda: errors.append(_drain(channel.recv_stderr)), daemon=True)
+    writer = threading.Thread(target=feed, daemon=True)
+    for thread in (reader, writer, timer):
+        if thread is not None:
+            thread.start()
+    try:
+        out = _drain(channel.recv)
+        reader.join()
+        writer.join()
+        rc = channel.recv_exit_status()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if expired.is_set():
+        raise CommandTimeout(f"{label}: command timed out after {timeout:g}s")
+    return CommandResult(rc, out, errors[0] if errors else b"")
+
+
+def _drain(recv) -> bytes:
+    chunks = []
+    while chunk := recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
