@@ -79,15 +79,15 @@ class SSHConnection(Connection):
         return f"<SSHConnection {self.host_name} {self.endpoint.address}{via} become={self.become!r}>"
 
     def _open(self, ep: Endpoint) -> paramiko.Transport:
-        sock = self._socket(ep)
+        missing = [str(p) for p in ep.key_files if not p.is_file()]
+        if missing:
+            raise AuthenticationFailed(f"{ep.label}: private key file {', '.join(missing)} does not exist")
         known = KnownHosts(ep.known_hosts)
         policy = policy_for(ep.strict_host_key_checking, known, ep.known_hosts_name, ep.label)
         client = paramiko.SSHClient()
         self._clients.append(client)
         client.set_missing_host_key_policy(policy)
-        missing = [str(p) for p in ep.key_files if not p.is_file()]
-        if missing:
-            raise AuthenticationFailed(f"{ep.label}: private key file {', '.join(missing)} does not exist")
+        sock = self._socket(ep)
 
         def transport_factory(sock, **kwargs) -> paramiko.Transport:
             transport = paramiko.Transport(sock, **kwargs)
@@ -158,6 +158,7 @@ class SSHConnection(Connection):
             channel = self._transport.open_session(timeout=self.settings.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise ConnectionFailed(f"{self.host_name}: connection lost: {exc or type(exc).__name__}") from None
+        log.debug("%s: exec %.300s", self.host_name, command)
         with channel:
             channel.exec_command(command)
             result = _collect(channel, stdin, timeout, self.host_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from remediate.connection import ConnectOptions, connect
 from remediate.connection.batch import Batch, run_batch
-from remediate.errors import AuthenticationFailed, BecomeFailed, HostKeyRejected, Unreachable
+from remediate.errors import AuthenticationFailed, BecomeFailed, CommandTimeout, HostKeyRejected, Unreachable
 from remediate.inventory import load_inventory
 from remediate.inventory.model import Host
 
@@ -91,7 +92,8 @@ def test_proxy_jump_checks_the_bastion_host_key_too(lab, inventory, tmp_path):
         connect(host, options())
 
 
-def test_become_with_the_right_password(inventory, lab):
+def test_become_with_the_right_password(inventory, lab, caplog):
+    caplog.set_level(logging.DEBUG)
     with open_conn(inventory, "stock-ops") as conn:
         assert conn.run(["id", "-un"]).stdout == b"ops\n"
         assert conn.run(["id", "-un"], become=True).stdout == b"root\n"
@@ -99,6 +101,7 @@ def test_become_with_the_right_password(inventory, lab):
         assert conn.run(["cat"], stdin=data, become=True).stdout == data
         assert conn.run(["cat"], become=True).stdout == b""  # the password line never reaches a command
         assert lab.ops_password not in repr(conn)
+    assert "exec" in caplog.text and lab.ops_password not in caplog.text
 
 
 def test_become_batch_reads_root_only_files_in_one_round_trip(inventory):
@@ -194,7 +197,6 @@ def test_one_connection_serves_many_commands(inventory):
 
 
 def test_timeout_stops_a_hanging_command(inventory):
-    from remediate.errors import CommandTimeout
     with open_conn(inventory, "stock") as conn:
         started = time.monotonic()
         with pytest.raises(CommandTimeout):
