@@ -85,6 +85,13 @@ def _no_new_privs(c: dict) -> str | None:
     return None if any(o in ("no-new-privileges", "no-new-privileges=true") for o in opts) else "no-new-privileges not set"
 
 
+def _no_healthcheck(c: dict) -> str | None:
+    check = c.get("Healthcheck") or {}
+    if not check:
+        return "no health check"
+    return "health check disabled (--no-healthcheck: Test NONE)" if (check.get("Test") or [None])[0] == "NONE" else None
+
+
 def _restart(c: dict) -> str | None:
     policy = c.get("RestartPolicy") or {}
     if policy.get("Name") == "on-failure" and (policy.get("MaximumRetryCount") or 0) > 5:
@@ -112,7 +119,7 @@ RULES: dict[str, tuple[Callable[[dict], str | None], str]] = {
     "5.21": (_host_mode("UTSMode"), "none shares the host UTS namespace"),
     "5.22": (_seccomp_off, "seccomp profile in force"),
     "5.25": (lambda c: f"cgroup parent {c['CgroupParent']}" if c.get("CgroupParent") else None, "default cgroups"),
-    "5.27": (lambda c: "no health check" if not c.get("Healthcheck") else None, "health checks defined"),
+    "5.27": (_no_healthcheck, "health checks defined"),
     "5.29": (lambda c: "no PIDs limit" if not c.get("PidsLimit") or c.get("PidsLimit", 0) <= 0 else None, "PIDs limits set"),
     "5.31": (_host_mode("UsernsMode"), "none shares the host user namespace"),
     "5.32": (lambda c: _socket(c) if any(m.get("Source") in DOCKER_SOCKETS for m in _mounts(c)) else None,
@@ -151,7 +158,8 @@ def apparmor_profiles(ctx: CheckContext) -> Outcome:
 def selinux_options(ctx: CheckContext) -> Outcome:
     if ctx.facts.command("selinux").stdout.strip() not in ("Enforcing", "Permissive"):
         return Outcome.na("SELinux is not enabled on this host")
-    return per_container(lambda c: None if any(o.startswith("label") and o != "label=disable" for o in c.get("SecurityOpt") or [])
+    return per_container(lambda c: None if any(o.startswith("label") and o.replace(":", "=", 1) != "label=disable"
+                                               for o in c.get("SecurityOpt") or [])
                          else "no SELinux label options", "SELinux options set")(ctx)
 
 

@@ -24,13 +24,13 @@ class AuditRule:
     text: str
 
     def watched_path(self) -> str | None:
-        """The path of a `-w PATH` rule or of a `-F path=PATH` syscall rule."""
+        """The path of a `-w PATH` rule or of a `-F path=PATH` / `-F dir=PATH` syscall rule."""
         words = self.text.split()
         for i, word in enumerate(words):
             if word == "-w" and i + 1 < len(words):
                 return words[i + 1]
-            if word.startswith("path=") and i > 0 and words[i - 1] == "-F":
-                return word[5:]
+            if word.startswith(("path=", "dir=")) and i > 0 and words[i - 1] == "-F":
+                return word.partition("=")[2]
         return None
 
 

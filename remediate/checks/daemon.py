@@ -91,7 +91,7 @@ def tcp_tls(ctx: CheckContext) -> Outcome:
     exposures = ctx.effective.tcp_exposures
     if not exposures:
         return Outcome.na("dockerd has no TCP endpoint (unix socket only)")
-    return _exposure_outcome(exposures)
+    return _exposure_outcome(exposures, ctx.effective.tls)
 
 
 @predicate("REM-TCP")
@@ -100,13 +100,15 @@ def tcp_exposure(ctx: CheckContext) -> Outcome:
     exposures = ctx.effective.tcp_exposures
     if not exposures:
         return Outcome.passed("no TCP endpoint in daemon.json hosts, -H flags, DOCKER_OPTS/Environment or docker.socket")
-    return _exposure_outcome(exposures)
+    return _exposure_outcome(exposures, ctx.effective.tls)
 
 
-def _exposure_outcome(exposures) -> Outcome:
+def _exposure_outcome(exposures, tls) -> Outcome:
+    """Passes only with client verification against a known CA: tlsverify without tlscacert (in
+    daemon.json) accepts a client certificate from any CA of the system roots."""
     lines = [f"{e.written} ({e.origin}, {e.source}): TLS {e.tls}" + "".join(f"; {n}" for n in e.notes)
              for e in exposures]
-    return Outcome.of(all(e.tls == "tlsverify" for e in exposures), *lines)
+    return Outcome.of(all(e.tls == "tlsverify" for e in exposures) and tls.ca is not None, *lines)
 
 
 @predicate("2.8")
@@ -151,7 +153,7 @@ def remote_logging(ctx: CheckContext) -> Outcome:
 @_daemon_check
 def custom_seccomp(ctx: CheckContext) -> Outcome:
     profile = ctx.setting("seccomp-profile").value
-    if profile and profile not in ("unconfined", "builtin"):
+    if profile and profile not in ("unconfined", "builtin", "default"):  # "default": the built-in before 23.0
         return Outcome.passed(where(ctx, "seccomp-profile"))
     return Outcome.info("the default seccomp profile applies (a custom one is optional)")
 

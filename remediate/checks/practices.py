@@ -9,7 +9,9 @@ from remediate.checks.model import Outcome, predicate
 @predicate("REM-CONTENT-TRUST")
 def content_trust(ctx: CheckContext) -> Outcome:
     lines = [line for line in ctx.facts.command("content_trust").stdout.splitlines() if line.strip()]
-    enabled = [line for line in lines if "DOCKER_CONTENT_TRUST=1" in line.replace('"', "").replace("'", "")]
+    # grep -H lines: "path:content"; a commented-out line enables nothing
+    active = [line for line in lines if not line.partition(":")[2].lstrip().startswith("#")]
+    enabled = [line for line in active if "DOCKER_CONTENT_TRUST=1" in line.replace('"', "").replace("'", "")]
     return Outcome.of(bool(enabled), *(enabled or lines or ["DOCKER_CONTENT_TRUST is not set system-wide"]))
 
 
