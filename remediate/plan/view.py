@@ -1,0 +1,152 @@
+"""One host as the planner sees it: facts, the check context, the effective dockerd configuration, check results.
+
+Built once per plan so every step (daemon.json, units, audit rules,
+permissions, impacts) reads the same derived views; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from remediate import checks
+from remediate.checks.context import CheckContext
+from remediate.checks.model import FAIL, WAIVED, Result
+from remediate.facts.model import FileFact, HostFacts
+from remediate.policy import Policy
+
+# Where a unit file line sits: the file, its 1-based line, section, key and value.
+_SECTION = re.compile(r"\[([^\]]+)\]\s*$")
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    path: str
+    line: int
+    section: str
+    key: str
+    value: str
+
+
+def unit_lines(path: str, text: str) -> list[UnitLine]:
+    """KEY=VALUE lines of a systemd unit file with their sections; comments skipped, continuations joined."""
+    out: list[UnitLine] = []
+    section = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = i
+        line = lines[i].strip()
+        i += 1
+        if not line or line[0] in "#;":
+            continue
+        match = _SECTION.match(line)
+        if match:
+            section = match.group(1)
+            continue
+        while line.endswith("\\") and i < len(lines):
+            nxt = lines[i].strip()
+            i += 1
+            if nxt and nxt[0] in "#;":
+                continue
+            line = line[:-1] + " " + nxt
+        key, sep, value = line.partition("=")
+        if sep:
+            out.append(UnitLine(path, start + 1, section, key.strip(), value.strip()))
+    return out
+
+
+@dataclass
+class HostView:
+    facts: HostFacts
+    policy: Policy
+    groups: tuple[str, ...] = ()
+    today: dt.date = field(default_factory=dt.date.today)
+
+    @cached_property
+    def ctx(self) -> CheckContext:
+        return CheckContext(self.facts, self.policy, host_name=self.facts.host, groups=self.groups, today=self.today)
+
+    @cached_property
+    def results(self) -> dict[str, Result]:
+        return {r.check.id: r for r in checks.evaluate(self.ctx, checks.select())}
+
+    @cached_property
+    def failing(self) -> frozenset[str]:
+        return frozenset(i for i, r in self.results.items() if r.status == FAIL)
+
+    @cached_property
+    def waived(self) -> frozenset[str]:
+        return frozenset(i for i, r in self.results.items() if r.status == WAIVED)
+
+    @property
+    def effective(self):
+        return self.ctx.effective
+
+    @property
+    def version(self):
+        return self.effective.version_tuple
+
+    @property
+    def docker_installed(self) -> bool:
+        return self.ctx.docker_installed
+
+    @property
+    def docker_state(self) -> str:
+        return self.ctx.service.get("ActiveState", "unknown")
+
+    @property
+    def info(self) -> dict:
+        return self.ctx.docker_info or {}
+
+    def file(self, path: str) -> FileFact:
+        return self.facts.file(path)
+
+    # --- units -----------------------------------------------------------------
+    def unit_paths(self, unit: str) -> list[str]:
+        """The unit's fragment, then its drop-ins in the order systemd applies them."""
+        props = self.ctx.service if unit == "docker.service" else self.ctx.socket
+        return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
+
+    def unit_lines(self, unit: str, section: str, key: str) -> list[UnitLine]:
+        found = []
+        for path in self.unit_paths(unit):
+            text = self.file(path).text()
+            if text is not None:
+                found += [u for u in unit_lines(path, text) if u.section == section and u.key == key]
+        return found
+
+    @cached_property
+    def socket_listen(self) -> list[str]:
+        """Every Listen= of docker.socket (`systemctl show` prints one line per address)."""
+        found = []
+        for line in self.facts.command("socket").stdout.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key == "Listen":
+                found += [m.group(1) for m in re.finditer(r"(\S+) \(Stream\)", value)]
+        return found
+
+    @property
+    def socket_loaded(self) -> bool:
+        return self.ctx.socket.get("LoadState") == "loaded"
+
+    @property
+    def socket_props(self) -> dict[str, str]:
+        return self.ctx.socket
+
+    @property
+    def auditd_present(self) -> bool:
+        return not self.facts.command("auditctl").missing
+
+    @property
+    def swarm_active(self) -> bool:
+        swarm = self.info.get("Swarm")
+        return isinstance(swarm, dict) and swarm.get("LocalNodeState") == "active"
+
+    @property
+    def running_containers(self) -> int:
+        if "ContainersRunning" in self.info:
+            return int(self.info.get("ContainersRunning") or 0)
+        return len(self.ctx.running_containers)
