@@ -1,0 +1,111 @@
+"""auditd watches for the CIS 1.1.x paths that exist on this host: /etc/audit/rules.d/docker.rules.
+
+Paths are the host's own (resolved binaries, the unit files systemd loaded),
+found with remediate.checks.host.audited_path, plus paths this plan creates
+(a new daemon.json makes 1.1.11 applicable). A path already watched by any
+rules file is not added again: augenrules concatenates rules.d, and a
+duplicate watch makes auditctl stop loading with "Rule exists". When
+docker.rules exists (ours or the owner's) its bytes are kept and the missing
+rules are appended; otherwise the template renders them, sorted.
+
+Rules are loaded (action load-audit-rules, i.e. augenrules --load) only when
+auditd is installed (`auditctl` is not rc 127); they are also loaded when the
+files already hold a watch the kernel lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from remediate.checks.context import AuditRule
+from remediate.checks.host import AUDITED, audited_path
+from remediate.plan.model import FileChange
+from remediate.plan.view import HostView
+from remediate.templates import render
+
+RULES_PATH = "/etc/audit/rules.d/docker.rules"
+RULES_MODE = 0o640
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    change: FileChange | None
+    load: bool
+    load_fixes: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _watched_in_files(view: HostView) -> set[str]:
+    found = set()
+    for path, fact in view.facts.files.items():
+        if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
+            for n, line in enumerate((fact.text() or "").splitlines(), 1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    watched = AuditRule(path, n, line.strip()).watched_path()
+                    if watched:
+                        found.add(watched)
+    return found
+
+
+def _watched_in_kernel(view: HostView) -> set[str] | None:
+    auditctl = view.facts.command("auditctl")
+    if not auditctl.ok:
+        return None
+    return {w for n, line in enumerate(auditctl.stdout.splitlines(), 1)
+            if (w := AuditRule("auditctl -l", n, line.strip()).watched_path())}
+
+
+def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
+    """check id -> the path CIS wants watched for it on this host after the plan (skipped/waived checks left out)."""
+    out = {}
+    for check_id, (kind, name) in AUDITED.items():
+        if check_id in view.policy.skip or check_id in view.waived:
+            continue
+        path = audited_path(view.ctx, check_id)
+        if path is None and kind == "path" and name in will_exist:
+            path = name
+        if path:
+            out[check_id] = path
+    return out
+
+
+def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
+    wanted = wanted_paths(view, will_exist)
+    notes = []
+    usable = {}
+    for check_id, path in wanted.items():
+        if any(c.isspace() for c in path):
+            notes.append(f"audit: {path} holds whitespace and cannot be a -w rule; watch it by hand ({check_id})")
+        else:
+            usable[check_id] = path
+    in_files = _watched_in_files(view)
+    missing = sorted({p for p in usable.values() if p not in in_files})
+    change = None
+    if missing:
+        fact = view.file(RULES_PATH)
+        if fact.exists and fact.content is not None:
+            text = fact.content.decode("utf-8", "surrogateescape")
+            if text and not text.endswith("\n"):
+                text += "\n"
+            after = (text + "".join(f"-w {p} -k docker\n" for p in missing)).encode("utf-8", "surrogateescape")
+            before, mode, owner, group = fact.content, fact.mode, fact.owner, fact.group
+        else:
+            after = render("harden/docker.rules.j2", paths=missing).encode()
+            before, mode, owner, group = None, None, None, None
+        fixes = tuple(sorted((c for c, p in usable.items() if p in missing and c in view.failing), key=_order))
+        change = FileChange(path=RULES_PATH, before=before, after=after, owner=owner or "root", group=group or "root",
+                            mode=RULES_MODE if mode is None else mode, fixes=fixes,
+                            reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
+                            old_mode=mode, old_owner=owner, old_group=group)
+    kernel = _watched_in_kernel(view)
+    unloaded = sorted({p for p in usable.values() if kernel is not None and p not in kernel})
+    load = view.auditd_present and bool(missing or unloaded)
+    load_fixes = tuple(sorted((c for c, p in usable.items() if (p in missing or p in unloaded) and c in view.failing),
+                              key=_order)) if load else ()
+    if missing and not view.auditd_present:
+        notes.append("audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs")
+    return AuditPlan(change, load, load_fixes, tuple(notes))
+
+
+def _order(check_id: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in check_id.split("."))
