@@ -1,0 +1,375 @@
+"""plan_host: facts + policy -> Plan. Pure: no I/O, no SSH, the same inputs always give the same plan.
+
+Steps, each in its own module:
+1. refuse a daemon.json that cannot be read exactly (syntax error, not a
+   regular file, huge, unreadable) — the message names file:line:col; with
+   repair_json a syntax-broken (or huge) file is backed up and replaced;
+2. decide what is held back (policy hold_back not accepted, live-restore on a
+   swarm node) or waived (every check of a key waived for this host);
+3. take insecure flags off the command line (units: service drop-in,
+   EnvironmentFile rewrite) and merge daemon.json (daemon_json) knowing which
+   flags remain; the socket drop-in; subuid/subgid for userns-remap;
+4. audit rules for the 1.1.x paths that will exist; chmod/chown for failing
+   section-3 checks (merged into a content change of the same path);
+5. service actions and impacts; then the plan is applied to a copy of the
+   facts (simulate) to check that dockerd would accept the result and to list
+   the fixable checks still failing afterwards.
+
+repair_json (documented choice): when daemon.json cannot be parsed, harden
+does not guess what the owner meant. With repair_json it writes a copy of the
+broken bytes next to it (daemon.json.remediate-broken-<sha256:12>, same owner
+and mode) and replaces daemon.json with the policy's settings merged over an
+EMPTY object: every setting of the broken file is lost from the live
+configuration, and the plan's notes list the keys that were seen in it so
+they can be restored by hand from the copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from remediate.dockerd.options import RELOADABLE
+from remediate.dockerd.problems import JsonSyntaxError, UnitProblem
+from remediate.facts.model import HostFacts
+from remediate.plan import audit_rules, impacts, permissions, subids, units
+from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
+from remediate.plan.model import Action, FileChange, HeldBack, Impact, Plan
+from remediate.plan.simulate import apply_plan
+from remediate.plan.view import HostView
+from remediate.policy import Policy
+
+MAX_DAEMON_JSON = 1 << 20  # bytes; dockerd reads any size, a reviewer cannot
+# SyntaxError reasons whose rewrite loses nothing dockerd reads (the file is re-rendered from its values).
+LOSSLESS = frozenset({"empty", "bom"})
+UNIT_PREFIXES = ("/etc/systemd/", "/run/systemd/", "/lib/systemd/", "/usr/lib/systemd/")
+_REPAIR_HINT = ("harden does not rewrite a daemon.json it cannot read exactly: fix it by hand, or plan with "
+                "repair_json (--repair-json) to keep a copy of it and replace it with the policy's settings alone "
+                "(its own settings are then lost)")
+
+
+def _refusal(view: HostView) -> tuple[str, bool] | None:
+    """Why daemon.json must not be touched, and whether repair_json may replace it anyway."""
+    eff = view.effective
+    path = eff.daemon_json_path
+    fact = view.file(path)
+    mismatch = [p for p in eff.problems if isinstance(p, UnitProblem) and p.detail == "config-file-mismatch"]
+    if mismatch:
+        return mismatch[0].message + "; harden refuses to plan on the wrong file", False
+    if fact.kind == "missing":
+        return None
+    if fact.kind == "error" or (fact.kind in ("file", "symlink") and fact.content is None):
+        return f"{path}: could not be read ({fact.error or 'no content gathered'}); harden plans only on files it has read", False
+    if fact.kind == "symlink":
+        return (f"{path} is a symlink to {fact.link_target}: harden writes regular files and would replace the link; "
+                "edit the target or replace the link by a file"), False
+    if fact.kind != "file":
+        return f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it", False
+    if len(fact.content) > MAX_DAEMON_JSON:
+        return f"{path} is {len(fact.content)} bytes (over {MAX_DAEMON_JSON}): too large to review; {_REPAIR_HINT}", True
+    bad = [p for p in eff.daemon_json.problems if isinstance(p, JsonSyntaxError) and p.reason not in LOSSLESS]
+    if bad or eff.daemon_json.values is None:
+        first = bad[0].message if bad else f"{path}: cannot be parsed"
+        return f"{first}. {_REPAIR_HINT}", True
+    return None
+
+
+def _seen_keys(content: bytes) -> list[str]:
+    text = content.decode("utf-8", "replace")
+    return sorted(set(re.findall(r'"((?:[^"\\\n]|\\.)*)"\s*:', text)))
+
+
+def _hold(view: HostView, accept_risk: frozenset[str]) -> tuple[dict[str, str], dict[str, HeldBack]]:
+    """Keys left as the host has them: key -> reason (for notes), and the HeldBack entries (risks)."""
+    policy = view.policy
+    reasons: dict[str, str] = {}
+    held: dict[str, HeldBack] = {}
+    for key in sorted(policy.hold_back):
+        if key in accept_risk or key not in policy.daemon:
+            continue
+        reasons[key] = f"held back by the policy (hold_back: {key}); accept with --accept-risk {key}"
+        held[key] = HeldBack(key, "listed in the policy's hold_back: the change has impacts on workloads (see impacts)",
+                             f"plan with accept_risk including {key!r} (harden --accept-risk {key}), or remove "
+                             f"{key} from the policy's hold_back")
+    if view.swarm_active and policy.daemon.get("live-restore") is True:
+        reasons["live-restore"] = "this node is in swarm mode: live-restore would stop dockerd at its next start"
+        held["live-restore"] = HeldBack("live-restore", "this node is an active swarm member, and dockerd refuses to "
+                                        "start with live-restore in swarm mode",
+                                        "cannot be accepted while the node is in swarm mode: leave the swarm "
+                                        "(docker swarm leave) or drop live-restore from the policy for this host")
+    for key in sorted(policy.daemon):
+        checks = KEY_CHECKS.get(key, ())
+        if checks and key not in reasons and all(c in view.waived for c in checks):
+            reasons[key] = f"waived for this host ({', '.join(checks)})"
+    return reasons, held
+
+
+def plan_host(facts: HostFacts, policy: Policy, *, accept_risk: set[str] | frozenset[str] = frozenset(),
+              repair_json: bool = False, groups: tuple[str, ...] = (), today: dt.date | None = None) -> Plan:
+    """What harden would change on this host, from its facts alone."""
+    view = HostView(facts, policy, tuple(groups), today or dt.date.today())
+    if not view.docker_installed:
+        return Plan(facts.host, notes=("dockerd is not installed on this host: nothing to harden",))
+    return _Planner(view, frozenset(accept_risk), repair_json).plan()
+
+
+class _Planner:
+    def __init__(self, view: HostView, accept_risk: frozenset[str], repair_json: bool):
+        self.view = view
+        self.accept_risk = accept_risk
+        self.repair_json = repair_json
+        self.changes: dict[str, FileChange] = {}
+        self.notes: list[str] = []
+        self.impacts: list[Impact] = []
+
+    def add(self, change: FileChange | None) -> None:
+        if change is None:
+            return
+        if change.path in self.changes:
+            change = permissions.combine(self.changes[change.path], change)
+        self.changes[change.path] = change
+
+    def fixes(self, *check_ids: str) -> tuple[str, ...]:
+        """The failing ones among check_ids, in catalogue order (never set order: plans are byte-stable)."""
+        return tuple(sorted({c for c in check_ids if c in self.view.failing}, key=_order))
+
+    def plan(self) -> Plan:
+        view, eff = self.view, self.view.effective
+        host = view.facts.host
+        existing = None
+        refusal = _refusal(view)
+        if refusal:
+            message, repairable = refusal
+            if not (self.repair_json and repairable):
+                return Plan(host, refused=message)
+            existing = {}
+        reasons, held = _hold(view, self.accept_risk)
+        leave = set(reasons)
+
+        # 1. insecure flags, where they are written
+        remove_tcp = (any(e.tls != "tlsverify" for e in eff.tcp_exposures)
+                      and not {"2.7", "REM-TCP"} <= view.waived)
+        removals = units.flags_to_remove(view, remove_tcp=remove_tcp, leave=leave)
+        env_changes, env_handled, env_notes = units.env_file_rewrites(view, removals)
+        self.notes += env_notes
+        exec_removals = [r for r in removals if r.via == "ExecStart"]
+        file_values = (eff.daemon_json.values or {}) if existing is None else existing
+        file_hosts = file_values.get("hosts")
+        file_hosts_tcp = isinstance(file_hosts, list) and any(isinstance(h, str) and units.is_tcp(h) for h in file_hosts)
+        gone = env_handled + exec_removals
+        remaining_h = [f for f in eff.command_line.given("hosts") if f not in [r.flag for r in gone]]
+        hosts_leave_file = "hosts" in file_values and (remove_tcp and file_hosts_tcp or bool(remaining_h))
+        h_removed = any(r.flag.option.key == "hosts" for r in gone)
+        need_host = (hosts_leave_file or h_removed) and not remaining_h
+        service_fixes = self.fixes(*{c for r in exec_removals for c in r.checks},
+                                   *(KEY_CHECKS["hosts"] if need_host else ()))
+        service = units.service_dropin(view, removals, need_host=need_host, fixes=service_fixes)
+        self.notes += service.notes
+        for change in env_changes:
+            self.add(change)
+        self.add(service.change)
+        dropped = list(env_handled) + list(service.handled)
+        for removal in removals:
+            if removal not in dropped and not any(removal.flag.written in n for n in self.notes):
+                self.notes.append(f"{removal.flag.written!r} ({removal.flag.source}) stays: it could not be removed safely")
+
+        # 2. daemon.json
+        merge = desired_daemon_json(eff, view.policy, dropped_flags=[r.flag for r in dropped], hold=leave,
+                                    hold_reasons=reasons, remove_hosts=remove_tcp and file_hosts_tcp,
+                                    existing=existing)
+        self.notes += merge.notes
+        json_change = self._daemon_json(merge, existing is not None)
+        self.add(json_change)
+
+        # 3. docker.socket
+        socket_fixes = self.fixes(*(KEY_CHECKS["hosts"] if remove_tcp else ()), "3.15", "3.16")
+        socket_change, socket_notes = units.socket_dropin(view, remove_tcp=remove_tcp, fixes=socket_fixes)
+        self.notes += socket_notes
+        self.add(socket_change)
+
+        # 4. userns-remap ranges
+        flags_after = {f.option.key: f for f in eff.command_line.flags if f not in [r.flag for r in dropped]}
+        remap = flags_after["userns-remap"].value if "userns-remap" in flags_after else merge.settings.get("userns-remap")
+        if isinstance(remap, str) and remap:
+            sub_changes, sub_notes = subids.subid_changes(view, remap, self.fixes("2.9") if "userns-remap" in merge.written else ())
+            self.notes += sub_notes
+            for change in sub_changes:
+                self.add(change)
+
+        # 5. audit rules, then permissions
+        created = {c.path for c in self.changes.values() if c.creates}
+        will_exist = created | {p.rsplit("/", 1)[0] for p in created}
+        audit = audit_rules.audit_rules(view, will_exist)
+        self.notes += audit.notes
+        self.add(audit.change)
+        for fix in permissions.permission_fixes(view).values():
+            self.add(fix)
+
+        # 6. actions and impacts
+        actions = self._actions(merge, json_change, socket_change, audit)
+        held_entries = self._held_back(merge, held, leave, reasons)
+        self._impacts(merge, held_entries)
+        for problem in eff.problems:
+            if problem.kind == "IgnoredKey":
+                self.notes.append(f"kept as the owner wrote it: {problem.message}")
+        draft = Plan(host, tuple(sorted(self.changes.values(), key=lambda c: c.path)), tuple(actions),
+                     tuple(self.impacts), tuple(held_entries[k] for k in sorted(held_entries)), None,
+                     tuple(self.notes))
+        return self._validated(draft)
+
+    def _daemon_json(self, merge: Merge, repairing: bool) -> FileChange | None:
+        view, eff = self.view, self.view.effective
+        path = eff.daemon_json_path
+        fact = view.file(path)
+        lossless = any(isinstance(p, JsonSyntaxError) and p.reason in LOSSLESS and p.fatal for p in eff.daemon_json.problems)
+        old = eff.daemon_json.values
+        if not repairing and not lossless and old is not None and json_equal(old, merge.settings):
+            return None
+        if not fact.exists and not merge.settings:
+            return None
+        after = render_daemon_json(merge.settings)
+        checks = {c for key in merge.changed_keys for c in KEY_CHECKS.get(key, ())}
+        if merge.conflicts or lossless or repairing or "seccomp-profile" in merge.removed:
+            checks.add("REM-CONFIG")
+        fixes = tuple(c for c in sorted(checks, key=_order) if c in view.failing)
+        parts = []
+        if merge.written:
+            parts.append("set " + ", ".join(f"{k}" for k in merge.written))
+        if merge.removed:
+            parts.append("remove " + ", ".join(merge.removed))
+        if repairing:
+            parts.insert(0, "replace the unreadable file with the policy's settings")
+            self._backup(fact)
+        elif lossless:
+            parts.append("rewrite as plain UTF-8 JSON dockerd reads")
+        reason = "; ".join(parts) + ("; the host's other keys kept" if not repairing else "")
+        if fact.exists:
+            return FileChange(path=path, before=fact.content, after=after, owner=fact.owner or "root",
+                              group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
+                              fixes=fixes, reason=reason, old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group)
+        return FileChange(path=path, before=None, after=after, owner="root", group="root", mode=0o644, fixes=fixes,
+                          reason=reason)
+
+    def _backup(self, fact) -> None:
+        digest = hashlib.sha256(fact.content).hexdigest()[:12]
+        backup = f"{fact.path}.remediate-broken-{digest}"
+        self.add(FileChange(path=backup, before=None, after=fact.content, owner=fact.owner or "root",
+                            group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
+                            reason=f"copy of the unreadable {fact.path} before repair"))
+        keys = _seen_keys(fact.content)
+        self.notes.append(f"repair: {fact.path} could not be parsed and is replaced by the policy's settings alone; "
+                          f"everything it held is dropped from the live configuration"
+                          + (f" (keys seen in it: {', '.join(keys)})" if keys else "")
+                          + f"; the original bytes are kept in {backup}")
+
+    def _actions(self, merge: Merge, json_change, socket_change, audit) -> list[Action]:
+        view = self.view
+        content = [c for c in self.changes.values() if c.content_changed]
+        unit_changed = any(c.path.startswith(UNIT_PREFIXES) for c in content)
+        env_paths = set(units.environment_files(view))
+        restart_why = []
+        if any(c.path.startswith(UNIT_PREFIXES) and ".service" in c.path for c in content):
+            restart_why.append("dockerd's command line changes")
+        if socket_change is not None:
+            restart_why.append("docker.socket changes")
+        if any(c.path in env_paths for c in content):
+            restart_why.append("its environment file changes")
+        reload_keys = []
+        if json_change is not None:
+            keys = set(merge.changed_keys)
+            if not keys:
+                restart_why.append("daemon.json is rewritten")
+            elif keys - RELOADABLE:
+                restart_why.append("daemon.json changes " + ", ".join(sorted(keys - RELOADABLE)) + " (not reloadable)")
+            else:
+                reload_keys = sorted(keys)
+        active = view.docker_state == "active"
+        actions = []
+        restart = bool(restart_why) or (bool(reload_keys) and not active)
+        if restart and view.docker_state == "failed":
+            actions.append(Action("reset-failed", "docker.service is failed: clear its start limit before starting it"))
+        if unit_changed:
+            actions.append(Action("daemon-reload", "unit drop-ins change: systemd must re-read them"))
+        if restart:
+            line = view.effective.command_line
+            live_after = merge.settings.get("live-restore") is True or (
+                bool(line.given("live-restore")) and line.value("live-restore") is True)
+            impact, reload_first = impacts.restart_impact(view, live_restore_after=live_after,
+                                                            userns_enabling="userns-remap" in merge.written)
+            if impact:
+                self.impacts.append(impact)
+            if reload_first:
+                actions.append(Action("reload-docker", "activate live-restore before the restart (SIGHUP reload; "
+                                      "live-restore is reloadable) so running containers survive it",
+                                      ("docker.service",)))
+            units_ = ("docker.socket", "docker.service") if socket_change is not None else ("docker.service",)
+            why = restart_why or ["docker.service is not running"]
+            actions.append(Action("restart-docker", "; ".join(why), units_))
+        elif reload_keys:
+            actions.append(Action("reload-docker", "only reloadable settings change: " + ", ".join(reload_keys),
+                                  ("docker.service",)))
+        if audit.load:
+            actions.append(Action("load-audit-rules", "load the Docker audit watches into the kernel (augenrules --load)"))
+        return actions
+
+    def _held_back(self, merge: Merge, held: dict[str, HeldBack], leave: set[str], reasons: dict[str, str]) -> dict[str, HeldBack]:
+        """HeldBack entries for keys the plan would otherwise change."""
+        if not held:
+            return {}
+        eff = self.view.effective
+        keep = leave - set(held)
+        full = desired_daemon_json(eff, self.view.policy, hold=keep, hold_reasons=reasons,
+                                   existing=None if eff.daemon_json.values is not None else {})
+        out = {}
+        for key, entry in held.items():
+            if key in full.changed_keys:
+                reason = entry.reason
+                if key == "userns-remap":
+                    reason = "; ".join(i.message for i in impacts.userns_impacts(self.view, held=True)) or reason
+                out[key] = HeldBack(key, reason, entry.how_to_accept)
+        return out
+
+    def _impacts(self, merge: Merge, held_entries: dict[str, HeldBack]) -> None:
+        view = self.view
+        if "userns-remap" in merge.written:
+            self.impacts += impacts.userns_impacts(view, held=False)
+        elif "userns-remap" in held_entries:
+            self.impacts += impacts.userns_impacts(view, held=True)
+        self.impacts += impacts.setting_impacts(set(merge.written))
+        forward = impacts.ip_forward_impact(view)
+        if forward:
+            self.impacts.append(forward)
+
+    def _explain(self, problem) -> str:
+        """A problem of the planned configuration, cited where it is on the host now when it is already there."""
+        before = next((p for p in self.view.effective.problems if _same_problem(p, problem)), None)
+        if before is not None:
+            return f"{before.message} (already on the host; fix it first)"
+        return f"{problem.message} (caused by this plan: please report it)"
+
+    def _validated(self, draft: Plan) -> Plan:
+        """Apply the plan to a copy of the facts: dockerd must accept the result; list what stays failing."""
+        if draft.empty:
+            post_view = self.view
+        else:
+            post = apply_plan(self.view.facts, draft)
+            post_view = HostView(post, self.view.policy, self.view.groups, self.view.today)
+        restarts = {"restart-docker", "reload-docker"} & set(draft.action_kinds())
+        fatal = post_view.effective.fatal_problems if not draft.empty else []
+        if restarts and fatal:
+            return Plan(draft.host, refused="after this plan dockerd would refuse its configuration, so harden does "
+                                            "not restart it: " + "; ".join(self._explain(p) for p in fatal),
+                        notes=draft.notes)
+        fixable = {i for i, r in post_view.results.items() if r.check.fixable}
+        still = tuple(sorted(fixable & post_view.failing, key=_order))
+        return Plan(draft.host, draft.changes, draft.actions, draft.impacts, draft.held_back, None, draft.notes, still)
+
+
+def _same_problem(a, b) -> bool:
+    return a.kind == b.kind and getattr(a, "key", None) == getattr(b, "key", None) and getattr(a, "arg", None) == getattr(b, "arg", None)
+
+
+def _order(check_id: str) -> tuple:
+    parts = check_id.split(".")
+    return (0, tuple(int(p) for p in parts)) if all(p.isdigit() for p in parts) else (1, (check_id,))
