@@ -9,6 +9,8 @@ mode and owner are fixed by the socket drop-in (remediate.plan.units).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from remediate.checks.files import MODES, OWNERS, _files, mode_ok
 from remediate.plan.model import FileChange
 from remediate.plan.view import HostView
@@ -50,6 +52,9 @@ def permission_fixes(view: HostView) -> dict[str, FileChange]:
             mode=entry.get("mode", fact.mode), fixes=tuple(entry["fixes"]), reason="; ".join(entry["why"]),
             old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, kind=_KINDS.get(fact.kind, "file"),
         )
+        if fact.kind == "socket":
+            out[path] = replace(out[path], reason=out[path].reason + "; the daemon owning the socket recreates it at "
+                                "its next start with its own settings (containerd: [grpc] uid/gid in config.toml)")
     return out
 
 

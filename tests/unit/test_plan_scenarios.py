@@ -198,3 +198,17 @@ def test_waived_check_leaves_its_key_alone():
     waiver = {"check": "2.2", "hosts": "*", "reason": "legacy links", "expires": "2099-01-01"}
     p = plan_host(load("stock"), policy(remediate_waivers=[waiver]))
     assert "icc" not in daemon_json(p) and any("waived" in n for n in p.notes)
+
+
+def test_host_without_docker_plans_nothing():
+    facts = with_command(with_command(load("stock"), "dockerd_version", "", rc=127), "service", "LoadState=not-found\n")
+    p = plan_host(facts, policy())
+    assert p.empty and not p.refused and "not installed" in p.notes[0]
+
+
+def test_containerd_socket_is_chmodded_with_a_warning_that_it_is_recreated():
+    facts = load("stock")
+    sock = facts.file("/run/containerd/containerd.sock")
+    facts.files[sock.path] = type(sock)(**{**sock.__dict__, "mode": 0o666})
+    change = plan_host(facts, policy()).change(sock.path)
+    assert change.kind == "socket" and change.mode == 0o660 and "3.24" in change.fixes and "recreates" in change.reason
