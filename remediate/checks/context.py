@@ -7,7 +7,6 @@ parses each command output at most once per host.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -75,8 +74,8 @@ class CheckContext:
 
     @cached_property
     def socket_listen(self) -> list[str]:
-        """docker.socket's listen addresses: unix paths, ports, host:port (systemd's Listen property)."""
-        return [m.group(1) for m in re.finditer(r"(\S+) \((\w+)\)", self.socket.get("Listen", ""))]
+        """docker.socket's stream listen addresses: unix paths, ports, host:port (systemd's Listen property)."""
+        return parse.socket_listen(self.socket)
 
     @cached_property
     def docker_socket_paths(self) -> set[str]:

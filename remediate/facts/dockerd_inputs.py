@@ -29,7 +29,7 @@ def dockerd_inputs(facts: HostFacts):
         environment=parse.environment(service.get("Environment", "")),
         environment_files={path: facts.file(path).content
                            for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))},
-        socket_listen=[m.group(1) for m in re.finditer(r"(\S+) \(Stream\)", socket.get("Listen", ""))],
+        socket_listen=parse.socket_listen(socket),
         socket_listen_source=_last_setting(facts, socket_files, "ListenStream") or socket.get("FragmentPath", ""),
         live_cmdline=cmdline or None,
         live_info=parse.json_object(facts.command("docker_info").stdout),

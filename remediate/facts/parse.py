@@ -8,13 +8,35 @@ from dataclasses import dataclass
 
 
 def systemctl_show(text: str) -> dict[str, str]:
-    """`systemctl show -p A -p B unit` output (KEY=VALUE lines) as a dict."""
+    """`systemctl show -p A -p B unit` output (KEY=VALUE lines) as a dict.
+
+    systemctl prints a list property one line per element (`Listen=` per
+    listener, `EnvironmentFiles=` per file, `ExecStart=` per command), so a
+    repeated key keeps all its values, joined by newlines (no value can hold
+    one); `show_list` splits them again.
+    """
     props: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep:
-            props[key] = value
+            props[key] = f"{props[key]}\n{value}" if key in props else value
     return props
+
+
+def show_list(props: dict[str, str], key: str) -> list[str]:
+    """Every value of a list property of `systemctl_show` output, in order."""
+    value = props.get(key, "")
+    return value.split("\n") if value else []
+
+
+def socket_listen(props: dict[str, str]) -> list[str]:
+    """A socket unit's stream listen addresses: `Listen=/run/docker.sock (Stream)` -> "/run/docker.sock"."""
+    found = []
+    for entry in show_list(props, "Listen"):
+        match = re.fullmatch(r"(.+) \(Stream\)", entry)
+        if match:
+            found.append(match.group(1))
+    return found
 
 
 def exec_start_commands(value: str) -> list[str]:

@@ -168,7 +168,7 @@ def _restart(facts: HostFacts, plan: Plan, socket_restarted: bool) -> None:
     for key, value in (("ActiveState", "active"), ("SubState", "running"), ("Result", "success"), ("MainPID", "4242")):
         service = _set(service, key, [value])
     facts.commands["service"] = CommandFact(0, _render_props(service))
-    command = parse.exec_start_commands(dict(service).get("ExecStart", ""))
+    command = parse.exec_start_commands(parse.systemctl_show(facts.commands["service"].stdout).get("ExecStart", ""))
     argv0 = exec_start_prefixes(split_words(command[-1])[0])[1] if command else "/usr/sbin/dockerd"
     facts.commands["dockerd_cmdline"] = CommandFact(0, "".join(w + "\n" for w in [argv0] + [a.text for a in effective.argv]))
     info = _running_info(facts, effective, restarted=True)
@@ -181,8 +181,7 @@ def _restart(facts: HostFacts, plan: Plan, socket_restarted: bool) -> None:
         facts.commands["ip_forward"] = CommandFact(0, "1\n")
     socket = parse.systemctl_show(facts.command("socket").stdout)
     if socket_restarted or not was_active:
-        for entry in re.findall(r"(\S+) \(Stream\)", " ".join(v for k, v in _props(facts.command("socket").stdout)
-                                                             if k == "Listen")):
+        for entry in parse.socket_listen(socket):
             if not entry.startswith("/"):
                 continue
             paths = {entry, "/var/run" + entry[4:]} if entry.startswith("/run/") else {entry}

@@ -118,15 +118,10 @@ class HostView:
                 found += [u for u in unit_lines(path, text) if u.section == section and u.key == key]
         return found
 
-    @cached_property
+    @property
     def socket_listen(self) -> list[str]:
-        """Every Listen= of docker.socket (`systemctl show` prints one line per address)."""
-        found = []
-        for line in self.facts.command("socket").stdout.splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key == "Listen":
-                found += [m.group(1) for m in re.finditer(r"(\S+) \(Stream\)", value)]
-        return found
+        """Every stream Listen= of docker.socket."""
+        return self.ctx.socket_listen
 
     @property
     def socket_loaded(self) -> bool:

@@ -1,0 +1,67 @@
+"""systemctl show output: list properties print one line per element, and none may be lost."""
+
+from __future__ import annotations
+
+from remediate.checks import CheckContext
+from remediate.facts import parse
+from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
+from remediate.plan.view import HostView
+from remediate.policy import policy_for
+from tests.facts_builder import fixture
+
+def test_repeated_key_keeps_every_value_in_order():
+    props = parse.systemctl_show("Listen=/run/docker.sock (Stream)\nSocketMode=0660\nListen=[::]:2375 (Stream)\n")
+    assert parse.show_list(props, "Listen") == ["/run/docker.sock (Stream)", "[::]:2375 (Stream)"]
+    assert props["SocketMode"] == "0660"
+
+
+def test_single_and_missing_keys_read_as_before():
+    props = parse.systemctl_show("ActiveState=active\nEnvironment=\nno equals sign\n")
+    assert props == {"ActiveState": "active", "Environment": ""}
+    assert parse.show_list(props, "Environment") == []
+    assert parse.show_list(props, "Listen") == []
+
+
+def test_socket_listen_of_the_captured_tcp_socket_unit_keeps_the_unix_listener():
+    socket = parse.systemctl_show(fixture("tcp-socket-unit").build().command("socket").stdout)
+    assert parse.socket_listen(socket) == ["/run/docker.sock", "[::]:2375"]
+
+
+def test_socket_listen_keeps_only_stream_listeners_and_addresses_with_spaces():
+    props = parse.systemctl_show("Listen=/run/my docker.sock (Stream)\nListen=/run/docker.fifo (FIFO)\nListen=2375 (Stream)\n")
+    assert parse.socket_listen(props) == ["/run/my docker.sock", "2375"]
+
+
+def test_every_reader_of_the_socket_sees_both_listeners():
+    facts = fixture("tcp-socket-unit").build()
+    ctx = CheckContext(facts, policy_for({}), host_name=facts.host)
+    assert ctx.socket_listen == ["/run/docker.sock", "[::]:2375"]
+    assert ctx.docker_socket_paths == {"/run/docker.sock"}
+    assert dockerd_inputs(facts).socket_listen == ["/run/docker.sock", "[::]:2375"]
+    assert HostView(facts, policy_for({})).socket_listen == ["/run/docker.sock", "[::]:2375"]
+
+
+def test_a_socket_at_a_custom_path_is_the_one_checked():
+    facts = fixture("tcp-socket-unit").socket(Listen="/srv/docker.sock (Stream)").build()
+    ctx = CheckContext(facts, policy_for({}), host_name=facts.host)
+    assert ctx.docker_socket_paths == {"/srv/docker.sock"}
+
+
+def test_every_environment_file_is_read():
+    base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// $DOCKER_OPTS $OPTIONS")
+    service = base.build().command("service").stdout + "EnvironmentFiles=/etc/sysconfig/docker (ignore_errors=no)\n"
+    facts = base.command("service", service).add_file("/etc/sysconfig/docker", 'OPTIONS="-H tcp://0.0.0.0:2375"\n').build()
+    props = parse.systemctl_show(facts.command("service").stdout)
+    assert parse.environment_files(props["EnvironmentFiles"]) == [
+        ("/etc/default/docker", True), ("/etc/sysconfig/docker", False)]
+    inputs = dockerd_inputs(facts)
+    assert list(inputs.environment_files) == ["/etc/default/docker", "/etc/sysconfig/docker"]
+    exposures = effective_config(facts).tcp_exposures
+    assert [(e.written, e.source.path) for e in exposures] == [("tcp://0.0.0.0:2375", "/etc/sysconfig/docker")]
+
+
+def test_every_exec_start_command_is_seen():
+    line = ("{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no ; "
+            "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }")
+    props = parse.systemctl_show(f"ExecStart={line}\nExecStart={line.replace('-H fd://', '-D')}\n")
+    assert parse.exec_start_commands(props["ExecStart"]) == ["/usr/sbin/dockerd -H fd://", "/usr/sbin/dockerd -D"]
