@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import resource
 import secrets
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,9 @@ LAB_HOME = Path(os.environ.get("REMEDIATE_LAB_HOME", "/var/lib/remediate-lab"))
 BASTION = "bastion"
 BECOME_HOST = "stock"
 FIRST_JUMP_PORT = 2200
+# Containers on lab hosts get nofile 16384 (the lab inventory's policy and the `hardened` scenario); hosts
+# inherit this machine's hard limit and cannot raise it, so it must be at least that.
+LAB_NOFILE = 16384
 SCENARIO_ORDER = (
     "stock",
     "tcp-daemon-json",
@@ -116,6 +120,10 @@ class Lab:
         """Boot every wanted host that is not already running; stop hosts no longer wanted."""
         if os.geteuid() != 0:
             raise LabError("the lab needs root (namespaces, mounts, chroot)")
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard != resource.RLIM_INFINITY and hard < LAB_NOFILE:
+            raise LabError(f"the open-files hard limit is {hard}; lab containers need {LAB_NOFILE} "
+                           f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)")
         with self._locked():
             base = image.ensure_image(self.home / "images", log=self.log)
             state = self.load_state()

@@ -303,7 +303,9 @@ class _Planner:
                 actions.append(Action("reload-docker", "activate live-restore before the restart (SIGHUP reload; "
                                       "live-restore is reloadable) so running containers survive it",
                                       ("docker.service",)))
-            units_ = ("docker.socket", "docker.service") if socket_change is not None else ("docker.service",)
+            # docker.socket too whenever it exists: a dockerd that listened on the unix path itself (a `hosts`
+            # key or -H unix://) replaced the socket file, and `-H fd://` then gets no socket from systemd.
+            units_ = ("docker.socket", "docker.service") if view.socket_loaded else ("docker.service",)
             why = restart_why or ["docker.service is not running"]
             actions.append(Action("restart-docker", "; ".join(why), units_))
         elif reload_keys:

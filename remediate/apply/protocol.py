@@ -1,0 +1,183 @@
+"""Talking to templates/apply/transaction.sh: plan changes as entries, replies as lines.
+
+The script does every host-side step of an apply (lock, compare-and-swap,
+backup, staged temp files, commit, restore); this module turns FileChanges
+into its 12-word entries and its output into Reply objects. Everything a
+host controls reaches the script as a positional parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+
+from remediate.connection.base import CommandResult, Connection
+from remediate.errors import CommandFailed
+from remediate.plan.model import FileChange
+from remediate.templates import TEMPLATES_DIR
+
+BASE = "/var/lib/remediate"  # root-only: lock, and per run the manifest and backup copies
+LOCKED = 75  # the script's exit code when another run holds the lock
+UNITS = frozenset({"docker.socket", "docker.service"})
+
+
+@cache
+def script() -> str:
+    return (TEMPLATES_DIR / "apply" / "transaction.sh").read_text()
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def stat_mode(mode: int | None) -> str:
+    """A mode as `stat -c %a` prints it (no leading zeros)."""
+    return "-" if mode is None else f"{mode & 0o7777:o}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a run, in the words the script reads (see its header)."""
+
+    path: str
+    op: str  # write | delete | meta
+    before_sha: str  # sha256, "absent", or "-" (no content check)
+    before_mode: str
+    before_owner: str
+    before_group: str
+    owner: str
+    group: str
+    mode: str
+    content: bytes | None
+    index: int
+    kind: str = "file"
+
+    @property
+    def after_sha(self) -> str:
+        if self.op == "write":
+            return sha256(self.content or b"")
+        return "absent" if self.op == "delete" else self.before_sha
+
+    def words(self) -> list[str]:
+        content = self.content or b""
+        return [self.path, self.op, self.before_sha, self.before_mode, self.before_owner, self.before_group,
+                self.owner, self.group, self.mode, str(len(content)) if self.op == "write" else "0",
+                sha256(content) if self.op == "write" else "-", str(self.index)]
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "op": self.op, "kind": self.kind, "index": self.index,
+                "before_sha256": self.before_sha, "before_mode": self.before_mode,
+                "before_owner": self.before_owner, "before_group": self.before_group,
+                "owner": self.owner, "group": self.group, "mode": self.mode, "after_sha256": self.after_sha}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Entry:
+        return cls(data["path"], data["op"], data["before_sha256"], data["before_mode"], data["before_owner"],
+                   data["before_group"], data["owner"], data["group"], data["mode"], None, int(data["index"]),
+                   data.get("kind", "file"))
+
+    def restore_words(self) -> list[str]:
+        """Words for `restore`: the content is in the backup copy, not on stdin."""
+        words = self.words()
+        words[9], words[10] = "0", "-"
+        return words
+
+    def expected_now(self) -> Entry:
+        """The entry a compare-and-swap uses before undoing this change: the state it left behind."""
+        mode, owner, group = (("-", "-", "-") if self.op == "delete" or self.kind == "socket"
+                              else (self.mode, self.owner, self.group))
+        return Entry(self.path, self.op, self.after_sha, mode, owner, group, self.owner, self.group, self.mode,
+                     None, self.index, self.kind)
+
+
+def entry_for(change: FileChange, index: int) -> Entry:
+    if change.kind == "file" and change.content_changed:
+        op = "delete" if change.after is None else "write"
+    else:
+        op = "meta"
+    if change.kind != "file":
+        before_sha = "-"
+    else:
+        before_sha = "absent" if change.before is None else sha256(change.before)
+    found = change.before is not None or change.kind != "file"
+    return Entry(
+        path=change.path, op=op, before_sha=before_sha,
+        before_mode=stat_mode(change.old_mode) if found else "-",
+        before_owner=(change.old_owner or "-") if found else "-",
+        before_group=(change.old_group or "-") if found else "-",
+        owner=change.owner, group=change.group, mode=stat_mode(change.mode),
+        content=change.after if op == "write" else None, index=index, kind=change.kind,
+    )
+
+
+def entries_for(changes) -> list[Entry]:
+    return [entry_for(change, i) for i, change in enumerate(changes, start=1)]
+
+
+def entry_words(entries: list[Entry], restore: bool = False) -> list[str]:
+    return [w for e in entries for w in (e.restore_words() if restore else e.words())]
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str  # ok | fail | locked | state | bootid | run | unlocked
+    step: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    rc: int
+    lines: tuple[Line, ...]
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def failures(self) -> list[Line]:
+        return [line for line in self.lines if line.kind == "fail"]
+
+    def first(self, kind: str) -> Line | None:
+        return next((line for line in self.lines if line.kind == kind), None)
+
+    def error(self) -> str:
+        """The script's own words for what went wrong (or stderr when it said nothing)."""
+        fails = self.failures()
+        if fails:
+            return "; ".join(f"{f.step}: {f.detail}" for f in fails)
+        return self.stderr.strip()[-400:] or f"exit {self.rc}"
+
+
+def parse_reply(result: CommandResult) -> Reply:
+    lines = []
+    for raw in result.text().splitlines():
+        kind, _, rest = raw.partition(" ")
+        if kind in ("locked", "state", "bootid", "unlocked"):
+            lines.append(Line(kind, "", rest))
+        elif kind:
+            step, _, detail = rest.partition(" ")
+            lines.append(Line(kind, step, detail))
+    return Reply(result.rc, tuple(lines), result.text("stderr"))
+
+
+class Transaction:
+    """The script's commands for one run id on one open connection (one round trip each)."""
+
+    def __init__(self, conn: Connection, run_id: str, *, become: bool, base: str = BASE):
+        self.conn = conn
+        self.run_id = run_id
+        self.become = become
+        self.base = base
+
+    def call(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
+        result = self.conn.run_script(script(), args=[command, self.base, self.run_id, *args], stdin=stdin,
+                                      become=self.become, timeout=timeout)
+        return parse_reply(result)
+
+    def checked(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
+        reply = self.call(command, *args, stdin=stdin, timeout=timeout)
+        if not reply.ok:
+            raise CommandFailed(f"{command}: {reply.error()}", rc=reply.rc, stderr=reply.stderr)
+        return reply

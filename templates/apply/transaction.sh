@@ -1,0 +1,383 @@
+# remediate's apply transaction, run on the target as root (POSIX sh, coreutils, systemd; no Python).
+#
+#   sh -c "$(cat transaction.sh)" remediate COMMAND BASE RUN_ID [ARGS...]
+#
+# Every host value (paths, owners, run ids) arrives as a positional parameter, never as script text.
+# Results are lines for the controller: "ok STEP DETAIL", "fail STEP DETAIL", "locked OWNER", "state STATE".
+# Files change only by rename(2) of a fully written, fsynced temp file in the same directory, so every
+# path is at all times either its old or its new version. Once a commit starts it ignores SIGHUP/SIGPIPE:
+# a dropped connection lets it finish (or roll back) on its own, and its log stays in the run directory.
+#
+# An ENTRY is 12 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
+#   OP: write (content, LEN bytes from stdin, sha256 SHA), delete, meta (chown/chmod only);
+#   BEFORE_SHA: sha256 of the content found, "absent", or "-" (not a regular file: no content check);
+#   BEFORE_MODE/OWNER/GROUP: as found ("-" when absent; mode as `stat -c %a` prints it); OWNER GROUP MODE:
+#   as wanted; INDEX: the entry's number, naming its backup copy files/INDEX.
+
+set -u
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
+LC_ALL=C; export LC_ALL
+umask 077
+cmd=$1 base=$2 run=$3
+shift 3
+lockdir=$base/lock
+rundir=$base/runs/$run
+
+say() { printf '%s\n' "$(printf '%s' "$*" | tr '\n\r' '  ')"; }
+die() { say "fail $1 $2"; exit "${3:-1}"; }
+
+sha() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
+meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
+tmpname() { printf '%s/.%s.remediate-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$run"; }
+
+# each FN ENTRY... : FN gets one entry's 12 words at a time; stops at the first failure.
+each() {
+    fn=$1; shift
+    while [ $# -ge 12 ]; do
+        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" || return 1
+        shift 12
+    done
+}
+
+holder() { cat "$lockdir/owner" 2>/dev/null || echo "unknown holder"; }
+boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown; }
+
+lock_held_by_us() { [ "$(cat "$lockdir/run" 2>/dev/null)" = "$run" ]; }
+
+# --- lock ------------------------------------------------------------------------------------------
+lock() {  # $1: owner description (one line)
+    mkdir -p -- "$base/runs" && chmod 0700 -- "$base" "$base/runs" || die lock "cannot create $base"
+    if mkdir -- "$lockdir" 2>/dev/null; then
+        printf '%s\n' "$run" >"$lockdir/run"
+        printf '%s boot=%s since=%s\n' "$1" "$(boot_id)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lockdir/owner"
+        sync -- "$lockdir/run" "$lockdir/owner" 2>/dev/null
+        say "ok lock acquired"
+        return 0
+    fi
+    say "locked $(cat "$lockdir/run" 2>/dev/null) $(holder)"
+    say "bootid $(boot_id)"
+    exit 75
+}
+
+unlock() {
+    if [ ! -d "$lockdir" ]; then say "ok unlock not locked"; return 0; fi
+    lock_held_by_us || die unlock "the lock is held by run $(cat "$lockdir/run" 2>/dev/null), not $run" 75
+    rm -rf -- "$lockdir" && say "ok unlock released"
+}
+
+lock_info() {
+    if [ -d "$lockdir" ]; then say "locked $(cat "$lockdir/run" 2>/dev/null) $(holder)"; else say "unlocked"; fi
+    say "bootid $(boot_id)"
+    if [ -d "$lockdir" ] && [ -f "$base/runs/$(cat "$lockdir/run" 2>/dev/null)/state" ]; then
+        say "state $(cat "$base/runs/$(cat "$lockdir/run")/state")"
+    fi
+}
+
+break_lock() {  # $1: the run id the caller saw holding it (refuse if it changed since)
+    [ -d "$lockdir" ] || { say "ok unlock not locked"; return 0; }
+    [ "$(cat "$lockdir/run" 2>/dev/null)" = "$1" ] || die unlock "the lock changed hands (now $(cat "$lockdir/run" 2>/dev/null))" 75
+    rm -rf -- "$lockdir" && say "ok unlock broken"
+}
+
+# --- prepare: compare-and-swap, backups, staged temp files ------------------------------------------
+cas() {
+    p=$1 op=$2 bsha=$3
+    if [ "$bsha" = absent ]; then
+        if [ -e "$p" ] || [ -L "$p" ]; then say "fail cas $p appeared since the plan was made"; return 1; fi
+        return 0
+    fi
+    if [ ! -e "$p" ]; then say "fail cas $p disappeared since the plan was made"; return 1; fi
+    if [ "$bsha" != - ]; then
+        [ -f "$p" ] && [ ! -L "$p" ] || { say "fail cas $p is no longer a regular file"; return 1; }
+        [ "$(sha "$p")" = "$bsha" ] || { say "fail cas $p changed since the plan was made (content)"; return 1; }
+    fi
+    if [ "$4" != - ] && [ "$(meta "$p")" != "$4 $5 $6" ]; then
+        say "fail cas $p changed since the plan was made (now $(meta "$p"), planned from $4 $5 $6)"; return 1
+    fi
+}
+
+backup() {
+    { [ "$3" = absent ] || [ "$3" = - ]; } && return 0
+    cp -p -- "$1" "$rundir/files/${12}" && sync -- "$rundir/files/${12}" || { say "fail backup cannot copy $1"; return 1; }
+    [ "$(sha "$rundir/files/${12}")" = "$3" ] || { say "fail backup the copy of $1 does not match"; return 1; }
+}
+
+mkparent() {  # create missing parent directories (0755 root), remembered so a rollback removes them
+    dir=$(dirname -- "$1")
+    missing=
+    while [ ! -d "$dir" ]; do missing="$dir
+$missing"; dir=$(dirname -- "$dir"); done
+    printf '%s' "$missing" | while IFS= read -r d; do
+        [ -n "$d" ] || continue
+        mkdir -m 0755 -- "$d" || exit 1
+        printf '%s\n' "$d" >>"$rundir/created-dirs"
+    done
+}
+
+stage() {
+    [ "$2" = write ] || return 0
+    mkparent "$1" || { say "fail stage cannot create the directory of $1"; return 1; }
+    t=$(tmpname "$1")
+    rm -f -- "$t"
+    if [ "${10}" -gt 0 ]; then
+        dd of="$t" bs="${10}" count=1 iflag=fullblock status=none 2>"$rundir/dd.err" || {
+            say "fail stage cannot write $t: $(cat "$rundir/dd.err")"; rm -f -- "$t"; return 1; }
+    else
+        : >"$t" || { say "fail stage cannot write $t"; return 1; }
+    fi
+    chown -- "$7:$8" "$t" && chmod -- "$9" "$t" || { say "fail stage cannot set $7:$8 $9 on $t"; return 1; }
+    sync -- "$t" || { say "fail stage cannot fsync $t"; return 1; }
+    [ "$(sha "$t")" = "${11}" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
+}
+
+unstage() { [ "$2" = write ] && rm -f -- "$(tmpname "$1")"; return 0; }
+
+prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's bytes in order
+    lock_held_by_us || die prepare "this run does not hold the lock" 75
+    mlen=$1; shift
+    each cas "$@" || exit 1
+    mkdir -p -- "$rundir/files" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
+    printf 'preparing\n' >"$rundir/state"
+    dd of="$rundir/manifest.json" bs="$mlen" count=1 iflag=fullblock status=none 2>/dev/null \
+        && sync -- "$rundir/manifest.json" || { rm -rf -- "$rundir"; die backup "cannot write the manifest (disk full?)"; }
+    each backup "$@" || { rm -rf -- "$rundir"; exit 1; }
+    if ! each stage "$@"; then
+        each unstage "$@"
+        remove_created_dirs
+        rm -rf -- "$rundir"
+        exit 1
+    fi
+    printf 'prepared\n' >"$rundir/state"
+    say "ok prepare $(( $# / 12 )) change(s) backed up and staged"
+}
+
+abort() {  # ENTRY... : drop staged files of a prepared run that will not be committed
+    each unstage "$@"
+    remove_created_dirs
+    rm -rf -- "$rundir"
+    say "ok abort staged files removed"
+}
+
+remove_created_dirs() {
+    [ -f "$rundir/created-dirs" ] || return 0
+    sort -r "$rundir/created-dirs" | while IFS= read -r d; do rmdir -- "$d" 2>/dev/null; done
+    return 0
+}
+
+# --- commit ------------------------------------------------------------------------------------------
+install_one() {
+    case $2 in
+    write) mv -fT -- "$(tmpname "$1")" "$1" || { say "fail commit cannot rename into $1"; return 1; } ;;
+    delete) rm -f -- "$1" || { say "fail commit cannot delete $1"; return 1; } ;;
+    meta) chown -- "$7:$8" "$1" && chmod -- "$9" "$1" || { say "fail commit cannot set $7:$8 $9 on $1"; return 1; } ;;
+    esac
+    sync -- "$(dirname -- "$1")" 2>/dev/null
+    return 0
+}
+
+restore_one() {
+    p=$1 op=$2 bsha=$3
+    case $op in
+    meta)
+        [ -e "$p" ] || return 0
+        chown -- "$5:$6" "$p" && chmod -- "$4" "$p" || { say "fail restore cannot set $5:$6 $4 on $p"; return 1; } ;;
+    *)
+        if [ "$bsha" = absent ]; then rm -f -- "$p"; return 0; fi
+        t=$(tmpname "$p").restore
+        cp -p -- "$rundir/files/${12}" "$t" && sync -- "$t" && mv -fT -- "$t" "$p" || {
+            rm -f -- "$t"; say "fail restore cannot put back $p"; return 1; }
+        [ "$(sha "$p")" = "$bsha" ] || { say "fail restore $p does not hold its old bytes"; return 1; } ;;
+    esac
+    sync -- "$(dirname -- "$p")" 2>/dev/null
+    return 0
+}
+
+docker_state() { systemctl is-active docker.service 2>/dev/null; }
+
+journal_error() {
+    journalctl -u docker.service -n 40 --no-pager -o cat 2>/dev/null \
+        | grep -iE 'failed to start daemon|unable to|invalid|error|conflict|refus' | tail -n 1
+}
+
+# wait_active SECONDS: docker.service active and the API answering, or fail with dockerd's own words.
+wait_active() {
+    deadline=$(( $(date +%s) + $1 ))
+    while :; do
+        state=$(docker_state)
+        if [ "$state" = active ] && timeout 10 docker version >/dev/null 2>&1; then return 0; fi
+        if [ "$state" = failed ] || [ "$(date +%s)" -ge "$deadline" ]; then
+            if [ "$state" = active ]; then
+                say "fail start docker.service is active but its API did not answer within $1s: $(journal_error)"
+            else
+                say "fail start docker.service is $state: $(journal_error)"
+            fi
+            return 1
+        fi
+        sleep 0.3
+    done
+}
+
+wait_live_restore() {
+    deadline=$(( $(date +%s) + $1 ))
+    while [ "$(timeout 10 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" != true ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || { say "fail reload live-restore did not become active after SIGHUP"; return 1; }
+        sleep 0.3
+    done
+}
+
+# run_actions WAIT ACTIONS: ACTIONS is a comma list of reset-failed, daemon-reload, reload-docker,
+# reload-live-restore, restart-docker:UNIT+UNIT, load-audit-rules.
+run_actions() {
+    wait=$1
+    old_ifs=$IFS; IFS=,
+    set -- $2
+    IFS=$old_ifs
+    for action in "$@"; do
+        case $action in
+        reset-failed) systemctl reset-failed docker.service docker.socket 2>/dev/null ;;
+        daemon-reload) systemctl daemon-reload || { say "fail daemon-reload systemctl daemon-reload failed"; return 1; } ;;
+        reload-docker|reload-live-restore)
+            timeout "$wait" systemctl reload docker.service || { say "fail reload dockerd did not take SIGHUP: $(journal_error)"; return 1; }
+            [ "$action" = reload-docker ] || wait_live_restore "$wait" || return 1
+            wait_active "$wait" || return 1 ;;
+        restart-docker:*)
+            units=$(printf '%s' "${action#restart-docker:}" | tr '+' ' ')
+            systemctl reset-failed docker.service 2>/dev/null
+            # shellcheck disable=SC2086
+            timeout "$wait" systemctl restart $units || { say "fail restart systemctl restart $units failed: $(journal_error)"; return 1; }
+            wait_active "$wait" || return 1 ;;
+        load-audit-rules)
+            if command -v augenrules >/dev/null 2>&1 && systemctl is-active --quiet auditd 2>/dev/null; then
+                augenrules --load >/dev/null 2>&1 || { say "fail audit augenrules --load failed"; return 1; }
+            fi ;;
+        '') ;;
+        *) say "fail actions unknown action $action"; return 1 ;;
+        esac
+        say "ok action $action"
+    done
+}
+
+# restore_all WAIT WAS_ACTIVE ENTRY...: put every file back, reload systemd, bring dockerd back as it was.
+restore_all() {
+    wait=$1 was_active=$2; shift 2
+    each restore_one "$@" || return 1
+    remove_created_dirs
+    systemctl daemon-reload
+    if [ "$was_active" = active ]; then
+        systemctl reset-failed docker.service docker.socket 2>/dev/null
+        timeout "$wait" systemctl restart docker.socket docker.service 2>/dev/null || timeout "$wait" systemctl restart docker.service
+        wait_active "$wait" || return 1
+    fi
+    return 0
+}
+
+commit() {  # WAIT ACTIONS WAS_ACTIVE ENTRY...
+    lock_held_by_us || die commit "this run does not hold the lock" 75
+    [ "$(cat "$rundir/state" 2>/dev/null)" = prepared ] || die commit "run $run is not prepared"
+    wait=$1 actions=$2 was_active=$3; shift 3
+    trap '' HUP PIPE
+    printf 'committing\n' >"$rundir/state"
+    if each install_one "$@" && printf 'committed\n' >"$rundir/state" && run_actions "$wait" "$actions"; then
+        printf 'applied\n' >"$rundir/state"
+        say "ok commit applied"
+        return 0
+    fi
+    say "ok rollback starting: restoring the backups of run $run"
+    each unstage "$@"
+    if restore_all "$wait" "$was_active" "$@"; then
+        printf 'rolled-back\n' >"$rundir/state"
+        say "state rolled-back"
+    else
+        printf 'rollback-failed\n' >"$rundir/state"
+        say "state rollback-failed"
+    fi
+    exit 1
+}
+
+restore() {  # WAIT WAS_ACTIVE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups back (verification failed,
+             # or invoke rollback); FROM_RUN's state becomes NEW_STATE.
+    lock_held_by_us || die restore "this run does not hold the lock" 75
+    wait=$1 was_active=$2 new_state=$3 rundir=$base/runs/$4; shift 4
+    trap '' HUP PIPE
+    [ -d "$rundir/files" ] || die restore "no backups of run $(basename -- "$rundir") on this host"
+    if restore_all "$wait" "$was_active" "$@"; then
+        printf '%s\n' "$new_state" >"$rundir/state"
+        say "state $new_state"
+    else
+        printf 'rollback-failed\n' >"$rundir/state"
+        say "state rollback-failed"
+        exit 1
+    fi
+}
+
+check() {  # ENTRY...: compare-and-swap only (rollback checks that nobody changed the files since the run)
+    each cas "$@" || exit 1
+    say "ok check unchanged since the run"
+}
+
+finish() {  # STATE KEEP: record the run's end, keep the KEEP newest runs' backups, release the lock
+    [ -d "$rundir" ] && printf '%s\n' "$1" >"$rundir/state"
+    ls -1t -- "$base/runs" 2>/dev/null | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
+        [ "$old" = "$run" ] || rm -rf -- "$base/runs/$old"
+    done
+    unlock
+}
+
+runs() {  # list runs, newest first: "run ID STATE"
+    ls -1t -- "$base/runs" 2>/dev/null | while IFS= read -r r; do
+        say "run $r $(cat "$base/runs/$r/state" 2>/dev/null || echo unknown)"
+    done
+}
+
+manifest() { cat -- "$rundir/manifest.json" || die manifest "no manifest for run $run"; }
+
+# --- validate: candidate files in a private temp dir, nothing left behind ----------------------------
+# CHECK... : exists PATH | executable PATH | user NAME | group NAME, and last, optionally,
+# dockerd-validate LEN ARGV... (stdin: LEN bytes of the candidate daemon.json; ARGV: dockerd --validate
+# with the service's flags, --config-file is appended).
+validate() {
+    vd=$(mktemp -d) || die validate "no temp directory"
+    trap 'rm -rf -- "$vd"' EXIT
+    bad=0
+    while [ $# -gt 0 ]; do
+        case $1 in
+        exists)
+            if [ -e "$2" ]; then say "ok exists $2"; else say "fail exists $2 does not exist"; bad=1; fi ;;
+        executable)
+            if [ -f "$2" ] && [ -x "$2" ]; then say "ok executable $2"; else say "fail executable $2 is not an executable file"; bad=1; fi ;;
+        user)
+            if getent passwd "$2" >/dev/null; then say "ok user $2"; else say "fail user no user $2 on this host"; bad=1; fi ;;
+        group)
+            if getent group "$2" >/dev/null; then say "ok group $2"; else say "fail group no group $2 on this host"; bad=1; fi ;;
+        dockerd-validate)
+            dd of="$vd/daemon.json" bs="$2" count=1 iflag=fullblock status=none 2>/dev/null || die dockerd-validate "cannot stage daemon.json"
+            shift 2
+            if out=$(timeout 60 "$@" --config-file "$vd/daemon.json" 2>&1); then
+                say "ok dockerd-validate $out"
+            else
+                say "fail dockerd-validate $out"; bad=1
+            fi
+            break ;;
+        *) die validate "unknown check $1" ;;
+        esac
+        shift 2
+    done
+    exit "$bad"
+}
+
+case $cmd in
+lock) lock "$@" ;;
+unlock) unlock ;;
+lock-info) lock_info ;;
+break-lock) break_lock "$@" ;;
+prepare) prepare "$@" ;;
+abort) abort "$@" ;;
+commit) commit "$@" ;;
+restore) restore "$@" ;;
+check) check "$@" ;;
+finish) finish "$@" ;;
+runs) runs ;;
+manifest) manifest ;;
+validate) validate "$@" ;;
+*) die usage "unknown command $cmd" 2 ;;
+esac
