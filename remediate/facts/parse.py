@@ -6,6 +6,18 @@ import json
 import re
 from dataclasses import dataclass
 
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def lines(text: str) -> list[str]:
+    """Lines as the host's tools write them: split at "\\n" only.
+
+    str.splitlines() also splits at \\x85, \\x0c, \\x1c-\\x1e, \\u2028..., which
+    can sit inside a value (a path, an argv word, a JSON string docker does not
+    escape) and would cut one record in two or make one up.
+    """
+    return text.split("\n")
+
 
 def systemctl_show(text: str) -> dict[str, str]:
     """`systemctl show -p A -p B unit` output (KEY=VALUE lines) as a dict.
@@ -16,7 +28,7 @@ def systemctl_show(text: str) -> dict[str, str]:
     one); `show_list` splits them again.
     """
     props: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         key, sep, value = line.partition("=")
         if sep:
             props[key] = f"{props[key]}\n{value}" if key in props else value
@@ -51,25 +63,40 @@ def exec_start_commands(value: str) -> list[str]:
 def environment_files(value: str) -> list[tuple[str, bool]]:
     """EnvironmentFiles property: `/etc/default/docker (ignore_errors=yes)` -> [(path, optional)]."""
     found = []
-    for m in re.finditer(r"(\S+) \(ignore_errors=(yes|no)\)", value):
-        found.append((m.group(1), m.group(2) == "yes"))
+    for entry in value.split("\n"):
+        match = re.fullmatch(r"(.+) \(ignore_errors=(yes|no)\)", entry)
+        if match:
+            found.append((match.group(1), match.group(2) == "yes"))
     return found
 
 
-def environment(value: str) -> dict[str, str]:
-    """Environment property: space-separated KEY=VALUE words (systemctl quotes words with spaces)."""
-    import shlex
+_SHOWN_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"(?= |$)|([^ ]+)', re.S)
+_SHOWN_ESCAPE = re.compile(r"\\([0-3][0-7]{2}|.)", re.S)
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
+
+def environment(value: str) -> dict[str, str]:
+    """Environment property: KEY=VALUE words as systemctl prints them.
+
+    systemctl quotes a word holding spaces or shell characters with
+    shell_maybe_quote(): the whole word in double quotes, a backslash before
+    " \\ ` and $, control characters C-escaped (\\n, \\033). shlex reads
+    that wrongly (it keeps the backslash of \\$ and \\`), so it is undone here.
+    Words are separated by one space exactly (other Unicode spaces are data).
+    """
     env = {}
-    try:
-        words = shlex.split(value)
-    except ValueError:
-        words = value.split()
-    for word in words:
+    for match in _SHOWN_WORD.finditer(value):
+        quoted, bare = match.groups()
+        word = bare if bare is not None else _SHOWN_ESCAPE.sub(_unescape_shown, quoted)
         key, sep, val = word.partition("=")
         if sep:
             env[key] = val
     return env
+
+
+def _unescape_shown(match: re.Match) -> str:
+    code = match.group(1)
+    return chr(int(code, 8)) if len(code) == 3 else _C_ESCAPES.get(code, code)
 
 
 @dataclass(frozen=True)
@@ -85,13 +112,13 @@ class Listener:
 def ss_listeners(text: str) -> list[Listener]:
     """`ss -Hltnp` lines -> listeners with the owning process names."""
     found = []
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.split()
         if len(parts) < 4:
             continue
         local = parts[3]
         address, _, port = local.rpartition(":")
-        if not port.isdigit():
+        if not _NUMBER.fullmatch(port):
             continue
         procs = re.findall(r'\("([^"]+)"', line)
         found.append(Listener(address.strip("[]"), int(port), ",".join(sorted(set(procs)))))
@@ -100,7 +127,7 @@ def ss_listeners(text: str) -> list[Listener]:
 
 def key_values(text: str, sep: str = "\t") -> dict[str, str]:
     out = {}
-    for line in text.splitlines():
+    for line in lines(text):
         key, found, value = line.partition(sep)
         if found:
             out[key] = value
@@ -110,7 +137,7 @@ def key_values(text: str, sep: str = "\t") -> dict[str, str]:
 def json_lines(text: str) -> list[dict]:
     """One JSON object per line (our docker inspect template); unparsable lines are skipped."""
     items = []
-    for line in text.splitlines():
+    for line in lines(text):
         line = line.strip()
         if not line:
             continue
@@ -133,7 +160,7 @@ def json_object(text: str) -> dict | None:
 
 def os_release(text: str) -> dict[str, str]:
     out = {}
-    for line in text.splitlines():
+    for line in lines(text):
         key, sep, value = line.partition("=")
         if sep and key.isidentifier():
             out[key] = value.strip().strip('"').strip("'")
@@ -143,8 +170,8 @@ def os_release(text: str) -> dict[str, str]:
 def id_ranges(text: str) -> dict[str, list[tuple[int, int]]]:
     """/etc/subuid or /etc/subgid: name -> [(start, count)]."""
     ranges: dict[str, list[tuple[int, int]]] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.strip().split(":")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        if len(parts) == 3 and _NUMBER.fullmatch(parts[1]) and _NUMBER.fullmatch(parts[2]):
             ranges.setdefault(parts[0], []).append((int(parts[1]), int(parts[2])))
     return ranges

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from remediate.checks import CheckContext
 from remediate.facts import parse
 from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
@@ -65,3 +67,36 @@ def test_every_exec_start_command_is_seen():
             "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }")
     props = parse.systemctl_show(f"ExecStart={line}\nExecStart={line.replace('-H fd://', '-D')}\n")
     assert parse.exec_start_commands(props["ExecStart"]) == ["/usr/sbin/dockerd -H fd://", "/usr/sbin/dockerd -D"]
+
+
+# --- records split at "\n" only; values parsed as systemctl and the tools write them ----------
+def test_a_container_with_a_unicode_line_break_in_a_value_is_not_lost():
+    hidden = {"Id": "a", "Privileged": True, "Healthcheck": {"Test": ["CMD", "x\x85y\u2028z\x1e"]}}
+    text = json.dumps(hidden, ensure_ascii=False) + "\n" + json.dumps({"Id": "b"}) + "\n"
+    assert [c["Id"] for c in parse.json_lines(text)] == ["a", "b"]
+
+
+def test_a_unicode_line_break_in_an_argv_word_does_not_make_up_a_property():
+    text = ("ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd --label a\u2028ActiveState=active ; "
+            "ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
+            "ActiveState=failed\n")
+    props = parse.systemctl_show(text)
+    assert props["ActiveState"] == "failed"
+    assert parse.exec_start_commands(props["ExecStart"]) == ["/usr/sbin/dockerd --label a\u2028ActiveState=active"]
+
+
+def test_non_ascii_digits_are_not_numbers():
+    assert parse.id_ranges("dockremap:²:65536\nok:100000:65536\n") == {"ok": [(100000, 65536)]}
+    assert parse.ss_listeners("LISTEN 0 4096 0.0.0.0:²³ 0.0.0.0:*\nLISTEN 0 4096 0.0.0.0:2375 0.0.0.0:*\n") == [
+        parse.Listener("0.0.0.0", 2375, "")]
+
+
+def test_environment_reads_systemctl_quoting():
+    shown = r'PLAIN=1 "OPTS=--label a=\$HOME --label \`id\`" "Q=say \"hi\" \\ back" "NL=a\nb\033c"' + " U=a\u3000b"
+    assert parse.environment(shown) == {"PLAIN": "1", "OPTS": "--label a=$HOME --label `id`", "Q": 'say "hi" \\ back',
+                                        "NL": "a\nb\x1bc", "U": "a\u3000b"}
+
+
+def test_environment_file_paths_may_hold_spaces():
+    value = "/etc/default/docker (ignore_errors=yes)\n/etc/my conf/docker (ignore_errors=no)"
+    assert parse.environment_files(value) == [("/etc/default/docker", True), ("/etc/my conf/docker", False)]
