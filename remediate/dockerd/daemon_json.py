@@ -16,6 +16,7 @@ iterative (no recursion on deep nesting) and linear in the file size.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -81,6 +82,7 @@ class _Document:
     lines: dict[Path, int] = field(default_factory=dict)
     duplicates: list[tuple[Path, list[int]]] = field(default_factory=list)
     too_deep: set[str] = field(default_factory=set)
+    out_of_range: tuple[int, str] | None = None  # the first number float64 cannot hold: position, text
 
 
 def _decode_string(raw: str) -> str:
@@ -123,7 +125,10 @@ def _scan_number(s: str, pos: int) -> tuple[int | float, int]:
         after = end + 1 + (end + 1 < len(s) and s[end + 1] in "+-")
         raise _Syntax(after, "in exponent of numeric literal") if after < len(s) else _Syntax(after, None)
     text = match.group()
-    return (float(text) if fraction or exponent else int(text)), end
+    number = float(text)
+    if math.isinf(number):
+        return number, end  # beyond float64: Go refuses it (and int() refuses over 4300 digits)
+    return (number if fraction or exponent else int(text)), end
 
 
 def _scan_literal(s: str, pos: int) -> tuple[object, int]:
@@ -178,7 +183,10 @@ def _parse(s: str) -> _Document:
             if c == '"':
                 value, pos = _scan_string(s, pos)
             elif c == "-" or "0" <= c <= "9":
+                start = pos
                 value, pos = _scan_number(s, pos)
+                if isinstance(value, float) and math.isinf(value) and doc.out_of_range is None:
+                    doc.out_of_range = (start, s[start:pos])
             elif c in "tfn":
                 value, pos = _scan_literal(s, pos)
             else:
@@ -380,6 +388,9 @@ class _Reader:
             return self.result(None, {})
         self.trailing(s, doc.end)
         values = self.top_level(doc.value)
+        if values is not None and doc.out_of_range:
+            self.number_range(s, *doc.out_of_range)
+            return self.result(None, doc.lines)
         for key in doc.too_deep:
             if values is not None and key in values:
                 values[key] = f"<nested deeper than {ANALYSED_DEPTH} levels: not analysed>"
@@ -405,6 +416,14 @@ class _Reader:
                         "(23.0 and later refuse the file): keep one object", False, None, line, column, excerpt)
         else:
             self.report("trailing-data", f"{error} — keep one JSON object per file", True, error, line, column, excerpt)
+
+    def number_range(self, s: str, pos: int, text: str) -> None:
+        """Go decodes numbers as float64 and refuses the whole file when one does not fit."""
+        line, column, excerpt = _position(s, pos)
+        shown = text if len(text) <= 40 else text[:20] + "…" + text[-10:]
+        error = f"json: cannot unmarshal number {text} into Go value of type float64"
+        self.report("number-range", f"the number {shown} is beyond what dockerd can hold (a float64, up to about "
+                    "1.8e308); dockerd refuses the file", True, error, line, column, excerpt)
 
     def top_level(self, value: object) -> dict | None:
         if isinstance(value, dict):

@@ -64,7 +64,7 @@ class Problem:
 class JsonSyntaxError(Problem):
     """daemon.json cannot be read as dockerd reads it (kind "SyntaxError").
 
-    reason: syntax, empty, bom, utf8, not-object, trailing-data or too-deep.
+    reason: syntax, empty, bom, utf8, not-object, trailing-data, too-deep or number-range.
     line/column are 1-based (column in characters); excerpt is the offending line.
     """
 
