@@ -6,51 +6,24 @@ reachable from tests without going through Invoke.
 
 from __future__ import annotations
 
-import getpass
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import datetime as dt
 
 from remediate import checks, output, results
+from remediate import harden as harden_mod
+from remediate.harden import HardenOptions
+from remediate.apply.engine import ApplyOptions
+from remediate.apply.rollback import clear_lock, rollback_host
 from remediate.audit import audit_host
-from remediate.connection import ConnectOptions
 from remediate.facts.gather import gather
-from remediate.inventory import resolve_target
+from remediate.target import Target, needs_become
 from remediate.policy import policy_for
 from remediate.runner import run_fleet
 
 # Exit codes (README "Exit codes"): like `terraform plan -detailed-exitcode`, worst first.
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_UNREACHABLE = 0, 1, 2, 3
-
-
-@dataclass
-class Target:
-    """Which hosts, and how to reach them (the options every fleet task shares)."""
-
-    hosts: str
-    inventory: str | None = None
-    inventories_dir: Path = Path("inventories")
-    forks: int = 10
-    accept_new_host_keys: bool = False
-    ask_become_pass: bool = False
-    known_hosts: list[Path] = field(default_factory=lambda: [Path.home() / ".ssh" / "known_hosts"])
-
-    def resolve(self):
-        inventory, hosts = resolve_target(self.hosts, self.inventory, self.inventories_dir)
-        return inventory, hosts
-
-    def connect_options(self) -> ConnectOptions:
-        password = os.environ.get("REMEDIATE_BECOME_PASSWORD")
-        if self.ask_become_pass:
-            password = getpass.getpass("sudo password: ")
-        return ConnectOptions(known_hosts=self.known_hosts, accept_new_host_keys=self.accept_new_host_keys,
-                              become_password=password)
-
-
-def needs_become(host) -> bool:
-    return str(host.vars.get("ansible_user") or "root") != "root"
 
 
 def collect_facts(target: Target, save_dir: Path | None = None):
@@ -132,3 +105,91 @@ def audit_exit_code(outcomes, fail_on: str) -> int:
     if any(o.value.failing(fail_on) for o in outcomes if o.ok):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def harden(target: Target, opts: HardenOptions, json_path: Path | None = None,
+           confirm=None) -> int:
+    """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
+    run_id = results.new_run_id()
+    started = dt.datetime.now(dt.timezone.utc)
+    inventory, hosts, outcomes = _plan_with_progress(target, opts)
+    output.plan_report(outcomes)
+    by_name = {o.host: o for o in outcomes}
+    ready = [o.host for o in outcomes if o.ok and o.value.ready]
+    rollout = None
+    if not opts.dry_run and ready:
+        order = harden_mod.batches(ready, opts.batch_size, opts.canary)
+        if not opts.yes and not (confirm or _ask)(f"apply these changes to {len(ready)} host(s) "
+                                                  f"in {len(order)} batch(es)?"):
+            output.info("cancelled: nothing applied")
+            _write_harden(run_id, started, inventory, target, opts, outcomes, json_path)
+            return EXIT_ERROR
+        progress = output.Progress(len(ready), verb="applying")
+        rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
+        rollout.run(order, output.info)
+    output.harden_recap(outcomes, dry_run=opts.dry_run or rollout is None,
+                        stopped_by=rollout.stopped_by if rollout else None)
+    _write_harden(run_id, started, inventory, target, opts, outcomes, json_path)
+    return harden_exit_code(outcomes, dry_run=opts.dry_run)
+
+
+def _plan_with_progress(target: Target, opts: HardenOptions):
+    _, hosts = target.resolve()
+    progress = output.Progress(len(hosts), verb="planning")
+    return harden_mod.plan_fleet(target, opts, progress=progress.update)
+
+
+def _ask(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _write_harden(run_id, started, inventory, target, opts, outcomes, json_path) -> None:
+    if json_path:
+        doc = results.document("harden", run_id, started, str(inventory.source), target.hosts, opts.to_json(),
+                               outcomes)
+        results.write(doc, json_path)
+        output.info(f"results written to {json_path}")
+
+
+def harden_exit_code(outcomes, *, dry_run: bool) -> int:
+    """1 errors or failed hosts, 3 unreachable, 2 changes still pending (dry-run), 0 done / nothing to do."""
+    oks = [o.value for o in outcomes if o.ok]
+    if any(o.status == "failed" for o in outcomes) or any(v.errors() for v in oks):
+        return EXIT_ERROR
+    if not dry_run and any(v.apply and v.apply.outcome in ("failed", "rolled-back", "refused", "skipped") for v in oks):
+        return EXIT_ERROR
+    if any(o.status == "unreachable" for o in outcomes):
+        return EXIT_UNREACHABLE
+    if any(v.pending() for v in oks) and (dry_run or any(v.apply is None for v in oks if v.pending())):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def rollback(target: Target, from_run: str | None, force: bool = False, restart_timeout: int = 90) -> int:
+    """Put back the backups of a harden run (default: each host's newest live run), safely, in parallel."""
+    inventory, hosts = target.resolve()
+    run_id = results.new_run_id()
+    progress = output.Progress(len(hosts), verb="rolling back")
+    outcomes = run_fleet(
+        hosts,
+        lambda conn, host: rollback_host(conn, run_id, from_run=from_run, become=needs_become(host), force=force,
+                                         options=ApplyOptions(restart_timeout=restart_timeout)),
+        target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress.update)
+    output.apply_recap(outcomes)
+    if any(not o.ok for o in outcomes) or any(o.value.outcome in ("failed", "refused") for o in outcomes):
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def unlock(target: Target, force: bool = False) -> int:
+    """Clear stale harden locks (a run that died); a live run's lock needs --force."""
+    inventory, hosts = target.resolve()
+    outcomes = run_fleet(hosts, lambda conn, host: clear_lock(conn, become=needs_become(host), force=force),
+                         target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get)
+    rows = [[o.host, ("cleared" if o.value[0] else "refused") if o.ok else o.status,
+             o.value[1] if o.ok else o.error or ""] for o in outcomes]
+    print(output.table(["host", "lock", "detail"], rows))
+    return EXIT_OK if all(o.ok and o.value[0] for o in outcomes) else EXIT_ERROR

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
-_CODES = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+_CODES = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "bold": "1", "dim": "2"}
 
 
 def color(text: str, name: str) -> str:
@@ -108,3 +108,90 @@ def recap(outcomes, fail_on: str) -> None:
                      str(failing), str(c["warn"]), str(c["waived"]), str(c["error"])])
     print()
     print(table(["host", "score", "pass", "fail", f"fail≥{fail_on}", "warn", "waived", "error"], rows))
+
+
+_DIFF_COLORS = (("+++", "bold"), ("---", "bold"), ("diff --git", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
+
+
+def colored_diff(text: str) -> str:
+    out = []
+    for line in text.splitlines():
+        name = next((c for prefix, c in _DIFF_COLORS if line.startswith(prefix)), None)
+        out.append(color(line, name) if name else line)
+    return "\n".join(out)
+
+
+def plan_report(outcomes, *, show_diffs: bool = True) -> None:
+    """Per host: every pending change with its diff, the service actions, impacts, held-back risks."""
+    for o in outcomes:
+        print()
+        if not o.ok:
+            print(color(f"== {o.host}: {o.status.upper()}", "red") + f"  {o.error}")
+            continue
+        plan, validation = o.value.plan, o.value.validation
+        if plan.refused:
+            print(color(f"== {o.host}: REFUSED", "red") + f"  {plan.refused}")
+            continue
+        summary = "no changes" if plan.empty else f"{len(plan.changes)} file change(s), fixes {', '.join(plan.fixes()) or '-'}"
+        print(color(f"== {o.host}", "bold") + f"  {summary}")
+        for change in plan.changes:
+            print(f"  {color(change.path, 'bold')}: {change.reason}" + (f"  [fixes {', '.join(change.fixes)}]" if change.fixes else ""))
+            if show_diffs:
+                print("    " + colored_diff(change.to_json()["diff"]).replace("\n", "\n    "))
+        for action in plan.actions:
+            print(f"  {color('action', 'yellow')} {action.kind} {' '.join(action.units)}: {action.reason}")
+        held_reasons = {h.reason for h in plan.held_back}
+        for impact in plan.impacts:
+            if impact.message in held_reasons:
+                continue
+            print(f"  {color('impact', 'red' if impact.severity == 'high' else 'yellow')} {impact.message}")
+        for held in plan.held_back:
+            print(f"  {color('held back', 'yellow')} {held.what}: {held.reason}; to accept: {held.how_to_accept}")
+        for note in plan.notes:
+            print(f"  {color('note', 'dim')} {note}")
+        if plan.still_failing:
+            print(f"  {color('still failing after this plan', 'dim')}: {', '.join(plan.still_failing)}")
+        for step in validation.steps:
+            if not step["ok"]:
+                print(f"  {color('INVALID', 'red')} {step['name']}: {step['detail']}")
+
+
+_OUTCOME_COLORS = {"changed": "green", "unchanged": "dim", "held-back": "yellow", "refused": "red",
+                   "failed": "red", "rolled-back": "red", "skipped": "yellow"}
+
+
+def harden_recap(outcomes, *, dry_run: bool, stopped_by: str | None = None) -> None:
+    rows = []
+    for o in outcomes:
+        if not o.ok:
+            rows.append([o.host, color(o.status, "red"), "-", "-", "-", (o.error or "")[:70]])
+            continue
+        value = o.value
+        plan = value.plan
+        if dry_run or value.apply is None:
+            state = ("refused" if plan.refused else "invalid" if not value.validation.ok
+                     else "pending" if not plan.empty else "held-back" if plan.held_back else "unchanged")
+            detail = plan.refused or "; ".join(value.validation.errors()) or ""
+        else:
+            state, detail = value.apply.outcome, value.apply.error or ""
+        label = color(state, _OUTCOME_COLORS.get(state, "yellow" if state == "pending" else "red"))
+        rows.append([o.host, label, str(len(plan.changes)), ", ".join(h.what for h in plan.held_back) or "-",
+                     f"{o.round_trips}", detail[:90]])
+    print()
+    print(table(["host", "dry-run" if dry_run else "outcome", "changes", "held back", "round trips", "detail"], rows))
+    if stopped_by:
+        info(color(stopped_by, "red"))
+
+
+def apply_recap(outcomes) -> None:
+    """A row per host of a rollback: outcome, the run it restored, the host's own error line."""
+    rows = []
+    for o in outcomes:
+        if not o.ok:
+            rows.append([o.host, color(o.status, "red"), "-", (o.error or "")[:90]])
+            continue
+        result = o.value
+        rows.append([o.host, color(result.outcome, _OUTCOME_COLORS.get(result.outcome, "red")),
+                     result.backup_dir or "-", (result.error or "")[:90]])
+    print()
+    print(table(["host", "outcome", "backups", "detail"], rows))

@@ -19,7 +19,7 @@ from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
-KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers"}
+KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers", "verify_image"}
 WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -53,11 +53,12 @@ class Policy:
     severity: dict[str, str] = field(default_factory=dict)
     hold_back: frozenset[str] = frozenset()
     waivers: tuple[Waiver, ...] = ()
+    verify_image: str | None = None  # harden starts a container from this local image to verify a change
 
     def to_json(self) -> dict:
         return {"name": self.name, "daemon": self.daemon, "advisory": sorted(self.advisory),
                 "skip": sorted(self.skip), "severity": self.severity, "hold_back": sorted(self.hold_back),
-                "waivers": [w.to_json() for w in self.waivers]}
+                "waivers": [w.to_json() for w in self.waivers], "verify_image": self.verify_image}
 
 
 def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
@@ -117,6 +118,7 @@ def build(data: dict, waivers: list) -> Policy:
         severity={str(k): v for k, v in severity.items()},
         hold_back=frozenset(str(x) for x in data.get("hold_back") or []),
         waivers=tuple(_waiver(w) for w in waivers),
+        verify_image=str(data["verify_image"]) if data.get("verify_image") else None,
     )
 
 

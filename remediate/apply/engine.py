@@ -58,7 +58,7 @@ class ApplyResult:
                 "error": self.error, "steps": self.steps}
 
 
-class _Log:
+class StepLog:
     """The steps of one host's apply, timed, for the results document."""
 
     def __init__(self):
@@ -103,7 +103,7 @@ def _state(reply: Reply) -> str | None:
     return line.detail if line else None
 
 
-def _locked_message(reply: Reply) -> str:
+def locked_message(reply: Reply) -> str:
     line = reply.first("locked")
     holder = line.detail if line else "another run"
     return f"another harden holds this host's lock ({holder}); if that run is dead, clear it with invoke unlock"
@@ -130,14 +130,14 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
         return ApplyResult(REFUSED, error=plan.refused)
     if plan.empty:
         return ApplyResult(HELD_BACK if plan.held_back else UNCHANGED)
-    log = _Log()
+    log = StepLog()
     tx = Transaction(conn, run_id, become=become)
     entries = entries_for(plan.changes)
     was_active = HostView(facts, policy, groups).docker_state == "active"
 
     reply = tx.call("lock", f"run {run_id} by {controller_identity()}")
     if reply.rc == LOCKED:
-        return ApplyResult(REFUSED, run_id, None, _locked_message(reply), log.steps)
+        return ApplyResult(REFUSED, run_id, None, locked_message(reply), log.steps)
     if not reply.ok:
         return ApplyResult(FAILED, run_id, None, f"cannot take the lock: {reply.error()}", log.steps)
     log.add("lock", True, "acquired")
@@ -152,10 +152,10 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
         return result
     finally:
         if not keep_lock:
-            _finish(tx, log, options, "verified" if result.outcome == CHANGED else result.outcome)
+            finish_run(tx, log, options, "verified" if result.outcome == CHANGED else result.outcome)
 
 
-def _finish(tx: Transaction, log: _Log, options: ApplyOptions, state: str) -> None:
+def finish_run(tx: Transaction, log: StepLog, options: ApplyOptions, state: str) -> None:
     try:
         reply = tx.call("finish", state, str(options.keep_runs))
         log.add("unlock", reply.ok, reply.error() if not reply.ok else "released")

@@ -171,10 +171,12 @@ class Transaction:
         self.become = become
         self.base = base
 
+    def raw(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
+        return self.conn.run_script(script(), args=[command, self.base, self.run_id, *args], stdin=stdin,
+                                    become=self.become, timeout=timeout)
+
     def call(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
-        result = self.conn.run_script(script(), args=[command, self.base, self.run_id, *args], stdin=stdin,
-                                      become=self.become, timeout=timeout)
-        return parse_reply(result)
+        return parse_reply(self.raw(command, *args, stdin=stdin, timeout=timeout))
 
     def checked(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
         reply = self.call(command, *args, stdin=stdin, timeout=timeout)

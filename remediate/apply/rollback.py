@@ -1,0 +1,132 @@
+"""Undo a harden run from its backups (invoke rollback), and inspect or clear a host's lock (invoke unlock).
+
+A rollback is itself a run: it takes the lock, checks that every file the
+old run touched still holds what that run wrote (so a later hand edit is
+never overwritten silently; --force skips this), restores the backups with
+the same atomic writes, reloads systemd, brings dockerd back as it was before
+the old run, and records the old run as rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, ApplyOptions, ApplyResult, StepLog,
+                                    controller_identity, finish_run, locked_message)
+from remediate.apply.protocol import BASE, LOCKED, Entry, Transaction, entry_words
+from remediate.connection.base import Connection
+from remediate.errors import CommandFailed
+
+ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live on the host
+# States a run's directory holds once its controller is done with it; "applied" is not one: the
+# controller may be verifying right now.
+ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    state: str
+
+
+def list_runs(tx: Transaction) -> list[RunRecord]:
+    reply = tx.checked("runs")
+    return [RunRecord(line.step, line.detail) for line in reply.lines if line.kind == "run"]
+
+
+def read_manifest(conn: Connection, run_id: str, *, become: bool) -> dict:
+    result = Transaction(conn, run_id, become=become).raw("manifest")
+    if not result.ok:
+        raise CommandFailed(f"no manifest for run {run_id}: {result.text().strip()}", rc=result.rc)
+    return json.loads(result.stdout)
+
+
+def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become: bool, force: bool = False,
+                  options: ApplyOptions = ApplyOptions()) -> ApplyResult:
+    """Restore the backups of `from_run` (default: the newest run whose changes are live)."""
+    log = StepLog()
+    tx = Transaction(conn, run_id, become=become)
+    runs = list_runs(tx)
+    if from_run is None:
+        live = [r for r in runs if r.state in ROLLBACKABLE]
+        if not live:
+            log.add("runs", True, "no run with live changes on this host: nothing to undo")
+            return ApplyResult(UNCHANGED, run_id, None, None, log.steps)
+        target = live[0]
+    else:
+        target = next((r for r in runs if r.run_id == from_run), None)
+        if target is None:
+            return ApplyResult(REFUSED, run_id, None, f"no run {from_run} on this host (runs: "
+                               + (", ".join(r.run_id for r in runs) or "none") + ")", log.steps)
+        if target.state not in ROLLBACKABLE:
+            return ApplyResult(REFUSED, run_id, None, f"run {from_run} is {target.state}: its changes are not live",
+                               log.steps)
+    doc = read_manifest(conn, target.run_id, become=become)
+    entries = [Entry.from_json(e) for e in doc["entries"]]
+    log.add("manifest", True, f"run {target.run_id}: {len(entries)} change(s)")
+    reply = tx.call("lock", f"rollback {run_id} of {target.run_id} by {controller_identity()}")
+    if reply.rc == LOCKED:
+        return ApplyResult(REFUSED, run_id, None, locked_message(reply), log.steps)
+    if not reply.ok:
+        return ApplyResult(FAILED, run_id, None, f"cannot take the lock: {reply.error()}", log.steps)
+    outcome = FAILED
+    try:
+        if not force:
+            reply = tx.call("check", *entry_words([e.expected_now() for e in entries], restore=True))
+            log.add("check", reply.ok, reply.error() if not reply.ok else "files as the run left them")
+            if not reply.ok:
+                outcome = REFUSED
+                return ApplyResult(REFUSED, run_id, None, "files changed since run " + target.run_id
+                                   + " (use --force to restore anyway): " + reply.error(), log.steps)
+        was_active = "active" if doc.get("docker_was_active") else "inactive"
+        reply = tx.call("restore", str(options.restart_timeout), was_active, "rolled-back", target.run_id,
+                        *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
+        log.add("restore", reply.ok, reply.error() if not reply.ok else f"backups of {target.run_id} restored")
+        if not reply.ok:
+            return ApplyResult(FAILED, run_id, f"{BASE}/runs/{target.run_id}", reply.error(), log.steps)
+        outcome = ROLLED_BACK
+        return ApplyResult(ROLLED_BACK, run_id, f"{BASE}/runs/{target.run_id}", None, log.steps)
+    finally:
+        finish_run(tx, log, options, outcome)
+
+
+@dataclass
+class LockState:
+    locked: bool
+    holder_run: str | None
+    holder: str
+    boot_matches: bool
+    run_state: str | None
+
+    @property
+    def stale(self) -> bool:
+        """Safe to clear: the host rebooted since, or the holder's run reached an end state."""
+        return self.locked and (not self.boot_matches or self.run_state in ENDED)
+
+
+def lock_state(conn: Connection, *, become: bool) -> LockState:
+    reply = Transaction(conn, "inspect", become=become).checked("lock-info")
+    locked = reply.first("locked")
+    boot = reply.first("bootid")
+    state = reply.first("state")
+    if locked is None:
+        return LockState(False, None, "", True, None)
+    holder_run, _, holder = locked.detail.partition(" ")
+    lock_boot = holder.rsplit("boot=", 1)[-1].split()[0] if "boot=" in holder else ""
+    return LockState(True, holder_run, holder, lock_boot == (boot.detail if boot else ""),
+                     state.detail if state else None)
+
+
+def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[bool, str]:
+    """Clear a stale lock (or any lock with force); says why when it refuses."""
+    state = lock_state(conn, become=become)
+    if not state.locked:
+        return True, "not locked"
+    if not (state.stale or force):
+        return False, (f"locked by {state.holder}; its run is {state.run_state or 'in progress'} and the host has "
+                       "not rebooted since, so it may still be running (use --force if you know it is dead)")
+    reply = Transaction(conn, state.holder_run or "", become=become).call("break-lock", state.holder_run or "")
+    if not reply.ok:
+        return False, reply.error()
+    return True, f"cleared the lock of run {state.holder_run} ({state.holder})"

@@ -1,0 +1,197 @@
+"""invoke harden, end to end: plan every host, show it, then roll it out in batches.
+
+Phase 1 (always, one connection per host): facts, audit, plan, validation on
+the host. A dry run stops there. Phase 2 (after confirmation): the hosts with
+changes, canary first, then batches; a batch runs in parallel, and the
+rollout stops once --max-fail hosts have failed or on Ctrl-C (hosts in flight
+finish or roll back; the rest are reported as skipped). Apply reconnects and
+trusts nothing from phase 1 but the plan: the compare-and-swap refuses any
+host whose files changed in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from remediate import checks
+from remediate.target import Target, needs_become
+from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_host
+from remediate.apply.validation import Validation, validate_on_host
+from remediate.audit import HostAudit, audit_host
+from remediate.errors import RemediateError
+from remediate.facts.gather import gather
+from remediate.plan import Plan, plan_host
+from remediate.policy import Policy, policy_for
+from remediate.runner import HostOutcome, run_fleet
+
+SKIPPED = "skipped"
+
+
+@dataclass
+class HardenOptions:
+    dry_run: bool = False
+    yes: bool = False
+    accept_risk: frozenset[str] = frozenset()
+    repair_json: bool = False
+    profile: str | None = None
+    batch_size: str = "100%"
+    max_fail: int = 1
+    canary: str | None = None
+    restart_timeout: int = 90
+
+    def to_json(self) -> dict:
+        return {"dry_run": self.dry_run, "accept_risk": sorted(self.accept_risk), "repair_json": self.repair_json,
+                "profile": self.profile, "batch_size": self.batch_size, "max_fail": self.max_fail,
+                "canary": self.canary}
+
+
+@dataclass
+class HostHarden:
+    """One host's harden: its audit, plan and validation, and the apply outcome when there was one."""
+
+    audit: HostAudit
+    plan: Plan
+    validation: Validation
+    groups: tuple[str, ...] = ()
+    apply: ApplyResult | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return self.audit.policy
+
+    @property
+    def ready(self) -> bool:
+        """Something to apply, and the host accepted it in validation."""
+        return not self.plan.refused and not self.plan.empty and self.validation.ok
+
+    def pending(self) -> bool:
+        return not self.plan.empty and not self.plan.refused
+
+    def errors(self) -> list[str]:
+        out = [self.plan.refused] if self.plan.refused else []
+        out += self.validation.errors()
+        out += [f"check {r.check.id}: {'; '.join(r.evidence)}" for r in self.audit.errors()]
+        return out
+
+    def to_json(self) -> dict:
+        return {**self.audit.to_json(), "plan": self.plan.to_json(), "validation": self.validation.to_json(),
+                "apply": self.apply.to_json() if self.apply else None}
+
+
+def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[list[str]]:
+    """The rollout order: the canary alone first (a host name, or 'first'), then batches of N or N%."""
+    names = list(names)
+    out: list[list[str]] = []
+    if canary and names:
+        pick = names[0] if canary == "first" else canary
+        if pick not in names:
+            raise ValueError(f"--canary {canary}: not one of the hosts with changes ({', '.join(names)})")
+        names.remove(pick)
+        out.append([pick])
+    text = str(batch_size).strip()
+    try:
+        size = max(1, -(-len(names) * int(text[:-1]) // 100)) if text.endswith("%") else int(text)
+    except ValueError:
+        raise ValueError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
+    if size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    out += [names[i:i + size] for i in range(0, len(names), size)]
+    return out
+
+
+@contextmanager
+def interruptible(stop: threading.Event, notice: Callable[[str], None]):
+    """Ctrl-C sets `stop` instead of killing the run: hosts in flight finish (or roll back) first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        notice("interrupted: finishing the hosts in flight (they end applied or rolled back); "
+               "no new host is started. Press Ctrl-C again to abandon waiting.")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class Rollout:
+    """Phase 2 over the hosts that are ready; fills each HostHarden.apply."""
+
+    target: Target
+    inventory: object
+    hosts: dict
+    outcomes: dict[str, HostOutcome]
+    opts: HardenOptions
+    run_id: str
+    progress: Callable | None = None
+    stopped_by: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def work(self, conn, host) -> ApplyResult:
+        value: HostHarden = self.outcomes[host.name].value
+        options = ApplyOptions(restart_timeout=self.opts.restart_timeout, verify_image=value.policy.verify_image)
+        return apply_host(conn, value.audit.facts, value.plan, value.policy, run_id=self.run_id,
+                          become=needs_become(host), options=options, groups=value.groups)
+
+    def run(self, order: list[list[str]], notice: Callable[[str], None]) -> None:
+        failures = 0
+        with interruptible(self.stop, notice):
+            for batch in order:
+                if self.stop.is_set() or failures >= self.opts.max_fail:
+                    self._skip(batch, self.stopped_by or "the rollout was interrupted")
+                    continue
+                results = run_fleet([self.hosts[n] for n in batch], self.work, self.target.connect_options(),
+                                    forks=self.target.forks, resolve_host=self.inventory.hosts.get,
+                                    progress=self.progress, stop=self.stop)
+                for result in results:
+                    value: HostHarden = self.outcomes[result.host].value
+                    value.apply = result.value if result.ok else ApplyResult(
+                        SKIPPED if self.stop.is_set() and result.error and "not started" in result.error else FAILED,
+                        self.run_id, error=result.error)
+                    if value.apply.outcome not in ("changed", "unchanged", "held-back", SKIPPED):
+                        failures += 1
+                if failures >= self.opts.max_fail and not self.stopped_by:
+                    self.stopped_by = f"stopped: {failures} host(s) failed (--max-fail {self.opts.max_fail})"
+                if self.stop.is_set() and not self.stopped_by:
+                    self.stopped_by = "stopped: interrupted (Ctrl-C)"
+
+    def _skip(self, batch: list[str], why: str) -> None:
+        for name in batch:
+            self.outcomes[name].value.apply = ApplyResult(SKIPPED, self.run_id, error=why)
+
+
+def plan_fleet(target: Target, opts: HardenOptions, progress=None):
+    """Phase 1 on every selected host: (inventory, hosts by name, outcomes with HostHarden values)."""
+    inventory, hosts = target.resolve()
+    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
+    selected = checks.select()
+    today = dt.date.today()
+
+    def work(conn, host) -> HostHarden:
+        become = needs_become(host)
+        facts = gather(conn, become=become)
+        groups = tuple(host.groups)
+        audit = audit_host(facts, policies[host.name], selected, host.name, groups, today)
+        plan = plan_host(facts, policies[host.name], accept_risk=opts.accept_risk, repair_json=opts.repair_json,
+                         groups=groups, today=today)
+        try:
+            validation = validate_on_host(conn, facts, plan, become=become)
+        except RemediateError as exc:
+            validation = Validation(False, [{"name": "host", "ok": False, "detail": str(exc)}])
+        return HostHarden(audit, plan, validation, groups)
+
+    outcomes = run_fleet(hosts, work, target.connect_options(), forks=target.forks,
+                         resolve_host=inventory.hosts.get, progress=progress)
+    return inventory, {h.name: h for h in hosts}, outcomes
