@@ -13,6 +13,7 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from remediate import app, output
+from remediate import report as reports
 from remediate.errors import RemediateError
 from remediate.lab.fleet import Lab
 
@@ -81,6 +82,91 @@ def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
         code = app.audit(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
     except (RemediateError, ValueError) as exc:
         raise Exit(f"audit: {exc}", code=1)
+    _exit(code)
+
+
+REPORT_HELP = {
+    "results": "Results document(s) to render: the JSON written by audit or harden (--json); several "
+               "comma-separated names or a glob ('shards/*.json') are merged into one fleet report.",
+    "merge": "More results documents to merge in (comma-separated, globs allowed): inventory shards or re-runs; "
+             "a host found in several keeps the entry of the run that started last.",
+    "format": f"Formats to write, comma-separated: {reports.ALL} (default: all of them).",
+    "out": "Directory the reports are written to (report.html, report.md, results.json, junit.xml, "
+           "results.sarif); default: reports/.",
+}
+
+
+@task(help=REPORT_HELP)
+def report(c, results, merge=None, format=reports.ALL, out="reports"):
+    """Render saved results as HTML, Markdown, JSON, JUnit XML and SARIF; several runs merge into one report."""
+    try:
+        written = reports.report_files(reports.paths_from(results, merge), Path(out), format)
+    except RemediateError as exc:
+        raise Exit(f"report: {exc}", code=1)
+    for path in written:
+        output.info(f"report written to {path}")
+
+
+HARDEN_HELP = {
+    "dry_run": "Show the plan (colored diffs, actions, impacts) and validate it on each host; change nothing.",
+    "yes": "Apply without asking for confirmation (automation).",
+    "accept_risk": "Apply changes the policy holds back, comma-separated (e.g. userns-remap); see the impacts.",
+    "repair_json": "Replace a daemon.json that cannot be parsed with the policy's settings (a copy is kept "
+                   "next to it; its own settings are lost).",
+    "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",
+    "batch_size": "Hosts per rollout batch: a number or a percentage of the hosts with changes (default 100%).",
+    "max_fail": "Stop starting new batches once this many hosts have failed or rolled back (default 1).",
+    "canary": "Apply to this one host first (a host name, or 'first'), then to the batches.",
+    "restart_timeout": "Seconds to wait for dockerd after a reload or restart before rolling back (default 90).",
+    "json": "Write the results document (JSON, remediate.results/1, kind harden) to this file.",
+}
+
+
+@task(help={**TARGET_HELP, **HARDEN_HELP})
+def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
+           dry_run=False, yes=False, accept_risk="", repair_json=False, profile=None, batch_size="100%",
+           max_fail=1, canary=None, restart_timeout=90, json=None):
+    """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
+
+    Exit codes: 0 done or nothing to change, 2 changes pending (dry-run), 3 some hosts unreachable,
+    1 errors (a host refused, failed, rolled back or was skipped).
+    """
+    opts = app.HardenOptions(dry_run=dry_run, yes=yes, repair_json=repair_json, profile=profile,
+                             accept_risk=frozenset(r.strip() for r in accept_risk.split(",") if r.strip()),
+                             batch_size=str(batch_size), max_fail=int(max_fail), canary=canary,
+                             restart_timeout=int(restart_timeout))
+    try:
+        code = app.harden(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts,
+                          json_path=Path(json) if json else None)
+    except (RemediateError, ValueError) as exc:
+        raise Exit(f"harden: {exc}", code=1)
+    _exit(code)
+
+
+@task(help={**TARGET_HELP,
+            "run": "The harden run id to undo (see the recap or /var/lib/remediate/runs); default: each host's "
+                   "newest run whose changes are live.",
+            "force": "Restore even if the files were changed since that run (their later edits are lost).",
+            "restart_timeout": "Seconds to wait for dockerd after the restart (default 90)."})
+def rollback(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
+             run=None, force=False, restart_timeout=90):
+    """Undo a harden run from its backups on each host: same lock, checks and atomic writes as harden."""
+    try:
+        code = app.rollback(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), run,
+                            force=force, restart_timeout=int(restart_timeout))
+    except (RemediateError, ValueError) as exc:
+        raise Exit(f"rollback: {exc}", code=1)
+    _exit(code)
+
+
+@task(help={**TARGET_HELP, "force": "Also clear a lock whose run may still be alive."})
+def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
+           force=False):
+    """Clear the harden lock a dead run left on each host (refuses while the holder may be alive)."""
+    try:
+        code = app.unlock(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), force=force)
+    except (RemediateError, ValueError) as exc:
+        raise Exit(f"unlock: {exc}", code=1)
     _exit(code)
 
 
@@ -167,4 +253,4 @@ lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 
-namespace = Collection(lab, test, facts, audit, demo)
+namespace = Collection(lab, test, facts, audit, harden, rollback, unlock, report, demo)
