@@ -15,7 +15,7 @@ from remediate import checks, output, results
 from remediate import harden as harden_mod
 from remediate.harden import HardenOptions
 from remediate.apply.engine import ApplyOptions
-from remediate.apply.rollback import clear_lock, rollback_host
+from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
 from remediate.facts.gather import gather
 from remediate.target import Target, needs_become
@@ -170,6 +170,8 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
 
 def rollback(target: Target, from_run: str | None, force: bool = False, restart_timeout: int = 90) -> int:
     """Put back the backups of a harden run (default: each host's newest live run), safely, in parallel."""
+    if from_run is not None and not RUN_ID.fullmatch(from_run):
+        raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
     inventory, hosts = target.resolve()
     run_id = results.new_run_id()
     progress = output.Progress(len(hosts), verb="rolling back")

@@ -52,12 +52,7 @@ class Entry:
     content: bytes | None
     index: int
     kind: str = "file"
-
-    @property
-    def after_sha(self) -> str:
-        if self.op == "write":
-            return sha256(self.content or b"")
-        return "absent" if self.op == "delete" else self.before_sha
+    after_sha: str = "-"  # what the path holds once the entry is applied: sha256, "absent", or "-"
 
     def words(self) -> list[str]:
         content = self.content or b""
@@ -75,7 +70,7 @@ class Entry:
     def from_json(cls, data: dict) -> Entry:
         return cls(data["path"], data["op"], data["before_sha256"], data["before_mode"], data["before_owner"],
                    data["before_group"], data["owner"], data["group"], data["mode"], None, int(data["index"]),
-                   data.get("kind", "file"))
+                   data.get("kind", "file"), data["after_sha256"])
 
     def restore_words(self) -> list[str]:
         """Words for `restore`: the content is in the backup copy, not on stdin."""
@@ -88,7 +83,7 @@ class Entry:
         mode, owner, group = (("-", "-", "-") if self.op == "delete" or self.kind == "socket"
                               else (self.mode, self.owner, self.group))
         return Entry(self.path, self.op, self.after_sha, mode, owner, group, self.owner, self.group, self.mode,
-                     None, self.index, self.kind)
+                     None, self.index, self.kind, self.after_sha)
 
 
 def entry_for(change: FileChange, index: int) -> Entry:
@@ -101,13 +96,14 @@ def entry_for(change: FileChange, index: int) -> Entry:
     else:
         before_sha = "absent" if change.before is None else sha256(change.before)
     found = change.before is not None or change.kind != "file"
+    after_sha = sha256(change.after or b"") if op == "write" else "absent" if op == "delete" else before_sha
     return Entry(
         path=change.path, op=op, before_sha=before_sha,
         before_mode=stat_mode(change.old_mode) if found else "-",
         before_owner=(change.old_owner or "-") if found else "-",
         before_group=(change.old_group or "-") if found else "-",
         owner=change.owner, group=change.group, mode=stat_mode(change.mode),
-        content=change.after if op == "write" else None, index=index, kind=change.kind,
+        content=change.after if op == "write" else None, index=index, kind=change.kind, after_sha=after_sha,
     )
 
 

@@ -10,6 +10,7 @@ the old run, and records the old run as rolled back.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, ApplyOptions, ApplyResult, StepLog,
@@ -18,6 +19,7 @@ from remediate.apply.protocol import BASE, LOCKED, Entry, Transaction, entry_wor
 from remediate.connection.base import Connection
 from remediate.errors import CommandFailed
 
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live on the host
 # States a run's directory holds once its controller is done with it; "applied" is not one: the
 # controller may be verifying right now.
@@ -45,6 +47,8 @@ def read_manifest(conn: Connection, run_id: str, *, become: bool) -> dict:
 def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become: bool, force: bool = False,
                   options: ApplyOptions = ApplyOptions()) -> ApplyResult:
     """Restore the backups of `from_run` (default: the newest run whose changes are live)."""
+    if from_run is not None and not RUN_ID.fullmatch(from_run):
+        raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
     log = StepLog()
     tx = Transaction(conn, run_id, become=become)
     runs = list_runs(tx)

@@ -103,6 +103,12 @@ def _info_views(settings: dict[str, Setting], info: dict):
         insecure = sorted(_strings(value("insecure-registries")))
         running = sorted(_insecure_running(info))
         yield "insecure-registries", insecure, running, ".RegistryConfig (insecure)", set(insecure) == set(running)
+    plugins = info.get("Plugins")
+    if isinstance(plugins, dict) and "Authorization" in plugins:
+        # dockerd keeps running while it looks for a missing plugin (and dies later): the list shows it.
+        configured = sorted(_strings(value("authorization-plugins")))
+        running = sorted(_strings(plugins.get("Authorization")))
+        yield ("authorization-plugins", configured, running, ".Plugins.Authorization", configured == running)
     if "Labels" in info:
         labels = sorted(_strings(value("labels")))
         running = sorted(_strings(info.get("Labels")))

@@ -20,6 +20,7 @@ LC_ALL=C; export LC_ALL
 umask 077
 cmd=$1 base=$2 run=$3
 shift 3
+case $run in ''|.|..|*/*) printf 'fail usage bad run id\n'; exit 2 ;; esac
 lockdir=$base/lock
 rundir=$base/runs/$run
 
@@ -297,6 +298,7 @@ commit() {  # WAIT ACTIONS WAS_ACTIVE ENTRY...
 restore() {  # WAIT WAS_ACTIVE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups back (verification failed,
              # or invoke rollback); FROM_RUN's state becomes NEW_STATE.
     lock_held_by_us || die restore "this run does not hold the lock" 75
+    case $4 in ''|.|..|*/*) die restore "bad run id" 2 ;; esac
     wait=$1 was_active=$2 new_state=$3 rundir=$base/runs/$4; shift 4
     trap '' HUP PIPE
     [ -d "$rundir/files" ] || die restore "no backups of run $(basename -- "$rundir") on this host"
@@ -317,14 +319,14 @@ check() {  # ENTRY...: compare-and-swap only (rollback checks that nobody change
 
 finish() {  # STATE KEEP: record the run's end, keep the KEEP newest runs' backups, release the lock
     [ -d "$rundir" ] && printf '%s\n' "$1" >"$rundir/state"
-    ls -1t -- "$base/runs" 2>/dev/null | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
+    ls -1 -- "$base/runs" 2>/dev/null | sort -r | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
         [ "$old" = "$run" ] || rm -rf -- "$base/runs/$old"
     done
     unlock
 }
 
-runs() {  # list runs, newest first: "run ID STATE"
-    ls -1t -- "$base/runs" 2>/dev/null | while IFS= read -r r; do
+runs() {  # list runs, newest first (run ids start with their UTC time): "run ID STATE"
+    ls -1 -- "$base/runs" 2>/dev/null | sort -r | while IFS= read -r r; do
         say "run $r $(cat "$base/runs/$r/state" 2>/dev/null || echo unknown)"
     done
 }

@@ -352,6 +352,15 @@ def test_no_drift_when_everything_matches():
     assert config.drift == ()
 
 
+def test_drift_authorization_plugin_not_loaded():
+    config = build(b'{"authorization-plugins": ["no-such-authz-plugin"]}',
+                   live_info={"Plugins": {"Authorization": None, "Volume": ["local"]}})
+    [drift] = config.drift
+    assert (drift.key, drift.configured, drift.running) == ("authorization-plugins", ["no-such-authz-plugin"], [])
+    loaded = build(b'{"authorization-plugins": ["authz"]}', live_info={"Plugins": {"Authorization": ["authz"]}})
+    assert loaded.drift == ()
+
+
 def test_live_restore_with_active_swarm_fails_next_start():
     config = build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "active"}, "LiveRestoreEnabled": True})
     assert the(config, "InvalidValue").key == "live-restore"
