@@ -45,13 +45,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.lab)
 
 
-@pytest.fixture(scope="session")
-def lab() -> LabHandle:
+def _booted(name: str):
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (namespaces, mounts); run the suite as root")
-    fleet = Lab(TEST_LAB, log=lambda msg: print(f"[lab] {msg}"))
+    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"))
     hosts = fleet.up()
     state = fleet.load_state()
     yield LabHandle(fleet, hosts, state["ops_password"], state["container_secret"])
     if not os.environ.get("REMEDIATE_KEEP_LAB"):
         fleet.down()
+
+
+@pytest.fixture(scope="session")
+def lab() -> LabHandle:
+    """The shared lab: tests that use it only read (audit, facts, transport) or undo what they change."""
+    yield from _booted(TEST_LAB)
+
+
+@pytest.fixture(scope="session")
+def harden_lab() -> LabHandle:
+    """A lab of its own for tests that harden hosts and roll them back (state flows between them)."""
+    yield from _booted(f"{TEST_LAB}-harden")

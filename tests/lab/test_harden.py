@@ -1,0 +1,233 @@
+"""`invoke harden` against real hosts: dry-run changes nothing, apply hardens and verifies, a second
+run changes nothing, failures roll back to the exact bytes, `rollback` restores the earlier state,
+and two runs on one host never interleave.
+
+These tests change their hosts, so they get a lab of their own (harden_lab) and run in file order:
+dry-run, apply, second run, rollback, then the failure cases on the restored hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+import pytest
+
+from remediate import app
+from remediate.apply.engine import ApplyOptions, apply_host
+from remediate.apply.protocol import Transaction
+from remediate.apply.rollback import lock_state
+from remediate.facts.gather import gather
+from remediate.harden import HardenOptions
+from remediate.plan import plan_host
+from remediate.policy import policy_for
+from remediate.results import new_run_id
+from remediate.runner import run_fleet
+
+SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "loose-perms", "risky-containers",
+             "custom-settings", "hardened", "broken-json"]
+# Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
+SNAPSHOT = r"""
+for p in /etc/docker /etc/default/docker /etc/systemd/system/docker.service.d /etc/systemd/system/docker.socket.d \
+         /etc/audit /etc/subuid /etc/subgid /var/lib/remediate; do
+    [ -e "$p" ] || { echo "absent $p"; continue; }
+    find "$p" -type d -printf '%y %m %u %g - %p\n' | sort -k6
+    find "$p" ! -type d -printf '%y %m %u %g %T@ %p\n' | sort -k6
+    find "$p" -type f ! -name key.json -exec sha256sum {} + | sort -k2
+done
+find / -xdev -name '.*.remediate-*' 2>/dev/null | sed 's/^/leftover /'
+"""
+
+
+def ssh(lab, host: str, script: str) -> str:
+    result = subprocess.run(lab.lab.ssh_argv(host, [script]), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{host}: {result.stderr}"
+    return result.stdout
+
+
+def snapshot(lab, host: str) -> str:
+    return ssh(lab, host, SNAPSHOT)
+
+
+def target(lab, hosts: str, inventory=None) -> app.Target:
+    return app.Target(hosts=hosts, inventory=str(inventory or lab.inventory_path), known_hosts=[])
+
+
+def harden(lab, hosts: str, tmp_path, inventory=None, **options) -> tuple[int, dict]:
+    out = tmp_path / f"harden-{new_run_id()}.json"
+    code = app.harden(target(lab, hosts, inventory), HardenOptions(**options), json_path=out)
+    doc = json.loads(out.read_text())
+    return code, {h["host"]: h for h in doc["hosts"]}
+
+
+def inventory_with_policy(lab, tmp_path, daemon: dict):
+    """The lab inventory with extra daemon.json settings in the lab group's policy."""
+    import yaml
+
+    data = yaml.safe_load(lab.inventory_path.read_text())
+    data["all"]["children"]["lab"]["vars"]["remediate_policy"]["daemon"].update(daemon)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def before(harden_lab):
+    return {h: snapshot(harden_lab, h) for h in SCENARIOS}
+
+
+def test_dry_run_shows_each_scenario_and_changes_nothing(harden_lab, before, tmp_path):
+    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
+    assert code == app.EXIT_ERROR  # broken-json is refused: an error a person must look at
+    for name in SCENARIOS:
+        assert snapshot(harden_lab, name) == before[name], f"dry-run changed {name}"
+        assert hosts[name]["round_trips"] <= 3
+
+    def diff(host, path):
+        change = next(c for c in hosts[host]["plan"]["changes"] if c["path"] == path)
+        return change["diff"]
+
+    assert '-    "tcp://0.0.0.0:2375"' in diff("tcp-daemon-json", "/etc/docker/daemon.json")
+    opts = diff("tcp-docker-opts", "/etc/default/docker").splitlines()
+    assert any(line.startswith("-") and "tcp://0.0.0.0:2375" in line for line in opts)
+    assert not any(line.startswith("+") and "tcp://" in line for line in opts)
+    socket_dropin = next(c for c in hosts["tcp-socket-unit"]["plan"]["changes"] if c["path"].startswith(
+        "/etc/systemd/system/docker.socket.d/"))
+    assert "ListenStream=\n" in socket_dropin["after"] and "2375" not in socket_dropin["after"]
+    loose = {c["path"]: c for c in hosts["loose-perms"]["plan"]["changes"]}
+    assert loose["/etc/docker"]["mode"] == "0755" and loose["/etc/docker"]["old_mode"] == "0777"
+    risky = hosts["risky-containers"]["plan"]
+    assert [h["what"] for h in risky["held_back"]] == ["userns-remap"]
+    assert any("hide" in h["reason"] for h in risky["held_back"])
+    assert risky["actions"][0]["kind"] == "reload-docker"  # live-restore first, so containers survive
+    assert hosts["hardened"]["plan"]["empty"]
+    assert "daemon.json:3:1" in hosts["broken-json"]["plan"]["refused"]
+    assert all(s["ok"] for h in SCENARIOS if h != "broken-json" for s in hosts[h]["validation"]["steps"])
+
+
+def test_apply_hardens_and_verifies_every_scenario(harden_lab, before, tmp_path):
+    running_before = ssh(harden_lab, "risky-containers", "docker ps -q --no-trunc | sort")
+    code, hosts = harden(harden_lab, "lab", tmp_path, yes=True)
+    outcomes = {h: hosts[h]["apply"] and hosts[h]["apply"]["outcome"] for h in SCENARIOS}
+    assert outcomes == {**{h: "changed" for h in SCENARIOS}, "hardened": None, "broken-json": None}, outcomes
+    assert code == app.EXIT_ERROR  # broken-json still refused
+    assert snapshot(harden_lab, "broken-json") == before["broken-json"]
+    for name in SCENARIOS[:-2]:
+        steps = {s["step"]: s for s in hosts[name]["apply"]["steps"]}
+        assert steps["verify"]["ok"] and steps["container"]["ok"], (name, steps)
+        assert ssh(harden_lab, name, "systemctl is-active docker").strip() == "active"
+        assert ssh(harden_lab, name, "ss -Hltn 'sport = :2375'").strip() == "", name
+    # Containers kept running: live-restore was switched on by SIGHUP before the restart.
+    assert ssh(harden_lab, "risky-containers", "docker ps -q --no-trunc | sort") == running_before
+    custom = json.loads(ssh(harden_lab, "custom-settings", "cat /etc/docker/daemon.json"))
+    original = json.loads(seeded_daemon_json(harden_lab, "custom-settings"))
+    for key in ("registry-mirrors", "log-driver", "log-opts", "default-address-pools"):
+        assert custom[key] == original[key], key
+    assert "debug" not in custom and "insecure-registries" not in custom
+
+
+def seeded_daemon_json(lab, host: str) -> str:
+    """The scenario's daemon.json as seeded, from the run's own backup copy."""
+    run = ssh(lab, host, "ls /var/lib/remediate/runs | sort | tail -n 1").strip()
+    index = json.loads(ssh(lab, host, f"cat /var/lib/remediate/runs/{run}/manifest.json"))
+    entry = next(e for e in index["entries"] if e["path"] == "/etc/docker/daemon.json")
+    return ssh(lab, host, f"cat /var/lib/remediate/runs/{run}/files/{entry['index']}")
+
+
+def test_second_run_plans_nothing(harden_lab, tmp_path):
+    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
+    for name in SCENARIOS[:-1]:
+        assert hosts[name]["plan"]["empty"], (name, [c["path"] for c in hosts[name]["plan"]["changes"]])
+    assert hosts["broken-json"]["plan"]["refused"]
+
+
+def test_rollback_restores_the_exact_earlier_state(harden_lab, before):
+    code = app.rollback(target(harden_lab, "lab"), None)
+    assert code == app.EXIT_OK
+    for name in SCENARIOS:
+        now = snapshot(harden_lab, name)
+        kept = [line for line in now.splitlines() if "/var/lib/remediate" not in line]
+        assert kept == [line for line in before[name].splitlines() if "/var/lib/remediate" not in line], name
+    assert ssh(harden_lab, "tcp-daemon-json", "ss -Hltn 'sport = :2375'").strip() != ""
+    assert ssh(harden_lab, "stock", "systemctl is-active docker").strip() == "active"
+
+
+def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
+    # data-root on a regular file: our model cannot know, dockerd refuses to start.
+    inventory = inventory_with_policy(harden_lab, tmp_path, {"data-root": "/etc/hostname"})
+    code, hosts = harden(harden_lab, "stock", tmp_path, inventory=inventory, yes=True)
+    result = hosts["stock"]["apply"]
+    assert result["outcome"] == "rolled-back" and code == app.EXIT_ERROR
+    assert "/etc/hostname" in result["error"]
+    assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(before["stock"])
+    assert ssh(harden_lab, "stock", "systemctl is-active docker").strip() == "active"
+
+
+def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
+    # dockerd starts, but containers cannot: the nofile hard limit is above what the host allows.
+    inventory = inventory_with_policy(harden_lab, tmp_path, {
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}})
+    code, hosts = harden(harden_lab, "stock", tmp_path, inventory=inventory, yes=True)
+    result = hosts["stock"]["apply"]
+    assert result["outcome"] == "rolled-back", result
+    assert "container" in result["error"]
+    assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(before["stock"])
+
+
+def _without_runs(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "/var/lib/remediate" not in line]
+
+
+def _plan_for(conn, host):
+    facts = gather(conn)
+    policy = policy_for(dict(host.vars))
+    return facts, policy, plan_host(facts, policy, groups=tuple(host.groups))
+
+
+def test_concurrent_runs_on_one_host_never_interleave(harden_lab):
+    t = target(harden_lab, "stock")
+    inventory, hosts = t.resolve()
+    barrier = threading.Barrier(2)
+
+    def work(conn, host):
+        facts, policy, plan = _plan_for(conn, host)
+        barrier.wait()
+        return apply_host(conn, facts, plan, policy, run_id=new_run_id(), become=False,
+                          options=ApplyOptions(verify_image="busybox:latest"), groups=tuple(host.groups))
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.extend(run_fleet(hosts, work, t.connect_options(),
+                                                                          resolve_host=inventory.hosts.get)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = sorted(r.value.outcome for r in results)
+    assert outcomes == ["changed", "refused"], [(r.value.outcome, r.value.error) for r in results]
+    refused = next(r.value for r in results if r.value.outcome == "refused")
+    assert "lock" in refused.error or "stale plan" in refused.error
+
+
+def test_a_held_lock_refuses_and_a_stale_one_can_be_cleared(harden_lab, tmp_path):
+    t = target(harden_lab, "stock")
+    inventory, hosts = t.resolve()
+    holder = "20261128T000000Z-abcdef"
+
+    def take(conn, host):
+        return Transaction(conn, holder, become=False).call("lock", "run by a teammate").ok
+
+    app.rollback(t, None)  # undo the concurrency test's change so the plan is not empty
+    assert run_fleet(hosts, take, t.connect_options(), resolve_host=inventory.hosts.get)[0].value
+    code, result = harden(harden_lab, "stock", tmp_path, yes=True)
+    assert result["stock"]["apply"]["outcome"] == "refused"
+    assert holder in result["stock"]["apply"]["error"] and "teammate" in result["stock"]["apply"]["error"]
+    # The holder has no run state and the host did not reboot: it may be alive, so unlock refuses...
+    assert app.unlock(t) == app.EXIT_ERROR
+    state = run_fleet(hosts, lambda c, h: lock_state(c, become=False), t.connect_options(),
+                      resolve_host=inventory.hosts.get)[0].value
+    assert state.locked and not state.stale
+    # ...until told the holder is dead.
+    assert app.unlock(t, force=True) == app.EXIT_OK
+    assert app.unlock(t) == app.EXIT_OK  # nothing left to clear
