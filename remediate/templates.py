@@ -9,13 +9,16 @@ import jinja2
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
-def environment() -> jinja2.Environment:
-    """A strict Jinja environment: a missing variable is an error, never an empty string."""
+def environment(autoescape: bool = False) -> jinja2.Environment:
+    """A strict Jinja environment: a missing variable is an error, never an empty string.
+
+    autoescape is for HTML: every value from a host (evidence, file contents) is escaped.
+    """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=autoescape,
     )
 
 
