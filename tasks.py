@@ -65,19 +65,22 @@ AUDIT_HELP = {
     "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",
     "json": "Write the results document (JSON, format remediate.results/1) to this file.",
     "show_passed": "Also list passed, informational and not-applicable checks.",
+    "report": "Also write the reports (report.html, report.md, results.json, junit.xml, results.sarif) "
+              "into this directory.",
 }
 
 
 @task(help={**TARGET_HELP, **AUDIT_HELP})
 def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
-          only=None, skip=None, fail_on="high", profile=None, json=None, show_passed=False):
+          only=None, skip=None, fail_on="high", profile=None, json=None, show_passed=False, report=None):
     """Audit how Docker is configured on each host (CIS Docker Benchmark + practices). Changes nothing.
 
     Exit codes: 0 nothing failing at or above --fail-on, 2 such failures, 3 some hosts unreachable,
     1 errors (a host failed, a check errored, a waiver expired).
     """
     opts = app.AuditOptions(only=only, skip=skip, fail_on=fail_on, profile=profile,
-                            json_path=Path(json) if json else None, show_passed=show_passed)
+                            json_path=Path(json) if json else None, show_passed=show_passed,
+                            report_dir=Path(report) if report else None)
     try:
         code = app.audit(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
     except (RemediateError, ValueError) as exc:

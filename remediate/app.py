@@ -11,7 +11,7 @@ from pathlib import Path
 
 import datetime as dt
 
-from remediate import checks, output, results
+from remediate import checks, output, report, results
 from remediate import harden as harden_mod
 from remediate.harden import HardenOptions
 from remediate.apply.engine import ApplyOptions
@@ -63,6 +63,7 @@ class AuditOptions:
     profile: str | None = None
     json_path: Path | None = None
     show_passed: bool = False
+    report_dir: Path | None = None
 
 
 def run_audit(target: Target, opts: AuditOptions):
@@ -94,6 +95,9 @@ def audit(target: Target, opts: AuditOptions) -> int:
     if opts.json_path:
         results.write(doc, opts.json_path)
         output.info(f"results written to {opts.json_path}")
+    if opts.report_dir:
+        for path in report.write_reports(doc, opts.report_dir):
+            output.info(f"report written to {path}")
     return audit_exit_code(outcomes, opts.fail_on)
 
 
