@@ -64,7 +64,8 @@ def _match(inventory: Inventory, term: str, pattern: str) -> set[str]:
     if term.startswith("~"):
         try:
             regex = re.compile(term[1:])
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
+            # re.compile raises OverflowError for a{99999999999} and RecursionError for deep nesting.
             raise InventoryError(f"invalid regex {term!r} in host pattern {pattern!r}: {exc}") from None
         return _select_names(inventory, lambda name: regex.match(name) is not None)
     if "[" in term or "]" in term:
@@ -80,8 +81,16 @@ def _match(inventory: Inventory, term: str, pattern: str) -> set[str]:
         return {term}
     raise InventoryError(
         f"no host or group named {term!r} (in pattern {pattern!r}) in {inventory.source}"
-        f"{inventory.suggest(term)}"
+        f"{_colon_hint(inventory, pattern) or inventory.suggest(term)}"
     )
+
+
+def _colon_hint(inventory: Inventory, pattern: str) -> str:
+    """A host name with colons (IPv6) inside a ':'-separated pattern was cut at its colons."""
+    cut = [name for name in inventory.hosts if ":" in name and name in pattern and name != pattern.lstrip("&!")]
+    if not cut:
+        return ""
+    return f"; {cut[0]!r} holds ':' and was split: separate the terms with ',' instead (e.g. 'all,!{cut[0]}')"
 
 
 def _select_names(inventory: Inventory, matches) -> set[str]:

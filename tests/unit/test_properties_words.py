@@ -1,20 +1,18 @@
-"""Properties of word splitting: ExecStart=, $DOCKER_OPTS from an EnvironmentFile, Environment=, remote commands.
+"""Properties of word splitting: ExecStart=, $DOCKER_OPTS from an EnvironmentFile, Environment=.
 
 Each quoting function below is written from the rules of the program that
 reads the words (systemd.syntax(7) and systemd's extract_first_word() for
 unit files and $VAR values, systemd's env-file parser, systemctl's
-shell_maybe_quote(), POSIX sh): a word quoted by those rules must come back
-from our readers exactly, whatever characters it holds.
+shell_maybe_quote()): a word quoted by those rules must come back from our
+readers exactly, whatever characters it holds. Remote command lines (through
+a real sh) are covered in test_connection_base.py.
 """
 
 from __future__ import annotations
 
-import subprocess
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remediate.connection.base import quote_command
 from remediate.dockerd.problems import Source
 from remediate.dockerd.systemd import (UnitSyntaxError, expand_args, resolve_environment, split_words,
                                        systemd_command)
@@ -122,13 +120,3 @@ def test_environment_as_systemctl_shows_it_reads_back(env):
     props = parse.systemctl_show(output)
     assert parse.environment(props["Environment"]) == env
     assert props["ActiveState"] == "active"
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(HOSTILE_WORD.filter(lambda w: "\x00" not in w), min_size=1, max_size=5))
-def test_a_remote_command_line_gives_sh_exactly_our_argv(argv):
-    """What quote_command builds is run by a POSIX shell on the host: it must see these words and run nothing else."""
-    result = subprocess.run(["sh", "-c", "printf '%s\\0' " + quote_command(argv)], capture_output=True, check=True,
-                            env={"PATH": "/usr/bin:/bin"})
-    assert result.stdout.split(b"\0")[:-1] == [w.encode("utf-8") for w in argv]
-    assert result.stderr == b""
