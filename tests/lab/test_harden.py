@@ -66,7 +66,7 @@ def inventory_with_policy(lab, tmp_path, daemon: dict):
     import yaml
 
     data = yaml.safe_load(lab.inventory_path.read_text())
-    data["all"]["children"]["lab"]["vars"]["remediate_policy"]["daemon"].update(daemon)
+    data["all"]["vars"]["remediate_policy"]["daemon"].update(daemon)
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -231,3 +231,16 @@ def test_a_held_lock_refuses_and_a_stale_one_can_be_cleared(harden_lab, tmp_path
     # ...until told the holder is dead.
     assert app.unlock(t, force=True) == app.EXIT_OK
     assert app.unlock(t) == app.EXIT_OK  # nothing left to clear
+
+
+def test_harden_and_rollback_through_sudo_never_show_the_password(harden_lab, tmp_path, capfd):
+    app.rollback(target(harden_lab, "stock"), None)  # start from the seeded host whatever ran before
+    start = snapshot(harden_lab, "stock")
+    code, hosts = harden(harden_lab, "stock-ops", tmp_path, yes=True)
+    assert hosts["stock-ops"]["apply"]["outcome"] == "changed", hosts["stock-ops"]["apply"]
+    assert app.rollback(target(harden_lab, "stock-ops"), None) == app.EXIT_OK
+    assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(start)
+    captured = capfd.readouterr()
+    written = "".join(p.read_text() for p in tmp_path.glob("*.json"))
+    for text in (captured.out, captured.err, written):
+        assert harden_lab.ops_password not in text
