@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(python3 python3-venv python3-pip debootstrap debian-archive-keyring socat iproute2
-          busybox-static openssh-client util-linux ca-certificates)
+          busybox-static openssh-client util-linux ca-certificates
+          chromium fonts-dejavu-core)  # chromium: the HTML report tests open reports in headless Chromium
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from remediate import checks, results
 from remediate.apply.engine import ApplyResult
 from remediate.apply.validation import Validation
@@ -94,3 +96,15 @@ def fleet(kind: str = "audit", names: list[str] | None = None, **kwargs) -> dict
     outcomes = [outcome(n, kind, {"remediate_waivers": [WAIVER]} if n == "stock" else None)
                 for n in (names or SCENARIOS)]
     return document(outcomes + [unreachable()], kind, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def audit_doc() -> dict:
+    """fleet("audit") for a test module (import it there); tests copy it before changing it."""
+    return fleet("audit")
+
+
+@pytest.fixture(scope="module")
+def harden_doc() -> dict:
+    """fleet("harden"): every reached host has a dry-run plan and its validation."""
+    return fleet("harden")

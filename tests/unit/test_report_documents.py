@@ -13,6 +13,7 @@ from remediate.apply.engine import ApplyResult
 from remediate.errors import RemediateError
 from remediate.report import FORMATS, documents, write_reports
 from tests import report_fixtures as rf
+from tests.report_fixtures import audit_doc, harden_doc  # noqa: F401 — fixtures
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +21,6 @@ def validator():
     schema = json.loads(rf.SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-
-
-@pytest.fixture(scope="module")
-def audit_doc():
-    return rf.fleet("audit")
-
-
-@pytest.fixture(scope="module")
-def harden_doc():
-    return rf.fleet("harden")
 
 
 def errors(validator, doc) -> list[str]:
