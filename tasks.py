@@ -122,13 +122,14 @@ HARDEN_HELP = {
     "canary": "Apply to this one host first (a host name, or 'first'), then to the batches.",
     "restart_timeout": "Seconds to wait for dockerd after a reload or restart before rolling back (default 90).",
     "json": "Write the results document (JSON, remediate.results/1, kind harden) to this file.",
+    "report": "Also write the reports (HTML, Markdown, JSON, JUnit XML, SARIF) of this run into this directory.",
 }
 
 
 @task(help={**TARGET_HELP, **HARDEN_HELP})
 def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
            dry_run=False, yes=False, accept_risk="", repair_json=False, profile=None, batch_size="100%",
-           max_fail=1, canary=None, restart_timeout=90, json=None):
+           max_fail=1, canary=None, restart_timeout=90, json=None, report=None):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
     Exit codes: 0 done or nothing to change, 2 changes pending (dry-run), 3 some hosts unreachable,
@@ -140,7 +141,7 @@ def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
                              restart_timeout=int(restart_timeout))
     try:
         code = app.harden(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts,
-                          json_path=Path(json) if json else None)
+                          json_path=Path(json) if json else None, report_dir=Path(report) if report else None)
     except (RemediateError, ValueError) as exc:
         raise Exit(f"harden: {exc}", code=1)
     _exit(code)
@@ -175,9 +176,19 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
 
 @task(help={"extra": "Also boot N plain 'stock' hosts."})
 def demo(c, extra=0):
-    """The main job on the built-in lab: boot it, audit every host and write the results."""
+    """The main job on the built-in lab: boot it, audit every host, dry-run harden (diffs), write the report.
+
+    Exits 0 once the report is written: the lab is seeded with findings and a broken host on purpose.
+    """
     lab_up(c, extra=extra)
-    audit(c, hosts="lab", inventory=str(LAB_INVENTORY), json=str(ROOT / "reports" / "lab-audit.json"))
+    target = _target("lab", str(LAB_INVENTORY), 10, False, False)
+    out = ROOT / "reports" / "lab"
+    try:
+        app.audit(target, app.AuditOptions(json_path=out / "audit.json"))
+        app.harden(target, app.HardenOptions(dry_run=True), json_path=out / "harden-dry-run.json", report_dir=out)
+    except RemediateError as exc:
+        raise Exit(f"demo: {exc}", code=1)
+    output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
 
 
 @task(help={

@@ -112,7 +112,7 @@ def audit_exit_code(outcomes, fail_on: str) -> int:
 
 
 def harden(target: Target, opts: HardenOptions, json_path: Path | None = None,
-           confirm=None) -> int:
+           confirm=None, report_dir: Path | None = None) -> int:
     """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
     run_id = results.new_run_id()
     started = dt.datetime.now(dt.timezone.utc)
@@ -126,14 +126,14 @@ def harden(target: Target, opts: HardenOptions, json_path: Path | None = None,
         if not opts.yes and not (confirm or _ask)(f"apply these changes to {len(ready)} host(s) "
                                                   f"in {len(order)} batch(es)?"):
             output.info("cancelled: nothing applied")
-            _write_harden(run_id, started, inventory, target, opts, outcomes, json_path)
+            _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
             return EXIT_ERROR
         progress = output.Progress(len(ready), verb="applying")
         rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
         rollout.run(order, output.info)
     output.harden_recap(outcomes, dry_run=opts.dry_run or rollout is None,
                         stopped_by=rollout.stopped_by if rollout else None)
-    _write_harden(run_id, started, inventory, target, opts, outcomes, json_path)
+    _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
     return harden_exit_code(outcomes, dry_run=opts.dry_run)
 
 
@@ -150,12 +150,16 @@ def _ask(question: str) -> bool:
         return False
 
 
-def _write_harden(run_id, started, inventory, target, opts, outcomes, json_path) -> None:
+def _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir) -> None:
+    doc = results.document("harden", run_id, started, str(inventory.source), target.hosts, opts.to_json(), outcomes)
     if json_path:
-        doc = results.document("harden", run_id, started, str(inventory.source), target.hosts, opts.to_json(),
-                               outcomes)
         results.write(doc, json_path)
         output.info(f"results written to {json_path}")
+    if report_dir:
+        from remediate.report import write_reports
+
+        for path in write_reports(doc, report_dir):
+            output.info(f"report written to {path}")
 
 
 def harden_exit_code(outcomes, *, dry_run: bool) -> int:

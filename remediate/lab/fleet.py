@@ -32,6 +32,9 @@ FIRST_JUMP_PORT = 2200
 # Containers on lab hosts get nofile 16384 (the lab inventory's policy and the `hardened` scenario); hosts
 # inherit this machine's hard limit and cannot raise it, so it must be at least that.
 LAB_NOFILE = 16384
+# Each lab host's systemd holds about seven inotify instances; the kernel default (128 per user, and every
+# host runs as root) stops the third ten-host lab from booting. Raised like kind and k3d advise.
+INOTIFY_LIMITS = {"/proc/sys/fs/inotify/max_user_instances": 8192, "/proc/sys/fs/inotify/max_user_watches": 524288}
 SCENARIO_ORDER = (
     "stock",
     "tcp-daemon-json",
@@ -124,6 +127,7 @@ class Lab:
         if hard != resource.RLIM_INFINITY and hard < LAB_NOFILE:
             raise LabError(f"the open-files hard limit is {hard}; lab containers need {LAB_NOFILE} "
                            f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)")
+        self._raise_inotify_limits()
         with self._locked():
             base = image.ensure_image(self.home / "images", log=self.log)
             state = self.load_state()
@@ -198,6 +202,14 @@ class Lab:
         ]
 
     # Internals.
+    def _raise_inotify_limits(self) -> None:
+        for path, wanted in INOTIFY_LIMITS.items():
+            current = int(Path(path).read_text())
+            if current < wanted:
+                Path(path).write_text(f"{wanted}\n")
+                self.log(f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {wanted} "
+                         "(lab hosts each hold several inotify instances)")
+
     def _ensure_credentials(self, state: dict) -> None:
         if not self.key_file.exists():
             subprocess.run(
