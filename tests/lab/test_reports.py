@@ -1,0 +1,136 @@
+"""Every report format from real runs against the lab: `audit --report`, `harden --dry-run --report`, and shards
+of the fleet audited separately and merged back into one fleet report.
+
+The HTML screenshot is kept as reports/artifacts/report-lab.png (REMEDIATE_ARTIFACTS overrides the directory).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import junitparser
+import pytest
+
+from remediate import app
+from remediate.harden import HardenOptions
+from remediate.report import documents, write_reports
+from tests import chromium
+from tests import report_fixtures as rf
+from tests.expected_findings import EXPECTED_FAILURES
+from tests.report_page import Matrix
+
+
+def target(lab, hosts: str = "lab") -> app.Target:
+    return app.Target(hosts=hosts, inventory=str(lab.inventory_path), known_hosts=[])
+
+
+def schema_errors(doc: dict) -> list[str]:
+    validator = jsonschema.Draft202012Validator(json.loads(rf.SCHEMA.read_text()),
+                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return [f"{e.json_path}: {e.message[:160]}" for e in validator.iter_errors(doc)]
+
+
+def failing(doc: dict) -> dict[str, set[str]]:
+    return {h["host"]: {r["id"] for r in h.get("results", []) if r["status"] == "fail"} for h in doc["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def audit_reports(lab, tmp_path_factory):
+    out = tmp_path_factory.mktemp("audit-report")
+    code = app.audit(target(lab), app.AuditOptions(report_dir=out))
+    return code, out, json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dry_run_reports(lab, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dry-run-report")
+    code = app.harden(target(lab), HardenOptions(dry_run=True), report_dir=out)
+    return code, out, json.loads((out / "results.json").read_text())
+
+
+def test_audit_report_every_format_matches_the_lab(lab, audit_reports):
+    code, out, doc = audit_reports
+    assert code == app.EXIT_FINDINGS
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "results.json", "junit.xml", "results.sarif"}
+    assert schema_errors(doc) == []
+    assert failing(doc) == EXPECTED_FAILURES
+
+    xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
+    suites = {s.name: s for s in xml}
+    assert set(suites) == set(EXPECTED_FAILURES)
+    for host, expected in EXPECTED_FAILURES.items():
+        failed = {case.name.split()[0] for case in suites[host]
+                  if any(isinstance(r, junitparser.Failure) for r in case.result)}
+        assert failed == expected and suites[host].failures == len(expected), host
+
+    log = json.loads((out / "results.sarif").read_text())
+    validator = jsonschema.Draft4Validator(json.loads(rf.SARIF_SCHEMA.read_text()))
+    assert [e.message for e in validator.iter_errors(log)] == []
+    found: dict[str, set[str]] = {h: set() for h in EXPECTED_FAILURES}
+    for result in log["runs"][0]["results"]:
+        if result["properties"]["status"] == "fail":
+            found[result["properties"]["host"]].add(result["ruleId"])
+    assert found == EXPECTED_FAILURES
+
+    markdown = (out / "report.md").read_text()
+    assert all(f"\n## {host}\n" in markdown for host in EXPECTED_FAILURES)
+    for path in out.iterdir():
+        text = path.read_text()
+        assert lab.container_secret not in text and lab.ops_password not in text, path.name
+
+
+def test_audit_html_in_chromium(audit_reports, tmp_path):
+    _, out, doc = audit_reports
+    loaded = chromium.load((out / "report.html").as_uri(), tmp_path / "profile")
+    assert loaded.console == []
+    matrix = Matrix(loaded.dom)
+    assert matrix.ready and [r.host for r in matrix.rows] == [h["host"] for h in doc["hosts"]]
+    assert matrix.cells_with("fail") == EXPECTED_FAILURES
+
+
+def test_dry_run_report_shows_every_pending_change(lab, dry_run_reports, tmp_path):
+    _, out, doc = dry_run_reports  # its exit code is harden's business (tests/lab/test_harden.py)
+    assert doc["kind"] == "harden" and doc["options"]["dry_run"] is True
+    assert schema_errors(doc) == []
+    markdown = (out / "report.md").read_text()
+    changes = 0
+    for host in doc["hosts"]:
+        section = markdown.split(f"\n## {host['host']}\n", 1)[1].split("\n## ", 1)[0]
+        for change in host["plan"]["changes"]:
+            assert f"```diff\n{change['diff'].strip()}\n```" in section, (host["host"], change["path"])
+            changes += 1
+    assert changes > len(doc["hosts"])
+    refused = {h["host"] for h in doc["hosts"] if h["plan"]["refused"]}
+    assert refused == {"broken-json"}
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert junit.find("testsuite[@name='broken-json']/testcase[@name='harden']/failure") is not None
+
+    loaded = chromium.load((out / "report.html").as_uri(), tmp_path / "profile")
+    assert loaded.console == []
+    matrix = Matrix(loaded.dom)
+    pending = {h["host"]: str(len(h["plan"]["changes"]) + len(h["plan"]["actions"])) for h in doc["hosts"]}
+    assert {r.host: r.attrs["data-pending"] for r in matrix.rows} == pending
+    for host in doc["hosts"]:
+        for change in host["plan"]["changes"]:
+            assert f'data-path="{change["path"]}"' in loaded.dom
+    rf.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = chromium.screenshot((out / "report.html").as_uri(), rf.ARTIFACTS / "report-lab.png", tmp_path / "profile")
+    assert shot.stat().st_size > 20_000
+
+
+def test_shards_merged_equal_one_run_over_the_fleet(lab, audit_reports, tmp_path):
+    """Two CI jobs audit half the fleet each; merged, they are the document of one run over all of it."""
+    _, _, whole = audit_reports
+    names = [h["host"] for h in whole["hosts"]]
+    shards = []
+    for part in (names[:4], names[4:]):
+        doc, _ = app.run_audit(target(lab, ",".join(part)), app.AuditOptions())
+        shards.append(json.loads(json.dumps(doc, default=str)))
+    merged = documents.merge(shards)
+    assert schema_errors(merged) == []
+    assert documents.without_run_identity(merged) == documents.without_run_identity(whole)
+    assert [s["hosts"] for s in merged["merged_from"]] == [names[:4], names[4:]]
+    written = write_reports(merged, tmp_path / "merged")
+    assert len(written) == 5
