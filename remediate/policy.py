@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class Policy:
                 "waivers": [w.to_json() for w in self.waivers], "verify_image": self.verify_image}
 
 
-def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
+def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR, _extended_by: tuple[Path, ...] = ()) -> dict:
     """A profile's raw data, with `extends` resolved (the child's keys replace the parent's)."""
     path = Path(name_or_path)
     if not path.suffix:
@@ -69,6 +70,9 @@ def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
     if not path.is_file():
         known = sorted(p.stem for p in policies_dir.glob("*.yml"))
         raise PolicyError(f"no policy profile {name_or_path!r} (profiles: {', '.join(known)})")
+    if path.resolve() in _extended_by:
+        chain = " -> ".join(p.stem for p in (*_extended_by, path.resolve()))
+        raise PolicyError(f"{_extended_by[-1]}: extends loops back to a profile already being read: {chain}")
     try:
         doc = safe_yaml.load(path)
     except InventoryError as exc:
@@ -77,6 +81,7 @@ def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: a policy profile must be a mapping")
     _check_keys(data, KEYS, lambda key: doc.where(data, key))
+    _check_types(data, doc.where)
     for waiver in data.get("waivers") or []:
         if isinstance(waiver, dict):
             _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
@@ -84,7 +89,7 @@ def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR) -> dict:
                        for w in data.get("waivers") or []]
     parent = data.get("extends")
     if parent:
-        base = load_profile(parent, policies_dir)
+        base = load_profile(parent, policies_dir, (*_extended_by, path.resolve()))
         base["waivers"] = base.get("waivers", []) + data.pop("waivers")
         base.update({k: v for k, v in data.items() if k != "extends"})
         return base
@@ -99,9 +104,13 @@ def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[
     if not isinstance(overrides, dict):
         raise PolicyError("remediate_policy must be a mapping with the keys of a policy profile")
     _check_keys(overrides, KEYS - {"name", "extends"}, lambda key: "remediate_policy")
+    _check_types(overrides, lambda _mapping, key: "remediate_policy")
     for key, value in overrides.items():
-        data[key] = {**data.get(key, {}), **value} if key == "daemon" else value
-    waivers = list(data.get("waivers") or []) + list(host_vars.get("remediate_waivers") or []) + list(extra_waivers)
+        data[key] = {**(data.get(key) or {}), **(value or {})} if key == "daemon" else value
+    inventory_waivers = host_vars.get("remediate_waivers") or []
+    if not isinstance(inventory_waivers, list):
+        raise PolicyError(f"remediate_waivers must be a list of waivers, not {_kind(inventory_waivers)}")
+    waivers = list(data.get("waivers") or []) + inventory_waivers + list(extra_waivers)
     return build(data, waivers)
 
 
@@ -139,6 +148,55 @@ def _waiver(raw: Any) -> Waiver:
         raise PolicyError(f"{source}: a waiver needs a reason")
     return Waiver(check=str(raw["check"]), hosts=str(raw.get("hosts", "*")), reason=str(raw["reason"]),
                   expires=expires, source=source)
+
+
+_SHAPES = {"name": str, "extends": str, "verify_image": str, "daemon": dict, "severity": dict,
+           "advisory": list, "skip": list, "hold_back": list, "waivers": list}
+_SHAPE_NAMES = {str: "a string", dict: "a mapping", list: "a list"}
+
+
+def _kind(value: Any) -> str:
+    return {str: "a string", dict: "a mapping", list: "a list", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _check_types(data: dict, where) -> None:
+    """Refuse values of the wrong shape with their place (where(mapping, key)), not as a traceback later.
+
+    daemon values become daemon.json: JSON values only (no dates, no NaN, string keys).
+    """
+    for key, shape in _SHAPES.items():
+        if data.get(key) is not None and not isinstance(data[key], shape):
+            raise PolicyError(f"{where(data, key)}: {key} must be {_SHAPE_NAMES[shape]}, not {_kind(data[key])}")
+    daemon = data.get("daemon") or {}
+    for name, value in daemon.items():
+        if not isinstance(name, str):
+            raise PolicyError(f"{where(daemon, name)}: daemon key {name!r} is not a string; quote it")
+        bad = _not_json(value)
+        if bad is not None:
+            raise PolicyError(f"{where(daemon, name)}: daemon {name}: {bad} cannot be written to daemon.json "
+                              "(JSON values only: strings, numbers, true/false, null, lists, mappings)")
+
+
+def _not_json(value: Any) -> str | None:
+    """The first part of `value` that is not a finite JSON value, described; None when it all is."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"the number {value}"
+    if isinstance(value, list):
+        return next((bad for bad in map(_not_json, value) if bad is not None), None)
+    if isinstance(value, dict):
+        for key, member in value.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} (not a string)"
+            bad = _not_json(member)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(value, dt.date):
+        return f"the date {value} (quote it to keep it a string)"
+    return f"{_kind(value)} value {value!r}"
 
 
 def _check_keys(data: dict, allowed: set[str], where) -> None:
