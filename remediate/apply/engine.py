@@ -90,10 +90,16 @@ def script_actions(plan: Plan) -> str:
     return ",".join(words)
 
 
-def manifest(run_id: str, host: str, entries: list[Entry], plan: Plan, was_active: bool) -> bytes:
+def docker_before(state: str) -> str:
+    """What a restore brings dockerd back to: active (restart and wait), failed (restart, it fails again
+    as it did), or inactive (stopped)."""
+    return state if state in ("active", "failed") else "inactive"
+
+
+def manifest(run_id: str, host: str, entries: list[Entry], plan: Plan, was: str) -> bytes:
     doc = {"format": MANIFEST_FORMAT, "run_id": run_id, "host": host,
            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "controller": controller_identity(), "docker_was_active": was_active,
+           "controller": controller_identity(), "docker_before": was,
            "actions": script_actions(plan), "entries": [e.to_json() for e in entries]}
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
@@ -133,7 +139,7 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
     log = StepLog()
     tx = Transaction(conn, run_id, become=become)
     entries = entries_for(plan.changes)
-    was_active = HostView(facts, policy, groups).docker_state == "active"
+    was = docker_before(HostView(facts, policy, groups).docker_state)
 
     reply = tx.call("lock", f"run {run_id} by {controller_identity()}")
     if reply.rc == LOCKED:
@@ -144,8 +150,9 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
     keep_lock = False
     result = ApplyResult(FAILED, run_id, error="interrupted")
     try:
-        result = _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was_active, log, options,
-                                        groups, regather or (lambda c: gather(c, become=become)))
+        result = _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options,
+                                        groups, regather or (lambda c: gather(
+                                            c, become=become, extra_paths=tuple(ch.path for ch in plan.changes))))
         keep_lock = result.outcome == "lost"
         if keep_lock:
             result.outcome = FAILED
@@ -163,11 +170,11 @@ def finish_run(tx: Transaction, log: StepLog, options: ApplyOptions, state: str)
         log.add("unlock", False, f"the lock could not be released: {exc}")
 
 
-def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was_active, log, options, groups,
+def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options, groups,
                            regather) -> ApplyResult:
     run_id = tx.run_id
     writes = [e.content or b"" for e in entries if e.op == "write"]
-    body = manifest(run_id, facts.host, entries, plan, was_active)
+    body = manifest(run_id, facts.host, entries, plan, was)
     spec = validation_spec(facts, plan)
     if not spec.empty:
         reply = tx.call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
@@ -184,7 +191,7 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was_active, l
     backups = f"{BASE}/runs/{run_id}"
     try:
         reply = tx.call("commit", str(options.restart_timeout), script_actions(plan),
-                        "active" if was_active else "inactive", *entry_words(entries),
+                        was, *entry_words(entries),
                         timeout=4 * options.restart_timeout + 60)
     except RemediateError as exc:
         log.add("commit", False, str(exc))
@@ -210,7 +217,7 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was_active, l
     problems = _verify(conn, facts, plan, policy, groups, regather, options, tx.become, log)
     if not problems:
         return ApplyResult(CHANGED, run_id, backups, None, log.steps)
-    reply = tx.call("restore", str(options.restart_timeout), "active" if was_active else "inactive", "rolled-back",
+    reply = tx.call("restore", str(options.restart_timeout), was, "rolled-back",
                     run_id, *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
     log.add("rollback", reply.ok, reply.error() if not reply.ok else "backups restored, dockerd back as it was")
     error = "verification failed: " + "; ".join(problems)

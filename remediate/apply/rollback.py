@@ -83,8 +83,8 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
                 outcome = REFUSED
                 return ApplyResult(REFUSED, run_id, None, "files changed since run " + target.run_id
                                    + " (use --force to restore anyway): " + reply.error(), log.steps)
-        was_active = "active" if doc.get("docker_was_active") else "inactive"
-        reply = tx.call("restore", str(options.restart_timeout), was_active, "rolled-back", target.run_id,
+        reply = tx.call("restore", str(options.restart_timeout), doc.get("docker_before", "active"), "rolled-back",
+                        target.run_id,
                         *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
         log.add("restore", reply.ok, reply.error() if not reply.ok else f"backups of {target.run_id} restored")
         if not reply.ok:

@@ -19,7 +19,8 @@ _INT_FIELDS = ("uid", "gid", "size")
 _PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
 
 
-def gather(conn: Connection, *, become: bool = False) -> HostFacts:
+def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ...] = ()) -> HostFacts:
+    """All facts of one host in two round trips; extra_paths are read too (apply verifies what it wrote)."""
     facts = HostFacts(host=conn.host_name)
     batch = Batch()
     for path in FIXED_PATHS:
@@ -31,7 +32,7 @@ def gather(conn: Connection, *, become: bool = False) -> HostFacts:
         batch.add_shell(f"cmd:{name}", snippet, env=env)
     _absorb(facts, run_batch(conn, batch, become=become))
 
-    discovered = sorted(set(_discovered_paths(facts)) - set(facts.files))
+    discovered = sorted((set(_discovered_paths(facts)) | set(extra_paths)) - set(facts.files))
     if discovered:
         follow_up = Batch()
         for path in discovered:

@@ -258,24 +258,31 @@ run_actions() {
     done
 }
 
-# restore_all WAIT WAS_ACTIVE ENTRY...: put every file back, reload systemd, bring dockerd back as it was.
+# restore_all WAIT BEFORE ENTRY...: put every file back, reload systemd, bring dockerd back as it was:
+# BEFORE active (restart, wait until it answers), failed (restart: it fails again, as it did), else stopped.
 restore_all() {
-    wait=$1 was_active=$2; shift 2
+    wait=$1 before=$2; shift 2
     each restore_one "$@" || return 1
     remove_created_dirs
     systemctl daemon-reload
-    if [ "$was_active" = active ]; then
-        systemctl reset-failed docker.service docker.socket 2>/dev/null
+    systemctl reset-failed docker.service docker.socket 2>/dev/null
+    case $before in
+    active)
         timeout "$wait" systemctl restart docker.socket docker.service 2>/dev/null || timeout "$wait" systemctl restart docker.service
-        wait_active "$wait" || return 1
-    fi
+        wait_active "$wait" || return 1 ;;
+    failed)
+        timeout "$wait" systemctl restart docker.socket docker.service >/dev/null 2>&1
+        say "ok restore dockerd restarted with its old configuration: $(docker_state) (it was failed before)" ;;
+    *)
+        systemctl stop docker.service 2>/dev/null ;;
+    esac
     return 0
 }
 
-commit() {  # WAIT ACTIONS WAS_ACTIVE ENTRY...
+commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for a rollback)
     lock_held_by_us || die commit "this run does not hold the lock" 75
     [ "$(cat "$rundir/state" 2>/dev/null)" = prepared ] || die commit "run $run is not prepared"
-    wait=$1 actions=$2 was_active=$3; shift 3
+    wait=$1 actions=$2 before=$3; shift 3
     trap '' HUP PIPE
     printf 'committing\n' >"$rundir/state"
     if each install_one "$@" && printf 'committed\n' >"$rundir/state" && run_actions "$wait" "$actions"; then
@@ -285,7 +292,7 @@ commit() {  # WAIT ACTIONS WAS_ACTIVE ENTRY...
     fi
     say "ok rollback starting: restoring the backups of run $run"
     each unstage "$@"
-    if restore_all "$wait" "$was_active" "$@"; then
+    if restore_all "$wait" "$before" "$@"; then
         printf 'rolled-back\n' >"$rundir/state"
         say "state rolled-back"
     else
@@ -295,14 +302,14 @@ commit() {  # WAIT ACTIONS WAS_ACTIVE ENTRY...
     exit 1
 }
 
-restore() {  # WAIT WAS_ACTIVE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups back (verification failed,
+restore() {  # WAIT BEFORE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups back (verification failed,
              # or invoke rollback); FROM_RUN's state becomes NEW_STATE.
     lock_held_by_us || die restore "this run does not hold the lock" 75
     case $4 in ''|.|..|*/*) die restore "bad run id" 2 ;; esac
-    wait=$1 was_active=$2 new_state=$3 rundir=$base/runs/$4; shift 4
+    wait=$1 before=$2 new_state=$3 rundir=$base/runs/$4; shift 4
     trap '' HUP PIPE
     [ -d "$rundir/files" ] || die restore "no backups of run $(basename -- "$rundir") on this host"
-    if restore_all "$wait" "$was_active" "$@"; then
+    if restore_all "$wait" "$before" "$@"; then
         printf '%s\n' "$new_state" >"$rundir/state"
         say "state $new_state"
     else

@@ -175,6 +175,42 @@ def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
     assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(before["stock"])
 
 
+def test_canary_failure_stops_the_rollout(harden_lab, before, tmp_path):
+    inventory = inventory_with_policy(harden_lab, tmp_path, {
+        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}})
+    code, hosts = harden(harden_lab, "stock,tcp-docker-opts", tmp_path, inventory=inventory, yes=True,
+                         canary="tcp-docker-opts", max_fail=1)
+    assert code == app.EXIT_ERROR
+    assert hosts["tcp-docker-opts"]["apply"]["outcome"] == "rolled-back"
+    assert hosts["stock"]["apply"]["outcome"] == "skipped" and "max-fail" in hosts["stock"]["apply"]["error"]
+    for name in ("stock", "tcp-docker-opts"):
+        assert _without_runs(snapshot(harden_lab, name)) == _without_runs(before[name])
+
+
+def test_declined_confirmation_changes_nothing(harden_lab, before, tmp_path):
+    out = tmp_path / "declined.json"
+    asked = []
+    code = app.harden(target(harden_lab, "stock"), HardenOptions(), json_path=out,
+                      confirm=lambda question: asked.append(question) or False)
+    assert code == app.EXIT_ERROR and asked and "1 host" in asked[0]
+    assert json.loads(out.read_text())["hosts"][0]["apply"] is None
+    assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(before["stock"])
+
+
+def test_repair_json_replaces_the_broken_file_and_rollback_brings_it_back(harden_lab, before, tmp_path):
+    code, hosts = harden(harden_lab, "broken-json", tmp_path, yes=True, repair_json=True)
+    assert hosts["broken-json"]["apply"]["outcome"] == "changed", hosts["broken-json"]["apply"]
+    assert ssh(harden_lab, "broken-json", "systemctl is-active docker").strip() == "active"
+    json.loads(ssh(harden_lab, "broken-json", "cat /etc/docker/daemon.json"))
+    copies = ssh(harden_lab, "broken-json", "ls /etc/docker").split()
+    kept = next(name for name in copies if name.startswith("daemon.json.remediate-broken-"))
+    original = seeded_daemon_json(harden_lab, "broken-json")
+    assert ssh(harden_lab, "broken-json", f"cat /etc/docker/{kept}") == original
+    assert app.rollback(target(harden_lab, "broken-json"), None) == app.EXIT_OK
+    assert _without_runs(snapshot(harden_lab, "broken-json")) == _without_runs(before["broken-json"])
+    assert ssh(harden_lab, "broken-json", "systemctl is-active docker || true").strip() == "failed"
+
+
 def _without_runs(text: str) -> list[str]:
     return [line for line in text.splitlines() if "/var/lib/remediate" not in line]
 
