@@ -7,6 +7,7 @@ HostKeyAlias, StrictHostKeyChecking, UserKnownHostsFile).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from remediate.errors import InventoryError
 __all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "connect", "quote_command"]
 
 TRUE_WORDS = {"true", "yes", "on", "1"}
+_ADDRESS = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")
 MAX_JUMPS = 5
 
 
@@ -79,7 +81,7 @@ def endpoint_of(host: HostLike, options: ConnectOptions, resolve_host: Resolver 
     if depth > MAX_JUMPS:
         raise InventoryError(f"{host.name}: proxy jump chain longer than {MAX_JUMPS} hops (a loop?)")
     v = host.vars
-    address = str(v.get("ansible_host") or host.name)
+    address = _checked_address(host.name, "ansible_host", str(v.get("ansible_host") or host.name))
     cfg = _ssh_config(options).lookup(address)
     if cfg.get("proxycommand", "none").lower() != "none":
         raise InventoryError(f"{host.name}: ProxyCommand in the ssh config is not supported; use ProxyJump")
@@ -112,7 +114,7 @@ def _jump_chain(label: str, spec: str, target: Endpoint, options: ConnectOptions
             endpoint = endpoint_of(resolved, options, resolve_host, depth + 1)
         else:
             user, host, port = parse_jump(label, hop)
-            cfg = _ssh_config(options).lookup(host)
+            cfg = _ssh_config(options).lookup(_checked_address(label, "proxy jump host", host))
             endpoint = Endpoint(
                 label=f"{label} (jump host {hop})", host=str(cfg.get("hostname") or host),
                 port=_port(label, port or cfg.get("port") or 22),
@@ -136,6 +138,15 @@ def _innermost(endpoint: Endpoint) -> Endpoint:
     while endpoint.jump is not None:
         endpoint = endpoint.jump
     return endpoint
+
+
+def _checked_address(label: str, what: str, address: str) -> str:
+    """A host name or IP literal, nothing else: it is looked up in ~/.ssh/config, where paramiko runs
+    `Match exec` commands through a shell with the name spliced in (%h), as OpenSSH did before 9.6."""
+    if not _ADDRESS.fullmatch(address):
+        raise InventoryError(f"{label}: {what} {address!r} is not a host name or IP address "
+                             "(letters, digits and . _ : % - only, not starting with -)")
+    return address
 
 
 def parse_jump(label: str, hop: str) -> tuple[str | None, str, int | None]:

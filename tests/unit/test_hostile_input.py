@@ -9,12 +9,15 @@ the planner.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remediate.errors import PolicyError
+from remediate.connection import ConnectOptions, connect, endpoint_of
+from remediate.errors import InventoryError, PolicyError
+from remediate.inventory.model import Host
 from remediate.plan.planner import plan_host
 from remediate.policy import KEYS, WAIVER_KEYS, policy_for
 from tests.plan_fixtures import load, policy, with_daemon_json
@@ -125,3 +128,59 @@ def test_any_inventory_policy_vars_give_a_policy_or_a_policy_error(host_vars):
         assert str(exc)
     else:
         json.dumps(p.daemon, allow_nan=False)
+
+
+# --- inventory values on their way to a host ---------------------------------------------------
+def hostile_values(marker: Path) -> list[str]:
+    return [f"$(touch {marker})", f"`touch {marker}`", f"x; touch {marker}", f"x\ntouch {marker}",
+            f"'; touch {marker}; '", f'"; touch {marker}; "', f"x|touch {marker}", f"{{{{ 7*7 }}}}{marker}",
+            f"-oProxyCommand=touch {marker}", f"x&&touch {marker}", f"x>{marker}"]
+
+
+@pytest.mark.parametrize("var", ["ansible_host", "remediate_proxy_jump"])
+def test_hostile_addresses_never_reach_a_match_exec_shell(tmp_path, var):
+    """paramiko runs ~/.ssh/config `Match exec` commands through a shell with the host name spliced in."""
+    config = tmp_path / "ssh_config"
+    config.write_text('Match originalhost !web1 exec "test %h = bastion"\n  User jump\n')
+    marker = tmp_path / "pwned"
+    for value in hostile_values(marker):
+        host = Host("web1", {var: f"ops@{value}" if var == "remediate_proxy_jump" else value}, ("all",))
+        with pytest.raises(InventoryError, match="is not a host name or IP address"):
+            endpoint_of(host, ConnectOptions(known_hosts=[], ssh_config=config))
+    assert not marker.exists()
+
+
+def test_plain_addresses_are_still_looked_up(tmp_path):
+    config = tmp_path / "ssh_config"
+    config.write_text("Host 10.0.0.5 fe80::1%eth0 web_1.example-dc.lan\n  Port 2222\n")
+    for address in ("10.0.0.5", "fe80::1%eth0", "web_1.example-dc.lan"):
+        endpoint = endpoint_of(Host("h", {"ansible_host": address}, ("all",)),
+                               ConnectOptions(known_hosts=[], ssh_config=config))
+        assert (endpoint.host, endpoint.port) == (address, 2222)
+
+
+FAKE_SUDO = """#!/bin/sh
+printf '%s\\0' "$@" >"$FAKE_SUDO_ARGV"
+while [ $# -gt 0 ]; do case $1 in --) shift; break ;; -u|-p) shift ;; esac; shift; done
+exec "$@"
+"""
+
+
+def test_a_hostile_become_user_reaches_sudo_as_one_argument_and_runs_nothing(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sudo").write_text(FAKE_SUDO)
+    (bin_dir / "sudo").chmod(0o755)
+    argv_log = tmp_path / "sudo.argv"
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_SUDO_ARGV", str(argv_log))
+    marker = tmp_path / "pwned"
+    for value in hostile_values(marker):
+        host = Host("local", {"ansible_connection": "local", "ansible_become": True, "ansible_become_user": value},
+                    ("all",))
+        with connect(host, ConnectOptions(known_hosts=[])) as conn:
+            assert conn.run(["printf", "ok"], become=True).stdout == b"ok"
+        words = argv_log.read_bytes().split(b"\0")[:-1]
+        assert words[words.index(b"-u") + 1] == value.encode()
+        assert words[-2:] == [b"printf", b"ok"]
+    assert not marker.exists()
