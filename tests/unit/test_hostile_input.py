@@ -1,26 +1,36 @@
-"""Hostile input stays data: it is diagnosed with a place, never evaluated, never crashes a run.
+"""Hostile input stays data: it is diagnosed with a place, never evaluated, never reaches a shell, never crashes a run.
 
-Inventory names with shell metacharacters and alias bombs in inventories are
-covered in test_inventory.py; this file adds what reaches further: policy
-files, templates, remote commands and daemon.json content that would break
-the planner.
+Sections: daemon.json content the planner must refuse rather than crash on;
+policy profiles and inventory overrides (alias bombs, malformed YAML, wrong
+shapes, extends loops); inventory values on their way to a host (ssh config
+Match exec, sudo); templates (harden's files and every report format render
+values, never evaluate them); inventory files (hostile names, mapping alias
+bombs, object-building tags). More inventory cases live in test_inventory.py.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from remediate import checks
+from remediate.audit import audit_host
 from remediate.connection import ConnectOptions, connect, endpoint_of
 from remediate.errors import InventoryError, PolicyError
+from remediate.inventory import load_inventory
 from remediate.inventory.model import Host
 from remediate.plan.planner import plan_host
+from remediate.plan.units import SERVICE_DROPIN
 from remediate.policy import KEYS, WAIVER_KEYS, policy_for
-from tests.plan_fixtures import load, policy, with_daemon_json
+from remediate.report import html, junit, markdown, sarif
+from remediate.runner import HostOutcome
+from tests import report_fixtures as rf
+from tests.plan_fixtures import load, policy, with_daemon_json, with_exec_start
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 
@@ -183,4 +193,73 @@ def test_a_hostile_become_user_reaches_sudo_as_one_argument_and_runs_nothing(tmp
         words = argv_log.read_bytes().split(b"\0")[:-1]
         assert words[words.index(b"-u") + 1] == value.encode()
         assert words[-2:] == [b"printf", b"ok"]
+    assert not marker.exists()
+
+
+# --- templates render values, never evaluate them ---------------------------------------------
+TEMPLATE_SYNTAX = "{{ range(3)|list }}{% if true %}IF{% endif %}{#c#}"
+EVALUATED = "[0, 1, 2]IF"
+MARKUP = "<script>alert(1)</script>"
+
+
+def test_template_syntax_from_a_host_stays_literal_in_the_files_harden_writes():
+    line = (f"ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 '--label=a={TEMPLATE_SYNTAX}' "
+            "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    dropin = plan_host(with_exec_start(load("stock"), line), policy()).change(SERVICE_DROPIN).after.decode()
+    assert f"'--label=a={TEMPLATE_SYNTAX}'" in dropin and EVALUATED not in dropin
+    p = plan_host(with_daemon_json(load("stock"), {"labels": [TEMPLATE_SYNTAX], "log-opts": {"tag": TEMPLATE_SYNTAX}}),
+                  policy())
+    written = json.loads(p.change(DAEMON_JSON).after)
+    assert written["labels"] == [TEMPLATE_SYNTAX] and written["log-opts"]["tag"] == TEMPLATE_SYNTAX
+
+
+def test_template_syntax_and_markup_from_inventory_and_hosts_stay_literal_in_every_report():
+    hostile = f"{TEMPLATE_SYNTAX}{MARKUP}$(id)`id`'\"|\n# heading"
+    facts = with_daemon_json(load("custom-settings"), {"log-level": "info", hostile: hostile, "labels": [hostile]})
+    host_policy = policy_for({"remediate_waivers": [
+        {"check": "2.9", "hosts": "*", "reason": hostile, "expires": "2099-01-01"}]})
+    audited = audit_host(facts, host_policy, checks.select(), "stock", ("lab",), rf.TODAY)
+    plan = plan_host(facts, host_policy, groups=("lab",), today=rf.TODAY)
+    entry = {**audited.to_json(), "plan": plan.to_json(), "validation": rf.validation_of(plan).to_json(), "apply": None}
+    doc = rf.document([HostOutcome("stock", "ok", rf._Entry(entry), seconds=1, round_trips=2)], "harden")
+    for render in (markdown.render, html.render, junit.render, sarif.render):
+        out = render(doc)
+        assert TEMPLATE_SYNTAX in out and EVALUATED not in out, render
+    assert MARKUP not in html.render(doc) and "&lt;script&gt;alert(1)&lt;/script&gt;" in html.render(doc)
+    assert MARKUP not in junit.render(doc)
+
+
+# --- inventory files ------------------------------------------------------------------------------
+HOSTILE_NAMES = ["h\nid", "h'x", 'h"x', "{{ 7*7 }}", "{%x%}", "h`id`", "h|id", "h>x", "h&x", "h;x", "h$x", "h*x",
+                 "h\\x", "h\tx", "~h", "h(x)", "-h", "h=x"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_host_names_are_refused_in_yaml_and_ini_with_file_and_line(tmp_path, name):
+    yaml_file = tmp_path / "inv.yml"
+    yaml_file.write_text(f"all:\n  hosts:\n    {json.dumps(name)}:\n")
+    with pytest.raises(InventoryError, match=f"{yaml_file}:3"):
+        load_inventory(yaml_file)
+    if "\n" not in name:
+        ini_file = tmp_path / "inv.ini"
+        ini_file.write_text(f"[web]\n{shlex.quote(name)}\n")
+        with pytest.raises(InventoryError, match=f"{ini_file}:2"):
+            load_inventory(ini_file)
+
+
+def test_an_alias_bomb_of_mappings_is_refused_naming_the_file(tmp_path):
+    lines = ["all:", "  hosts: {h1: }", "  vars:", "    l0: &l0 {" + ", ".join(f"a{j}: x" for j in range(10)) + "}"]
+    lines += [f"    l{i}: &l{i} {{" + ", ".join(f"k{j}: *l{i - 1}" for j in range(10)) + "}" for i in range(1, 10)]
+    bomb = tmp_path / "inv.yml"
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InventoryError, match=f"{bomb}:.*alias bomb"):
+        load_inventory(bomb)
+
+
+def test_yaml_tags_that_build_objects_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(f"all:\n  hosts: {{h1: }}\n  vars:\n    x: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(InventoryError, match=f"{inventory}:4"):
+        load_inventory(inventory)
     assert not marker.exists()
