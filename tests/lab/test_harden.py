@@ -28,12 +28,13 @@ from remediate.runner import run_fleet
 SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "loose-perms", "risky-containers",
              "custom-settings", "hardened", "broken-json"]
 # Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
+# key.json is dockerd's own identity file, written by dockerd at its first start, not by harden.
 SNAPSHOT = r"""
 for p in /etc/docker /etc/default/docker /etc/systemd/system/docker.service.d /etc/systemd/system/docker.socket.d \
          /etc/audit /etc/subuid /etc/subgid /var/lib/remediate; do
     [ -e "$p" ] || { echo "absent $p"; continue; }
-    find "$p" -type d -printf '%y %m %u %g - %p\n' | sort -k6
-    find "$p" ! -type d -printf '%y %m %u %g %T@ %p\n' | sort -k6
+    find "$p" -type d -printf "%y %m %u %g $DIRTIME %p\n" | sort -k6
+    find "$p" ! -type d ! -name key.json -printf '%y %m %u %g %T@ %p\n' | sort -k6
     find "$p" -type f ! -name key.json -exec sha256sum {} + | sort -k2
 done
 find / -xdev -name '.*.remediate-*' 2>/dev/null | sed 's/^/leftover /'
@@ -46,8 +47,9 @@ def ssh(lab, host: str, script: str) -> str:
     return result.stdout
 
 
-def snapshot(lab, host: str) -> str:
-    return ssh(lab, host, SNAPSHOT)
+def snapshot(lab, host: str, dir_mtimes: bool = False) -> str:
+    """Directory mtimes too only when nothing may be written at all (a restore cannot undo a dir's mtime)."""
+    return ssh(lab, host, ("DIRTIME=%T@" if dir_mtimes else "DIRTIME=-") + "\n" + SNAPSHOT)
 
 
 def target(lab, hosts: str, inventory=None) -> app.Target:
@@ -78,10 +80,11 @@ def before(harden_lab):
 
 
 def test_dry_run_shows_each_scenario_and_changes_nothing(harden_lab, before, tmp_path):
+    exact = {name: snapshot(harden_lab, name, dir_mtimes=True) for name in SCENARIOS}
     code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
     assert code == app.EXIT_ERROR  # broken-json is refused: an error a person must look at
     for name in SCENARIOS:
-        assert snapshot(harden_lab, name) == before[name], f"dry-run changed {name}"
+        assert snapshot(harden_lab, name, dir_mtimes=True) == exact[name], f"dry-run changed {name}"
         assert hosts[name]["round_trips"] <= 3
 
     def diff(host, path):
