@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from remediate.facts import parse
+from remediate.facts import parse, units
 from remediate.facts.gather import daemon_json_path
 from remediate.facts.model import HostFacts
 
@@ -24,7 +24,7 @@ def dockerd_inputs(facts: HostFacts):
         version=version.group(1) if version else None,
         daemon_json_path=config_path,
         daemon_json=daemon.content if daemon.kind in ("file", "symlink") else None,
-        exec_start=parse.exec_start_commands(service.get("ExecStart", "")),
+        exec_start=_exec_start(facts, service, service_files),
         exec_start_source=_last_setting(facts, service_files, "ExecStart") or service.get("FragmentPath", ""),
         environment=parse.environment(service.get("Environment", "")),
         environment_files={path: facts.file(path).content
@@ -36,6 +36,26 @@ def dockerd_inputs(facts: HostFacts):
         active_state=service.get("ActiveState", "unknown"),
         journal_tail=facts.command("journal").stdout,
     )
+
+
+def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[str]) -> list[str]:
+    """ExecStart as systemd has it loaded, with the unit files' quoting when they say the same thing.
+
+    systemctl show joins argv[] without quotes (`"--label=a b"` reads back as two words); the unit files
+    keep them, but after an edit without daemon-reload they are not what systemd runs.
+    """
+    from remediate.dockerd.systemd import exec_start_prefixes, split_words
+
+    shown = parse.exec_start_commands(service.get("ExecStart", ""))
+    written = units.exec_start(facts, service_files)
+    if written is None or len(written) != len(shown):
+        return shown
+
+    def unquoted(command: str) -> str:
+        words = split_words(command)
+        return " ".join([exec_start_prefixes(words[0])[1], *words[1:]] if words else [])
+
+    return written if all(unquoted(w) == s for w, s in zip(written, shown)) else shown
 
 
 def _unit_files(props: dict[str, str]) -> list[str]:

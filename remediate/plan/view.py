@@ -15,48 +15,8 @@ from remediate import checks
 from remediate.checks.context import CheckContext
 from remediate.checks.model import FAIL, WAIVED, Result
 from remediate.facts.model import FileFact, HostFacts
+from remediate.facts.units import UnitLine, unit_lines  # noqa: F401 (re-exported for the planner)
 from remediate.policy import Policy
-
-# Where a unit file line sits: the file, its 1-based line, section, key and value.
-_SECTION = re.compile(r"\[([^\]]+)\]\s*$")
-
-
-@dataclass(frozen=True)
-class UnitLine:
-    path: str
-    line: int
-    section: str
-    key: str
-    value: str
-
-
-def unit_lines(path: str, text: str) -> list[UnitLine]:
-    """KEY=VALUE lines of a systemd unit file with their sections; comments skipped, continuations joined."""
-    out: list[UnitLine] = []
-    section = ""
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        start = i
-        line = lines[i].strip()
-        i += 1
-        if not line or line[0] in "#;":
-            continue
-        match = _SECTION.match(line)
-        if match:
-            section = match.group(1)
-            continue
-        while line.endswith("\\") and i < len(lines):
-            nxt = lines[i].strip()
-            i += 1
-            if nxt and nxt[0] in "#;":
-                continue
-            line = line[:-1] + " " + nxt
-        key, sep, value = line.partition("=")
-        if sep:
-            out.append(UnitLine(path, start + 1, section, key.strip(), value.strip()))
-    return out
-
 
 @dataclass
 class HostView:

@@ -100,3 +100,20 @@ def test_environment_reads_systemctl_quoting():
 def test_environment_file_paths_may_hold_spaces():
     value = "/etc/default/docker (ignore_errors=yes)\n/etc/my conf/docker (ignore_errors=no)"
     assert parse.environment_files(value) == [("/etc/default/docker", True), ("/etc/my conf/docker", False)]
+
+
+def test_exec_start_keeps_the_unit_files_quoting_when_systemd_has_them_loaded():
+    line = '/usr/sbin/dockerd -H fd:// "--label=it\'s mine" --label "a b"'
+    base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// --label=it's mine --label a b")  # as systemctl shows it
+    facts = base.add_file("/lib/systemd/system/docker.service",
+                          f"[Service]\nExecStart={line}\n").build()
+    labels = [f.value for f in effective_config(facts).command_line.given("labels")]
+    assert labels == ["it's mine", "a b"]
+    assert not [p for p in effective_config(facts).problems if p.kind == "UnitProblem"]
+
+
+def test_exec_start_follows_systemd_when_the_unit_file_changed_without_daemon_reload():
+    base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// --debug")
+    facts = base.add_file("/lib/systemd/system/docker.service",
+                          "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n").build()
+    assert effective_config(facts).command_line.given("debug")

@@ -1,0 +1,60 @@
+"""systemd unit files as the facts hold them: KEY=VALUE lines with their file, line and section."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Where a unit file line sits: the file, its 1-based line, section, key and value.
+_SECTION = re.compile(r"\[([^\]]+)\]\s*$")
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    path: str
+    line: int
+    section: str
+    key: str
+    value: str
+
+
+def unit_lines(path: str, text: str) -> list[UnitLine]:
+    """KEY=VALUE lines of a systemd unit file with their sections; comments skipped, continuations joined."""
+    out: list[UnitLine] = []
+    section = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = i
+        line = lines[i].strip()
+        i += 1
+        if not line or line[0] in "#;":
+            continue
+        match = _SECTION.match(line)
+        if match:
+            section = match.group(1)
+            continue
+        while line.endswith("\\") and i < len(lines):
+            nxt = lines[i].strip()
+            i += 1
+            if nxt and nxt[0] in "#;":
+                continue
+            line = line[:-1] + " " + nxt
+        key, sep, value = line.partition("=")
+        if sep:
+            out.append(UnitLine(path, start + 1, section, key.strip(), value.strip()))
+    return out
+
+
+def exec_start(facts, paths: list[str]) -> list[str] | None:
+    """ExecStart= lines as the unit files write them (quoting intact; an empty one resets), or None when a
+    file could not be read. systemctl show joins argv[] without quotes, so it cannot tell `"a b"` from `a b`."""
+    commands: list[str] = []
+    for path in paths:
+        text = facts.file(path).text()
+        if text is None:
+            return None
+        for line in unit_lines(path, text):
+            if line.section == "Service" and line.key == "ExecStart":
+                commands = [] if line.value == "" else commands + [line.value]
+    return commands or None
