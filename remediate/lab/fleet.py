@@ -61,7 +61,8 @@ class Lab:
     """A named lab under LAB_HOME; tests use their own name so a user's lab is never touched."""
 
     def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print,
-                 scenario_names: tuple[str, ...] = SCENARIO_ORDER):
+                 scenario_names: tuple[str, ...] = SCENARIO_ORDER, extra_packages: tuple[str, ...] = ()):
+        """extra_packages: Debian packages added to the base image (part of its recipe, so cached apart)."""
         if not name.replace("-", "").isalnum() or name == "images":
             raise LabError(f"invalid lab name {name!r}")
         self.name = name
@@ -69,6 +70,7 @@ class Lab:
         self.dir = home / name
         self.log = log
         self.scenario_names = scenario_names
+        self.extra_packages = tuple(extra_packages)
 
     # Paths a user or a test needs.
     @property
@@ -129,7 +131,7 @@ class Lab:
                            f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)")
         self._raise_inotify_limits()
         with self._locked():
-            base = image.ensure_image(self.home / "images", log=self.log)
+            base = image.ensure_image(self.home / "images", self.extra_packages, log=self.log)
             state = self.load_state()
             self._ensure_credentials(state)
             hosts = self.hosts()
@@ -232,7 +234,7 @@ class Lab:
                    jump_port: int) -> LabHost:
         scenario = scenarios.get(scenario_name)
         host_dir = self.dir / "hosts" / name
-        base = image.ensure_image(self.home / "images", log=self.log)
+        base = image.ensure_image(self.home / "images", self.extra_packages, log=self.log)
         host = LabHost(name=name, scenario=scenario_name, jump_port=jump_port)
         try:
             host.host_key = labhost.prepare(name, host_dir, base, self.key_file.with_suffix(".pub").read_text())
