@@ -1,0 +1,183 @@
+"""Running contestants and measuring them: wall time, CPU, peak memory, round trips.
+
+Each run is a child process timed from spawn to exit; os.wait4 gives its
+own CPU time and peak RSS (the largest process of it and its reaped children).
+The whole machine's busy CPU time is read from /proc/stat around each run:
+lab hosts are namespaces on this machine, so host-side work is visible there.
+Rounds alternate the order, so no contestant always runs first or last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from remediate.bench.contestants import BenchError, Command, Contestant
+from remediate.bench.inventory import BenchInventory
+
+RUN_TIMEOUT = 900.0
+# Contestants run as a person's shell would run them. This session-only switch would make remediate
+# (installed from source) compile every module on every start, while pip precompiled the others.
+DROPPED_ENV = ("PYTHONDONTWRITEBYTECODE",)
+
+
+@dataclass
+class Run:
+    contestant: str
+    round: int
+    hosts: int
+    seconds: float
+    rc: int
+    cpu_seconds: float  # the child's user + system time, with its reaped children
+    machine_cpu_seconds: float  # every core's busy time meanwhile: controller and lab hosts
+    max_rss_kb: int
+    round_trips: list[int] | None = None  # remediate: per host, from its results document
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def machine_busy_seconds(stat: Path = Path("/proc/stat")) -> float:
+    """Busy CPU time of the whole machine so far (user, nice, system, irq, softirq, steal)."""
+    fields = stat.read_text().splitlines()[0].split()
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def child_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+
+
+def run_once(contestant: Contestant, fleet: BenchInventory, forks: int, scratch: Path, round_no: int,
+             log_path: Path) -> Run:
+    """Run one contestant once; a failure is a BenchError with the end of its output."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    command = contestant.command(fleet, forks, scratch)
+    try:
+        seconds, rc, usage, machine = _spawn(command, log_path)
+    finally:
+        if command.after:
+            command.after()
+    if rc not in command.ok_codes:
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
+        raise BenchError(f"{contestant.name} failed (exit {rc}); its output is in {log_path}:\n{tail}")
+    return Run(contestant.name, round_no, len(fleet.hosts), round(seconds, 3), rc,
+               round(usage.ru_utime + usage.ru_stime, 3), round(machine, 3), usage.ru_maxrss,
+               _round_trips(command, fleet))
+
+
+def _spawn(command: Command, log_path: Path):
+    env = {**child_env(), **command.env}
+    with open(log_path, "wb") as log:
+        busy = machine_busy_seconds()
+        started = time.monotonic()
+        proc = subprocess.Popen(command.argv, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT)
+        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.monotonic() - started
+        machine = machine_busy_seconds() - busy
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 above, not by Popen
+    return seconds, proc.returncode, usage, machine
+
+
+def _round_trips(command: Command, fleet: BenchInventory) -> list[int] | None:
+    if command.results is None:
+        return None
+    doc = json.loads(command.results.read_text())
+    hosts = doc["hosts"]
+    bad = [h["host"] for h in hosts if h["status"] != "ok"]
+    if len(hosts) != len(fleet.hosts) or bad:
+        raise BenchError(f"{command.argv[1]} did not reach every host: {', '.join(bad) or 'hosts missing'}")
+    return [h["round_trips"] for h in hosts]
+
+
+def rounds(contestants: Sequence[Contestant], fleet: BenchInventory, forks: int, count: int, warmup: int,
+           scratch: Path, logs: Path, progress: Callable[[Run, bool], None]) -> dict[str, list[Run]]:
+    """`warmup` uncounted rounds, then `count` rounds; round r starts with contestant r (mod n)."""
+    runs: dict[str, list[Run]] = {c.name: [] for c in contestants}
+    for round_no in range(-warmup, count):
+        shift = round_no % len(contestants)
+        for contestant in [*contestants[shift:], *contestants[:shift]]:
+            slug = contestant.name.replace(" ", "-")
+            run = run_once(contestant, fleet, forks, scratch / slug, round_no, logs / f"{slug}.log")
+            if round_no >= 0:
+                runs[contestant.name].append(run)
+            progress(run, round_no < 0)
+    return runs
+
+
+@dataclass
+class Summary:
+    contestant: str
+    median: float
+    min: float
+    max: float
+    ratio: float  # median / the reference's median
+    cpu_seconds: float  # median of the child's own CPU time
+    machine_cpu_seconds: float  # median of the whole machine's busy CPU time
+    max_rss_mb: float
+    round_trips_max: int | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
+    ref = statistics.median(r.seconds for r in runs[reference])
+    out = []
+    for name, items in runs.items():
+        seconds = [r.seconds for r in items]
+        trips = [t for r in items for t in (r.round_trips or [])]
+        median = statistics.median(seconds)
+        out.append(Summary(name, round(median, 3), min(seconds), max(seconds), round(median / ref, 2),
+                           round(statistics.median(r.cpu_seconds for r in items), 2),
+                           round(statistics.median(r.machine_cpu_seconds for r in items), 2),
+                           round(max(r.max_rss_kb for r in items) / 1024, 1), max(trips) if trips else None))
+    return out
+
+
+@dataclass
+class ScalePoint:
+    hosts: int
+    seconds: float
+    max_rss_mb: float
+    seconds_per_host: float
+    round_trips_max: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def scale(contestant: Contestant, fleets: Sequence[BenchInventory], forks: int, scratch: Path, logs: Path,
+          progress: Callable[[Run, bool], None]) -> list[ScalePoint]:
+    """One run per fleet size: wall time and peak controller memory as the inventory grows."""
+    points = []
+    for fleet in fleets:
+        slug = f"scale-{len(fleet.hosts)}"
+        run = run_once(contestant, fleet, forks, scratch / slug, 0, logs / f"{slug}.log")
+        progress(run, False)
+        points.append(ScalePoint(len(fleet.hosts), run.seconds, round(run.max_rss_kb / 1024, 1),
+                                 round(run.seconds / len(fleet.hosts), 4), max(run.round_trips or [0])))
+    return points
+
+
+def marginal(points: Sequence[ScalePoint]) -> list[dict]:
+    """Cost of each host added between consecutive points: flat when cost grows linearly."""
+    return [{"from": a.hosts, "to": b.hosts,
+             "seconds_per_host": round((b.seconds - a.seconds) / (b.hosts - a.hosts), 4),
+             "kb_per_host": round((b.max_rss_mb - a.max_rss_mb) * 1024 / (b.hosts - a.hosts), 1)}
+            for a, b in zip(points, points[1:])]
