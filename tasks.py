@@ -192,6 +192,32 @@ def demo(c, extra=0):
 
 
 @task(help={
+    "rounds": "Measured rounds; each runs every contestant once, in a rotating order (default 5).",
+    "forks": "Hosts worked on in parallel by every contestant (default 10).",
+    "hosts": "Plain lab hosts to boot and measure on (default 20).",
+    "scale": "Inventory sizes for the scale run of remediate, comma-separated, aliasing the lab hosts "
+             "(default 20,100,500; 'none' to skip).",
+    "out": "Where the JSON results go (default reports/bench.json; run logs beside it in bench-logs/).",
+    "keep_lab": "Leave the bench lab running afterwards (a lab that was already running is always left running).",
+    "name": "Lab name (default: 'bench').",
+})
+def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/bench.json", keep_lab=False,
+          name="bench"):
+    """Benchmark remediate's fleet dry-run against Ansible, pyinfra and a bare-paramiko floor on the lab.
+
+    Needs the optional extra: .venv/bin/pip install -e '.[bench]' (installs ansible-core and pyinfra).
+    """
+    from remediate.bench.suite import BenchOptions, run_bench
+
+    try:
+        sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
+        run_bench(BenchOptions(rounds=int(rounds), forks=int(forks), hosts=int(hosts), scale=sizes,
+                               out=Path(out), lab=name, keep_lab=keep_lab))
+    except (RemediateError, ValueError) as exc:
+        raise Exit(f"bench: {exc}", code=1)
+
+
+@task(help={
     "extra": "Also boot N plain 'stock' hosts (stock-01..stock-N) for scale and benchmark work.",
     "name": "Lab name; each lab has its own hosts, keys and inventory (default: 'default').",
 })
@@ -267,4 +293,4 @@ lab.add_task(lab_down, "down")
 lab.add_task(lab_status, "status")
 lab.add_task(lab_ssh, "ssh")
 
-namespace = Collection(lab, test, facts, audit, harden, rollback, unlock, report, demo)
+namespace = Collection(lab, test, facts, audit, harden, rollback, unlock, report, demo, bench)
