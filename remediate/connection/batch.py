@@ -1,16 +1,19 @@
 """Many reads and commands in ONE round trip, with output framed so any bytes survive.
 
 The batch is a single POSIX sh script (no bash, no Python on the target).
-Each step writes its metadata, stdout and stderr to files in a private
-`mktemp -d` directory, then the script prints a header line
-`<marker> <index> <rc> <len meta> <len stdout> <len stderr>` followed by
-exactly those bytes, and a trailer `<marker> end <steps>` after the last step.
-The parser reads by length, never by searching for a delimiter, so binary
-content, NULs, invalid UTF-8 or a file that contains the marker cannot confuse
-it; output cut short or garbled is an error naming the step, never a partial
-result. Every host-supplied value (paths, argv, env values) reaches the script
-as a positional parameter, never as script text. A failing step does not stop
-the steps after it.
+Step i writes its metadata, stdout and stderr to files i.m, i.o and i.e in a
+private `mktemp -d` directory and its exit status to a list. After the last
+step the script prints `<marker> rc <rc of each step>`, the byte sizes of all
+those files (one `stat` for the whole batch), `<marker> data`, their bytes in
+step order (one `cat`), and a trailer `<marker> end <steps>`. Framing thus
+costs two processes per batch, not several per step: on a fleet of small
+hosts the host's CPU is what a batch waits for. The parser reads by length,
+never by searching for a delimiter, so binary content, NULs, invalid UTF-8 or
+a file that contains the marker cannot confuse it; output cut short or
+garbled is an error naming the step, never a partial result. Every
+host-supplied value (paths, argv, env values) reaches the script as a
+positional parameter, never as script text. A failing step does not stop the
+steps after it.
 """
 
 from __future__ import annotations
@@ -30,22 +33,19 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 # Meta of a read is `key=value` lines; `link=` comes last and runs to the end, so a
 # symlink target holding newlines or "mode=" cannot forge the fields before it.
+# readfile PATH LIMIT CONTENT_FILE: meta on stdout, the file's first LIMIT bytes into CONTENT_FILE.
 _PROLOGUE = f"""\
 PATH={PATH}:$PATH; export PATH; LC_ALL=C; export LC_ALL
 umask 077
 d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm 2>/dev/null) || {{ echo "remediate: no writable temp directory" >&2; exit 111; }}
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
-reset() {{ : >"$d/m"; : >"$d/o"; : >"$d/e"; }}
-emit() {{
-    printf '%s %s %s %s %s %s\\n' "$M" "$1" "$2" $(wc -c <"$d/m") $(wc -c <"$d/o") $(wc -c <"$d/e")
-    cat "$d/m" "$d/o" "$d/e"
-}}
 kindof() {{
     if [ -d "$1" ]; then t=dir; elif [ -f "$1" ]; then t=file; elif [ -S "$1" ]; then t=socket
     elif [ -e "$1" ]; then t=other; else t=missing; fi
 }}
 readfile() {{
+    : >"$3"
     kindof "$1"
     if [ -L "$1" ]; then printf 'kind=symlink\\ntarget=%s\\n' "$t"; else printf 'kind=%s\\n' "$t"; fi
     [ "$t" = missing ] || stat -L -c 'mode=%a
@@ -56,10 +56,11 @@ group=%G
 size=%s
 mtime=%Y' -- "$1"
     rc=0
-    if [ "$t" = file ]; then head -c "$2" -- "$1" >"$d/o" || rc=$?; fi
+    if [ "$t" = file ]; then head -c "$2" -- "$1" >"$3" || rc=$?; fi
     if [ -L "$1" ]; then printf 'link='; readlink -- "$1"; fi
     return $rc
 }}
+r=
 """
 
 
@@ -157,14 +158,16 @@ class Batch:
         """Run argv (every word passed as a positional parameter); its stdin is /dev/null."""
         words = checked_argv(argv)
         refs = self._params(words)
+        m, o, e = self._files()
         return self._add(key, f"run {quote_command(words)[:80]}",
-                         f'( {" ".join(refs)} ) </dev/null >"$d/o" 2>"$d/e"', words)
+                         f': >{m}; ( {" ".join(refs)} ) </dev/null >{o} 2>{e}', words)
 
     def add_read(self, key: str, path: str, *, limit: int = READ_LIMIT) -> Batch:
         """Read a path: kind, stat (mode, owner, size, mtime), symlink target, and a regular file's bytes."""
         (ref,) = self._params(checked_argv([path]))
         self._limits[key] = limit
-        return self._add(key, f"read {path!r}", f'readfile {ref} {limit + 1} >"$d/m" 2>"$d/e"', [path])
+        m, o, e = self._files()
+        return self._add(key, f"read {path!r}", f"readfile {ref} {limit + 1} {o} >{m} 2>{e}", [path])
 
     def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None) -> Batch:
         """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
@@ -178,7 +181,8 @@ class Batch:
             if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
                 raise ValueError(f"invalid environment variable name {name!r}")
         assigns = "".join(f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values)))
-        return self._add(key, "shell snippet", f'( {assigns}\n{snippet}\n) </dev/null >"$d/o" 2>"$d/e"', values)
+        m, o, e = self._files()
+        return self._add(key, "shell snippet", f": >{m}; ( {assigns}\n{snippet}\n) </dev/null >{o} 2>{e}", values)
 
     def script(self) -> tuple[str, list[str]]:
         """The script text (ours only) and its positional arguments (every untrusted value)."""
@@ -186,39 +190,45 @@ class Batch:
         args: list[str] = []
         for index, step in enumerate(self._steps):
             args.extend(step.args)
-            parts.append(f"reset; {step.body}; emit {index} $?")
-        parts.append(f"printf '%s end %s\\n' \"$M\" {len(self._steps)}")
+            parts.append(f'{step.body}; r="$r $?"')
+        files = " ".join(f for index in range(len(self._steps)) for f in self._files(index))
+        parts.append(f"""printf '%s rc%s\\n' "$M" "$r"\nstat -c %s -- {files}\nprintf '%s data\\n' "$M"
+cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
         return "\n".join(parts) + "\n", args
 
     def parse(self, output: bytes) -> dict[str, StepResult]:
         """Every step's result, or BatchOutputError naming the first step that is cut short or garbled."""
-        pos = output.find(self.marker + b" ")  # anything before it is login-shell noise
-        if pos < 0:
+        steps = len(self._steps)
+        start = output.find(self.marker + b" rc")  # anything before it is login-shell noise
+        if start < 0:
             raise BatchOutputError("the batch produced no framed output" + self._at(0))
-        results: dict[str, StepResult] = {}
-        for index, step in enumerate(self._steps):
-            end = output.find(b"\n", pos)
-            header = output[pos:end].split(b" ") if end >= 0 else []
+        # The rc line, one size line per file, the data line, then the bytes.
+        head = output[start:].split(b"\n", 3 * steps + 2)
+        rcs, sizes = head[0].split(b" ")[2:], head[1:1 + 3 * steps]
+        frames = []
+        for index in range(steps):
             try:
-                marker, got_index, rc, n_meta, n_out, n_err = header
-                if marker != self.marker or int(got_index) != index:
+                frame = (int(rcs[index]), *(int(n) for n in sizes[3 * index:3 * index + 3]))
+                if len(frame) != 4 or min(frame[1:]) < 0:
                     raise ValueError
-                rc, sizes = int(rc), [int(n_meta), int(n_out), int(n_err)]
-                if min(sizes) < 0:
-                    raise ValueError
-            except ValueError:
-                detail = "ended" if end < 0 and pos >= len(output) else "is garbled"
-                raise BatchOutputError(f"batch output {detail} at byte {pos}" + self._at(index)) from None
-            start = end + 1
-            stop = start + sum(sizes)
+            except (IndexError, ValueError):
+                detail = "ended" if len(head) < 3 * index + 5 else "is garbled"
+                raise BatchOutputError(f"batch output {detail} in the step results (from byte {start})"
+                                       + self._at(index)) from None
+            frames.append(frame)
+        if len(rcs) != steps or len(head) < 3 * steps + 3 or head[3 * steps + 1] != self.marker + b" data":
+            raise BatchOutputError(f"batch output is garbled after the step results (from byte {start})")
+        pos = len(output) - len(head[-1])
+        results: dict[str, StepResult] = {}
+        for index, (step, (rc, n_meta, n_out, n_err)) in enumerate(zip(self._steps, frames)):
+            stop = pos + n_meta + n_out + n_err
             if stop > len(output):
-                raise BatchOutputError(f"batch output truncated: {len(output) - start} of {sum(sizes)} bytes"
+                raise BatchOutputError(f"batch output truncated: {len(output) - pos} of {stop - pos} bytes"
                                        + self._at(index))
-            meta, out, err = (output[start:start + sizes[0]], output[start + sizes[0]:stop - sizes[2]],
-                              output[stop - sizes[2]:stop])
+            meta, out, err = output[pos:pos + n_meta], output[pos + n_meta:stop - n_err], output[stop - n_err:stop]
             results[step.key] = self._result(step.key, rc, meta, out, err)
             pos = stop
-        if not output.startswith(self.marker + b" end %d\n" % len(self._steps), pos):
+        if not output.startswith(self.marker + b" end %d\n" % steps, pos):
             raise BatchOutputError(f"batch output has no end trailer at byte {pos} (after the last step)")
         return results
 
@@ -239,6 +249,11 @@ class Batch:
         refs = [f'"${{{self._nargs + i + 1}}}"' for i in range(len(values))]
         self._nargs += len(values)
         return refs
+
+    def _files(self, index: int | None = None) -> tuple[str, str, str]:
+        """A step's meta, stdout and stderr files (named by its index; the next step's by default)."""
+        i = len(self._steps) if index is None else index
+        return f'"$d/{i}.m"', f'"$d/{i}.o"', f'"$d/{i}.e"'
 
     def _add(self, key: str, what: str, body: str, args: Sequence[str]) -> Batch:
         if key in self.keys:

@@ -163,17 +163,34 @@ def test_truncated_or_garbled_output_is_an_error_naming_the_step(conn):
     script, args = batch.script()
     good = conn.run_script(script, args=args).stdout
     assert set(batch.parse(good)) == {"first", "second"}
-    cut_in_second = good.index(batch.marker + b" 1 ") + len(batch.marker) + 12
+    rc_line = batch.marker + b" rc 0 0\n"
+    first_sizes = b"0\n4\n0\n"  # meta, stdout ("one\n"), stderr
+    assert good.startswith(rc_line + first_sizes)
+    data = good.index(batch.marker + b" data\n") + len(batch.marker) + 6
+    assert good[data:data + 4] == b"one\n"
     for broken, expected in [
-        (good[:cut_in_second], r"step 1 'second' \(read '/etc/hostname'\)"),
+        (good[:data + 4 + 3], r"truncated.*step 1 'second' \(read '/etc/hostname'\)"),
         (good[:len(good) - 3], r"end trailer"),
-        (good.replace(batch.marker + b" 1 ", batch.marker + b" 7 "), r"garbled.*step 1 'second'"),
+        (good.replace(rc_line, batch.marker + b" rc 0 x\n"), r"garbled.*step 1 'second'"),
+        (good.replace(rc_line, batch.marker + b" rc 0 0 0\n"), r"garbled after the step results"),
+        (good.replace(batch.marker + b" data\n", batch.marker + b" date\n"), r"garbled after the step results"),
         (b"", r"no framed output.*step 0 'first'"),
-        (good[:good.index(batch.marker + b" 1 ")], r"ended.*step 1 'second'"),
+        (good[:len(rc_line) + len(first_sizes)], r"ended.*step 1 'second'"),
     ]:
         with pytest.raises(BatchOutputError, match=expected):
             batch.parse(broken)
     assert issubclass(BatchOutputError, CommandFailed)
+
+
+def test_framing_costs_two_processes_per_batch_not_per_step():
+    """The sizes and bytes of every step come from one stat and one cat, whatever the step count."""
+    batch = Batch()
+    for i in range(40):
+        batch.add_command(f"c{i}", ["true"])
+        batch.add_read(f"r{i}", "/etc/hostname")
+    script, _ = batch.script()
+    assert script.count("stat -c %s") == 1 and script.count("cat --") == 1
+    assert "wc " not in script and "$(" not in script.split("\nr=\n")[1]
 
 
 def test_script_failure_before_any_step_is_reported_with_stderr(tmp_path, monkeypatch):
