@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything remediate and its lab need on a Debian/Ubuntu machine, as root:
-# the OS packages (apt), then a virtualenv in .venv with remediate and its test extras.
+# the OS packages (apt), then a virtualenv in .venv with remediate and its test and bench extras.
 # Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,5 +31,6 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# bench: ansible-core and pyinfra, the tools `invoke bench` (and its test) compares remediate with
+.venv/bin/python -m pip install -q -e '.[test,bench]'
 echo "setup.sh: ready (.venv/bin/invoke --list)"
