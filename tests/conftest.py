@@ -45,11 +45,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.lab)
 
 
-def _booted(name: str):
+def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int = 0):
+    """A booted lab (all scenarios unless told which, plus `extra` plain hosts stock-01..), torn down after."""
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (namespaces, mounts); run the suite as root")
-    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"))
-    hosts = fleet.up()
+    options = {"scenario_names": tuple(scenario_names)} if scenario_names is not None else {}
+    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"), **options)
+    hosts = fleet.up(extra=extra)
     state = fleet.load_state()
     yield LabHandle(fleet, hosts, state["ops_password"], state["container_secret"])
     if not os.environ.get("REMEDIATE_KEEP_LAB"):
@@ -66,3 +68,10 @@ def lab() -> LabHandle:
 def harden_lab() -> LabHandle:
     """A lab of its own for tests that harden hosts and roll them back (state flows between them)."""
     yield from _booted(f"{TEST_LAB}-harden")
+
+
+@pytest.fixture(scope="session")
+def inputs_lab() -> LabHandle:
+    """A small lab for the hostile-input and environment fault tests (tests/lab/test_faults_input.py): they
+    mutate plain stock hosts and put each back; risky-containers holds the container secret."""
+    yield from _booted(f"{TEST_LAB}-inputs", ("stock", "risky-containers"), extra=2)
