@@ -52,7 +52,13 @@ class CheckContext:
 
     @cached_property
     def docker_installed(self) -> bool:
-        return not self.facts.command("dockerd_version").missing or self.service.get("LoadState") == "loaded"
+        """dockerd on PATH, or a loaded docker.service that runs a dockerd (installed elsewhere). A unit
+        systemd generated from a leftover /etc/init.d/docker (package removed, not purged) is not dockerd."""
+        if not self.facts.command("dockerd_version").missing:
+            return True
+        commands = parse.exec_start_commands(self.service.get("ExecStart", ""))
+        argv0 = commands[-1].split()[0] if commands and commands[-1].split() else ""
+        return self.service.get("LoadState") == "loaded" and argv0.rsplit("/", 1)[-1] == "dockerd"
 
     @cached_property
     def docker_info(self) -> dict | None:
@@ -96,6 +102,8 @@ class CheckContext:
     def unit_files(self, unit: str) -> list[FileFact]:
         """The unit's own file and every drop-in systemd loaded for it."""
         props = self.service if unit == "docker.service" else self.socket
+        if props.get("LoadState") == "masked":
+            return []  # its "unit file" is a link to /dev/null: nothing of the unit's to judge or chmod
         paths = [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split()
         return [self.facts.file(p) for p in paths if p]
 

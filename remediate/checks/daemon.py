@@ -188,7 +188,15 @@ def _problem_text(problem) -> str:
 @predicate("REM-RUNNING")
 @_daemon_check
 def running(ctx: CheckContext) -> Outcome:
+    if ctx.facts.command("service").missing:
+        answers = "dockerd answers" if ctx.docker_info is not None else "dockerd does not answer"
+        return Outcome.na(f"systemctl was not found: docker.service's state cannot be read ({answers})")
     state = ctx.service.get("ActiveState", "unknown")
+    masked = [u for u, props in (("docker.service", ctx.service), ("docker.socket", ctx.socket))
+              if props.get("LoadState") == "masked"]
+    if masked:
+        return Outcome.failed(f"docker.service is {state}", *(
+            f"{unit} is masked: docker.service cannot be started again until it is unmasked" for unit in masked))
     if state == "active":
         return Outcome.passed("docker.service is active")
     reason = ctx.effective.down_reason

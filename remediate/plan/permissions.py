@@ -17,7 +17,7 @@ from remediate.plan.view import HostView
 
 # Fixed through docker.socket, not by chmod/chown.
 SOCKET_CHECKS = frozenset({"3.15", "3.16"})
-_KINDS = {"file": "file", "symlink": "file", "dir": "directory", "socket": "socket"}
+_KINDS = {"file": "file", "dir": "directory", "socket": "socket"}
 
 
 def permission_fixes(view: HostView) -> dict[str, FileChange]:
@@ -45,9 +45,11 @@ def permission_fixes(view: HostView) -> dict[str, FileChange]:
     out = {}
     for path, entry in sorted(wanted.items()):
         fact = entry["fact"]
+        if fact.kind == "symlink":
+            continue  # chmod/chown follow the link: they would change a file the plan does not name
         out[path] = FileChange(
-            path=path, before=fact.content if fact.kind in ("file", "symlink") else None,
-            after=fact.content if fact.kind in ("file", "symlink") else None,
+            path=path, before=fact.content if fact.kind == "file" else None,
+            after=fact.content if fact.kind == "file" else None,
             owner=entry.get("owner", fact.owner), group=entry.get("group", fact.group),
             mode=entry.get("mode", fact.mode), fixes=tuple(entry["fixes"]), reason="; ".join(entry["why"]),
             old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, kind=_KINDS.get(fact.kind, "file"),

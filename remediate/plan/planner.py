@@ -111,7 +111,22 @@ def plan_host(facts: HostFacts, policy: Policy, *, accept_risk: set[str] | froze
     view = HostView(facts, policy, tuple(groups), today or dt.date.today())
     if not view.docker_installed:
         return Plan(facts.host, notes=("dockerd is not installed on this host: nothing to harden",))
+    refused = _service_refusal(view)
+    if refused:
+        return Plan(facts.host, refused=refused)
     return _Planner(view, frozenset(accept_risk), repair_json).plan()
+
+
+def _service_refusal(view: HostView) -> str | None:
+    """harden applies every change through systemd (daemon-reload, reload or restart docker.service)."""
+    if view.facts.command("service").missing:
+        return ("systemctl was not found on this host: harden applies changes through systemd (daemon-reload, "
+                "restart of docker.service) and cannot restart dockerd without it")
+    for unit, props in (("docker.service", view.ctx.service), ("docker.socket", view.socket_props)):
+        if props.get("LoadState") == "masked":
+            return (f"{unit} is masked: dockerd cannot be restarted through it, and harden does not unmask what "
+                    f"its owner masked (systemctl unmask {unit} first, or leave this host out)")
+    return None
 
 
 class _Planner:

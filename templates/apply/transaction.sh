@@ -88,6 +88,7 @@ cas() {
         return 0
     fi
     if [ ! -e "$p" ]; then say "fail cas $p disappeared since the plan was made"; return 1; fi
+    if [ "$op" = meta ] && [ -L "$p" ]; then say "fail cas $p is now a symlink: chmod/chown would change what it points to"; return 1; fi
     if [ "$bsha" != - ]; then
         [ -f "$p" ] && [ ! -L "$p" ] || { say "fail cas $p is no longer a regular file"; return 1; }
         [ "$(sha "$p")" = "$bsha" ] || { say "fail cas $p changed since the plan was made (content)"; return 1; }

