@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
+from remediate.dockerd.daemon_json import REVIEW_LIMIT
 
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 SANDBOX_RUNTIMES = ("runsc", "kata", "kata-runtime", "kata-qemu", "kata-fc")
@@ -174,9 +175,20 @@ def seccomp_default(ctx: CheckContext) -> Outcome:
 @_daemon_check
 def config_valid(ctx: CheckContext) -> Outcome:
     problems = ctx.effective.problems
+    notes = _storage_notes(ctx)
     if not problems:
-        return Outcome.passed(f"{ctx.daemon_json_path} and the dockerd flags are consistent for this version")
-    return Outcome.failed(*(_problem_text(p) for p in problems))
+        return Outcome.passed(f"{ctx.daemon_json_path} and the dockerd flags are consistent for this version", *notes)
+    return Outcome.failed(*(_problem_text(p) for p in problems), *notes)
+
+
+def _storage_notes(ctx: CheckContext) -> list[str]:
+    """How daemon.json is stored, when dockerd reads it fine but harden will not rewrite it."""
+    fact = ctx.daemon_json
+    if fact.kind == "symlink":
+        return [f"{fact.path} is a symlink to {fact.link_target}: dockerd follows it; harden does not replace links"]
+    if fact.content is not None and len(fact.content) > REVIEW_LIMIT:
+        return [f"{fact.path} is {len(fact.content)} bytes, over the {REVIEW_LIMIT} harden rewrites"]
+    return []
 
 
 def _problem_text(problem) -> str:

@@ -13,12 +13,12 @@ from .exposures import TcpExposure, TlsState
 from .inputs import DockerdInputs
 from .journal import DownReason
 from .problems import (Conflict, DuplicateKey, FlagError, IgnoredKey, InvalidValue, JsonSyntaxError, Problem, Source,
-                       UnitProblem, UnknownKey, UnsupportedForVersion, WrongType)
+                       UnitProblem, UnknownKey, UnreadableConfig, UnsupportedForVersion, WrongType)
 from .setting import Setting
 from .versions import version_tuple
 
 __all__ = [
     "Conflict", "DaemonJson", "DockerdInputs", "DownReason", "Drift", "DuplicateKey", "EffectiveConfig", "FlagError",
     "IgnoredKey", "InvalidValue", "JsonSyntaxError", "Problem", "Setting", "Source", "TcpExposure", "TlsState",
-    "UnitProblem", "UnknownKey", "UnsupportedForVersion", "WrongType", "parse_daemon_json", "version_tuple",
+    "UnitProblem", "UnknownKey", "UnreadableConfig", "UnsupportedForVersion", "WrongType", "parse_daemon_json", "version_tuple",
 ]

@@ -25,6 +25,8 @@ from .problems import DuplicateKey, JsonSyntaxError, Problem, Source, to_jsonabl
 from .versions import Version, at_least
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
+# harden rewrites a daemon.json only up to this size: dockerd reads any size, a reviewer cannot.
+REVIEW_LIMIT = 1 << 20
 
 # Go's encoding/json refuses nesting deeper than this (maxNestingDepth).
 GO_MAX_DEPTH = 10000

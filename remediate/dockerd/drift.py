@@ -115,10 +115,17 @@ def _info_views(settings: dict[str, Setting], info: dict):
         yield "labels", labels, running, ".Labels", labels == running
 
 
+def _shown(value, limit: int = 200) -> str:
+    """A value's repr cut to a readable length: a label of megabytes must not become a megabyte of evidence."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _message(key: str, configured, running, source: Source | None, where: str) -> str:
     pending = "reload (SIGHUP) or restart pending" if key in RELOADABLE else "restart pending"
     origin = f" ({source})" if source else ""
-    return f"{key}: configured {configured!r}{origin} but the running dockerd has {running!r} ({where}): {pending}"
+    return (f"{key}: configured {_shown(configured)}{origin} but the running dockerd has {_shown(running)} ({where}): "
+            f"{pending}")
 
 
 def find_drift(settings: dict[str, Setting], unit: CommandLine, live: CommandLine | None,

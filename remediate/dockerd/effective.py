@@ -18,7 +18,7 @@ from .flags import CommandLine, parse_flags
 from .inputs import DockerdInputs
 from .journal import DownReason, down_reason
 from .options import defaults, options_for
-from .problems import InvalidValue, Problem, Source, UnitProblem, to_jsonable
+from .problems import InvalidValue, Problem, Source, UnitProblem, UnreadableConfig, to_jsonable
 from .setting import Setting
 from .systemd import Arg, EnvValue, resolve_environment, systemd_command
 from .validate import check_conflicts, check_keys, check_types, check_values
@@ -67,6 +67,23 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
     return []
 
 
+def _unread_config(inputs: DockerdInputs) -> list[Problem]:
+    """A daemon.json that exists but was not analysed: a directory stops dockerd; anything else is unknown."""
+    path, why = inputs.daemon_json_path, inputs.daemon_json_unread
+    if why is None:
+        return []
+    evidence = (Source(path),)
+    if why == "dir":
+        return [UnreadableConfig(
+            message=f"{path} is a directory, not a file: dockerd refuses to start with it", fatal=True,
+            evidence=evidence, dockerd_message=f"unable to configure the Docker daemon with file {path}: "
+                                               f"read {path}: is a directory", detail="dir")]
+    what = "is not a regular file" if why == "other" else f"was not read ({why})"
+    return [UnreadableConfig(
+        message=f"{path} {what}: its settings are not analysed, and every daemon check here assumes it is empty",
+        fatal=False, evidence=evidence, detail="other" if why == "other" else "unread")]
+
+
 @dataclass(frozen=True)
 class EffectiveConfig:
     version: str | None
@@ -102,6 +119,7 @@ class EffectiveConfig:
         problems += _missing_config_file(flags, inputs)
 
         doc = parse_daemon_json(inputs.daemon_json, inputs.daemon_json_path, version)
+        problems += _unread_config(inputs)
         problems += doc.problems
         problems += check_keys(doc, options, column, version)
         problems += check_conflicts(doc, flags)

@@ -11,7 +11,8 @@ from .daemon_json import DEFAULT_PATH
 class DockerdInputs:
     version: str | None                                   # `dockerd --version` (or the package version); None: no dockerd
     daemon_json_path: str = DEFAULT_PATH                  # the file read into daemon_json
-    daemon_json: bytes | None = None                      # raw bytes; None: the file does not exist
+    daemon_json: bytes | None = None                      # raw bytes; None: the file does not exist (or see below)
+    daemon_json_unread: str | None = None                 # it exists but was not read: "dir", "other", or why not
     exec_start: list[str] = field(default_factory=list)   # ExecStart= lines in unit order ("" resets), or `systemctl show` values
     exec_start_source: str = "/lib/systemd/system/docker.service"  # the unit file or drop-in the ExecStart comes from
     environment: dict[str, str] = field(default_factory=dict)      # Environment= of docker.service

@@ -138,6 +138,14 @@ class FlagError(Problem):
 
 
 @dataclass(frozen=True)
+class UnreadableConfig(Problem):
+    """The configuration file exists but its bytes were not analysed: a directory, a special file, or too
+    large or unreadable for remediate (detail: dir, other, unread)."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class UnitProblem(Problem):
     """systemd reads the unit or an environment file differently from what it looks like."""
 

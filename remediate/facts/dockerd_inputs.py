@@ -24,6 +24,7 @@ def dockerd_inputs(facts: HostFacts):
         version=version.group(1) if version else None,
         daemon_json_path=config_path,
         daemon_json=daemon.content if daemon.kind in ("file", "symlink") else None,
+        daemon_json_unread=_unread(daemon),
         exec_start=_exec_start(facts, service, service_files),
         exec_start_source=_last_setting(facts, service_files, "ExecStart") or service.get("FragmentPath", ""),
         environment=parse.environment(service.get("Environment", "")),
@@ -36,6 +37,15 @@ def dockerd_inputs(facts: HostFacts):
         active_state=service.get("ActiveState", "unknown"),
         journal_tail=facts.command("journal").stdout,
     )
+
+
+def _unread(fact) -> str | None:
+    """Why an existing daemon.json has no bytes in the facts ("dir", "other", or the read error)."""
+    if fact.kind == "missing" or (fact.kind in ("file", "symlink") and fact.content is not None):
+        return None
+    if fact.kind in ("dir", "other", "socket"):
+        return "dir" if fact.kind == "dir" else "other"
+    return fact.error or "no content gathered"
 
 
 def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from remediate.connection.base import Connection
-from remediate.connection.batch import Batch, StepResult, run_batch
+from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
 from remediate.facts import parse
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import COMMANDS, CONTAINER_TEMPLATE, FIXED_PATHS, SNIPPETS
@@ -61,6 +61,11 @@ def file_fact(path: str, result: StepResult) -> FileFact:
         return FileFact(path=path, kind="error" if not meta else kind,
                         error=result.stderr.decode(errors="replace").strip() or "could not stat")
     values = {k: int(meta[k]) for k in _INT_FIELDS if meta.get(k, "").isdigit()}
+    content = result.stdout if kind in ("file", "symlink") and meta.get("mode") else None
+    error = result.stderr.decode(errors="replace").strip() or None
+    if meta.get("truncated") == "1":  # never judge (or back up) a file's first READ_LIMIT bytes as all of it
+        content = None
+        error = f"{meta.get('size') or 'over ' + str(READ_LIMIT)} bytes, larger than the {READ_LIMIT} remediate reads"
     return FileFact(
         path=path,
         kind=kind,
@@ -68,8 +73,8 @@ def file_fact(path: str, result: StepResult) -> FileFact:
         owner=meta.get("owner"),
         group=meta.get("group"),
         link_target=meta.get("link"),
-        content=result.stdout if kind in ("file", "symlink") and meta.get("mode") else None,
-        error=result.stderr.decode(errors="replace").strip() or None,
+        content=content,
+        error=error,
         **values,
     )
 

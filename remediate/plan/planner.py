@@ -31,7 +31,8 @@ import hashlib
 import re
 
 from remediate.dockerd.options import RELOADABLE
-from remediate.dockerd.problems import JsonSyntaxError, UnitProblem
+from remediate.dockerd.daemon_json import REVIEW_LIMIT
+from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProblem
 from remediate.facts.model import HostFacts
 from remediate.plan import audit_rules, impacts, permissions, subids, units
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
@@ -40,7 +41,6 @@ from remediate.plan.simulate import apply_plan
 from remediate.plan.view import HostView
 from remediate.policy import Policy
 
-MAX_DAEMON_JSON = 1 << 20  # bytes; dockerd reads any size, a reviewer cannot
 # SyntaxError reasons whose rewrite loses nothing dockerd reads (the file is re-rendered from its values).
 LOSSLESS = frozenset({"empty", "bom"})
 UNIT_PREFIXES = ("/etc/systemd/", "/run/systemd/", "/lib/systemd/", "/usr/lib/systemd/")
@@ -66,8 +66,8 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
                 "edit the target or replace the link by a file"), False
     if fact.kind != "file":
         return f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it", False
-    if len(fact.content) > MAX_DAEMON_JSON:
-        return f"{path} is {len(fact.content)} bytes (over {MAX_DAEMON_JSON}): too large to review; {_REPAIR_HINT}", True
+    if len(fact.content) > REVIEW_LIMIT:
+        return f"{path} is {len(fact.content)} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
     bad = [p for p in eff.daemon_json.problems if isinstance(p, JsonSyntaxError) and p.reason not in LOSSLESS]
     if bad or eff.daemon_json.values is None:
         first = bad[0].message if bad else f"{path}: cannot be parsed"
@@ -196,6 +196,9 @@ class _Planner:
         self.notes += merge.notes
         json_change = self._daemon_json(merge, existing is not None)
         self.add(json_change)
+        if json_change is not None:
+            self.notes += [f"{p.message}: the rewrite keeps only that one" for p in eff.daemon_json.problems
+                           if isinstance(p, DuplicateKey)]
 
         # 3. docker.socket
         socket_fixes = self.fixes(*(KEY_CHECKS["hosts"] if remove_tcp else ()), "3.15", "3.16")

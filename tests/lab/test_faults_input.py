@@ -9,6 +9,8 @@ and the reported outcome.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -76,6 +78,86 @@ def audit_of(lab, host: str) -> dict:
     entry = doc["hosts"][0]
     assert entry["status"] == "ok", entry
     return {r["id"]: r for r in entry["results"]}
+
+
+# --- 11. daemon.json that is not a plain, readable JSON file -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    setup: str                     # shell, as root on the host
+    audit: tuple[str, str]         # REM-CONFIG status, and text its evidence must hold
+    refused: str | None = None     # the plan refuses, saying this
+    invalid: str | None = None     # or the host's validation fails (dry run and apply), saying this
+    changed: bool = False          # or the file is rewritten losslessly
+    repair_json: bool = False
+
+
+SITE_JSON = '{\n  "debug": false\n}\n'
+CASES = {
+    "symlink": Case(f"printf '{SITE_JSON}' >/etc/docker/site.json; ln -s site.json {DAEMON_JSON}",
+                    ("pass", "symlink to site.json"), refused="is a symlink"),
+    "directory": Case(f"mkdir {DAEMON_JSON}", ("fail", "is a directory"), refused="not a regular file"),
+    # Valid JSON padded to 2 MB: dockerd reads it, harden will not rewrite what nobody can review.
+    "huge": Case(f"{{ printf '{{\"debug\": false'; head -c 2000000 /dev/zero | tr '\\0' '\\n'; echo '}}'; }} >{DAEMON_JSON}",
+                 ("pass", "over the 1048576"), refused="too large to review"),
+    # Over what remediate reads at all: even --repair-json must not keep a copy of only its first bytes.
+    "huge-unread": Case(f"{{ printf '{{\"debug\": false'; head -c 9000000 /dev/zero | tr '\\0' ' '; echo '}}'; }} >{DAEMON_JSON}",
+                        ("fail", "was not read"), refused="could not be read", repair_json=True),
+    "binary": Case(f"head -c 4096 /usr/sbin/dockerd >{DAEMON_JSON}", ("fail", "SyntaxError"),
+                   refused="cannot read exactly"),
+    "comments": Case(f"printf '{{\\n  // site settings\\n  \"debug\": false\\n}}\\n' >{DAEMON_JSON}",
+                     ("fail", "JSON does not allow comments"), refused="JSON does not allow comments"),
+    # Lossless rewrites: dockerd refuses these files (20.10) or reads only the last duplicate; the policy's
+    # settings are merged into exactly what dockerd reads.
+    "duplicate-keys": Case(f"printf '{{\\n  \"debug\": true,\\n  \"debug\": false\\n}}\\n' >{DAEMON_JSON}",
+                           ("fail", "is set 2 times"), changed=True),
+    "utf8-bom": Case(f"printf '\\357\\273\\277{{\"debug\": false}}\\n' >{DAEMON_JSON}",
+                     ("fail", "byte order mark"), changed=True),
+    "empty": Case(f": >{DAEMON_JSON}", ("fail", "the file is empty"), changed=True),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_odd_daemon_json_is_diagnosed_and_never_clobbered(inputs_lab, host01, tmp_path, name):
+    case = CASES[name]
+    host01.run(case.setup)
+    config = audit_of(inputs_lab, host01.name)["REM-CONFIG"]
+    assert config["status"] == case.audit[0] and case.audit[1] in " ".join(config["evidence"]), config
+    before = host01.state()
+    original = host01.run(f"[ -f {DAEMON_JSON} ] && head -c 65536 {DAEMON_JSON} | base64 -w0 || true")
+
+    code, hosts = harden(inputs_lab, host01.name, tmp_path, yes=True, repair_json=case.repair_json)
+    entry = hosts[host01.name]
+    assert code == (app.EXIT_OK if case.changed else app.EXIT_ERROR)
+    if case.changed:
+        host01.restart = True
+        _assert_lossless_rewrite(host01, entry, base64.b64decode(original))
+        return
+    if case.refused:
+        assert case.refused in entry["plan"]["refused"], entry["plan"]
+    if case.invalid:
+        failed = [s for s in entry["validation"]["steps"] if not s["ok"]]
+        assert [s["name"] for s in failed] == ["writable"] and case.invalid in failed[0]["detail"], failed
+        assert "i" in host01.run(f"lsattr {DAEMON_JSON}").split()[0]
+    assert entry["apply"] is None  # nothing was attempted
+    assert host01.state() == before, "a refused harden changed the host"
+    assert host01.docker() == "active"
+
+
+def _assert_lossless_rewrite(host: Host, entry: dict, original: bytes) -> None:
+    assert entry["apply"]["outcome"] == "changed", entry["apply"]
+    steps = {s["step"]: s for s in entry["apply"]["steps"]}
+    assert steps["verify"]["ok"] and host.docker() == "active"
+    change = next(c for c in entry["plan"]["changes"] if c["path"] == DAEMON_JSON)
+    written = host.run(f"cat {DAEMON_JSON}")
+    assert written == change["after"] and not written.startswith("\ufeff")
+    assert host.run(f"stat -c '%U:%G %a' {DAEMON_JSON}").strip() == "root:root 644"  # as it was
+    text = original.decode("utf-8-sig")
+    kept = json.loads(text) if text.strip() else {}  # json keeps the last duplicate, as dockerd does
+    after = json.loads(written)
+    assert all(after[key] == value for key, value in kept.items()), (kept, after)
+    if '"debug": true' in text:
+        assert any("is set 2 times" in note for note in entry["plan"]["notes"])
 
 
 # --- 10. no dockerd, masked units, no systemd --------------------------------------------------------------------

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from remediate import checks
 from remediate.audit import audit_host
+from remediate.connection.batch import READ_LIMIT, StepResult
+from remediate.dockerd.daemon_json import REVIEW_LIMIT
+from remediate.facts.gather import file_fact
 from remediate.facts.model import FileFact
 from remediate.plan import plan_host
 from tests.facts_builder import stock
@@ -72,3 +75,51 @@ def test_a_symlinked_drop_in_is_never_chmodded_through():
     plan = plan_host(facts, policy())
     assert not plan.refused and all(c.path != dropin for c in plan.changes)
     assert "3.2" in plan.still_failing
+
+
+def test_a_directory_as_daemon_json_is_a_fatal_problem_in_audit():
+    facts = stock().build()
+    facts.files[DAEMON_JSON] = FileFact(DAEMON_JSON, "dir", mode=0o755, uid=0, gid=0, owner="root", group="root")
+    config = result(facts, "REM-CONFIG")
+    assert config.status == "fail" and "is a directory" in config.evidence[0] and "refuses to start" in config.evidence[0]
+    assert plan_host(facts, policy(), repair_json=True).refused
+
+
+def test_a_daemon_json_too_large_to_read_is_never_judged_or_repaired_from_its_first_bytes():
+    result_ = StepResult(rc=0, stdout=b'{"debug": false,' + b" " * 100, stderr=b"",
+                         meta={"kind": "file", "mode": "644", "owner": "root", "group": "root",
+                               "size": str(READ_LIMIT + 5), "truncated": "1"})
+    fact = file_fact(DAEMON_JSON, result_)
+    assert fact.content is None and str(READ_LIMIT + 5) in fact.error
+    facts = stock().build()
+    facts.files[DAEMON_JSON] = fact
+    config = result(facts, "REM-CONFIG")
+    assert config.status == "fail" and "was not read" in config.evidence[0]
+    plan = plan_host(facts, policy(), repair_json=True)
+    assert plan.refused and "could not be read" in plan.refused and not plan.changes
+
+
+def test_symlinked_or_huge_daemon_json_is_noted_in_audit_where_harden_will_not_rewrite_it():
+    facts = stock().build()
+    facts.files[DAEMON_JSON] = FileFact(DAEMON_JSON, "symlink", mode=0o644, uid=0, gid=0, owner="root",
+                                        group="root", link_target="real.json", content=b'{"debug": false}\n')
+    config = result(facts, "REM-CONFIG")
+    assert config.status == "pass" and any("symlink to real.json" in e for e in config.evidence)
+    assert "symlink" in plan_host(facts, policy()).refused
+    huge = stock().daemon_json_text('{"debug": false' + "\n" * REVIEW_LIMIT + "}\n").build()
+    config = result(huge, "REM-CONFIG")
+    assert config.status == "pass" and any("over the" in e for e in config.evidence)
+    assert "too large" in plan_host(huge, policy()).refused
+
+
+def test_a_duplicate_key_rewrite_says_which_value_it_keeps():
+    facts = stock().daemon_json_text('{\n  "debug": true,\n  "debug": false\n}\n').build()
+    plan = plan_host(facts, policy())
+    assert '"debug": false' in plan.change(DAEMON_JSON).after.decode()
+    assert any("'debug' is set 2 times" in n and "keeps only that one" in n for n in plan.notes)
+
+
+def test_drift_evidence_stays_short_for_huge_values():
+    facts = stock().daemon_json({"labels": ["a" * 100000]}).build()
+    drift = result(facts, "REM-DRIFT")
+    assert drift.status == "fail" and len(drift.evidence[0]) < 600 and "characters)" in drift.evidence[0]
