@@ -4,7 +4,9 @@ Two layers. The model (remediate.dockerd, run by the planner) emulates
 dockerd's own checks for the host's version: conflicts, unknown and ignored
 keys, types, icc/iptables, swarm/live-restore. What the model cannot know is
 checked on the host in one round trip: the binaries, users, groups and files
-the planned configuration names exist, and, from dockerd 23.0, `dockerd
+the planned configuration names exist, every path the plan changes can be
+changed (no immutable or append-only flag, no read-only filesystem), and,
+from dockerd 23.0, `dockerd
 --validate` runs with the service's real flags on the candidate daemon.json
 (staged in a private temp directory that the script removes).
 """
@@ -28,7 +30,7 @@ _PATH_SETTINGS = ("seccomp-profile", "tlscacert", "tlscert", "tlskey")
 
 @dataclass(frozen=True)
 class Probe:
-    kind: str  # exists | executable | user | group
+    kind: str  # exists | executable | user | group | writable
     arg: str
 
 
@@ -108,6 +110,8 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
         value = eff.value(key)
         if isinstance(value, str) and value.startswith("/"):
             spec.probes.append(Probe("exists", value))
+    # Immutable or append-only files and read-only filesystems: found now, not halfway through the commit.
+    spec.probes += [Probe("writable", change.path) for change in plan.changes]
     if binary and eff.version_tuple and eff.version_tuple >= VALIDATE_FROM:
         change = plan.change(eff.daemon_json_path)
         spec.daemon_json = change.after if change is not None and change.after is not None else (

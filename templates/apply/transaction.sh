@@ -40,6 +40,17 @@ each() {
     done
 }
 
+# every FN ENTRY... : like each, but goes on past a failure (a restore puts back all it can); fails if any did.
+every() {
+    fn=$1; shift
+    failed=0
+    while [ $# -ge 12 ]; do
+        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" || failed=1
+        shift 12
+    done
+    return $failed
+}
+
 holder() { cat "$lockdir/owner" 2>/dev/null || echo "unknown holder"; }
 boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown; }
 
@@ -179,9 +190,15 @@ install_one() {
 
 restore_one() {
     p=$1 op=$2 bsha=$3
+    # Already as it was (the commit stopped before this entry): nothing to put back, even where it could not be.
+    if [ "$op" != meta ] && [ "$bsha" != absent ] && [ -f "$p" ] && [ ! -L "$p" ] && [ "$(sha "$p")" = "$bsha" ] \
+        && [ "$(meta "$p")" = "$4 $5 $6" ]; then
+        return 0
+    fi
     case $op in
     meta)
         [ -e "$p" ] || return 0
+        [ "$(meta "$p")" = "$4 $5 $6" ] && return 0
         chown -- "$5:$6" "$p" && chmod -- "$4" "$p" || { say "fail restore cannot set $5:$6 $4 on $p"; return 1; } ;;
     *)
         if [ "$bsha" = absent ]; then rm -f -- "$p"; return 0; fi
@@ -263,7 +280,8 @@ run_actions() {
 # BEFORE active (restart, wait until it answers), failed (restart: it fails again, as it did), else stopped.
 restore_all() {
     wait=$1 before=$2; shift 2
-    each restore_one "$@" || return 1
+    restored=0
+    every restore_one "$@" || restored=1
     remove_created_dirs
     systemctl daemon-reload
     systemctl reset-failed docker.service docker.socket 2>/dev/null
@@ -277,7 +295,7 @@ restore_all() {
     *)
         systemctl stop docker.service 2>/dev/null ;;
     esac
-    return 0
+    return $restored
 }
 
 commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for a rollback)
@@ -341,8 +359,28 @@ runs() {  # list runs, newest first (run ids start with their UTC time): "run ID
 
 manifest() { cat -- "$rundir/manifest.json" || die manifest "no manifest for run $run"; }
 
+# unwritable PATH: why root cannot change PATH where it is (immutable or append-only flag, read-only
+# filesystem), or nothing. A file is replaced by rename, so its directory counts too; a path not yet there
+# is created in its nearest existing ancestor.
+unwritable() {
+    if [ -d "$1" ] || [ -S "$1" ]; then
+        set -- "$1"
+    else
+        d=$(dirname -- "$1")
+        while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done
+        if [ -e "$1" ] || [ -L "$1" ]; then set -- "$1" "$d"; else set -- "$d"; fi
+    fi
+    for p in "$@"; do
+        case $(lsattr -d -- "$p" 2>/dev/null | cut -d' ' -f1) in
+        *i*) echo "$p is immutable (chattr +i): clear the flag (chattr -i) to let harden change it"; return ;;
+        *a*) echo "$p is append-only (chattr +a): clear the flag (chattr -a) to let harden change it"; return ;;
+        esac
+        [ -w "$p" ] || { echo "$p is not writable (a read-only filesystem?)"; return; }
+    done
+}
+
 # --- validate: candidate files in a private temp dir, nothing left behind ----------------------------
-# CHECK... : exists PATH | executable PATH | user NAME | group NAME, and last, optionally,
+# CHECK... : exists PATH | executable PATH | user NAME | group NAME | writable PATH, and last, optionally,
 # dockerd-validate LEN ARGV... (stdin: LEN bytes of the candidate daemon.json; ARGV: dockerd --validate
 # with the service's flags, --config-file is appended).
 validate() {
@@ -359,6 +397,9 @@ validate() {
             if getent passwd "$2" >/dev/null; then say "ok user $2"; else say "fail user no user $2 on this host"; bad=1; fi ;;
         group)
             if getent group "$2" >/dev/null; then say "ok group $2"; else say "fail group no group $2 on this host"; bad=1; fi ;;
+        writable)
+            why=$(unwritable "$2")
+            if [ -z "$why" ]; then say "ok writable $2"; else say "fail writable $why"; bad=1; fi ;;
         dockerd-validate)
             dd of="$vd/daemon.json" bs="$2" count=1 iflag=fullblock status=none 2>/dev/null || die dockerd-validate "cannot stage daemon.json"
             shift 2

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 import pytest
 
 from remediate import app
-from tests.lab.test_harden import _without_runs, harden, snapshot, ssh, target
+from remediate.apply.engine import ApplyOptions, apply_host
+from remediate.results import new_run_id
+from remediate.runner import run_fleet
+from tests.lab.test_harden import _plan_for, _without_runs, harden, snapshot, ssh, target
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 # Undo whatever a case left: flags first (an immutable file cannot be removed), then everything a stock host
@@ -97,6 +100,8 @@ CASES = {
     "symlink": Case(f"printf '{SITE_JSON}' >/etc/docker/site.json; ln -s site.json {DAEMON_JSON}",
                     ("pass", "symlink to site.json"), refused="is a symlink"),
     "directory": Case(f"mkdir {DAEMON_JSON}", ("fail", "is a directory"), refused="not a regular file"),
+    "immutable": Case(f"printf '{SITE_JSON}' >{DAEMON_JSON}; chattr +i {DAEMON_JSON}", ("pass", "consistent"),
+                      invalid="immutable (chattr +i)"),
     # Valid JSON padded to 2 MB: dockerd reads it, harden will not rewrite what nobody can review.
     "huge": Case(f"{{ printf '{{\"debug\": false'; head -c 2000000 /dev/zero | tr '\\0' '\\n'; echo '}}'; }} >{DAEMON_JSON}",
                  ("pass", "over the 1048576"), refused="too large to review"),
@@ -158,6 +163,39 @@ def _assert_lossless_rewrite(host: Host, entry: dict, original: bytes) -> None:
     assert all(after[key] == value for key, value in kept.items()), (kept, after)
     if '"debug": true' in text:
         assert any("is set 2 times" in note for note in entry["plan"]["notes"])
+
+
+def test_a_file_made_immutable_after_validation_rolls_back_cleanly(inputs_lab, host01):
+    """The flag appears between validation and the commit: the rename fails, and the rollback must not fail
+    on the one file that never changed (nor leave the other files it had already put in place)."""
+    host01.run(f"printf '{SITE_JSON}' >{DAEMON_JSON}")
+    before = host01.state()
+    t = target(inputs_lab, host01.name)
+    inventory, hosts = t.resolve()
+
+    class ImmutableBeforeCommit:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+        def run_script(self, script, *, args=(), **kwargs):
+            if args and args[0] == "commit":
+                self.conn.run(["chattr", "+i", DAEMON_JSON])
+            return self.conn.run_script(script, args=args, **kwargs)
+
+    def work(conn, host):
+        facts, policy, plan = _plan_for(conn, host)
+        assert plan.change(DAEMON_JSON) and len(plan.changes) > 1
+        return apply_host(ImmutableBeforeCommit(conn), facts, plan, policy, run_id=new_run_id(), become=False,
+                          options=ApplyOptions(verify_image="busybox:latest"), groups=tuple(host.groups))
+
+    result = run_fleet(hosts, work, t.connect_options(), resolve_host=inventory.hosts.get)[0].value
+    assert result.outcome == "rolled-back", result
+    assert f"cannot rename into {DAEMON_JSON}" in result.error and "ROLLBACK FAILED" not in result.error
+    assert host01.state() == before
+    assert host01.docker() == "active"
 
 
 # --- 10. no dockerd, masked units, no systemd --------------------------------------------------------------------

@@ -5,6 +5,7 @@ plan that refuses or changes only what it names."""
 from __future__ import annotations
 
 from remediate import checks
+from remediate.apply.validation import validation_spec
 from remediate.audit import audit_host
 from remediate.connection.batch import READ_LIMIT, StepResult
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
@@ -123,3 +124,10 @@ def test_drift_evidence_stays_short_for_huge_values():
     facts = stock().daemon_json({"labels": ["a" * 100000]}).build()
     drift = result(facts, "REM-DRIFT")
     assert drift.status == "fail" and len(drift.evidence[0]) < 600 and "characters)" in drift.evidence[0]
+
+
+def test_every_changed_path_is_probed_for_immutable_flags_and_read_only_filesystems():
+    facts = stock().build()
+    plan = plan_host(facts, policy())
+    probes = {p.arg for p in validation_spec(facts, plan).probes if p.kind == "writable"}
+    assert probes == {c.path for c in plan.changes} and DAEMON_JSON in probes
