@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import subprocess
 from dataclasses import dataclass
 
 import pytest
 
 from remediate import app
 from remediate.apply.engine import ApplyOptions, apply_host
+from remediate.harden import HardenOptions
 from remediate.results import new_run_id
 from remediate.runner import run_fleet
 from tests.lab.test_harden import _plan_for, _without_runs, harden, snapshot, ssh, target
@@ -198,6 +201,55 @@ def test_a_file_made_immutable_after_validation_rolls_back_cleanly(inputs_lab, h
     assert host01.docker() == "active"
 
 
+# --- 1. dockerd refuses the new configuration at restart -----------------------------------------------------------
+
+def test_a_unit_that_refuses_the_new_config_at_start_rolls_back(inputs_lab, host01, tmp_path):
+    """Unlike test_harden's data-root case, dockerd itself never runs: a site's ExecStartPre check refuses
+    any daemon.json, so the error comes from the unit, not from dockerd."""
+    host01.run("mkdir -p /etc/systemd/system/docker.service.d && cat >/etc/systemd/system/docker.service.d/site-check.conf <<'EOF'\n"
+               "[Service]\n"
+               "ExecStartPre=/bin/sh -c 'if [ -e /etc/docker/daemon.json ]; then echo \"site policy refuses "
+               "/etc/docker/daemon.json\" >&2; exit 1; fi'\n"
+               "EOF\n"
+               "systemctl daemon-reload")
+    before = host01.state()
+    code, hosts = harden(inputs_lab, host01.name, tmp_path, yes=True)
+    result = hosts[host01.name]["apply"]
+    assert code == app.EXIT_ERROR and result["outcome"] == "rolled-back", result
+    assert "site policy refuses" in result["error"]
+    assert host01.state() == before
+    assert host01.docker() == "active"
+
+
+# --- 7. a file edited between plan and apply --------------------------------------------------------------------
+
+def test_a_file_edited_after_the_plan_refuses_that_host_only(inputs_lab, host01, host02, tmp_path):
+    for host in (host01, host02):
+        host.run(f"printf '{SITE_JSON}' >{DAEMON_JSON}")
+    edited = '{\n  "debug": false,\n  "log-level": "warn"\n}\n'
+    asked = []
+
+    def teammate_edits_then_confirm(question):
+        asked.append(question)
+        host01.run(f"printf '{edited}' >{DAEMON_JSON}")
+        return True
+
+    out = tmp_path / "stale.json"
+    code = app.harden(target(inputs_lab, f"{host01.name},{host02.name}"), HardenOptions(), json_path=out,
+                      confirm=teammate_edits_then_confirm)
+    hosts = {h["host"]: h for h in json.loads(out.read_text())["hosts"]}
+    assert asked and code == app.EXIT_ERROR
+    stale = hosts[host01.name]["apply"]
+    assert stale["outcome"] == "refused" and "stale plan, nothing changed" in stale["error"]
+    assert f"{DAEMON_JSON} changed since the plan was made" in stale["error"]
+    assert host01.run(f"cat {DAEMON_JSON}") == edited
+    assert host01.run("[ -e /etc/audit ] && echo present || echo absent").strip() == "absent"
+    assert host01.docker() == "active"
+    assert hosts[host02.name]["apply"]["outcome"] == "changed"
+    assert app.rollback(target(inputs_lab, host02.name), None) == app.EXIT_OK
+    assert host02.run(f"cat {DAEMON_JSON}") == SITE_JSON
+
+
 # --- 10. no dockerd, masked units, no systemd --------------------------------------------------------------------
 
 PARK = "/root/remediate-test-parked"
@@ -260,3 +312,46 @@ def test_without_systemctl_audit_says_so_and_harden_refuses(inputs_lab, host02, 
     finally:
         host02.run("mv /usr/bin/systemctl.remediate-test /usr/bin/systemctl")
     assert host02.docker() == "active"
+
+
+# --- secrets: a full run never shows the sudo password or a container's environment --------------------------------
+
+def _encodings(secret: str) -> list[bytes]:
+    """The secret as written, and as it would appear inside any base64 text (facts keep file bytes in base64)."""
+    raw = secret.encode()
+    found = [raw]
+    for pad, skip in ((0, 0), (1, 2), (2, 3)):
+        found.append(base64.b64encode(b"\0" * pad + raw)[skip:-4])
+    return found
+
+
+def test_a_full_run_never_shows_the_sudo_password_or_container_secrets(inputs_lab, tmp_path, capfd, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, paramiko's included
+    lab_hosts = target(inputs_lab, "lab")
+    assert app.show_facts(lab_hosts, tmp_path / "facts") == app.EXIT_OK
+    app.audit(lab_hosts, app.AuditOptions(json_path=tmp_path / "audit.json", report_dir=tmp_path / "audit"))
+    app.harden(lab_hosts, HardenOptions(dry_run=True), json_path=tmp_path / "dry-run.json",
+               report_dir=tmp_path / "dry-run")
+    ops = target(inputs_lab, "stock-ops")
+    app.harden(ops, HardenOptions(yes=True), json_path=tmp_path / "apply.json", report_dir=tmp_path / "apply")
+    applied = json.loads((tmp_path / "apply.json").read_text())["hosts"][0]["apply"]
+    assert applied["outcome"] == "changed", applied
+    manifests = ssh(inputs_lab, "stock", "cat /var/lib/remediate/runs/*/manifest.json /var/lib/remediate/runs/*/state")
+    assert app.rollback(ops, None) == app.EXIT_OK
+
+    written = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    kinds = {p.suffix for p in written}
+    assert {".json", ".html", ".md", ".xml", ".sarif"} <= kinds, kinds
+    captured = capfd.readouterr()
+    texts = {"stdout": captured.out.encode(), "stderr": captured.err.encode(), "log": caplog.text.encode(),
+             "host manifests": manifests.encode(), **{str(p): data for p, data in written.items()}}
+    assert captured.out and caplog.records  # the sweep looked at real output
+    # What the risky-containers host would leak: it is gathered (its container checks ran), never its env.
+    assert "host-namespaces" in (tmp_path / "audit.json").read_text()
+    for secret in (inputs_lab.ops_password, inputs_lab.container_secret):
+        assert secret
+        for where, data in texts.items():
+            assert not any(needle in data for needle in _encodings(secret)), f"a secret appears in {where}"
+    journal = subprocess.run(inputs_lab.lab.ssh_argv("stock", ["journalctl --no-pager -o cat | grep -c -F -f /dev/stdin || true"]),
+                             input=inputs_lab.ops_password + "\n", capture_output=True, text=True, timeout=60)
+    assert journal.stdout.strip() == "0", "the sudo password reached the host's journal (a command line?)"
