@@ -48,7 +48,10 @@ def _exit(code: int) -> None:
 
 @task(help={**TARGET_HELP, "save": "Also save each host's facts as JSON in this directory."})
 def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False, save=None):
-    """Gather each host's Docker facts in one batched round trip and show a summary."""
+    """Gather each host's Docker facts in one batched round trip and show a summary.
+
+    Exit codes: 0 every host read, 3 some hosts unreachable, 1 errors (a host failed, bad input).
+    """
     try:
         code = app.show_facts(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
                               Path(save) if save else None)
@@ -101,7 +104,10 @@ REPORT_HELP = {
 
 @task(help=REPORT_HELP)
 def report(c, results, merge=None, format=reports.ALL, out="reports"):
-    """Render saved results as HTML, Markdown, JSON, JUnit XML and SARIF; several runs merge into one report."""
+    """Render saved results as HTML, Markdown, JSON, JUnit XML and SARIF; several runs merge into one report.
+
+    Exit codes: 0 written, 1 errors (a missing or invalid results document, runs of different kinds).
+    """
     try:
         written = reports.report_files(reports.paths_from(results, merge), Path(out), format)
     except RemediateError as exc:
@@ -154,7 +160,10 @@ def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
             "restart_timeout": "Seconds to wait for dockerd after the restart (default 90)."})
 def rollback(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
              run=None, force=False, restart_timeout=90):
-    """Undo a harden run from its backups on each host: same lock, checks and atomic writes as harden."""
+    """Undo a harden run from its backups on each host: same lock, checks and atomic writes as harden.
+
+    Exit codes: 0 restored or nothing to undo, 3 some hosts unreachable, 1 errors (a host refused or failed).
+    """
     try:
         code = app.rollback(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), run,
                             force=force, restart_timeout=int(restart_timeout))
@@ -166,7 +175,10 @@ def rollback(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=Fals
 @task(help={**TARGET_HELP, "force": "Also clear a lock whose run may still be alive."})
 def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
            force=False):
-    """Clear the harden lock a dead run left on each host (refuses while the holder may be alive)."""
+    """Clear the harden lock a dead run left on each host (refuses while the holder may be alive).
+
+    Exit codes: 0 cleared or not locked, 3 some hosts unreachable, 1 errors (a lock that may be alive).
+    """
     try:
         code = app.unlock(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), force=force)
     except (RemediateError, ValueError) as exc:

@@ -52,7 +52,16 @@ def show_facts(target: Target, save_dir: Path | None = None) -> int:
     output.facts_summary(outcomes)
     if save_dir is not None:
         output.info(f"facts saved in {save_dir}/")
-    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_ERROR
+    return hosts_exit_code(outcomes)
+
+
+def hosts_exit_code(outcomes, refused=lambda value: False) -> int:
+    """Tasks without findings (facts, rollback, unlock): 1 a host failed or refused, 3 some unreachable, else 0."""
+    if any(o.status == "failed" for o in outcomes) or any(refused(o.value) for o in outcomes if o.ok):
+        return EXIT_ERROR
+    if any(o.status == "unreachable" for o in outcomes):
+        return EXIT_UNREACHABLE
+    return EXIT_OK
 
 
 @dataclass
@@ -189,9 +198,7 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
                                          options=ApplyOptions(restart_timeout=restart_timeout)),
         target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress.update)
     output.apply_recap(outcomes)
-    if any(not o.ok for o in outcomes) or any(o.value.outcome in ("failed", "refused") for o in outcomes):
-        return EXIT_ERROR
-    return EXIT_OK
+    return hosts_exit_code(outcomes, lambda result: result.outcome in ("failed", "refused"))
 
 
 def unlock(target: Target, force: bool = False) -> int:
@@ -202,4 +209,4 @@ def unlock(target: Target, force: bool = False) -> int:
     rows = [[o.host, ("cleared" if o.value[0] else "refused") if o.ok else o.status,
              o.value[1] if o.ok else o.error or ""] for o in outcomes]
     print(output.table(["host", "lock", "detail"], rows))
-    return EXIT_OK if all(o.ok and o.value[0] for o in outcomes) else EXIT_ERROR
+    return hosts_exit_code(outcomes, lambda cleared_detail: not cleared_detail[0])
