@@ -75,3 +75,14 @@ def inputs_lab() -> LabHandle:
     """A small lab for the hostile-input and environment fault tests (tests/lab/test_faults_input.py): they
     mutate plain stock hosts and put each back; risky-containers holds the container secret."""
     yield from _booted(f"{TEST_LAB}-inputs", ("stock", "risky-containers"), extra=2)
+
+
+# The runbooks' lab: the `web` group the rollout and rollback runbooks act on (stock is their canary), a
+# compliant host, and broken-json, whose refused plan the onboarding runbook shows.
+RUNBOOKS_SCENARIOS = ("stock", "tcp-docker-opts", "tcp-socket-unit", "hardened", "broken-json")
+
+
+@pytest.fixture(scope="session")
+def runbooks_lab() -> LabHandle:
+    """A lab of its own for tests/lab/test_runbooks.py: the runbooks harden its hosts and roll them back."""
+    yield from _booted(f"{TEST_LAB}-runbooks", RUNBOOKS_SCENARIOS)
