@@ -31,6 +31,7 @@ from remediate.facts.model import HostFacts
 from remediate.plan.model import Plan
 from remediate.plan.view import HostView
 from remediate.policy import Policy
+from remediate.process import start_time
 
 CHANGED, UNCHANGED, HELD_BACK, REFUSED, FAILED, ROLLED_BACK = (
     "changed", "unchanged", "held-back", "refused", "failed", "rolled-back")
@@ -72,7 +73,8 @@ class StepLog:
 
 
 def controller_identity() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+    """Who runs this: user@host, pid and its start time, so `invoke unlock` here can tell the run died."""
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} start {start_time(os.getpid())}"
 
 
 def script_actions(plan: Plan) -> str:

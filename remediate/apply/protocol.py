@@ -117,7 +117,7 @@ def entry_words(entries: list[Entry], restore: bool = False) -> list[str]:
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # ok | fail | locked | state | bootid | run | unlocked
+    kind: str  # ok | fail | locked | state | bootid | busy | run | unlocked
     step: str
     detail: str
 
@@ -150,7 +150,7 @@ def parse_reply(result: CommandResult) -> Reply:
     lines = []
     for raw in result.text().splitlines():
         kind, _, rest = raw.partition(" ")
-        if kind in ("locked", "state", "bootid", "unlocked"):
+        if kind in ("locked", "state", "bootid", "busy", "unlocked"):
             lines.append(Line(kind, "", rest))
         elif kind:
             step, _, detail = rest.partition(" ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass
 
 from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, ApplyOptions, ApplyResult, StepLog,
@@ -18,12 +19,15 @@ from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, App
 from remediate.apply.protocol import BASE, LOCKED, Entry, Transaction, entry_words
 from remediate.connection.base import Connection
 from remediate.errors import CommandFailed
+from remediate.process import start_time
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live on the host
 # States a run's directory holds once its controller is done with it; "applied" is not one: the
 # controller may be verifying right now.
 ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
+# The controller in a lock's owner line (engine.controller_identity): "by USER@HOST pid N start T".
+CONTROLLER = re.compile(r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,15 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
         finish_run(tx, log, options, outcome)
 
 
+def controller_gone(holder: str) -> bool:
+    """The lock's controller ran on this machine and its process is gone (no such pid, or one started later)."""
+    match = CONTROLLER.search(holder)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    now = start_time(int(match["pid"]))
+    return now is None or (match["start"] is not None and now != int(match["start"]))
+
+
 @dataclass
 class LockState:
     locked: bool
@@ -102,11 +115,29 @@ class LockState:
     holder: str
     boot_matches: bool
     run_state: str | None
+    busy: str | None = None  # pid of the holder's prepare/commit/restore still running on the host
 
     @property
     def stale(self) -> bool:
-        """Safe to clear: the host rebooted since, or the holder's run reached an end state."""
-        return self.locked and (not self.boot_matches or self.run_state in ENDED)
+        """Safe to clear: the host rebooted since; or nothing of the run still runs on the host and the run
+        reached an end state or its controller (a process on this machine) is gone."""
+        if not self.locked:
+            return False
+        return not self.boot_matches or (self.busy is None and (self.run_state in ENDED
+                                                                or controller_gone(self.holder)))
+
+    def why_stale(self) -> str:
+        if not self.boot_matches:
+            return "the host rebooted since"
+        if self.run_state in ENDED:
+            return f"its run is {self.run_state}"
+        return "its controller process on this machine is gone"
+
+    def why_alive(self) -> str:
+        if self.busy:
+            return f"its run is {self.run_state or 'in progress'} and still running on the host (pid {self.busy})"
+        return (f"its run is {self.run_state or 'in progress'}, the host has not rebooted since and its controller "
+                "is not a process of this machine that ended, so it may still be running")
 
 
 def lock_state(conn: Connection, *, become: bool) -> LockState:
@@ -114,12 +145,13 @@ def lock_state(conn: Connection, *, become: bool) -> LockState:
     locked = reply.first("locked")
     boot = reply.first("bootid")
     state = reply.first("state")
+    busy = reply.first("busy")
     if locked is None:
         return LockState(False, None, "", True, None)
     holder_run, _, holder = locked.detail.partition(" ")
     lock_boot = holder.rsplit("boot=", 1)[-1].split()[0] if "boot=" in holder else ""
     return LockState(True, holder_run, holder, lock_boot == (boot.detail if boot else ""),
-                     state.detail if state else None)
+                     state.detail if state else None, busy.detail if busy else None)
 
 
 def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[bool, str]:
@@ -128,9 +160,9 @@ def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[
     if not state.locked:
         return True, "not locked"
     if not (state.stale or force):
-        return False, (f"locked by {state.holder}; its run is {state.run_state or 'in progress'} and the host has "
-                       "not rebooted since, so it may still be running (use --force if you know it is dead)")
+        return False, f"locked by {state.holder}; {state.why_alive()} (use --force if you know it is dead)"
     reply = Transaction(conn, state.holder_run or "", become=become).call("break-lock", state.holder_run or "")
     if not reply.ok:
         return False, reply.error()
-    return True, f"cleared the lock of run {state.holder_run} ({state.holder})"
+    why = state.why_stale() if state.stale else "forced"
+    return True, f"cleared the lock of run {state.holder_run} ({state.holder}): {why}"

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from remediate.process import start_time
+
 
 @dataclass(frozen=True)
 class ProcessRef:
@@ -50,19 +52,6 @@ class ProcessRef:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat, or None when the PID does not exist (or is a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":
-        return None
-    return int(fields[19])
 
 
 def children(pid: int) -> list[int]:

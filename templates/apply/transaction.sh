@@ -7,6 +7,7 @@
 # Files change only by rename(2) of a fully written, fsynced temp file in the same directory, so every
 # path is at all times either its old or its new version. Once a commit starts it ignores SIGHUP/SIGPIPE:
 # a dropped connection lets it finish (or roll back) on its own, and its log stays in the run directory.
+# While prepare, commit or restore runs, the lock names its pid (lock-info: "busy PID").
 #
 # An ENTRY is 12 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
 #   OP: write (content, LEN bytes from stdin, sha256 SHA), delete, meta (chown/chmod only);
@@ -56,6 +57,14 @@ boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown; }
 
 lock_held_by_us() { [ "$(cat "$lockdir/run" 2>/dev/null)" = "$run" ]; }
 
+# The steps that go on without the controller (prepare, commit, restore) note their pid and its start time in
+# the lock while they run: a lock whose controller is gone is not stale while its run still works on the host.
+started() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+mark_busy() {
+    printf '%s %s\n' "$$" "$(started $$)" >"$lockdir/busy"
+    trap 'rm -f -- "$lockdir/busy"' EXIT
+}
+
 # --- lock ------------------------------------------------------------------------------------------
 lock() {  # $1: owner description (one line)
     mkdir -p -- "$base/runs" && chmod 0700 -- "$base" "$base/runs" || die lock "cannot create $base"
@@ -82,6 +91,10 @@ lock_info() {
     say "bootid $(boot_id)"
     if [ -d "$lockdir" ] && [ -f "$base/runs/$(cat "$lockdir/run" 2>/dev/null)/state" ]; then
         say "state $(cat "$base/runs/$(cat "$lockdir/run")/state")"
+    fi
+    if [ -f "$lockdir/busy" ] && read -r bpid bstart <"$lockdir/busy" && [ -n "$bstart" ] \
+        && [ "$(started "$bpid")" = "$bstart" ]; then
+        say "busy $bpid"
     fi
 }
 
@@ -147,6 +160,7 @@ unstage() { [ "$2" = write ] && rm -f -- "$(tmpname "$1")"; return 0; }
 
 prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's bytes in order
     lock_held_by_us || die prepare "this run does not hold the lock" 75
+    mark_busy
     mlen=$1; shift
     each cas "$@" || exit 1
     mkdir -p -- "$rundir/files" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
@@ -303,6 +317,7 @@ commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for 
     [ "$(cat "$rundir/state" 2>/dev/null)" = prepared ] || die commit "run $run is not prepared"
     wait=$1 actions=$2 before=$3; shift 3
     trap '' HUP PIPE
+    mark_busy
     printf 'committing\n' >"$rundir/state"
     if each install_one "$@" && printf 'committed\n' >"$rundir/state" && run_actions "$wait" "$actions"; then
         printf 'applied\n' >"$rundir/state"
@@ -327,6 +342,7 @@ restore() {  # WAIT BEFORE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups b
     case $4 in ''|.|..|*/*) die restore "bad run id" 2 ;; esac
     wait=$1 before=$2 new_state=$3 rundir=$base/runs/$4; shift 4
     trap '' HUP PIPE
+    mark_busy
     [ -d "$rundir/files" ] || die restore "no backups of run $(basename -- "$rundir") on this host"
     if restore_all "$wait" "$before" "$@"; then
         printf '%s\n' "$new_state" >"$rundir/state"

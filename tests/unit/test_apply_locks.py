@@ -1,0 +1,94 @@
+"""The apply lock and the transaction script's own steps, on this machine (a temp directory as BASE and as the
+files' home): who holds the lock and whether it is stale, busy runs, prepare cut short, abort of a run that
+never committed, and the test hook that pauses a run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import pytest
+
+from remediate.apply.engine import controller_identity
+from remediate.apply.protocol import Entry, Transaction, entry_words
+from remediate.apply.rollback import LockState, controller_gone
+from remediate.connection.local import LocalConnection
+from remediate.process import start_time
+
+RUN = "20261128T120000Z-abcdef"
+
+
+def holder(identity: str) -> str:
+    return f"run {RUN} by {identity} boot=b since=2026-11-28T12:00:00Z"
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_controller_of_a_lock_is_gone_only_when_it_ran_here_and_its_process_ended():
+    me = socket.gethostname()
+    assert not controller_gone(holder(controller_identity()))
+    assert controller_gone(holder(f"root@{me} pid {dead_pid()} start 1"))
+    # The pid lives on, but as a process started later than the controller: reused, so the controller is gone.
+    assert controller_gone(holder(f"root@{me} pid {os.getpid()} start {start_time(os.getpid()) - 1}"))
+    assert not controller_gone(holder(f"root@{me} pid {os.getpid()}"))  # an older lock without a start time
+    assert not controller_gone(holder(f"root@not-{me} pid {dead_pid()} start 1"))  # another machine: unknown
+    assert not controller_gone("run x by a teammate")
+
+
+@pytest.mark.parametrize("boot_matches, run_state, busy, gone, stale", [
+    (True, None, None, False, False),           # may be alive: unlock needs --force
+    (True, "applied", None, False, False),      # its controller may be verifying right now
+    (True, "verified", None, False, True),      # ended
+    (True, "committed", None, True, True),      # controller gone, nothing left running on the host
+    (True, "committed", "4242", True, False),   # controller gone, but the host still finishes the commit
+    (True, "verified", "4242", False, False),   # whatever the state says, a step of it still runs
+    (False, "committed", "4242", False, True),  # the host rebooted: nothing of the run can be running
+])
+def test_a_lock_is_stale_once_nothing_of_its_run_can_still_be_running(boot_matches, run_state, busy, gone, stale):
+    identity = f"root@{socket.gethostname()} pid {dead_pid()} start 1" if gone else controller_identity()
+    state = LockState(True, RUN, holder(identity), boot_matches, run_state, busy)
+    assert state.stale is stale
+    assert (state.why_stale() if stale else state.why_alive())
+
+
+# --- the script, run here on files in a temp directory -------------------------------------------------------
+
+@pytest.fixture
+def tx(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the transaction script sets root ownership on staged files")
+    return Transaction(LocalConnection(), RUN, become=False, base=str(tmp_path / "base"))
+
+
+def entries(tmp_path, *contents: bytes) -> list[Entry]:
+    return [Entry(str(tmp_path / "etc" / f"file{i}"), "write", "absent", "-", "-", "-", "root", "root", "644",
+                  content, i) for i, content in enumerate(contents, start=1)]
+
+
+def prepare(tx, items: list[Entry], stdin: bytes | None = None):
+    manifest = b'{"entries": []}\n'
+    data = manifest + b"".join(e.content for e in items) if stdin is None else stdin
+    return tx.call("prepare", str(len(manifest)), *entry_words(items), stdin=data)
+
+
+def leftovers(tmp_path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "etc").rglob("*")) if (tmp_path / "etc").exists() else []
+
+
+def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, tmp_path):
+    assert tx.call("lock", "run by a test").ok
+    busy = tmp_path / "base" / "lock" / "busy"
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        busy.write_text(f"{sleeper.pid} {start_time(sleeper.pid)}\n")
+        assert tx.call("lock-info").first("busy").detail == str(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert tx.call("lock-info").first("busy") is None
+    assert prepare(tx, entries(tmp_path, b"x\n")).ok and not busy.exists()  # its own mark goes when it ends
