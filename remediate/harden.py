@@ -72,6 +72,12 @@ class HostHarden:
     def pending(self) -> bool:
         return not self.plan.empty and not self.plan.refused
 
+    @property
+    def lock(self) -> str | None:
+        """Who held harden's lock on the host when it was planned: a run in progress, or one that died."""
+        fact = self.audit.facts.commands.get("apply_lock")
+        return (fact.stdout.strip() or None) if fact else None
+
     def errors(self) -> list[str]:
         out = [self.plan.refused] if self.plan.refused else []
         out += self.validation.errors()
@@ -80,7 +86,7 @@ class HostHarden:
 
     def to_json(self) -> dict:
         return {**self.audit.to_json(), "plan": self.plan.to_json(), "validation": self.validation.to_json(),
-                "apply": self.apply.to_json() if self.apply else None}
+                "lock": self.lock, "apply": self.apply.to_json() if self.apply else None}
 
 
 def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[list[str]]:

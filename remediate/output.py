@@ -134,6 +134,8 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
             continue
         summary = "no changes" if plan.empty else f"{len(plan.changes)} file change(s), fixes {', '.join(plan.fixes()) or '-'}"
         print(color(f"== {o.host}", "bold") + f"  {summary}")
+        if o.value.lock:
+            print(f"  {color('locked', 'yellow')} {LOCK_NOTE.format(holder=o.value.lock)}")
         for change in plan.changes:
             print(f"  {color(change.path, 'bold')}: {change.reason}" + (f"  [fixes {', '.join(change.fixes)}]" if change.fixes else ""))
             if show_diffs:
@@ -156,6 +158,7 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
                 print(f"  {color('INVALID', 'red')} {step['name']}: {step['detail']}")
 
 
+LOCK_NOTE = "by {holder}: apply refuses this host while that run holds it; if it died, `invoke unlock` clears it"
 _OUTCOME_COLORS = {"changed": "green", "unchanged": "dim", "held-back": "yellow", "refused": "red",
                    "failed": "red", "rolled-back": "red", "skipped": "yellow"}
 
@@ -171,7 +174,8 @@ def harden_recap(outcomes, *, dry_run: bool, stopped_by: str | None = None) -> N
         if dry_run or value.apply is None:
             state = ("refused" if plan.refused else "invalid" if not value.validation.ok
                      else "pending" if not plan.empty else "held-back" if plan.held_back else "unchanged")
-            detail = plan.refused or "; ".join(value.validation.errors()) or ""
+            detail = plan.refused or "; ".join(value.validation.errors()) or (
+                "locked " + LOCK_NOTE.format(holder=value.lock) if value.lock else "")
         else:
             state, detail = value.apply.outcome, value.apply.error or ""
         label = color(state, _OUTCOME_COLORS.get(state, "yellow" if state == "pending" else "red"))

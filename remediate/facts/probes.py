@@ -93,6 +93,11 @@ SNIPPETS: dict[str, str] = {
     "content_trust": (
         "grep -rsH DOCKER_CONTENT_TRUST /etc/environment /etc/profile /etc/profile.d /etc/bash.bashrc 2>/dev/null; true"
     ),
+    # Who holds harden's lock (remediate.apply.protocol.BASE), so a plan can say a run holds or left it.
+    "apply_lock": (
+        "[ -d /var/lib/remediate/lock ] && { cat /var/lib/remediate/lock/owner 2>/dev/null || echo unknown holder; }; "
+        "true"
+    ),
     # Paths only the host knows: unit files and drop-ins, env files, audit rules.d.
     "discovered_paths": (
         "for u in docker.service docker.socket; do "

@@ -10,11 +10,20 @@ import subprocess
 
 import pytest
 
+from remediate import checks, output
 from remediate.apply.engine import controller_identity
 from remediate.apply.protocol import Entry, Transaction, entry_words
 from remediate.apply.rollback import LockState, controller_gone
+from remediate.apply.validation import Validation
+from remediate.audit import audit_host
 from remediate.connection.local import LocalConnection
+from remediate.facts.model import CommandFact
+from remediate.harden import HostHarden
+from remediate.plan import plan_host
+from remediate.plan.simulate import copy_facts
 from remediate.process import start_time
+from remediate.runner import HostOutcome
+from tests.plan_fixtures import load, policy
 
 RUN = "20261128T120000Z-abcdef"
 
@@ -54,6 +63,19 @@ def test_a_lock_is_stale_once_nothing_of_its_run_can_still_be_running(boot_match
     state = LockState(True, RUN, holder(identity), boot_matches, run_state, busy)
     assert state.stale is stale
     assert (state.why_stale() if stale else state.why_alive())
+
+
+def test_a_plan_says_who_holds_the_lock_and_how_to_clear_it(capsys):
+    facts = copy_facts(load("hardened"))
+    facts.commands["apply_lock"] = CommandFact(0, holder("root@ops1 pid 4242 start 77") + "\n")
+    value = HostHarden(audit_host(facts, policy(), checks.select(), "hardened"), plan_host(facts, policy()),
+                       Validation(True, []))
+    assert value.lock == holder("root@ops1 pid 4242 start 77") and value.to_json()["lock"] == value.lock
+    output.plan_report([HostOutcome("hardened", "ok", value)])
+    assert f"locked by run {RUN} by root@ops1 pid 4242" in capsys.readouterr().out
+    assert "invoke unlock" in output.LOCK_NOTE
+    facts.commands["apply_lock"] = CommandFact(0, "")  # no lock: the probe prints nothing
+    assert HostHarden(value.audit, value.plan, value.validation).lock is None
 
 
 # --- the script, run here on files in a temp directory -------------------------------------------------------
