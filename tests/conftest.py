@@ -86,3 +86,10 @@ RUNBOOKS_SCENARIOS = ("stock", "tcp-docker-opts", "tcp-socket-unit", "hardened",
 def runbooks_lab() -> LabHandle:
     """A lab of its own for tests/lab/test_runbooks.py: the runbooks harden its hosts and roll them back."""
     yield from _booted(f"{TEST_LAB}-runbooks", RUNBOOKS_SCENARIOS)
+
+
+@pytest.fixture(scope="session")
+def faults_lab() -> LabHandle:
+    """A lab of its own for the apply and transport fault tests (tests/lab/test_faults_apply.py): they cut
+    connections, kill hosts and break filesystems on plain stock hosts (stock-ops reaches stock through sudo)."""
+    yield from _booted(f"{TEST_LAB}-faults", ("stock",), extra=3)

@@ -25,7 +25,7 @@ from remediate.apply.protocol import BASE, LOCKED, UNITS, Entry, Reply, Transact
 from remediate.apply.validation import validation_spec
 from remediate.apply.verify import verify_applied
 from remediate.connection.base import Connection
-from remediate.errors import RemediateError
+from remediate.errors import CommandTimeout, ConnectionFailed, RemediateError
 from remediate.facts.gather import gather
 from remediate.facts.model import HostFacts
 from remediate.plan.model import Plan
@@ -178,12 +178,20 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
     writes = [e.content or b"" for e in entries if e.op == "write"]
     body = manifest(run_id, facts.host, entries, plan, was)
     spec = validation_spec(facts, plan)
-    if not spec.empty:
-        reply = tx.call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
-        log.add("validate", reply.ok, reply.error() if not reply.ok else "host checks passed")
-        if not reply.ok:
-            return ApplyResult(FAILED, run_id, None, "validation failed, nothing changed: " + reply.error(), log.steps)
-    reply = tx.call("prepare", str(len(body)), *entry_words(entries), stdin=body + b"".join(writes), timeout=120)
+    try:
+        if not spec.empty:
+            reply = tx.call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
+            log.add("validate", reply.ok, reply.error() if not reply.ok else "host checks passed")
+            if not reply.ok:
+                return ApplyResult(FAILED, run_id, None, "validation failed, nothing changed: " + reply.error(),
+                                   log.steps)
+        reply = tx.call("prepare", str(len(body)), *entry_words(entries), stdin=body + b"".join(writes), timeout=120)
+    except (ConnectionFailed, CommandTimeout) as exc:
+        # The host may still finish preparing on its own (staged temp files, its lock): unlock cleans up after it.
+        log.add("prepare", False, str(exc))
+        return ApplyResult("lost", run_id, None,
+                           f"the connection was lost before the commit, nothing changed ({exc}); the host keeps "
+                           "this run's lock, and any files it staged, until `invoke unlock` clears them", log.steps)
     log.add("prepare", reply.ok, reply.error() if not reply.ok else "compare-and-swap ok, backups taken, files staged")
     if not reply.ok:
         stale = any(f.step == "cas" for f in reply.failures())

@@ -9,6 +9,8 @@ host controls reaches the script as a positional parameter.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -20,6 +22,10 @@ from remediate.templates import TEMPLATES_DIR
 BASE = "/var/lib/remediate"  # root-only: lock, and per run the manifest and backup copies
 LOCKED = 75  # the script's exit code when another run holds the lock
 UNITS = frozenset({"docker.socket", "docker.service"})
+# Test hook: the fault tests set this in the controller's environment to make the script stop at a named
+# point of a run (see the header of transaction.sh); it never comes from a host.
+PAUSE_ENV = "REMEDIATE_TEST_PAUSE"
+PAUSE_POINTS = re.compile(r"staged|renamed-first|renamed")
 
 
 @cache
@@ -158,6 +164,16 @@ def parse_reply(result: CommandResult) -> Reply:
     return Reply(result.rc, tuple(lines), result.text("stderr"))
 
 
+def pause_args() -> list[str]:
+    """The script's --pause argument when a fault test asked for one (REMEDIATE_TEST_PAUSE), else nothing."""
+    point = os.environ.get(PAUSE_ENV, "")
+    if not point:
+        return []
+    if not PAUSE_POINTS.fullmatch(point):
+        raise ValueError(f"{PAUSE_ENV}={point!r}: not one of staged, renamed-first, renamed")
+    return [f"--pause={point}"]
+
+
 class Transaction:
     """The script's commands for one run id on one open connection (one round trip each)."""
 
@@ -168,8 +184,8 @@ class Transaction:
         self.base = base
 
     def raw(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
-        return self.conn.run_script(script(), args=[command, self.base, self.run_id, *args], stdin=stdin,
-                                    become=self.become, timeout=timeout)
+        return self.conn.run_script(script(), args=[*pause_args(), command, self.base, self.run_id, *args],
+                                    stdin=stdin, become=self.become, timeout=timeout)
 
     def call(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
         return parse_reply(self.raw(command, *args, stdin=stdin, timeout=timeout))

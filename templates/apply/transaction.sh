@@ -5,9 +5,15 @@
 # Every host value (paths, owners, run ids) arrives as a positional parameter, never as script text.
 # Results are lines for the controller: "ok STEP DETAIL", "fail STEP DETAIL", "locked OWNER", "state STATE".
 # Files change only by rename(2) of a fully written, fsynced temp file in the same directory, so every
-# path is at all times either its old or its new version. Once a commit starts it ignores SIGHUP/SIGPIPE:
-# a dropped connection lets it finish (or roll back) on its own, and its log stays in the run directory.
-# While prepare, commit or restore runs, the lock names its pid (lock-info: "busy PID").
+# path is at all times either its old or its new version. prepare, commit and restore ignore SIGHUP and
+# SIGPIPE: a dropped connection lets them finish (or roll back) on their own; a commit's or restore's log
+# stays in the run directory, and while they run the lock names their pid (lock-info: "busy PID").
+#
+# Test hook (tests/lab/test_faults_apply.py; the controller adds it only when REMEDIATE_TEST_PAUSE is set in
+# its own environment): an optional first argument --pause=POINT makes the script stop at POINT (staged: all
+# files staged, not yet prepared; renamed-first: the first file renamed into place; renamed: every file in
+# place, before daemon-reload and the restart) until the test removes $rundir/paused (at most 120s), so a test
+# can cut the connection or kill the host at that exact moment.
 #
 # An ENTRY is 12 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
 #   OP: write (content, LEN bytes from stdin, sha256 SHA), delete, meta (chown/chmod only);
@@ -19,13 +25,23 @@ set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 LC_ALL=C; export LC_ALL
 umask 077
+pause=
+case ${1-} in --pause=*) pause=${1#--pause=}; shift ;; esac
 cmd=$1 base=$2 run=$3
 shift 3
 case $run in ''|.|..|*/*) printf 'fail usage bad run id\n'; exit 2 ;; esac
 lockdir=$base/lock
 rundir=$base/runs/$run
 
-say() { printf '%s\n' "$(printf '%s' "$*" | tr '\n\r' '  ')"; }
+# say LINE: one line for the controller, and in the run's log once a commit or restore started. It never
+# fails: with the connection gone stdout is a broken pipe, and the run must go on as if it were heard.
+log=
+say() {
+    line=$(printf '%s' "$*" | tr '\n\r' '  ')
+    printf '%s\n' "$line" 2>/dev/null
+    [ -z "$log" ] || printf '%s\n' "$line" >>"$log"
+    return 0
+}
 die() { say "fail $1 $2"; exit "${3:-1}"; }
 
 sha() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
@@ -50,6 +66,15 @@ every() {
         shift 12
     done
     return $failed
+}
+
+pause_at() {  # POINT: the test hook (see the header), once per run; a no-op unless --pause=POINT
+    [ "$pause" = "$1" ] || return 0
+    printf '%s\n' "$1" >"$rundir/paused"
+    waited=0
+    while [ -e "$rundir/paused" ] && [ "$waited" -lt 600 ]; do sleep 0.2; waited=$(( waited + 1 )); done
+    rm -f -- "$rundir/paused"
+    pause=
 }
 
 holder() { cat "$lockdir/owner" 2>/dev/null || echo "unknown holder"; }
@@ -160,6 +185,9 @@ unstage() { [ "$2" = write ] && rm -f -- "$(tmpname "$1")"; return 0; }
 
 prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's bytes in order
     lock_held_by_us || die prepare "this run does not hold the lock" 75
+    # A dropped connection cuts stdin short (the checksums catch it) or closes stdout: either way prepare
+    # finishes, staged or cleaned up, rather than die halfway.
+    trap '' HUP PIPE
     mark_busy
     mlen=$1; shift
     each cas "$@" || exit 1
@@ -174,6 +202,7 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
         rm -rf -- "$rundir"
         exit 1
     fi
+    pause_at staged
     printf 'prepared\n' >"$rundir/state"
     say "ok prepare $(( $# / 12 )) change(s) backed up and staged"
 }
@@ -199,6 +228,7 @@ install_one() {
     meta) chown -- "$7:$8" "$1" && chmod -- "$9" "$1" || { say "fail commit cannot set $7:$8 $9 on $1"; return 1; } ;;
     esac
     sync -- "$(dirname -- "$1")" 2>/dev/null
+    pause_at renamed-first
     return 0
 }
 
@@ -318,8 +348,10 @@ commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for 
     wait=$1 actions=$2 before=$3; shift 3
     trap '' HUP PIPE
     mark_busy
+    log=$rundir/log
     printf 'committing\n' >"$rundir/state"
-    if each install_one "$@" && printf 'committed\n' >"$rundir/state" && run_actions "$wait" "$actions"; then
+    if each install_one "$@" && printf 'committed\n' >"$rundir/state" && pause_at renamed \
+        && run_actions "$wait" "$actions"; then
         printf 'applied\n' >"$rundir/state"
         say "ok commit applied"
         return 0
@@ -343,6 +375,7 @@ restore() {  # WAIT BEFORE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups b
     wait=$1 before=$2 new_state=$3 rundir=$base/runs/$4; shift 4
     trap '' HUP PIPE
     mark_busy
+    [ -d "$rundir" ] && log=$rundir/log
     [ -d "$rundir/files" ] || die restore "no backups of run $(basename -- "$rundir") on this host"
     if restore_all "$wait" "$before" "$@"; then
         printf '%s\n' "$new_state" >"$rundir/state"

@@ -12,7 +12,7 @@ import pytest
 
 from remediate import checks, output
 from remediate.apply.engine import controller_identity
-from remediate.apply.protocol import Entry, Transaction, entry_words
+from remediate.apply.protocol import PAUSE_ENV, Entry, Transaction, entry_words, pause_args
 from remediate.apply.rollback import LockState, controller_gone
 from remediate.apply.validation import Validation
 from remediate.audit import audit_host
@@ -78,12 +78,23 @@ def test_a_plan_says_who_holds_the_lock_and_how_to_clear_it(capsys):
     assert HostHarden(value.audit, value.plan, value.validation).lock is None
 
 
+def test_the_pause_hook_comes_only_from_the_controllers_environment(monkeypatch):
+    monkeypatch.delenv(PAUSE_ENV, raising=False)
+    assert pause_args() == []
+    monkeypatch.setenv(PAUSE_ENV, "renamed")
+    assert pause_args() == ["--pause=renamed"]
+    monkeypatch.setenv(PAUSE_ENV, "renamed; reboot")
+    with pytest.raises(ValueError, match="not one of"):
+        pause_args()
+
+
 # --- the script, run here on files in a temp directory -------------------------------------------------------
 
 @pytest.fixture
-def tx(tmp_path):
+def tx(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         pytest.skip("the transaction script sets root ownership on staged files")
+    monkeypatch.delenv(PAUSE_ENV, raising=False)
     return Transaction(LocalConnection(), RUN, become=False, base=str(tmp_path / "base"))
 
 
@@ -100,6 +111,15 @@ def prepare(tx, items: list[Entry], stdin: bytes | None = None):
 
 def leftovers(tmp_path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "etc").rglob("*")) if (tmp_path / "etc").exists() else []
+
+
+def test_a_prepare_whose_input_is_cut_short_leaves_nothing_behind(tx, tmp_path):
+    (tmp_path / "etc").mkdir()
+    items = entries(tmp_path, b"first\n", b"second file\n")
+    assert tx.call("lock", "run by a test").ok
+    reply = prepare(tx, items, stdin=b'{"entries": []}\n' + b"first\nsec")  # the connection dropped mid-write
+    assert not reply.ok and "does not hold the planned bytes" in reply.error()
+    assert leftovers(tmp_path) == [] and not (tmp_path / "base" / "runs" / RUN).exists()
 
 
 def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, tmp_path):

