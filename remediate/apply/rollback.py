@@ -26,6 +26,7 @@ ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live 
 # States a run's directory holds once its controller is done with it; "applied" is not one: the
 # controller may be verifying right now.
 ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
+UNCOMMITTED = ("preparing", "prepared")  # states of runs that may have staged temp files but changed nothing
 # The controller in a lock's owner line (engine.controller_identity): "by USER@HOST pid N start T".
 CONTROLLER = re.compile(r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?")
 
@@ -155,14 +156,32 @@ def lock_state(conn: Connection, *, become: bool) -> LockState:
 
 
 def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[bool, str]:
-    """Clear a stale lock (or any lock with force); says why when it refuses."""
+    """Clear a stale lock (or any lock with force), removing what a run that never committed staged; says why
+    when it refuses."""
     state = lock_state(conn, become=become)
     if not state.locked:
         return True, "not locked"
     if not (state.stale or force):
         return False, f"locked by {state.holder}; {state.why_alive()} (use --force if you know it is dead)"
+    cleaned = ""
+    if state.run_state in UNCOMMITTED and state.holder_run and not state.busy:
+        cleaned = "; " + abort_staged(conn, state.holder_run, become=become)
     reply = Transaction(conn, state.holder_run or "", become=become).call("break-lock", state.holder_run or "")
     if not reply.ok:
-        return False, reply.error()
+        return False, reply.error() + cleaned
     why = state.why_stale() if state.stale else "forced"
-    return True, f"cleared the lock of run {state.holder_run} ({state.holder}): {why}"
+    return True, f"cleared the lock of run {state.holder_run} ({state.holder}): {why}{cleaned}"
+
+
+def abort_staged(conn: Connection, run_id: str, *, become: bool) -> str:
+    """Remove the temp files a run staged but never committed (its manifest names them) and its run record."""
+    try:
+        entries = [Entry.from_json(e) for e in read_manifest(conn, run_id, become=become)["entries"]]
+    except (CommandFailed, ValueError, KeyError) as exc:
+        return f"its staged files could not be listed ({exc}): look for .NAME.remediate-{run_id} files"
+    reply = Transaction(conn, run_id, become=become).call("abort", *entry_words(entries, restore=True))
+    if not reply.ok:
+        return f"its staged files were not removed: {reply.error()}"
+    removed = [line.detail for line in reply.lines if line.kind == "ok" and line.step == "unstaged"]
+    return (f"run {run_id} was never committed: removed its staged files {', '.join(removed)}" if removed
+            else f"run {run_id} was never committed and had no staged files left")

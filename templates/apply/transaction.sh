@@ -181,7 +181,13 @@ stage() {
     [ "$(sha "$t")" = "${11}" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
 }
 
-unstage() { [ "$2" = write ] && rm -f -- "$(tmpname "$1")"; return 0; }
+unstage() {
+    [ "$2" = write ] || return 0
+    t=$(tmpname "$1")
+    [ -e "$t" ] || return 0
+    rm -f -- "$t" && say "ok unstaged $t"
+    return 0
+}
 
 prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's bytes in order
     lock_held_by_us || die prepare "this run does not hold the lock" 75
@@ -207,7 +213,12 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
     say "ok prepare $(( $# / 12 )) change(s) backed up and staged"
 }
 
-abort() {  # ENTRY... : drop staged files of a prepared run that will not be committed
+abort() {  # ENTRY... : drop the staged files of a prepared run that will not be committed
+    lock_held_by_us || die abort "this run does not hold the lock" 75
+    case $(cat "$rundir/state" 2>/dev/null || echo none) in
+    preparing|prepared|none) ;;
+    *) die abort "run $run is $(cat "$rundir/state"): only a run that was not committed can be aborted" ;;
+    esac
     each unstage "$@"
     remove_created_dirs
     rm -rf -- "$rundir"

@@ -225,3 +225,27 @@ def test_connection_cut_during_the_write_leaves_each_file_old_or_new(faults_lab,
     assert app.unlock(target(lab, name)) == app.EXIT_OK
     code, hosts = harden(lab, name, tmp_path, yes=True)
     assert code == app.EXIT_OK and hosts[name]["plan"]["empty"] and hosts[name]["lock"] is None
+
+
+def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_staged_files(faults_lab, pristine,
+                                                                                         tmp_path, capsys):
+    lab, name = faults_lab, "stock-01"
+    proc = start_harden(lab, name, tmp_path, pause="staged")
+    run = wait_paused(lab, name, proc)
+    staged = host_sh(lab, name, "find /etc -name '.*.remediate-*' | sort").split()
+    assert len(staged) == 2 and all(path.endswith(run) for path in staged)
+    assert cut_forwarder(lab, name) >= 1
+    code, out, hosts = finished(proc)
+    result = hosts[name]["apply"]
+    assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
+    assert "before the commit" in result["error"] and "nothing changed" in result["error"]
+    release(lab, name)
+    wait_for("the host to finish preparing alone", lambda: run_state(lab, name) == "prepared")
+    assert set(versions(lab, name).values()) == {"old"} and docker(lab, name) == "active"
+    assert host_sh(lab, name, "find /etc -name '.*.remediate-*' | sort").split() == staged
+    # The run never committed and its controller is gone: unlock clears the lock and what the run staged.
+    capsys.readouterr()
+    assert app.unlock(target(lab, name)) == app.EXIT_OK
+    cleared = capsys.readouterr().out
+    assert "never committed" in cleared and all(path in cleared for path in staged)
+    assert state(lab, name) == pristine[name] and host_sh(lab, name, f"ls {RUNS}").strip() == ""

@@ -134,3 +134,24 @@ def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, tmp_pa
         sleeper.wait()
     assert tx.call("lock-info").first("busy") is None
     assert prepare(tx, entries(tmp_path, b"x\n")).ok and not busy.exists()  # its own mark goes when it ends
+
+
+def test_abort_removes_what_a_prepared_run_staged_and_says_so(tx, tmp_path):
+    items = entries(tmp_path, b"first\n", b"second\n")
+    assert tx.call("lock", "run by a test").ok
+    assert prepare(tx, items).ok
+    staged = [f"{tmp_path}/etc/.file{i}.remediate-{RUN}" for i in (1, 2)]
+    assert leftovers(tmp_path) == [os.path.basename(p) for p in staged]
+    reply = tx.call("abort", *entry_words(items))
+    assert reply.ok and [line.detail for line in reply.lines if line.step == "unstaged"] == staged
+    assert not (tmp_path / "etc").exists()  # the directory the run created goes too
+    assert not (tmp_path / "base" / "runs" / RUN).exists()
+
+
+def test_abort_refuses_a_run_that_committed(tx, tmp_path):
+    items = entries(tmp_path, b"first\n")
+    assert tx.call("lock", "run by a test").ok and prepare(tx, items).ok
+    (tmp_path / "base" / "runs" / RUN / "state").write_text("committed\n")
+    reply = tx.call("abort", *entry_words(items))
+    assert not reply.ok and "only a run that was not committed" in reply.error()
+    assert leftovers(tmp_path) == [f".file1.remediate-{RUN}"]
