@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from remediate.apply.protocol import PAUSE_ENV
 from remediate.lab.host import host_exec
 from remediate.lab.proc import ProcessRef, children
 from remediate.process import start_time
-from tests.lab.test_harden import _without_runs, harden, snapshot, ssh, target
+from tests.lab.test_harden import _without_runs, harden, snapshot, target
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = "/var/lib/remediate/runs"
@@ -92,7 +91,7 @@ def wait_paused(lab, name: str, proc: subprocess.Popen) -> str:
     """The run id, once the host's script stands at its pause point (the run must still be going)."""
     def paused():
         if proc.poll() is not None:
-            pytest.fail(f"harden ended (exit {proc.returncode}) before {name} paused:\n{proc.stdout.read()}")
+            pytest.fail(f"harden ended (exit {proc.returncode}) before {name} paused:\n{output(proc)}")
         return host_sh(lab, name, f'for m in {RUNS}/*/paused; do [ -e "$m" ] && basename "$(dirname "$m")"; done; '
                                   'true').strip()
     return wait_for(f"{name} to pause", paused)
@@ -123,19 +122,26 @@ def start_harden(lab, hosts: str, tmp_path: Path, *args: str, pause: str | None 
     env = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
     if pause:
         env[PAUSE_ENV] = pause
+    env["PYTHONUNBUFFERED"] = "1"
+    stem = tmp_path / f"harden-{time.monotonic_ns()}"
     argv = [sys.executable, "-m", "invoke", "harden", "--inventory", str(lab.inventory_path), "--hosts", hosts,
-            "--yes", "--json", str(tmp_path / f"harden-{time.monotonic_ns()}.json"), *args]
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    proc.json_path = Path(argv[argv.index("--json") + 1])
+            "--yes", "--json", f"{stem}.json", *args]
+    with open(f"{stem}.out", "w") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    proc.stem = stem
     return proc
+
+
+def output(proc: subprocess.Popen) -> str:
+    return Path(f"{proc.stem}.out").read_text()
 
 
 def finished(proc: subprocess.Popen) -> tuple[int, str, dict]:
     """Exit code, output and hosts (by name) of a harden subprocess."""
-    out, _ = proc.communicate(timeout=300)
-    doc = json.loads(proc.json_path.read_text())
-    return proc.returncode, out, {h["host"]: h for h in doc["hosts"]}
+    proc.wait(timeout=300)
+    doc = json.loads(Path(f"{proc.stem}.json").read_text())
+    return proc.returncode, output(proc), {h["host"]: h for h in doc["hosts"]}
 
 
 def subtree(pid: int) -> list[int]:
@@ -249,3 +255,30 @@ def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_sta
     cleared = capsys.readouterr().out
     assert "never committed" in cleared and all(path in cleared for path in staged)
     assert state(lab, name) == pristine[name] and host_sh(lab, name, f"ls {RUNS}").strip() == ""
+
+
+
+# --- 6. a stale lock from a killed run ------------------------------------------------------------------------------
+
+def test_the_lock_of_a_killed_run_is_stale_once_the_host_is_done_and_unlock_cleans_up_after_it(faults_lab, pristine,
+                                                                                              tmp_path, capsys):
+    lab, name = faults_lab, "stock-01"
+    proc = start_harden(lab, name, tmp_path, pause="staged")
+    run = wait_paused(lab, name, proc)
+    assert app.unlock(target(lab, name)) == app.EXIT_ERROR  # its controller is alive
+    proc.kill()  # SIGKILL: no finally, no unlock
+    proc.wait()
+    assert app.unlock(target(lab, name)) == app.EXIT_ERROR  # the host is still preparing that run
+    assert "still running on the host" in capsys.readouterr().out
+    release(lab, name)
+    wait_for("the host to finish preparing alone", lambda: run_state(lab, name) == "prepared")
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    assert hosts[name]["apply"]["outcome"] == "refused" and f"run {run} by " in hosts[name]["apply"]["error"]
+    assert f"pid {proc.pid} " in hosts[name]["lock"]
+    capsys.readouterr()
+    assert app.unlock(target(lab, name)) == app.EXIT_OK
+    cleared = capsys.readouterr().out
+    assert "controller process on this machine is gone" in cleared and "removed its staged files" in cleared
+    assert state(lab, name) == pristine[name] and docker(lab, name) == "active"
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    assert code == app.EXIT_OK and hosts[name]["apply"]["outcome"] == "changed"
