@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -282,3 +283,45 @@ def test_the_lock_of_a_killed_run_is_stale_once_the_host_is_done_and_unlock_clea
     assert state(lab, name) == pristine[name] and docker(lab, name) == "active"
     code, hosts = harden(lab, name, tmp_path, yes=True)
     assert code == app.EXIT_OK and hosts[name]["apply"]["outcome"] == "changed"
+
+# --- 3. the host dies mid-batch ------------------------------------------------------------------------------------
+
+def test_a_host_that_dies_mid_batch_is_reported_the_others_finish_and_max_fail_stops_the_rest(faults_lab, pristine,
+                                                                                              tmp_path):
+    lab = faults_lab
+    proc = start_harden(lab, "stock-01,stock-02,stock-03", tmp_path, "--batch-size", "2", "--max-fail", "1",
+                        pause="renamed")
+    wait_paused(lab, "stock-01", proc)
+    wait_paused(lab, "stock-02", proc)
+    dying = lab.lab.hosts()["stock-02"].init
+    dying.kill()  # the host's PID 1: its whole PID namespace, sshd and the transaction with it, goes
+    assert dying.wait_gone()
+    release(lab, "stock-01")
+    code, out, hosts = finished(proc)
+    outcomes = {name: (hosts[name]["apply"] or {}).get("outcome") for name in hosts}
+    assert outcomes == {"stock-01": "changed", "stock-02": "failed", "stock-03": "skipped"}, outcomes
+    assert "connection was lost" in hosts["stock-02"]["apply"]["error"]
+    assert "max-fail 1" in hosts["stock-03"]["apply"]["error"] and "max-fail 1" in out
+    assert code == app.EXIT_ERROR
+    assert set(versions(lab, "stock-01").values()) == {"new"} and docker(lab, "stock-01") == "active"
+    assert state(lab, "stock-03") == pristine["stock-03"] and docker(lab, "stock-03") == "active"
+
+
+# --- 8. Ctrl-C during a rollout ------------------------------------------------------------------------------------
+
+def test_ctrl_c_lets_the_host_in_flight_finish_skips_the_rest_and_prints_the_recap(faults_lab, pristine, tmp_path):
+    lab = faults_lab
+    proc = start_harden(lab, "stock-01,stock-02,stock-03", tmp_path, "--batch-size", "1", pause="renamed")
+    wait_paused(lab, "stock-01", proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends: its whole process group
+    wait_for("harden to take the interrupt", lambda: "interrupted: finishing the hosts in flight" in output(proc))
+    release(lab, "stock-01")
+    code, out, hosts = finished(proc)
+    assert code == app.EXIT_ERROR
+    assert hosts["stock-01"]["apply"]["outcome"] == "changed", hosts["stock-01"]["apply"]
+    for name in ("stock-02", "stock-03"):
+        assert hosts[name]["apply"]["outcome"] == "skipped" and "interrupted" in hosts[name]["apply"]["error"]
+        assert state(lab, name) == pristine[name] and docker(lab, name) == "active"
+    recap = out[out.index("host "):]
+    assert "changed" in recap and recap.count("skipped") == 2 and "stopped: interrupted (Ctrl-C)" in recap
+    assert set(versions(lab, "stock-01").values()) == {"new"} and docker(lab, "stock-01") == "active"
