@@ -92,7 +92,9 @@ mark_busy() {
 
 # --- lock ------------------------------------------------------------------------------------------
 lock() {  # $1: owner description (one line)
-    mkdir -p -- "$base/runs" && chmod 0700 -- "$base" "$base/runs" || die lock "cannot create $base"
+    # Nothing is touched before the backups have a place: an unusable $base stops the run here, with why.
+    err=$({ mkdir -p -- "$base/runs" && chmod 0700 -- "$base" "$base/runs"; } 2>&1) \
+        || die lock "the backups directory $base cannot be used, nothing changed: $err"
     if mkdir -- "$lockdir" 2>/dev/null; then
         printf '%s\n' "$run" >"$lockdir/run"
         printf '%s boot=%s since=%s\n' "$1" "$(boot_id)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lockdir/owner"

@@ -25,11 +25,14 @@ from pathlib import Path
 import pytest
 
 from remediate import app
+from remediate.apply.engine import apply_host
 from remediate.apply.protocol import PAUSE_ENV
 from remediate.lab.host import host_exec
 from remediate.lab.proc import ProcessRef, children
 from remediate.process import start_time
-from tests.lab.test_harden import _without_runs, harden, snapshot, target
+from remediate.results import new_run_id
+from remediate.runner import run_fleet
+from tests.lab.test_harden import _plan_for, _without_runs, harden, snapshot, target
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = "/var/lib/remediate/runs"
@@ -325,3 +328,74 @@ def test_ctrl_c_lets_the_host_in_flight_finish_skips_the_rest_and_prints_the_rec
     recap = out[out.index("host "):]
     assert "changed" in recap and recap.count("skipped") == 2 and "stopped: interrupted (Ctrl-C)" in recap
     assert set(versions(lab, "stock-01").values()) == {"new"} and docker(lab, "stock-01") == "active"
+
+
+# --- 4. no space left under /etc/docker, 5. read-only /etc, 12. backups directory unwritable ---------------------
+
+FULL_ETC_DOCKER = r"""
+mkdir /run/etc-docker && cp -a /etc/docker/. /run/etc-docker/
+mount -t tmpfs -o size=64k,mode=0755 remediate-full /etc/docker
+cp -a /run/etc-docker/. /etc/docker/ && rm -rf /run/etc-docker
+dd if=/dev/zero of=/etc/docker/.filler bs=4k 2>/dev/null
+[ "$(stat -f -c %a /etc/docker)" = 0 ]
+"""
+
+
+def test_no_space_under_etc_docker_is_a_clear_error_that_changes_nothing(faults_lab, pristine, tmp_path):
+    lab, name = faults_lab, "stock-02"
+    host_sh(lab, name, FULL_ETC_DOCKER)
+    before = snapshot(lab, name, dir_mtimes=False)
+    code, hosts = harden(lab, name, tmp_path, yes=True)
+    result = hosts[name]["apply"]
+    assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
+    assert result["error"].startswith("nothing changed: ") and "No space left on device" in result["error"]
+    assert "/etc/docker/.daemon.json.remediate-" in result["error"]
+    assert _without_runs(snapshot(lab, name)) == _without_runs(before) and docker(lab, name) == "active"
+    assert host_sh(lab, name, "find /etc -name '.*.remediate-*'") == ""  # the tmpfs too (no -xdev here)
+    assert host_sh(lab, name, f"ls /var/lib/remediate; ls {RUNS}").split() == ["runs"]  # unlocked, no run left
+
+
+def test_a_read_only_etc_is_a_clear_error_in_the_plan_and_at_apply_and_changes_nothing(faults_lab, pristine,
+                                                                                       tmp_path):
+    lab, name = faults_lab, "stock-02"
+    t = target(lab, name)
+    inventory, hosts = t.resolve()
+    planned = run_fleet(hosts, _plan_for, t.connect_options(), resolve_host=inventory.hosts.get)[0].value
+    host_sh(lab, name, "mount --bind /etc /etc && mount -o remount,bind,ro /etc")
+    before = state(lab, name)
+    code, result = harden(lab, name, tmp_path, yes=True)
+    assert code == app.EXIT_ERROR and result[name]["apply"] is None  # not even started
+    invalid = [s["detail"] for s in result[name]["validation"]["steps"] if not s["ok"]]
+    assert invalid and all("is not writable (a read-only filesystem?)" in d for d in invalid), invalid
+    # The same when /etc turns read-only between the plan and the apply: validation runs again first.
+    facts, policy, plan = planned
+    applied = run_fleet(hosts, lambda conn, host: apply_host(conn, facts, plan, policy, run_id=new_run_id(),
+                                                             become=False, groups=tuple(host.groups)),
+                        t.connect_options(), resolve_host=inventory.hosts.get)[0].value
+    assert applied.outcome == "failed" and applied.error.startswith("validation failed, nothing changed: ")
+    assert "read-only" in applied.error
+    assert state(lab, name) == before and docker(lab, name) == "active"
+    assert host_sh(lab, name, "find /etc -name '.*.remediate-*'") == ""
+
+
+UNWRITABLE_BACKUPS = {
+    "a-file": "rm -rf /var/lib/remediate && echo 'not a directory' >/var/lib/remediate",
+    "read-only": "mkdir -p /var/lib/remediate && mount --bind /var/lib/remediate /var/lib/remediate "
+                 "&& mount -o remount,bind,ro /var/lib/remediate",
+    "immutable": "mkdir -p -m 0700 /var/lib/remediate && chattr +i /var/lib/remediate",
+}
+
+
+@pytest.mark.parametrize("how", list(UNWRITABLE_BACKUPS))
+def test_an_unwritable_backups_directory_refuses_before_touching_anything(faults_lab, pristine, tmp_path, how):
+    lab, name = faults_lab, "stock-02"
+    host_sh(lab, name, UNWRITABLE_BACKUPS[how])
+    try:
+        before = snapshot(lab, name, dir_mtimes=True)
+        code, hosts = harden(lab, name, tmp_path, yes=True)
+        result = hosts[name]["apply"]
+        assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
+        assert "the backups directory /var/lib/remediate cannot be used, nothing changed" in result["error"]
+        assert snapshot(lab, name, dir_mtimes=True) == before and docker(lab, name) == "active"
+    finally:
+        host_sh(lab, name, "chattr -i /var/lib/remediate 2>/dev/null; true")

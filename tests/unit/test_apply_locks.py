@@ -113,6 +113,13 @@ def leftovers(tmp_path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "etc").rglob("*")) if (tmp_path / "etc").exists() else []
 
 
+def test_no_lock_and_nothing_touched_without_a_usable_backups_directory(tx, tmp_path):
+    (tmp_path / "base").write_text("a file where the backups directory should be\n")
+    reply = tx.call("lock", "run by a test")
+    assert not reply.ok and "the backups directory" in reply.error() and "Not a directory" in reply.error()
+    assert (tmp_path / "base").read_text() == "a file where the backups directory should be\n"
+
+
 def test_a_prepare_whose_input_is_cut_short_leaves_nothing_behind(tx, tmp_path):
     (tmp_path / "etc").mkdir()
     items = entries(tmp_path, b"first\n", b"second file\n")
