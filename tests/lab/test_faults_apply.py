@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from remediate import app
 from remediate.apply.engine import apply_host
@@ -399,3 +400,60 @@ def test_an_unwritable_backups_directory_refuses_before_touching_anything(faults
         assert snapshot(lab, name, dir_mtimes=True) == before and docker(lab, name) == "active"
     finally:
         host_sh(lab, name, "chattr -i /var/lib/remediate 2>/dev/null; true")
+
+
+# --- 9. refused logins: wrong sudo password, unknown key, changed host key ----------------------------------------
+
+def inventory_with(lab, tmp_path, host: str, **host_vars) -> Path:
+    """The lab inventory with some of one host's variables changed."""
+    data = yaml.safe_load(lab.inventory_path.read_text())
+
+    def visit(group):
+        if host in (group.get("hosts") or {}):
+            group["hosts"][host].update(host_vars)
+        for child in (group.get("children") or {}).values():
+            visit(child)
+
+    visit(data["all"])
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def forged_known_hosts(lab, tmp_path, host: str, key_of: str) -> str:
+    hosts = lab.lab.hosts()
+    path = tmp_path / "known_hosts"
+    path.write_text(f"[127.0.0.1]:{hosts[host].port} {hosts[key_of].host_key}\n")
+    return str(path)
+
+
+REFUSED_LOGINS = {
+    "wrong-sudo-password": ("stock-ops", lambda lab, tmp: {"ansible_become_password": "wrong-" + lab.ops_password},
+                            "failed", "incorrect sudo password"),
+    "unknown-host-key": ("stock-02", lambda lab, tmp: {"remediate_known_hosts": str(tmp / "empty")},
+                         "unreachable", "unknown"),
+    "changed-host-key": ("stock-02", lambda lab, tmp: {"remediate_known_hosts": forged_known_hosts(
+        lab, tmp, "stock-02", key_of="stock-03")}, "unreachable", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
+    "unknown-private-key": ("stock-02", lambda lab, tmp: {"ansible_ssh_private_key_file": str(tmp / "other_key")},
+                            "unreachable", "refused every key"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_LOGINS))
+def test_a_refused_login_or_sudo_stops_harden_before_anything_runs(faults_lab, pristine, tmp_path, case):
+    lab = faults_lab
+    host, host_vars, status, message = REFUSED_LOGINS[case]
+    (tmp_path / "empty").write_text("")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other_key")], check=True)
+    inventory = inventory_with(lab, tmp_path, host, **host_vars(lab, tmp_path))
+    seen = lab.lab.hosts()[host.removesuffix("-ops")]
+    sessions_before = host_sh(lab, seen.name, "journalctl -u ssh -o cat | grep -c 'Accepted publickey'; true")
+    code, hosts = harden(lab, host, tmp_path, inventory=inventory, yes=True)
+    entry = hosts[host]
+    assert entry["status"] == status and message in entry["error"], entry
+    assert "apply" not in entry and code == (app.EXIT_UNREACHABLE if status == "unreachable" else app.EXIT_ERROR)
+    # Refused at once: a refused login never opens a session; a refused sudo stops at the first command.
+    assert entry["round_trips"] == (1 if status == "failed" else 0)
+    logins = host_sh(lab, seen.name, "journalctl -u ssh -o cat | grep -c 'Accepted publickey'; true")
+    assert int(logins) - int(sessions_before) == (1 if status == "failed" else 0)
+    assert "wrong-" not in entry["error"] and lab.ops_password not in entry["error"]
