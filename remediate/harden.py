@@ -27,7 +27,7 @@ from remediate.errors import RemediateError
 from remediate.facts.gather import gather
 from remediate.plan import Plan, plan_host
 from remediate.policy import Policy, policy_for
-from remediate.runner import HostOutcome, run_fleet
+from remediate.runner import NOT_STARTED, HostOutcome, run_fleet
 
 SKIPPED = "skipped"
 
@@ -164,7 +164,7 @@ class Rollout:
                 for result in results:
                     value: HostHarden = self.outcomes[result.host].value
                     value.apply = result.value if result.ok else ApplyResult(
-                        SKIPPED if self.stop.is_set() and result.error and "not started" in result.error else FAILED,
+                        SKIPPED if result.error == NOT_STARTED else FAILED,
                         self.run_id, error=result.error)
                     if value.apply.outcome not in ("changed", "unchanged", "held-back", SKIPPED):
                         failures += 1

@@ -18,6 +18,7 @@ from remediate.connection import ConnectOptions, Connection, connect
 from remediate.errors import ConnectionFailed, RemediateError
 
 OK, UNREACHABLE, FAILED = "ok", "unreachable", "failed"
+NOT_STARTED = "not started: the run was interrupted"  # the error of a host a stopped run never began
 
 
 @dataclass
@@ -61,7 +62,7 @@ def run_fleet(hosts: Sequence[Any], work: Work, options: ConnectOptions, *, fork
 def _run_one(host, work: Work, options: ConnectOptions, resolve_host, stop) -> HostOutcome:
     started = time.monotonic()
     if stop is not None and stop.is_set():
-        return HostOutcome(host.name, FAILED, error="not started: the run was interrupted")
+        return HostOutcome(host.name, FAILED, error=NOT_STARTED)
     conn = None
     try:
         conn = connect(host, options, resolve_host)

@@ -53,6 +53,7 @@ class ApplyResult:
     backup_dir: str | None = None
     error: str | None = None
     steps: list[dict] = field(default_factory=list)
+    lock_kept: bool = False  # the connection died mid-run: the lock stays for `invoke unlock`
 
     def to_json(self) -> dict:
         return {"outcome": self.outcome, "run_id": self.run_id, "backup_dir": self.backup_dir,
@@ -149,18 +150,14 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
     if not reply.ok:
         return ApplyResult(FAILED, run_id, None, f"cannot take the lock: {reply.error()}", log.steps)
     log.add("lock", True, "acquired")
-    keep_lock = False
     result = ApplyResult(FAILED, run_id, error="interrupted")
     try:
         result = _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options,
                                         groups, regather or (lambda c: gather(
                                             c, become=become, extra_paths=tuple(ch.path for ch in plan.changes))))
-        keep_lock = result.outcome == "lost"
-        if keep_lock:
-            result.outcome = FAILED
         return result
     finally:
-        if not keep_lock:
+        if not result.lock_kept:
             finish_run(tx, log, options, "verified" if result.outcome == CHANGED else result.outcome)
 
 
@@ -189,9 +186,9 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
     except (ConnectionFailed, CommandTimeout) as exc:
         # The host may still finish preparing on its own (staged temp files, its lock): unlock cleans up after it.
         log.add("prepare", False, str(exc))
-        return ApplyResult("lost", run_id, None,
+        return ApplyResult(FAILED, run_id, None,
                            f"the connection was lost before the commit, nothing changed ({exc}); the host keeps "
-                           "this run's lock, and any files it staged, until `invoke unlock` clears them", log.steps)
+                           "this run's lock, and any files it staged, until `invoke unlock` clears them", log.steps, lock_kept=True)
     log.add("prepare", reply.ok, reply.error() if not reply.ok else "compare-and-swap ok, backups taken, files staged")
     if not reply.ok:
         stale = any(f.step == "cas" for f in reply.failures())
@@ -205,10 +202,10 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
                         timeout=4 * options.restart_timeout + 60)
     except RemediateError as exc:
         log.add("commit", False, str(exc))
-        return ApplyResult("lost", run_id, backups,
+        return ApplyResult(FAILED, run_id, backups,
                            f"the connection was lost during the commit ({exc}); the host finishes it, or rolls it "
                            f"back, on its own: see {BASE}/runs/{run_id}/state there; its lock stays until "
-                           "`invoke unlock`", log.steps)
+                           "`invoke unlock`", log.steps, lock_kept=True)
     state = _state(reply)
     if not reply.ok and state is None and not any(line.step == "rollback" for line in reply.lines):
         log.add("commit", False, reply.error())
