@@ -169,18 +169,26 @@ class Batch:
         m, o, e = self._files()
         return self._add(key, f"read {path!r}", f"readfile {ref} {limit + 1} {o} >{m} 2>{e}", [path])
 
-    def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None) -> Batch:
+    def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None,
+                  inputs: Mapping[str, str] | None = None) -> Batch:
         """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
 
         Each env value is passed as a positional parameter and assigned inside
         the subshell, so it is data to the snippet and ends with the step.
+        `inputs` maps a variable name to an earlier step's key: the variable
+        holds the path of that step's stdout file, so a probe can build on
+        what an earlier one printed (a PID, a count) without running it again.
         """
         values = checked_argv(list((env or {}).values())) if env else []
         names = list((env or {}).keys())
-        for name in names:
+        for name in [*names, *(inputs or {})]:
             if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
                 raise ValueError(f"invalid environment variable name {name!r}")
         assigns = "".join(f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values)))
+        for name, step_key in (inputs or {}).items():
+            if step_key not in self.keys:
+                raise ValueError(f"step {key!r} reads the output of {step_key!r}, which is not an earlier step")
+            assigns += f"{name}={self._files(self.keys.index(step_key))[1]}; "
         m, o, e = self._files()
         return self._add(key, "shell snippet", f": >{m}; ( {assigns}\n{snippet}\n) </dev/null >{o} 2>{e}", values)
 

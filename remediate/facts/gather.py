@@ -7,12 +7,15 @@ run through become when the inventory asks for it; nothing here writes to the ho
 from __future__ import annotations
 
 import json
+import re
 
 from remediate.connection.base import Connection
 from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
 from remediate.facts import parse
 from remediate.facts.model import CommandFact, FileFact, HostFacts
-from remediate.facts.probes import COMMANDS, CONTAINER_TEMPLATE, FIXED_PATHS, SNIPPETS
+from remediate.facts.probes import (
+    COMMANDS, CONTAINER_TEMPLATE, FALCO_UNITS, FIXED_PATHS, SNIPPET_INPUTS, SNIPPETS, UNIT_FACTS,
+)
 
 _INT_FIELDS = ("uid", "gid", "size")
 # daemon.json keys that name files on the host we should also stat (and read, for seccomp).
@@ -29,8 +32,10 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
         batch.add_command(f"cmd:{name}", argv)
     for name, snippet in SNIPPETS.items():
         env = {"REMEDIATE_CONTAINER_TEMPLATE": CONTAINER_TEMPLATE} if name == "containers" else None
-        batch.add_shell(f"cmd:{name}", snippet, env=env)
+        inputs = {var: f"cmd:{step}" for var, step in SNIPPET_INPUTS.get(name, {}).items()}
+        batch.add_shell(f"cmd:{name}", snippet, env=env, inputs=inputs)
     _absorb(facts, run_batch(conn, batch, become=become))
+    _split_units(facts)
 
     discovered = sorted((set(_discovered_paths(facts)) | set(extra_paths)) - set(facts.files))
     if discovered:
@@ -50,6 +55,24 @@ def _absorb(facts: HostFacts, results: dict[str, StepResult]) -> None:
         else:
             facts.commands[name] = CommandFact(rc=result.rc, stdout=result.text(),
                                                stderr=result.stderr.decode("utf-8", errors="replace"))
+
+
+def _split_units(facts: HostFacts) -> None:
+    """The one `systemctl show` as the facts checks read: `service`, `socket`, and `falco` as is-active prints it."""
+    shown = facts.commands.pop("systemd")
+    blocks = shown.stdout.split("\n\n")
+    units = [unit for unit, _ in UNIT_FACTS.values()] + list(FALCO_UNITS)
+    by_unit = dict(zip(units, blocks + [""] * (len(units) - len(blocks))))
+    for name, (unit, props) in UNIT_FACTS.items():
+        wanted = set(props.split(","))
+        text = "".join(line + "\n" for line in by_unit[unit].splitlines() if line.partition("=")[0] in wanted)
+        facts.commands[name] = CommandFact(rc=shown.rc, stdout=text, stderr=shown.stderr)
+    states = [parse.systemctl_show(by_unit[unit]).get("ActiveState", "") for unit in FALCO_UNITS]
+    if shown.rc == 0:
+        facts.commands["falco"] = CommandFact(rc=0 if "active" in states else 3,
+                                              stdout="".join(f"{state}\n" for state in states))
+    else:
+        facts.commands["falco"] = CommandFact(rc=shown.rc, stdout="", stderr=shown.stderr)
 
 
 def file_fact(path: str, result: StepResult) -> FileFact:
@@ -82,6 +105,11 @@ def file_fact(path: str, result: StepResult) -> FileFact:
 def _discovered_paths(facts: HostFacts) -> list[str]:
     """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, files named in daemon.json."""
     paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
+    for name in UNIT_FACTS:
+        props = parse.systemctl_show(facts.command(name).stdout)
+        paths += [props.get("FragmentPath", ""), *props.get("DropInPaths", "").split(" ")]
+        paths += [re.sub(r" \(ignore_errors=.*", "", f) for f in parse.show_list(props, "EnvironmentFiles")]
+    paths = [p for p in paths if p.startswith("/")]
     config_path = daemon_json_path(facts)
     paths.append(config_path)
     daemon = facts.files.get(config_path)

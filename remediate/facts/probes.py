@@ -5,6 +5,13 @@ round trip; it also lists the paths that only the host can tell us (unit
 drop-ins, EnvironmentFiles, audit rules.d files, a --config-file, TLS and
 seccomp files named in daemon.json). Round 2, only when round 1 found such
 paths, reads them. An audit therefore costs at most two round trips.
+
+On a fleet of small hosts the hosts' CPU is what a run waits for, so a probe
+never asks twice: one `systemctl show` answers for every unit (split per unit
+into the `service`, `socket` and `falco` facts), later snippets read what an
+earlier probe printed (MainPID, `docker info`) instead of running it again,
+and `dockerd --version` (the costliest probe) runs only when the binary on
+disk is not the one running, whose version `docker info` already told.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ FIXED_PATHS = (
 
 SERVICE_PROPS = "FragmentPath,DropInPaths,ExecStart,Environment,EnvironmentFiles,ActiveState,SubState,MainPID,Result,LoadState,UnitFileState"
 SOCKET_PROPS = "FragmentPath,DropInPaths,Listen,SocketMode,SocketUser,SocketGroup,ActiveState,LoadState,UnitFileState"
+# Fact name -> (unit, the properties that fact holds); one `systemctl show` asks for all of them.
+UNIT_FACTS = {"service": ("docker.service", SERVICE_PROPS), "socket": ("docker.socket", SOCKET_PROPS)}
+# Runtime security monitors: the `falco` fact lists their ActiveState, as `systemctl is-active` would.
+FALCO_UNITS = ("falco.service", "falco-modern-bpf.service", "falco-kmod.service", "falco-bpf.service")
+ALL_PROPS = ",".join(dict.fromkeys(f"{SERVICE_PROPS},{SOCKET_PROPS}".split(",")))
 
 # The binaries CIS 1.1.x wants audited; resolved to real paths on the host.
 AUDITED_BINARIES = (
@@ -58,10 +70,9 @@ CONTAINER_TEMPLATE = (
 
 # name -> argv. Each runs with PATH_PREFIX; rc 127 means "not installed".
 COMMANDS: dict[str, list[str]] = {
-    "dockerd_version": ["dockerd", "--version"],
+    # One block per unit, in this order, blank-line separated; gather splits it (UNIT_FACTS, FALCO_UNITS).
+    "systemd": ["systemctl", "show", *(unit for unit, _ in UNIT_FACTS.values()), *FALCO_UNITS, "-p", ALL_PROPS],
     "docker_info": ["docker", "info", "--format", "{{json .}}"],
-    "service": ["systemctl", "show", "docker.service", "-p", SERVICE_PROPS],
-    "socket": ["systemctl", "show", "docker.socket", "-p", SOCKET_PROPS],
     "listeners": ["ss", "-Hltnp"],
     "journal": ["journalctl", "-u", "docker.service", "-n", "40", "--no-pager", "-o", "cat"],
     "docker_group": ["getent", "group", "docker"],
@@ -70,23 +81,47 @@ COMMANDS: dict[str, list[str]] = {
     "apparmor": ["cat", "/sys/module/apparmor/parameters/enabled"],
     "selinux": ["getenforce"],
     "ip_forward": ["sysctl", "-n", "net.ipv4.ip_forward"],
-    "falco": ["systemctl", "is-active", "falco", "falco-modern-bpf", "falco-kmod", "falco-bpf"],
     "id": ["id", "-un"],
     "docker_root_mount": ["findmnt", "-n", "-o", "TARGET", "-T", "/var/lib/docker"],
 }
 
-# Trusted snippets (our text, no host-supplied values inside).
+# sed program: docker.service's MainPID from the `systemd` probe (its block comes first).
+_MAIN_PID = "pid=$(sed -n '/^$/q; s/^MainPID=//p' \"$UNITS\" 2>/dev/null); "
+
+# Trusted snippets (our text, no host-supplied values inside). A snippet named in
+# SNIPPET_INPUTS gets the path of an earlier probe's output in a variable.
+SNIPPET_INPUTS: dict[str, dict[str, str]] = {
+    "dockerd_cmdline": {"UNITS": "systemd"},
+    "dockerd_version": {"UNITS": "systemd", "INFO": "docker_info"},
+    "containers": {"INFO": "docker_info"},
+}
+
 SNIPPETS: dict[str, str] = {
     "dockerd_cmdline": (
-        'pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null); '
-        'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
+        _MAIN_PID + 'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
     ),
+    # The running daemon's version when it runs the dockerd on PATH (not replaced since it started:
+    # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it.
+    "dockerd_version": (
+        "b=$(command -v dockerd) || exit 127; " + _MAIN_PID
+        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
+        + "v=$(sed -n 's/.*\"ServerVersion\":\"\\([^\"]*\\)\".*/\\1/p' \"$INFO\" 2>/dev/null); "
+        + '[ -n "$v" ] && { echo "Docker version $v (running)"; exit 0; }; fi; '
+        + "exec dockerd --version"
+    ),
+    # Found on PATH by shell builtins and resolved by ONE readlink (a fork per binary costs more than
+    # the rest of the snippet); one by one only if a binary vanished meanwhile, so a name is never
+    # paired with another binary's path.
     "binaries": (
-        "for b in " + " ".join(AUDITED_BINARIES) + "; do "
-        'p=$(command -v "$b" 2>/dev/null) || continue; '
-        'printf "%s\\t%s\\n" "$b" "$(readlink -f "$p")"; done'
+        "set -f; set --; IFS=:; for b in " + " ".join(AUDITED_BINARIES) + "; do for x in $PATH; do "
+        'if [ -f "$x/$b" ] && [ -x "$x/$b" ]; then set -- "$@" "$x/$b"; break; fi; done; done; '
+        "[ $# -gt 0 ] || exit 0; IFS='\n'; "
+        'if r=$(readlink -f -- "$@"); then for t in $r; do printf "%s\\t%s\\n" "${1##*/}" "$t"; shift; done; '
+        'else for p; do printf "%s\\t%s\\n" "${p##*/}" "$(readlink -f -- "$p")"; done; fi'
     ),
+    # `docker info` already counted the containers; list them only when there are any.
     "containers": (
+        "grep -q '\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -z "$ids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids'
     ),
@@ -98,11 +133,9 @@ SNIPPETS: dict[str, str] = {
         "[ -d /var/lib/remediate/lock ] && { cat /var/lib/remediate/lock/owner 2>/dev/null || echo unknown holder; }; "
         "true"
     ),
-    # Paths only the host knows: unit files and drop-ins, env files, audit rules.d.
+    # Paths only the host knows, beyond the units' files (gather takes those from the `systemd` probe):
+    # audit rules.d, registry certificates, a rootless daemon.json.
     "discovered_paths": (
-        "for u in docker.service docker.socket; do "
-        "systemctl show -p FragmentPath -p DropInPaths --value \"$u\" 2>/dev/null | tr ' ' '\\n'; done; "
-        "systemctl show -p EnvironmentFiles --value docker.service 2>/dev/null | sed 's/ (ignore_errors=.*//'; "
         "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; "
         "find /etc/docker/certs.d -type f 2>/dev/null; "
         # rootless dockerd of the login user
