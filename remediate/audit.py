@@ -61,6 +61,14 @@ def _os_name(facts: HostFacts) -> str:
 def audit_host(facts: HostFacts, policy: Policy, checks: list[Check], host_name: str,
                groups: tuple[str, ...] = (), today: dt.date | None = None) -> HostAudit:
     ctx = CheckContext(facts, policy, host_name=host_name, groups=groups, today=today or dt.date.today())
-    results = evaluate(ctx, checks)
+    return _host_audit(ctx, evaluate(ctx, checks), host_name)
+
+
+def audit_view(view, host_name: str) -> HostAudit:
+    """The audit of a planner's HostView (every check, evaluated once for both the audit and the plan)."""
+    return _host_audit(view.ctx, list(view.results.values()), host_name)
+
+
+def _host_audit(ctx: CheckContext, results: list[Result], host_name: str) -> HostAudit:
     effective = ctx.effective.to_dict() if ctx.docker_installed else None
-    return HostAudit(host_name, facts, policy, results, effective)
+    return HostAudit(host_name, ctx.facts, ctx.policy, results, effective)

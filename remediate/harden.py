@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from remediate import checks
 from remediate.target import Target, needs_become
 from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_host
 from remediate.apply.validation import Validation, validate_on_host
-from remediate.audit import HostAudit, audit_host
+from remediate.audit import HostAudit, audit_view
 from remediate.errors import RemediateError
 from remediate.facts.gather import gather
-from remediate.plan import Plan, plan_host
+from remediate.plan import Plan, plan_view
+from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
 from remediate.runner import NOT_STARTED, HostOutcome, run_fleet
 
@@ -182,16 +182,15 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
     """Phase 1 on every selected host: (inventory, hosts by name, outcomes with HostHarden values)."""
     inventory, hosts = target.resolve()
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
-    selected = checks.select()
     today = dt.date.today()
 
     def work(conn, host) -> HostHarden:
         become = needs_become(host)
         facts = gather(conn, become=become)
         groups = tuple(host.groups)
-        audit = audit_host(facts, policies[host.name], selected, host.name, groups, today)
-        plan = plan_host(facts, policies[host.name], accept_risk=opts.accept_risk, repair_json=opts.repair_json,
-                         groups=groups, today=today)
+        view = HostView(facts, policies[host.name], groups, today)
+        audit = audit_view(view, host.name)
+        plan = plan_view(view, accept_risk=opts.accept_risk, repair_json=opts.repair_json)
         try:
             validation = validate_on_host(conn, facts, plan, become=become)
         except RemediateError as exc:

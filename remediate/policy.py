@@ -9,6 +9,7 @@ the profile's keys, merged over it: `daemon` key by key, lists replaced) and
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import fnmatch
 import math
@@ -73,20 +74,7 @@ def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR, _extended
     if path.resolve() in _extended_by:
         chain = " -> ".join(p.stem for p in (*_extended_by, path.resolve()))
         raise PolicyError(f"{_extended_by[-1]}: extends loops back to a profile already being read: {chain}")
-    try:
-        doc = safe_yaml.load(path)
-    except InventoryError as exc:
-        raise PolicyError(str(exc)) from None
-    data = doc.data or {}
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: a policy profile must be a mapping")
-    _check_keys(data, KEYS, lambda key: doc.where(data, key))
-    _check_types(data, doc.where)
-    for waiver in data.get("waivers") or []:
-        if isinstance(waiver, dict):
-            _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
-    data["waivers"] = [dict(w, source=doc.where(w, "check")) if isinstance(w, dict) else w
-                       for w in data.get("waivers") or []]
+    data = _profile_file(path)
     parent = data.get("extends")
     if parent:
         base = load_profile(parent, policies_dir, (*_extended_by, path.resolve()))
@@ -94,6 +82,34 @@ def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR, _extended
         base.update({k: v for k, v in data.items() if k != "extends"})
         return base
     return data
+
+
+# Parsed profiles by (path, mtime, size): a fleet of hundreds of hosts shares a few profiles, and
+# parsing YAML per host cost more controller CPU than planning.
+_PARSED: dict[tuple, dict] = {}
+
+
+def _profile_file(path: Path) -> dict:
+    """One profile file, checked (keys, types, waiver keys); a private copy, so callers may change it."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    if key not in _PARSED:
+        try:
+            doc = safe_yaml.load(path)
+        except InventoryError as exc:
+            raise PolicyError(str(exc)) from None
+        data = doc.data or {}
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: a policy profile must be a mapping")
+        _check_keys(data, KEYS, lambda key: doc.where(data, key))
+        _check_types(data, doc.where)
+        for waiver in data.get("waivers") or []:
+            if isinstance(waiver, dict):
+                _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
+        data["waivers"] = [dict(w, source=doc.where(w, "check")) if isinstance(w, dict) else w
+                           for w in data.get("waivers") or []]
+        _PARSED[key] = data
+    return copy.deepcopy(_PARSED[key])
 
 
 def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (),

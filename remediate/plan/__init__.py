@@ -9,8 +9,8 @@ Nothing here reads or writes a host: the apply step consumes the Plan.
 
 from remediate.plan.daemon_json import desired_daemon_json, merge_settings, render_daemon_json
 from remediate.plan.model import Action, FileChange, HeldBack, Impact, Plan, unified_diff
-from remediate.plan.planner import plan_host
+from remediate.plan.planner import plan_host, plan_view
 from remediate.plan.simulate import apply_plan
 
 __all__ = ["Action", "FileChange", "HeldBack", "Impact", "Plan", "apply_plan", "desired_daemon_json",
-           "merge_settings", "plan_host", "render_daemon_json", "unified_diff"]
+           "merge_settings", "plan_host", "plan_view", "render_daemon_json", "unified_diff"]

@@ -108,7 +108,14 @@ def _hold(view: HostView, accept_risk: frozenset[str]) -> tuple[dict[str, str], 
 def plan_host(facts: HostFacts, policy: Policy, *, accept_risk: set[str] | frozenset[str] = frozenset(),
               repair_json: bool = False, groups: tuple[str, ...] = (), today: dt.date | None = None) -> Plan:
     """What harden would change on this host, from its facts alone."""
-    view = HostView(facts, policy, tuple(groups), today or dt.date.today())
+    return plan_view(HostView(facts, policy, tuple(groups), today or dt.date.today()), accept_risk=accept_risk,
+                     repair_json=repair_json)
+
+
+def plan_view(view: HostView, *, accept_risk: set[str] | frozenset[str] = frozenset(),
+              repair_json: bool = False) -> Plan:
+    """plan_host on a view whose checks may already be evaluated (harden audits and plans from one view)."""
+    facts = view.facts
     if not view.docker_installed:
         return Plan(facts.host, notes=("dockerd is not installed on this host: nothing to harden",))
     refused = _service_refusal(view)
