@@ -9,20 +9,22 @@ a saved or merged document renders exactly like the run that produced it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import importlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from remediate import results
 from remediate.errors import RemediateError
-from remediate.report import documents, html, junit, markdown, sarif
+from remediate.report import documents
 
-# format name -> (file name in the output directory, renderer)
-FORMATS: dict[str, tuple[str, Callable[[dict], str] | None]] = {
-    "html": ("report.html", html.render),
-    "md": ("report.md", markdown.render),
+# format name -> (file name in the output directory, module of remediate.report whose render() writes it).
+# Renderers are imported when used: every fleet task imports this package, few write reports.
+FORMATS: dict[str, tuple[str, str | None]] = {
+    "html": ("report.html", "html"),
+    "md": ("report.md", "markdown"),
     "json": ("results.json", None),  # the results document itself
-    "junit": ("junit.xml", junit.render),
-    "sarif": ("results.sarif", sarif.render),
+    "junit": ("junit.xml", "junit"),
+    "sarif": ("results.sarif", "sarif"),
 }
 ALL = ",".join(FORMATS)
 
@@ -45,13 +47,14 @@ def write_reports(doc: dict, out_dir: Path, formats: str | Iterable[str] = ALL) 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        filename, renderer = FORMATS[name]
+        filename, module = FORMATS[name]
         path = out_dir / filename
-        if renderer is None:
+        if module is None:
             results.write(doc, path)
         else:
+            render = importlib.import_module(f"remediate.report.{module}").render
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(renderer(doc), encoding="utf-8")
+            tmp.write_text(render(doc), encoding="utf-8")
             tmp.replace(path)
         written.append(path)
     return written
