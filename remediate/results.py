@@ -46,7 +46,10 @@ def document(kind: str, run_id: str, started: dt.datetime, inventory: str, patte
 
 
 def write(doc: dict, path: Path) -> None:
+    """Streamed to a temporary file, then renamed: the text of a 500-host document is never all in memory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False, default=str) + "\n")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(doc, out, indent=1, sort_keys=False, default=str)
+        out.write("\n")
     tmp.replace(path)
