@@ -125,7 +125,7 @@ class SSHConnection(Connection):
                 raise Unreachable(f"{ep.label}: jump host {ep.jump.address} could not reach "
                                   f"{ep.host}:{ep.port}: {exc or type(exc).__name__}") from None
         try:
-            return socket.create_connection((ep.host, ep.port), timeout=timeout)
+            sock = socket.create_connection((ep.host, ep.port), timeout=timeout)
         except socket.gaierror as exc:
             reason = f"cannot resolve host name ({exc.strerror})"
         except (socket.timeout, TimeoutError):
@@ -134,6 +134,12 @@ class SSHConnection(Connection):
             reason = "connection refused"
         except OSError as exc:
             reason = exc.strerror or str(exc)
+        else:
+            # Send each SSH packet at once. With Nagle's algorithm a packet that follows an unacknowledged
+            # one (a channel's close, then the next channel's open) waits for the server's delayed ACK:
+            # 40 ms on every round trip after the first, measured. paramiko leaves the option off.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
         raise Unreachable(f"{ep.label}: cannot connect to {ep.host}:{ep.port}: {reason}")
 
     @staticmethod

@@ -213,8 +213,11 @@ def start_forwarder(target_pid: int, log_path: Path, *, listen_port: int, in_net
     With in_netns_of, the listener itself lives inside another host's network
     namespace (the bastion), so that port is reachable only through that host.
     """
-    connect = f'EXEC:"nsenter --net=/proc/{target_pid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22"'
-    argv = ["socat", f"TCP-LISTEN:{listen_port},bind=127.0.0.1,fork,reuseaddr", connect]
+    # nodelay on both TCP legs: a relay with Nagle's algorithm holds an SSH packet that follows another
+    # (channel close, then the next channel's open) until the first is ACKed, 40 ms of delayed ACK a
+    # round trip, a stall no real network path between a controller and sshd adds.
+    connect = f'EXEC:"nsenter --net=/proc/{target_pid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22\\,nodelay"'
+    argv = ["socat", f"TCP-LISTEN:{listen_port},bind=127.0.0.1,fork,reuseaddr,nodelay", connect]
     if in_netns_of is not None:
         argv = ["nsenter", f"--net=/proc/{in_netns_of}/ns/net", *argv]
     ref = spawn_daemon(argv, log_path)

@@ -196,6 +196,13 @@ def test_one_connection_serves_many_commands(inventory):
         assert other.run(["sh", "-c", "echo $PPID"]).stdout not in parents
 
 
+def test_packets_are_sent_without_nagle_delay(inventory):
+    """Back-to-back SSH packets (a channel's close, the next one's open) must not wait for a delayed ACK."""
+    with open_conn(inventory, "stock") as conn:
+        sock = conn._transport.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
 def test_timeout_stops_a_hanging_command(inventory):
     with open_conn(inventory, "stock") as conn:
         started = time.monotonic()
