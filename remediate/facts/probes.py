@@ -4,7 +4,9 @@ Round 1 reads every fixed path and runs every probe command in one batched
 round trip; it also lists the paths that only the host can tell us (unit
 drop-ins, EnvironmentFiles, audit rules.d files, a --config-file, TLS and
 seccomp files named in daemon.json). Round 2, only when round 1 found such
-paths, reads them. An audit therefore costs at most two round trips.
+paths that it did not read already, reads them. An audit therefore costs at
+most two round trips, and one on a host that runs the packaged units as
+they are.
 
 On a fleet of small hosts the hosts' CPU is what a run waits for, so a probe
 never asks twice: one `systemctl show` answers for every unit (split per unit
@@ -36,6 +38,12 @@ FIXED_PATHS = (
     "/var/lib/docker",
     "/var/snap/docker/current/config/daemon.json",
     "/etc/docker/seccomp.json",
+    # Where the packages install the units (Debian and older Ubuntu; Ubuntu 24.04, RHEL, Fedora, SUSE):
+    # read with round 1, so a host without drop-ins needs no round 2. A missing path costs no process.
+    "/lib/systemd/system/docker.service",
+    "/lib/systemd/system/docker.socket",
+    "/usr/lib/systemd/system/docker.service",
+    "/usr/lib/systemd/system/docker.socket",
 )
 
 SERVICE_PROPS = "FragmentPath,DropInPaths,ExecStart,Environment,EnvironmentFiles,ActiveState,SubState,MainPID,Result,LoadState,UnitFileState"
