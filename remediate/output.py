@@ -139,7 +139,7 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
         for change in plan.changes:
             print(f"  {color(change.path, 'bold')}: {change.reason}" + (f"  [fixes {', '.join(change.fixes)}]" if change.fixes else ""))
             if show_diffs:
-                print("    " + colored_diff(change.to_json()["diff"]).replace("\n", "\n    "))
+                print("    " + colored_diff(change.diff).replace("\n", "\n    "))
         for action in plan.actions:
             print(f"  {color('action', 'yellow')} {action.kind} {' '.join(action.units)}: {action.reason}")
         held_reasons = {h.reason for h in plan.held_back}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -22,5 +23,11 @@ def environment(autoescape: bool = False) -> jinja2.Environment:
     )
 
 
+@cache
+def _shared() -> jinja2.Environment:
+    """One environment for render(): Jinja compiles each template once per run, not once per host and file."""
+    return environment()
+
+
 def render(name: str, **context) -> str:
-    return environment().get_template(name).render(**context)
+    return _shared().get_template(name).render(**context)

@@ -35,6 +35,7 @@ import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from remediate.dockerd.options import FLAT_OBJECTS, MERGED, defaults
@@ -239,21 +240,26 @@ def desired_daemon_json(effective, policy, version: Version | None = None, *, dr
                           hold_reasons=hold_reasons, remove_hosts=remove_hosts)
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: Any, ascii_only: bool = False) -> str:
     try:
-        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ascii_only, allow_nan=False)
     except ValueError as exc:
         raise ValueError(f"daemon.json holds a number JSON cannot write back ({exc})") from None
 
 
 def render_daemon_json(settings: Mapping[str, Any]) -> bytes:
     """Stable bytes for `settings`: sorted keys, 2-space indent, trailing newline, UTF-8."""
-    env = environment()
-    env.filters["daemon_json"] = _dumps
-    text = env.get_template(TEMPLATE).render(settings=settings)
+    template = _template()
     try:
-        return text.encode("utf-8")
+        return template.render(settings=settings, ascii_only=False).encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate (from a \udXXX escape) cannot be UTF-8: keep it escaped.
-        env.filters["daemon_json"] = lambda v: json.dumps(v, indent=2, sort_keys=True, allow_nan=False)
-        return env.get_template(TEMPLATE).render(settings=settings).encode("utf-8")
+        return template.render(settings=settings, ascii_only=True).encode("utf-8")
+
+
+@cache
+def _template():
+    """Compiled once per run (hosts render it in parallel; a Template renders thread-safely)."""
+    env = environment()
+    env.filters["daemon_json"] = _dumps
+    return env.get_template(TEMPLATE)

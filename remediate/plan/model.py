@@ -20,6 +20,7 @@ import base64
 import difflib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "restart-docker", "load-audit-rules")
 SEVERITIES = ("info", "low", "medium", "high")
@@ -66,6 +67,11 @@ class FileChange:
     def changed(self) -> bool:
         return self.content_changed or self.mode_changed or self.owner_changed
 
+    @cached_property
+    def diff(self) -> str:
+        """unified_diff of this change, computed once: the terminal, the results and every report show it."""
+        return unified_diff(self)
+
     def to_json(self) -> dict:
         data = {
             "path": self.path,
@@ -80,7 +86,7 @@ class FileChange:
             "old_mode": None if self.old_mode is None else f"{self.old_mode:04o}",
             "fixes": list(self.fixes),
             "reason": self.reason,
-            "diff": unified_diff(self),
+            "diff": self.diff,
         }
         for name in ("before", "after"):
             data[name], data[f"{name}_encoding"] = _encode(getattr(self, name))
