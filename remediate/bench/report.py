@@ -91,11 +91,14 @@ def show(doc: dict) -> None:
     print(f"\n{opts['hosts']} hosts, {opts['forks']} in parallel, median of {opts['rounds']} alternating rounds "
           f"(load average before {doc['machine']['load_before'][0]}, after {doc['machine']['load_after'][0]}; "
           f"{doc['machine']['cpus']} CPUs shared by the controller and every lab host)\n")
+    # Where the CPU went: the contestant's own processes, and everything else (the lab hosts' sshd, shells
+    # and probes, plus the idle lab's background) per host. On shared cores this is what bounds wall time.
     rows = [[s["contestant"], f"{s['median']:.2f}", f"{s['min']:.2f}", f"{s['max']:.2f}", f"{s['ratio']:.2f}x",
-             f"{s['machine_cpu_seconds']:.1f}", f"{s['max_rss_mb']:.0f}",
+             f"{s['machine_cpu_seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
+             f"{(s['machine_cpu_seconds'] - s['cpu_seconds']) * 1000 / opts['hosts']:.0f}", f"{s['max_rss_mb']:.0f}",
              "-" if s["round_trips_max"] is None else str(s["round_trips_max"])] for s in doc["summary"]]
     print(output.table(["contestant", "median s", "min s", "max s", "vs remediate", "machine CPU s",
-                        "peak RSS MB", "round trips/host"], rows))
+                        "controller CPU s", "hosts' CPU ms/host", "peak RSS MB", "round trips/host"], rows))
     print()
     for t in doc["targets"]:
         mark = output.color("met", "green") if t["met"] else output.color("NOT MET", "red")

@@ -105,3 +105,17 @@ def test_scale_marginal_cost_per_added_host():
                                         {"from": 100, "to": 500, "seconds_per_host": 0.05, "kb_per_host": 256.0}]
     verdict = report.scale_verdict(points)
     assert verdict["seconds_per_host_growth"] == 0.52 and verdict["kb_per_host"] == 256.0
+
+
+def test_the_table_splits_cpu_between_the_contestant_and_the_hosts(capsys):
+    """The column that shows what bounds wall time on shared cores: the hosts' CPU per host."""
+    summary = [measure.Summary("remediate", 3.0, 2.9, 3.2, 1.0, 1.1, 6.1, 56.0, 2),
+               measure.Summary("floor", 1.5, 1.4, 1.6, 0.5, 0.4, 2.4, 54.0, None)]
+    doc = {"options": {"hosts": 20, "forks": 10, "rounds": 5}, "machine": {"load_before": [0.1], "load_after": [9.0],
+                                                                          "cpus": 2},
+           "summary": [s.to_json() for s in summary], "targets": [], "scale": None}
+    report.show(doc)
+    lines = capsys.readouterr().out.splitlines()
+    assert "hosts' CPU ms/host" in next(line for line in lines if line.startswith("contestant"))
+    assert next(line for line in lines if line.startswith("remediate")).split()[5:8] == ["6.1", "1.1", "250"]
+    assert next(line for line in lines if line.startswith("floor")).split()[5:8] == ["2.4", "0.4", "100"]
