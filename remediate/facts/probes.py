@@ -82,7 +82,6 @@ COMMANDS: dict[str, list[str]] = {
     "systemd": ["systemctl", "show", *(unit for unit, _ in UNIT_FACTS.values()), *FALCO_UNITS, "-p", ALL_PROPS],
     "docker_info": ["docker", "info", "--format", "{{json .}}"],
     "listeners": ["ss", "-Hltnp"],
-    "journal": ["journalctl", "-u", "docker.service", "-n", "40", "--no-pager", "-o", "cat"],
     "docker_group": ["getent", "group", "docker"],
     "dockremap_user": ["getent", "passwd", "dockremap"],
     "auditctl": ["auditctl", "-l"],
@@ -102,6 +101,7 @@ SNIPPET_INPUTS: dict[str, dict[str, str]] = {
     "dockerd_cmdline": {"UNITS": "systemd"},
     "dockerd_version": {"UNITS": "systemd", "INFO": "docker_info"},
     "containers": {"INFO": "docker_info"},
+    "journal": {"UNITS": "systemd"},
 }
 
 SNIPPETS: dict[str, str] = {
@@ -133,6 +133,11 @@ SNIPPETS: dict[str, str] = {
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -z "$ids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids'
     ),
+    # Only read to tell why docker.service is down (dockerd.journal.down_reason); an active one needs none.
+    "journal": (
+        'while IFS= read -r l; do [ -n "$l" ] || break; [ "$l" != ActiveState=active ] || exit 0; '
+        'done < "$UNITS"; exec journalctl -u docker.service -n 40 --no-pager -o cat'
+    ),
     "content_trust": (
         "grep -rsH DOCKER_CONTENT_TRUST /etc/environment /etc/profile /etc/profile.d /etc/bash.bashrc 2>/dev/null; true"
     ),
@@ -145,7 +150,7 @@ SNIPPETS: dict[str, str] = {
     # audit rules.d, registry certificates, a rootless daemon.json.
     "discovered_paths": (
         "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; "
-        "find /etc/docker/certs.d -type f 2>/dev/null; "
+        "[ -d /etc/docker/certs.d ] && find /etc/docker/certs.d -type f 2>/dev/null; "
         # rootless dockerd of the login user
         "[ -n \"$HOME\" ] && [ -e \"$HOME/.config/docker/daemon.json\" ] && echo \"$HOME/.config/docker/daemon.json\"; true"
     ),

@@ -8,7 +8,7 @@ import pytest
 
 from remediate.app import Target, collect_facts
 from remediate.facts import parse
-from remediate.facts.model import HostFacts
+from remediate.facts.model import CommandFact, HostFacts
 from remediate.runner import OK, UNREACHABLE
 
 
@@ -41,6 +41,9 @@ def test_facts_see_the_seeded_scenarios(fleet_facts):
     names = {c["Name"] for c in parse.json_lines(facts["risky-containers"].command("containers").stdout)}
     assert names == {"/sock-mount", "/sys-admin", "/host-namespaces", "/privileged"}
     assert parse.systemctl_show(facts["broken-json"].command("service").stdout)["ActiveState"] != "active"
+    # the journal is read where it explains a stopped dockerd, and skipped where dockerd runs
+    assert "daemon.json" in facts["broken-json"].command("journal").stdout
+    assert facts["hardened"].command("journal") == CommandFact(0, "", "")
     info = parse.json_object(facts["hardened"].command("docker_info").stdout)
     assert "name=userns" in info["SecurityOptions"]
 

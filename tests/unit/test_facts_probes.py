@@ -200,3 +200,16 @@ def test_a_snippet_reads_an_earlier_steps_output_and_only_an_earlier_one():
         Batch().add_shell("x", "true", inputs={"LATER": "y"})
     with pytest.raises(ValueError, match="invalid environment variable name"):
         Batch().add_command("a", ["true"]).add_shell("x", "true", inputs={"1BAD": "a"})
+
+
+def test_the_journal_is_read_only_when_docker_service_is_not_active(tmp_path):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "journalctl").write_text("#!/bin/sh\necho \"journalctl $*\"\n")
+    (fake / "journalctl").chmod(0o755)
+    path = f"{fake}:/usr/bin:/bin"
+    # the service's block comes first; a later unit's ActiveState=active must not count
+    active = run_snippet("journal", tmp_path, path, UNITS="MainPID=9\nActiveState=active\n\nActiveState=failed\n")
+    assert (active.returncode, active.stdout) == (0, "")
+    failed = run_snippet("journal", tmp_path, path, UNITS="MainPID=0\nActiveState=failed\n\nActiveState=active\n")
+    assert failed.stdout == "journalctl -u docker.service -n 40 --no-pager -o cat\n"
