@@ -293,6 +293,17 @@ wait_active() {
     done
 }
 
+# wait_settled SECONDS: until docker.service is no longer starting, stopping or waiting to restart (a unit
+# with Restart= retries a failing dockerd a few times before it stays failed).
+wait_settled() {
+    deadline=$(( $(date +%s) + $1 ))
+    while :; do
+        case $(docker_state) in activating|deactivating|reloading) ;; *) return 0 ;; esac
+        [ "$(date +%s)" -lt "$deadline" ] || return 0
+        sleep 0.3
+    done
+}
+
 wait_live_restore() {
     deadline=$(( $(date +%s) + $1 ))
     while [ "$(timeout 10 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" != true ]; do
@@ -348,6 +359,7 @@ restore_all() {
         wait_active "$wait" || return 1 ;;
     failed)
         timeout "$wait" systemctl restart docker.socket docker.service >/dev/null 2>&1
+        wait_settled "$wait"
         say "ok restore dockerd restarted with its old configuration: $(docker_state) (it was failed before)" ;;
     *)
         systemctl stop docker.service 2>/dev/null ;;
