@@ -202,6 +202,19 @@ def test_markdown_fences_and_cells_survive_hostile_text(harden_doc):
     assert markdown.fence("no ticks") == "```" and markdown.fence("``` and ````") == "`````"
 
 
+def test_a_plan_nothing_was_asked_of_shows_no_validation_verdict(harden_doc):
+    """A refused or empty plan is never sent to the host: 'Validation: ok' would claim a check that never ran."""
+    doc = copy.deepcopy(harden_doc)
+    host = next(h for h in doc["hosts"] if h["host"] == "broken-json")
+    host["validation"] = {"ok": True, "steps": []}  # what validate_on_host returns for a refused plan
+    section = markdown.render(doc).split("\n## broken-json\n", 1)[1].split("\n## ", 1)[0]
+    assert "**Refused:**" in section and "Validation" not in section
+    assert html.render(doc).count("<h4>Validation") == html.render(harden_doc).count("<h4>Validation") - 1
+    stock = next(h for h in doc["hosts"] if h["host"] == "stock")
+    assert stock["validation"]["steps"]
+    assert "Validation: **ok**" in markdown.render(doc).split("\n## stock\n", 1)[1].split("\n## ", 1)[0]
+
+
 def test_audit_markdown_summarises_without_a_plan(audit_doc):
     text = markdown.render(audit_doc)
     assert text.startswith("# Docker audit report: 10 hosts")
