@@ -135,7 +135,7 @@ def build(data: dict, waivers: list) -> Policy:
     for check_id, level in severity.items():
         if level not in SEVERITIES:
             raise PolicyError(f"severity of {check_id}: {level!r} is not one of {', '.join(SEVERITIES)}")
-    return Policy(
+    policy = Policy(
         name=str(data.get("name", "custom")),
         daemon=dict(data.get("daemon") or {}),
         advisory=frozenset(str(x) for x in data.get("advisory") or []),
@@ -145,6 +145,24 @@ def build(data: dict, waivers: list) -> Policy:
         waivers=tuple(_waiver(w) for w in waivers),
         verify_image=str(data["verify_image"]) if data.get("verify_image") else None,
     )
+    _check_ids(policy)
+    return policy
+
+
+def _check_ids(policy: Policy) -> None:
+    """A check id the catalogue does not know is a typo that would silently skip, soften or waive nothing."""
+    from remediate.checks import catalogue  # the catalogue's predicates import this module
+
+    known = catalogue().keys()
+    for key, ids in (("skip", policy.skip), ("advisory", policy.advisory), ("severity", policy.severity)):
+        unknown = sorted(i for i in ids if i not in known)
+        if unknown:
+            raise PolicyError(f"policy {policy.name!r}, {key}: no check {', '.join(unknown)} "
+                              "(ids like 2.9, 1.1.3, REM-TCP; `invoke audit --help` lists the concerns)")
+    for waiver in policy.waivers:
+        if not any(fnmatch.fnmatchcase(i, waiver.check) for i in known):
+            raise PolicyError(f"{waiver.source}: the waiver for check {waiver.check!r} matches no check "
+                              "(ids like 2.9, globs like 1.1.*); it would waive nothing")
 
 
 def _waiver(raw: Any) -> Waiver:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from remediate import checks
 from remediate.audit import audit_host
 from remediate.checks.model import ERROR, FAIL, WAIVED
+from remediate.errors import PolicyError
 from remediate.facts.model import HostFacts
 from remediate.policy import policy_for
 from tests.expected_findings import EXPECTED_FAILURES
@@ -66,6 +68,25 @@ def test_waiver_for_another_host_does_not_apply():
     waiver = {"check": "2.*", "hosts": "db*", "reason": "r", "expires": "2030-01-01"}
     audit = audit_fixture("stock", {"remediate_waivers": [waiver]})
     assert not [r for r in audit.results if r.status == WAIVED]
+
+
+@pytest.mark.parametrize("host_vars, message", [
+    ({"remediate_waivers": [{"check": "2.99", "reason": "r", "expires": "2030-01-01"}]},
+     "inventory (remediate_waivers): the waiver for check '2.99' matches no check"),
+    ({"remediate_waivers": [{"check": "9.*", "reason": "r", "expires": "2030-01-01"}]}, "'9.*' matches no check"),
+    ({"remediate_policy": {"skip": ["2.9", "REM-TPC"]}}, "skip: no check REM-TPC"),
+    ({"remediate_policy": {"advisory": ["5.28"]}}, "advisory: no check 5.28"),
+    ({"remediate_policy": {"severity": {"2.99": "low"}}}, "severity: no check 2.99"),
+])
+def test_a_check_id_the_catalogue_does_not_know_is_a_policy_error(host_vars, message):
+    """A typo would otherwise waive, skip or soften nothing, silently."""
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        policy_for(host_vars, None)
+
+
+def test_waiver_globs_and_known_ids_are_accepted():
+    waivers = [{"check": c, "reason": "r", "expires": "2030-01-01"} for c in ("1.1.*", "REM-TCP", "5.3?")]
+    assert len(policy_for({"remediate_waivers": waivers}, None).waivers) == 3
 
 
 def test_advisory_failures_are_warnings_and_strict_profile_fails_them():
