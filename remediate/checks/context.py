@@ -127,11 +127,11 @@ class CheckContext:
         auditctl = self.facts.command("auditctl")
         if auditctl.ok and auditctl.stdout.strip() and "No rules" not in auditctl.stdout:
             rules += [AuditRule("auditctl -l", n, line.strip())
-                      for n, line in enumerate(auditctl.stdout.splitlines(), 1) if line.strip()]
+                      for n, line in enumerate(parse.lines(auditctl.stdout), 1) if line.strip()]
             return rules
         for path, fact in sorted(self.facts.files.items()):
             if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
-                for n, line in enumerate((fact.text() or "").splitlines(), 1):
+                for n, line in enumerate(parse.lines(fact.text() or ""), 1):
                     if line.strip() and not line.lstrip().startswith("#"):
                         rules.append(AuditRule(path, n, line.strip()))
         return rules

@@ -76,7 +76,7 @@ def _last_setting(facts: HostFacts, paths: list[str], key: str) -> str | None:
     """The last unit file (fragment, then drop-ins in order) that sets `key` to something non-empty."""
     found = None
     for path in paths:
-        for line in (facts.file(path).text() or "").splitlines():
+        for line in parse.lines(facts.file(path).text() or ""):
             name, sep, value = line.strip().partition("=")
             if sep and name.strip() == key and value.strip():
                 found = path

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from remediate.facts import parse
+
 # Where a unit file line sits: the file, its 1-based line, section, key and value.
 _SECTION = re.compile(r"\[([^\]]+)\]\s*$")
 
@@ -22,7 +24,7 @@ def unit_lines(path: str, text: str) -> list[UnitLine]:
     """KEY=VALUE lines of a systemd unit file with their sections; comments skipped, continuations joined."""
     out: list[UnitLine] = []
     section = ""
-    lines = text.splitlines()
+    lines = parse.lines(text)  # systemd splits at \n only
     i = 0
     while i < len(lines):
         start = i

@@ -117,3 +117,26 @@ def test_exec_start_follows_systemd_when_the_unit_file_changed_without_daemon_re
     facts = base.add_file("/lib/systemd/system/docker.service",
                           "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n").build()
     assert effective_config(facts).command_line.given("debug")
+
+
+def test_unit_files_and_audit_rules_split_at_newline_only():
+    """U+0085 and U+2028 are line breaks to str.splitlines(), not to systemd or auditd."""
+    from remediate.facts.units import unit_lines
+
+    text = "[Service]\nExecStart=/usr/bin/dockerd --label=a\x85-H tcp://0.0.0.0:2375\u2028x\nUser=root\n"
+    found = unit_lines("/etc/systemd/system/docker.service", text)
+    assert [(u.key, u.line) for u in found] == [("ExecStart", 2), ("User", 3)]
+    assert "-H tcp://0.0.0.0:2375" in found[0].value
+
+
+def test_audit_rules_files_split_at_newline_only():
+    from remediate.checks.context import CheckContext
+    from remediate.facts.model import FileFact, HostFacts
+    from remediate.policy import policy_for
+
+    facts = HostFacts(host="h")
+    rule = "-w /usr/bin/dockerd -k docker\x85-w /etc/docker -k docker\n"
+    facts.files["/etc/audit/rules.d/docker.rules"] = FileFact(path="/etc/audit/rules.d/docker.rules", kind="file",
+                                                              mode=0o640, content=rule.encode())
+    rules = CheckContext(facts, policy_for({}, None), host_name="h").audit_rules
+    assert [(r.line, r.text) for r in rules] == [(1, rule.strip())]
