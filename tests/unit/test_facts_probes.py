@@ -16,7 +16,12 @@ from remediate.facts.gather import _discovered_paths, _split_units
 from remediate.facts.model import CommandFact, HostFacts
 from remediate.facts.probes import AUDITED_BINARIES, SNIPPETS
 
-# `systemctl show docker.service docker.socket falco*.service -p ...` as systemd 252 printed it on a lab host.
+# A unit systemd does not know: `systemctl show` still prints its block.
+NOT_FOUND = "MainPID=0\nLoadState=not-found\nActiveState=inactive\nFragmentPath=\nDropInPaths=\n"
+FALCO_ACTIVE = ("MainPID=4242\nLoadState=loaded\nActiveState=active\n"
+                "FragmentPath=/lib/systemd/system/falco-modern-bpf.service\nDropInPaths=\n")
+# `systemctl show docker.service docker.socket falco*.service -p ...` as systemd 252 printed it on a lab host
+# (the Falco units: falco, falco-modern-bpf (active here), falco-kmod, falco-bpf).
 SYSTEMD_SHOW = """\
 MainPID=91
 ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=91 ; code=(null) ; status=0/0 }
@@ -35,30 +40,7 @@ ActiveState=active
 FragmentPath=/lib/systemd/system/docker.socket
 DropInPaths=
 
-MainPID=0
-LoadState=not-found
-ActiveState=inactive
-FragmentPath=
-DropInPaths=
-
-MainPID=4242
-LoadState=loaded
-ActiveState=active
-FragmentPath=/lib/systemd/system/falco-modern-bpf.service
-DropInPaths=
-
-MainPID=0
-LoadState=not-found
-ActiveState=inactive
-FragmentPath=
-DropInPaths=
-
-MainPID=0
-LoadState=not-found
-ActiveState=inactive
-FragmentPath=
-DropInPaths=
-"""
+""" + "\n".join([NOT_FOUND, FALCO_ACTIVE, NOT_FOUND, NOT_FOUND])
 
 
 def split(stdout: str, rc: int = 0, stderr: str = "") -> HostFacts:
