@@ -17,3 +17,20 @@ def start_time(pid: int) -> int | None:
     if fields[0] == "Z":
         return None
     return int(fields[19])
+
+
+def machine_ids(root: Path = Path("/")) -> tuple[str, str]:
+    """(machine id, boot id) of this machine, "unknown" where not readable.
+
+    A hostname is not unique: two CI runners or containers may share one. The
+    machine id tells machines apart across reboots, the boot id tells reboots apart.
+    """
+    def read(rel: str) -> str:
+        try:
+            text = (root / rel).read_text().strip()
+        except OSError:
+            return "unknown"
+        return text if text and all(c in "0123456789abcdef-" for c in text) else "unknown"
+
+    return read("etc/machine-id"), read("proc/sys/kernel/random/boot_id")
+

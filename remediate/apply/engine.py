@@ -31,7 +31,7 @@ from remediate.facts.model import HostFacts
 from remediate.plan.model import Plan
 from remediate.plan.view import HostView
 from remediate.policy import Policy
-from remediate.process import start_time
+from remediate.process import machine_ids, start_time
 
 CHANGED, UNCHANGED, HELD_BACK, REFUSED, FAILED, ROLLED_BACK = (
     "changed", "unchanged", "held-back", "refused", "failed", "rolled-back")
@@ -74,8 +74,11 @@ class StepLog:
 
 
 def controller_identity() -> str:
-    """Who runs this: user@host, pid and its start time, so `invoke unlock` here can tell the run died."""
-    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} start {start_time(os.getpid())}"
+    """Who runs this: user@host, pid and its start time, and which machine and boot, so `invoke unlock` can tell
+    the run died (and never takes a namesake machine's live run for a dead one of its own)."""
+    machine, boot = machine_ids()
+    return (f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} start {start_time(os.getpid())} "
+            f"machine {machine} boot-id {boot}")
 
 
 def script_actions(plan: Plan) -> str:

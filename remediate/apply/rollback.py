@@ -19,7 +19,7 @@ from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, App
 from remediate.apply.protocol import BASE, LOCKED, Entry, Transaction, entry_words
 from remediate.connection.base import Connection
 from remediate.errors import CommandFailed
-from remediate.process import start_time
+from remediate.process import machine_ids, start_time
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live on the host
@@ -28,7 +28,8 @@ ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live 
 ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
 UNCOMMITTED = ("preparing", "prepared")  # states of runs that may have staged temp files but changed nothing
 # The controller in a lock's owner line (engine.controller_identity): "by USER@HOST pid N start T".
-CONTROLLER = re.compile(r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?")
+CONTROLLER = re.compile(r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?"
+                        r"(?: machine (?P<machine>\S+) boot-id (?P<boot>\S+))?")
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,17 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
 
 
 def controller_gone(holder: str) -> bool:
-    """The lock's controller ran on this machine and its process is gone (no such pid, or one started later)."""
+    """The lock's controller ran on this machine and its process is gone (no such pid, or one started later),
+    or this machine rebooted since. Another machine with the same hostname is never judged from here."""
     match = CONTROLLER.search(holder)
     if match is None or match["host"] != socket.gethostname():
         return False
+    if match["machine"] is not None:
+        machine, boot = machine_ids()
+        if "unknown" in (machine, match["machine"]) or match["machine"] != machine:
+            return False
+        if match["boot"] != boot:
+            return True
     now = start_time(int(match["pid"]))
     return now is None or (match["start"] is not None and now != int(match["start"]))
 

@@ -21,7 +21,7 @@ from remediate.facts.model import CommandFact
 from remediate.harden import HostHarden
 from remediate.plan import plan_host
 from remediate.plan.simulate import copy_facts
-from remediate.process import start_time
+from remediate.process import machine_ids, start_time
 from remediate.runner import HostOutcome
 from tests.plan_fixtures import load, policy
 
@@ -47,6 +47,31 @@ def test_the_controller_of_a_lock_is_gone_only_when_it_ran_here_and_its_process_
     assert not controller_gone(holder(f"root@{me} pid {os.getpid()}"))  # an older lock without a start time
     assert not controller_gone(holder(f"root@not-{me} pid {dead_pid()} start 1"))  # another machine: unknown
     assert not controller_gone("run x by a teammate")
+
+
+def test_a_namesake_machine_is_never_judged_from_here_and_a_reboot_here_ends_every_controller():
+    """Two controllers can share a hostname (CI runners, containers); the machine id tells them apart."""
+    me, (machine, boot) = socket.gethostname(), machine_ids()
+    if machine == "unknown":
+        pytest.skip("this machine has no /etc/machine-id")
+    ids = f"machine {machine} boot-id {boot}"
+    assert controller_identity().endswith(ids)
+    assert controller_gone(holder(f"root@{me} pid {dead_pid()} start 1 {ids}"))
+    assert not controller_gone(holder(f"root@{me} pid {os.getpid()} start {start_time(os.getpid())} {ids}"))
+    # the same hostname on another machine: its pids mean nothing here, dead-looking or not
+    other = f"machine {'0' * 32} boot-id {boot}"
+    assert not controller_gone(holder(f"root@{me} pid {dead_pid()} start 1 {other}"))
+    # this machine, an earlier boot: every process of that boot is gone, even one whose pid is alive now
+    rebooted = f"machine {machine} boot-id 00000000-0000-0000-0000-000000000000"
+    assert controller_gone(holder(f"root@{me} pid {os.getpid()} start {start_time(os.getpid())} {rebooted}"))
+
+
+def test_machine_ids_are_read_or_unknown(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "machine-id").write_text("3d1219c7c4c5404aaa1f6d2a48adfda4\n")
+    assert machine_ids(tmp_path) == ("3d1219c7c4c5404aaa1f6d2a48adfda4", "unknown")
+    (tmp_path / "etc" / "machine-id").write_text("not an id; rm -rf /\n")
+    assert machine_ids(tmp_path)[0] == "unknown"
 
 
 @pytest.mark.parametrize("boot_matches, run_state, busy, gone, stale", [
