@@ -64,9 +64,9 @@ def audit_host(facts: HostFacts, policy: Policy, checks: list[Check], host_name:
     return _host_audit(ctx, evaluate(ctx, checks), host_name)
 
 
-def audit_view(view, host_name: str) -> HostAudit:
+def audit_view(view) -> HostAudit:
     """The audit of a planner's HostView (every check, evaluated once for both the audit and the plan)."""
-    return _host_audit(view.ctx, list(view.results.values()), host_name)
+    return _host_audit(view.ctx, list(view.results.values()), view.ctx.host_name)
 
 
 def _host_audit(ctx: CheckContext, results: list[Result], host_name: str) -> HostAudit:

@@ -189,7 +189,7 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
         facts = gather(conn, become=become)
         groups = tuple(host.groups)
         view = HostView(facts, policies[host.name], groups, today)
-        audit = audit_view(view, host.name)
+        audit = audit_view(view)
         plan = plan_view(view, accept_risk=opts.accept_risk, repair_json=opts.repair_json)
         try:
             validation = validate_on_host(conn, facts, plan, become=become)

@@ -17,8 +17,8 @@ def dockerd_inputs(facts: HostFacts):
     version = re.search(r"version ([^,\s]+)", facts.command("dockerd_version").stdout)
     config_path = daemon_json_path(facts)
     daemon = facts.file(config_path)
-    service_files = _unit_files(service)
-    socket_files = _unit_files(socket)
+    service_files = parse.unit_files(service)
+    socket_files = parse.unit_files(socket)
     cmdline = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
     return DockerdInputs(
         version=version.group(1) if version else None,
@@ -66,10 +66,6 @@ def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[s
         return " ".join([exec_start_prefixes(words[0])[1], *words[1:]] if words else [])
 
     return written if all(unquoted(w) == s for w, s in zip(written, shown)) else shown
-
-
-def _unit_files(props: dict[str, str]) -> list[str]:
-    return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
 
 
 def _last_setting(facts: HostFacts, paths: list[str], key: str) -> str | None:

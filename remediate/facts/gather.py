@@ -7,7 +7,6 @@ run through become when the inventory asks for it; nothing here writes to the ho
 from __future__ import annotations
 
 import json
-import re
 
 from remediate.connection.base import Connection
 from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
@@ -107,8 +106,8 @@ def _discovered_paths(facts: HostFacts) -> list[str]:
     paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
     for name in UNIT_FACTS:
         props = parse.systemctl_show(facts.command(name).stdout)
-        paths += [props.get("FragmentPath", ""), *props.get("DropInPaths", "").split(" ")]
-        paths += [re.sub(r" \(ignore_errors=.*", "", f) for f in parse.show_list(props, "EnvironmentFiles")]
+        env_files = parse.environment_files(props.get("EnvironmentFiles", ""))
+        paths += parse.unit_files(props) + [path for path, _optional in env_files]
     paths = [p for p in paths if p.startswith("/")]
     config_path = daemon_json_path(facts)
     paths.append(config_path)

@@ -92,8 +92,15 @@ COMMANDS: dict[str, list[str]] = {
     "docker_root_mount": ["findmnt", "-n", "-o", "TARGET", "-T", "/var/lib/docker"],
 }
 
-# sed program: docker.service's MainPID from the `systemd` probe (its block comes first).
-_MAIN_PID = "pid=$(sed -n '/^$/q; s/^MainPID=//p' \"$UNITS\" 2>/dev/null); "
+
+def _service_prop(var: str, prop: str) -> str:
+    """Shell that sets $var to docker.service's PROP from the `systemd` probe (the first block, up to its blank
+    line), with builtins only: no process for what the probe already printed."""
+    return (f'{var}=; while IFS= read -r l; do [ -n "$l" ] || break; '
+            f'case $l in {prop}=*) {var}=${{l#{prop}=}};; esac; done < "$UNITS"; ')
+
+
+_MAIN_PID = _service_prop("pid", "MainPID")
 
 # Trusted snippets (our text, no host-supplied values inside). A snippet named in
 # SNIPPET_INPUTS gets the path of an earlier probe's output in a variable.
@@ -135,8 +142,8 @@ SNIPPETS: dict[str, str] = {
     ),
     # Only read to tell why docker.service is down (dockerd.journal.down_reason); an active one needs none.
     "journal": (
-        'while IFS= read -r l; do [ -n "$l" ] || break; [ "$l" != ActiveState=active ] || exit 0; '
-        'done < "$UNITS"; exec journalctl -u docker.service -n 40 --no-pager -o cat'
+        _service_prop("state", "ActiveState")
+        + '[ "$state" = active ] && exit 0; exec journalctl -u docker.service -n 40 --no-pager -o cat'
     ),
     "content_trust": (
         "grep -rsH DOCKER_CONTENT_TRUST /etc/environment /etc/profile /etc/profile.d /etc/bash.bashrc 2>/dev/null; true"
