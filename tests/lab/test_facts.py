@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -74,3 +75,26 @@ def test_an_unreachable_host_is_reported_and_the_rest_finish(lab, tmp_path):
     status = {o.host: o.status for o in outcomes}
     assert status == {"hardened": UNREACHABLE, "stock": OK, "tcp-docker-opts": OK}
     assert "127.0.0.1:1" in next(o.error for o in outcomes if o.host == "hardened")
+
+
+def test_dockerd_version_comes_from_the_running_daemon_until_its_binary_is_replaced(lab):
+    """A package upgrade replaces /usr/sbin/dockerd under the running daemon: then the binary is asked."""
+    target = Target(hosts="stock", inventory=str(lab.inventory_path), known_hosts=[])
+
+    def version() -> str:
+        (outcome,) = collect_facts(target)
+        return outcome.value.command("dockerd_version").stdout
+
+    def on_host(script: str) -> None:
+        subprocess.run(lab.lab.ssh_argv("stock", [script]), capture_output=True, check=True, timeout=120)
+
+    running = version()
+    assert running.startswith("Docker version ") and running.endswith(" (running)\n")
+    try:
+        # same bytes, new inode: /proc/MainPID/exe now reads "/usr/sbin/dockerd (deleted)"
+        on_host("cp -p /usr/sbin/dockerd /usr/sbin/dockerd.new && mv /usr/sbin/dockerd.new /usr/sbin/dockerd")
+        asked = version()
+        assert ", build " in asked and asked.split()[2].rstrip(",") == running.split()[2]
+    finally:
+        on_host("systemctl restart docker && systemctl is-active docker")
+    assert version() == running
