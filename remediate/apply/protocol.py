@@ -2,7 +2,7 @@
 
 The script does every host-side step of an apply (lock, compare-and-swap,
 backup, staged temp files, commit, restore); this module turns FileChanges
-into its 12-word entries and its output into Reply objects. Everything a
+into its 13-word entries and its output into Reply objects. Everything a
 host controls reaches the script as a positional parameter.
 """
 
@@ -59,24 +59,26 @@ class Entry:
     index: int
     kind: str = "file"
     after_sha: str = "-"  # what the path holds once the entry is applied: sha256, "absent", or "-"
+    inode: str = "-"  # DEV:INO the plan was made from; "-" unknown, absent, or not stable (a socket)
 
     def words(self) -> list[str]:
         content = self.content or b""
         return [self.path, self.op, self.before_sha, self.before_mode, self.before_owner, self.before_group,
                 self.owner, self.group, self.mode, str(len(content)) if self.op == "write" else "0",
-                sha256(content) if self.op == "write" else "-", str(self.index)]
+                sha256(content) if self.op == "write" else "-", str(self.index), self.inode]
 
     def to_json(self) -> dict:
         return {"path": self.path, "op": self.op, "kind": self.kind, "index": self.index,
                 "before_sha256": self.before_sha, "before_mode": self.before_mode,
                 "before_owner": self.before_owner, "before_group": self.before_group,
-                "owner": self.owner, "group": self.group, "mode": self.mode, "after_sha256": self.after_sha}
+                "owner": self.owner, "group": self.group, "mode": self.mode, "after_sha256": self.after_sha,
+                "inode": self.inode}
 
     @classmethod
     def from_json(cls, data: dict) -> Entry:
         return cls(data["path"], data["op"], data["before_sha256"], data["before_mode"], data["before_owner"],
                    data["before_group"], data["owner"], data["group"], data["mode"], None, int(data["index"]),
-                   data.get("kind", "file"), data["after_sha256"])
+                   data.get("kind", "file"), data["after_sha256"], data.get("inode", "-"))
 
     def restore_words(self) -> list[str]:
         """Words for `restore`: the content is in the backup copy, not on stdin."""
@@ -85,11 +87,12 @@ class Entry:
         return words
 
     def expected_now(self) -> Entry:
-        """The entry a compare-and-swap uses before undoing this change: the state it left behind."""
+        """The entry a compare-and-swap uses before undoing this change: the state it left behind (a chmod or
+        chown keeps the inode; a write or delete leaves another one, or none)."""
         mode, owner, group = (("-", "-", "-") if self.op == "delete" or self.kind == "socket"
                               else (self.mode, self.owner, self.group))
         return Entry(self.path, self.op, self.after_sha, mode, owner, group, self.owner, self.group, self.mode,
-                     None, self.index, self.kind, self.after_sha)
+                     None, self.index, self.kind, self.after_sha, self.inode if self.op == "meta" else "-")
 
 
 def entry_for(change: FileChange, index: int) -> Entry:
@@ -97,11 +100,11 @@ def entry_for(change: FileChange, index: int) -> Entry:
         op = "delete" if change.after is None else "write"
     else:
         op = "meta"
-    if change.kind != "file":
-        before_sha = "-"
+    if change.kind != "file" or (op == "meta" and change.before is None):
+        before_sha = "-"  # no bytes to compare: a directory, a socket, or a file whose content is never read
     else:
         before_sha = "absent" if change.before is None else sha256(change.before)
-    found = change.before is not None or change.kind != "file"
+    found = change.before is not None or op == "meta"
     after_sha = sha256(change.after or b"") if op == "write" else "absent" if op == "delete" else before_sha
     return Entry(
         path=change.path, op=op, before_sha=before_sha,
@@ -110,6 +113,7 @@ def entry_for(change: FileChange, index: int) -> Entry:
         before_group=(change.old_group or "-") if found else "-",
         owner=change.owner, group=change.group, mode=stat_mode(change.mode),
         content=change.after if op == "write" else None, index=index, kind=change.kind, after_sha=after_sha,
+        inode=(getattr(change, "old_inode", None) or "-") if found and change.kind != "socket" else "-",
     )
 
 

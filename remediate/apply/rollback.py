@@ -25,6 +25,7 @@ RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 ROLLBACKABLE = ("verified", "applied")  # states of runs whose changes are live on the host
 # States a run's directory holds once its controller is done with it; "applied" is not one: the
 # controller may be verifying right now.
+MANIFEST_MAX = 4 * 1024 * 1024  # bytes; transaction.sh's MANIFEST_MAX
 ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
 UNCOMMITTED = ("preparing", "prepared")  # states of runs that may have staged temp files but changed nothing
 # The controller in a lock's owner line (engine.controller_identity): "by USER@HOST pid N start T".
@@ -44,10 +45,27 @@ def list_runs(tx: Transaction) -> list[RunRecord]:
 
 
 def read_manifest(conn: Connection, run_id: str, *, become: bool) -> dict:
+    """The run's manifest as the host keeps it; at most MANIFEST_MAX bytes of JSON (the host enforces it too),
+    so a host cannot make the controller parse an unbounded document."""
     result = Transaction(conn, run_id, become=become).raw("manifest")
     if not result.ok:
-        raise CommandFailed(f"no manifest for run {run_id}: {result.text().strip()}", rc=result.rc)
-    return json.loads(result.stdout)
+        raise CommandFailed(f"no manifest for run {run_id}: {result.text().strip()[:500]}", rc=result.rc)
+    if len(result.stdout) > MANIFEST_MAX:
+        raise CommandFailed(f"the manifest of run {run_id} is over {MANIFEST_MAX} bytes: not read")
+    try:
+        doc = json.loads(result.stdout)
+    except ValueError as exc:
+        raise CommandFailed(f"the manifest of run {run_id} is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+        raise CommandFailed(f"the manifest of run {run_id} has no list of entries")
+    return doc
+
+
+def manifest_entries(doc: dict, run_id: str) -> list[Entry]:
+    try:
+        return [Entry.from_json(e) for e in doc["entries"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CommandFailed(f"the manifest of run {run_id} has a malformed entry ({type(exc).__name__}: {exc})") from None
 
 
 def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become: bool, force: bool = False,
@@ -73,7 +91,7 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
             return ApplyResult(REFUSED, run_id, None, f"run {from_run} is {target.state}: its changes are not live",
                                log.steps)
     doc = read_manifest(conn, target.run_id, become=become)
-    entries = [Entry.from_json(e) for e in doc["entries"]]
+    entries = manifest_entries(doc, target.run_id)
     log.add("manifest", True, f"run {target.run_id}: {len(entries)} change(s)")
     reply = tx.call("lock", f"rollback {run_id} of {target.run_id} by {controller_identity()}")
     if reply.rc == LOCKED:
@@ -184,9 +202,9 @@ def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[
 def abort_staged(conn: Connection, run_id: str, *, become: bool) -> str:
     """Remove the temp files a run staged but never committed (its manifest names them) and its run record."""
     try:
-        entries = [Entry.from_json(e) for e in read_manifest(conn, run_id, become=become)["entries"]]
+        entries = manifest_entries(read_manifest(conn, run_id, become=become), run_id)
     except (CommandFailed, ValueError, KeyError) as exc:
-        return f"its staged files could not be listed ({exc}): look for .NAME.remediate-{run_id} files"
+        return f"its staged files could not be listed ({exc}): look for .NAME.remediate-* files"
     reply = Transaction(conn, run_id, become=become).call("abort", *entry_words(entries, restore=True))
     if not reply.ok:
         return f"its staged files were not removed: {reply.error()}"

@@ -15,11 +15,19 @@
 # place, before daemon-reload and the restart) until the test removes $rundir/paused (at most 120s), so a test
 # can cut the connection or kill the host at that exact moment.
 #
-# An ENTRY is 12 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
+# An ENTRY is 13 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
+# INODE
 #   OP: write (content, LEN bytes from stdin, sha256 SHA), delete, meta (chown/chmod only);
-#   BEFORE_SHA: sha256 of the content found, "absent", or "-" (not a regular file: no content check);
+#   BEFORE_SHA: sha256 of the content found, "absent", or "-" (no content check: not a regular file, or a
+#   metadata-only change of a file whose bytes remediate never reads, such as a TLS key);
 #   BEFORE_MODE/OWNER/GROUP: as found ("-" when absent; mode as `stat -c %a` prints it); OWNER GROUP MODE:
-#   as wanted; INDEX: the entry's number, naming its backup copy files/INDEX.
+#   as wanted; INDEX: the entry's number, naming its backup copy files/INDEX; INODE: DEV:INO of the path as
+#   the plan found it ("-": not known, or not stable, like a socket a daemon recreates).
+#
+# Root never acts through a link a user could plant: before every write, rename, delete, chown, chmod and
+# restore the script checks that every directory on the way to the path (as written and as resolved) is
+# root's alone, that a path changed in place is not a symlink and is still the inode the plan was made from,
+# and it changes owners with `chown -h`. Temp files get unpredictable names from mktemp (O_EXCL, 0600).
 
 set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
@@ -46,14 +54,68 @@ die() { say "fail $1 $2"; exit "${3:-1}"; }
 
 sha() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
 meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
-tmpname() { printf '%s/.%s.remediate-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$run"; }
+inode() { stat -c '%d:%i' -- "$1" 2>/dev/null; }
+parent() { case $1 in /*/*) printf '%s' "${1%/*}" ;; *) printf / ;; esac; }
 
-# each FN ENTRY... : FN gets one entry's 12 words at a time; stops at the first failure.
+# small FILE: the first 4 KiB of one of our own record files, only if it is a regular file (a FIFO or a
+# device planted in its place would block or stream forever).
+small() { [ -f "$1" ] && [ ! -L "$1" ] && head -c 4096 -- "$1" 2>/dev/null; }
+
+# unsafe_dir DIR: why root must not create, replace or change anything in DIR, or nothing. Every directory
+# from / to DIR, as written and as resolved, must be root's and writable by root alone (a symlink on the
+# way must be root's too; what it points to is checked as the resolved path): otherwise another user could
+# swap a name in it for a link between our check and our step.
+unsafe_dir() {
+    d=$1
+    while [ ! -e "$d" ] && [ ! -L "$d" ]; do d=$(parent "$d"); done
+    r=$(readlink -f -- "$d" 2>/dev/null) || { printf '%s cannot be resolved' "$d"; return; }
+    set --
+    for x in "$d" "$r"; do
+        while :; do set -- "$@" "$x"; [ "$x" = / ] && break; x=$(parent "$x"); done
+    done
+    stat -c '%u %f %n' -- "$@" 2>/dev/null | {
+        while read -r uid raw name; do
+            type=$(( 0x$raw & 0170000 ))
+            if [ "$uid" != 0 ]; then printf '%s is owned by uid %s, not root' "$name" "$uid"; break; fi
+            if [ "$type" = 16384 ]; then
+                [ $(( 0x$raw & 18 )) = 0 ] || { printf '%s is writable by users other than root' "$name"; break; }
+            elif [ "$type" != 40960 ]; then
+                printf '%s is not a directory' "$name"; break
+            fi
+        done
+    }
+}
+
+# unsafe PATH [INODE]: why root must not act on PATH now, or nothing: its directories (unsafe_dir), a
+# symlink where a file is changed in place, or another inode than the one the plan was made from.
+unsafe() {
+    why=$(unsafe_dir "$(parent "$1")")
+    if [ -n "$why" ]; then printf '%s' "$why"; return; fi
+    [ $# -ge 2 ] || return 0
+    if [ -L "$1" ]; then printf '%s is a symlink: it would be followed' "$1"; return; fi
+    if [ "$2" != - ] && [ -e "$1" ] && [ "$(inode "$1")" != "$2" ]; then
+        printf '%s is no longer the file the plan was made from (inode %s, planned %s)' "$1" "$(inode "$1")" "$2"
+    fi
+}
+
+# guard STEP PATH [INODE]: say why and fail when root must not act on PATH now (unsafe).
+guard() {
+    why=$(unsafe "$2" ${3+"$3"})
+    [ -z "$why" ] || { say "fail $1 refused to touch $2: $why"; return 1; }
+}
+
+# staged PATH INDEX: the temp file prepare staged for entry INDEX (its random name is kept in the run).
+staged() { small "$rundir/staged/$2"; }
+
+# newtemp PATH: a new empty 0600 temp file next to PATH, with a name nobody can guess (O_EXCL).
+newtemp() { mktemp -- "$(parent "$1")/.${1##*/}.remediate-XXXXXXXXXX"; }
+
+# each FN ENTRY... : FN gets one entry's 13 words at a time; stops at the first failure.
 each() {
     fn=$1; shift
-    while [ $# -ge 12 ]; do
-        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" || return 1
-        shift 12
+    while [ $# -ge 13 ]; do
+        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" "${13}" || return 1
+        shift 13
     done
 }
 
@@ -61,9 +123,9 @@ each() {
 every() {
     fn=$1; shift
     failed=0
-    while [ $# -ge 12 ]; do
-        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" || failed=1
-        shift 12
+    while [ $# -ge 13 ]; do
+        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" "${13}" || failed=1
+        shift 13
     done
     return $failed
 }
@@ -77,10 +139,11 @@ pause_at() {  # POINT: the test hook (see the header), once per run; a no-op unl
     pause=
 }
 
-holder() { cat "$lockdir/owner" 2>/dev/null || echo "unknown holder"; }
+holder() { small "$lockdir/owner" || echo "unknown holder"; }
+lock_run() { small "$lockdir/run"; }
 boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown; }
 
-lock_held_by_us() { [ "$(cat "$lockdir/run" 2>/dev/null)" = "$run" ]; }
+lock_held_by_us() { [ "$(lock_run)" = "$run" ]; }
 
 # The steps that go on without the controller (prepare, commit, restore) note their pid and its start time in
 # the lock while they run: a lock whose controller is gone is not stale while its run still works on the host.
@@ -93,8 +156,12 @@ mark_busy() {
 # --- lock ------------------------------------------------------------------------------------------
 lock() {  # $1: owner description (one line)
     # Nothing is touched before the backups have a place: an unusable $base stops the run here, with why.
+    why=$(unsafe "$base" -)
+    [ -z "$why" ] || die lock "the backups directory $base cannot be used, nothing changed: $why"
     err=$({ mkdir -p -- "$base/runs" && chmod 0700 -- "$base" "$base/runs"; } 2>&1) \
         || die lock "the backups directory $base cannot be used, nothing changed: $err"
+    why=$(unsafe_dir "$base/runs")
+    [ -z "$why" ] || die lock "the backups directory $base cannot be used, nothing changed: $why"
     if mkdir -- "$lockdir" 2>/dev/null; then
         printf '%s\n' "$run" >"$lockdir/run"
         printf '%s boot=%s since=%s\n' "$1" "$(boot_id)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lockdir/owner"
@@ -102,44 +169,52 @@ lock() {  # $1: owner description (one line)
         say "ok lock acquired"
         return 0
     fi
-    say "locked $(cat "$lockdir/run" 2>/dev/null) $(holder)"
+    say "locked $(lock_run) $(holder)"
     say "bootid $(boot_id)"
     exit 75
 }
 
 unlock() {
     if [ ! -d "$lockdir" ]; then say "ok unlock not locked"; return 0; fi
-    lock_held_by_us || die unlock "the lock is held by run $(cat "$lockdir/run" 2>/dev/null), not $run" 75
+    lock_held_by_us || die unlock "the lock is held by run $(lock_run), not $run" 75
     rm -rf -- "$lockdir" && say "ok unlock released"
 }
 
 lock_info() {
-    if [ -d "$lockdir" ]; then say "locked $(cat "$lockdir/run" 2>/dev/null) $(holder)"; else say "unlocked"; fi
+    if [ -d "$lockdir" ]; then say "locked $(lock_run) $(holder)"; else say "unlocked"; fi
     say "bootid $(boot_id)"
-    if [ -d "$lockdir" ] && [ -f "$base/runs/$(cat "$lockdir/run" 2>/dev/null)/state" ]; then
-        say "state $(cat "$base/runs/$(cat "$lockdir/run")/state")"
-    fi
-    if [ -f "$lockdir/busy" ] && read -r bpid bstart <"$lockdir/busy" && [ -n "$bstart" ] \
-        && [ "$(started "$bpid")" = "$bstart" ]; then
+    holder_run=$(lock_run)
+    case $holder_run in ''|.|..|*/*) ;; *)
+        if [ -d "$lockdir" ] && [ -f "$base/runs/$holder_run/state" ]; then
+            say "state $(small "$base/runs/$holder_run/state")"
+        fi ;;
+    esac
+    busy=$(small "$lockdir/busy")
+    bpid=${busy%% *} bstart=${busy#* }
+    if [ -n "$busy" ] && [ "$bstart" != "$busy" ] && [ "$(started "$bpid")" = "$bstart" ]; then
         say "busy $bpid"
     fi
 }
 
 break_lock() {  # $1: the run id the caller saw holding it (refuse if it changed since)
     [ -d "$lockdir" ] || { say "ok unlock not locked"; return 0; }
-    [ "$(cat "$lockdir/run" 2>/dev/null)" = "$1" ] || die unlock "the lock changed hands (now $(cat "$lockdir/run" 2>/dev/null))" 75
+    [ "$(lock_run)" = "$1" ] || die unlock "the lock changed hands (now $(lock_run))" 75
     rm -rf -- "$lockdir" && say "ok unlock broken"
 }
 
 # --- prepare: compare-and-swap, backups, staged temp files ------------------------------------------
 cas() {
     p=$1 op=$2 bsha=$3
+    guard unsafe "$p" || return 1
     if [ "$bsha" = absent ]; then
         if [ -e "$p" ] || [ -L "$p" ]; then say "fail cas $p appeared since the plan was made"; return 1; fi
         return 0
     fi
     if [ ! -e "$p" ]; then say "fail cas $p disappeared since the plan was made"; return 1; fi
     if [ "$op" = meta ] && [ -L "$p" ]; then say "fail cas $p is now a symlink: chmod/chown would change what it points to"; return 1; fi
+    if [ "${13}" != - ] && [ "$(inode "$p")" != "${13}" ]; then
+        say "fail cas $p is no longer the file the plan was made from (inode $(inode "$p"), planned ${13})"; return 1
+    fi
     if [ "$bsha" != - ]; then
         [ -f "$p" ] && [ ! -L "$p" ] || { say "fail cas $p is no longer a regular file"; return 1; }
         [ "$(sha "$p")" = "$bsha" ] || { say "fail cas $p changed since the plan was made (content)"; return 1; }
@@ -156,10 +231,10 @@ backup() {
 }
 
 mkparent() {  # create missing parent directories (0755 root), remembered so a rollback removes them
-    dir=$(dirname -- "$1")
+    dir=$(parent "$1")
     missing=
-    while [ ! -d "$dir" ]; do missing="$dir
-$missing"; dir=$(dirname -- "$dir"); done
+    while [ ! -d "$dir" ] && [ ! -L "$dir" ]; do missing="$dir
+$missing"; dir=$(parent "$dir"); done
     printf '%s' "$missing" | while IFS= read -r d; do
         [ -n "$d" ] || continue
         mkdir -m 0755 -- "$d" || exit 1
@@ -169,24 +244,25 @@ $missing"; dir=$(dirname -- "$dir"); done
 
 stage() {
     [ "$2" = write ] || return 0
+    guard stage "$1" || return 1
     mkparent "$1" || { say "fail stage cannot create the directory of $1"; return 1; }
-    t=$(tmpname "$1")
-    rm -f -- "$t"
+    t=$(newtemp "$1") || { say "fail stage cannot create a temp file next to $1"; return 1; }
+    printf '%s' "$t" >"$rundir/staged/${12}"
     if [ "${10}" -gt 0 ]; then
-        dd of="$t" bs="${10}" count=1 iflag=fullblock status=none 2>"$rundir/dd.err" || {
-            say "fail stage cannot write $t: $(cat "$rundir/dd.err")"; rm -f -- "$t"; return 1; }
-    else
-        : >"$t" || { say "fail stage cannot write $t"; return 1; }
+        dd of="$t" bs="${10}" count=1 iflag=fullblock conv=notrunc status=none 2>"$rundir/dd.err" || {
+            say "fail stage cannot write $t: $(small "$rundir/dd.err")"; rm -f -- "$t"; return 1; }
     fi
-    chown -- "$7:$8" "$t" && chmod -- "$9" "$t" || { say "fail stage cannot set $7:$8 $9 on $t"; return 1; }
+    chown -h -- "$7:$8" "$t" && chmod -- "$9" "$t" || { say "fail stage cannot set $7:$8 $9 on $t"; return 1; }
     sync -- "$t" || { say "fail stage cannot fsync $t"; return 1; }
     [ "$(sha "$t")" = "${11}" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
 }
 
 unstage() {
     [ "$2" = write ] || return 0
-    t=$(tmpname "$1")
-    [ -e "$t" ] || return 0
+    t=$(staged "$1" "${12}")
+    # Only the temp file this run created for PATH, by the name it recorded, in PATH's own directory.
+    case $t in "$(parent "$1")/.${1##*/}.remediate-"*) ;; *) return 0 ;; esac
+    [ -f "$t" ] && [ ! -L "$t" ] || return 0
     rm -f -- "$t" && say "ok unstaged $t"
     return 0
 }
@@ -199,7 +275,7 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
     mark_busy
     mlen=$1; shift
     each cas "$@" || exit 1
-    mkdir -p -- "$rundir/files" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
+    mkdir -p -- "$rundir/files" "$rundir/staged" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
     printf 'preparing\n' >"$rundir/state"
     dd of="$rundir/manifest.json" bs="$mlen" count=1 iflag=fullblock status=none 2>/dev/null \
         && sync -- "$rundir/manifest.json" || { rm -rf -- "$rundir"; die backup "cannot write the manifest (disk full?)"; }
@@ -212,14 +288,14 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
     fi
     pause_at staged
     printf 'prepared\n' >"$rundir/state"
-    say "ok prepare $(( $# / 12 )) change(s) backed up and staged"
+    say "ok prepare $(( $# / 13 )) change(s) backed up and staged"
 }
 
 abort() {  # ENTRY... : drop the staged files of a prepared run that will not be committed
     lock_held_by_us || die abort "this run does not hold the lock" 75
-    case $(cat "$rundir/state" 2>/dev/null || echo none) in
+    case $(small "$rundir/state" || echo none) in
     preparing|prepared|none) ;;
-    *) die abort "run $run is $(cat "$rundir/state"): only a run that was not committed can be aborted" ;;
+    *) die abort "run $run is $(small "$rundir/state"): only a run that was not committed can be aborted" ;;
     esac
     each unstage "$@"
     remove_created_dirs
@@ -236,11 +312,15 @@ remove_created_dirs() {
 # --- commit ------------------------------------------------------------------------------------------
 install_one() {
     case $2 in
-    write) mv -fT -- "$(tmpname "$1")" "$1" || { say "fail commit cannot rename into $1"; return 1; } ;;
-    delete) rm -f -- "$1" || { say "fail commit cannot delete $1"; return 1; } ;;
-    meta) chown -- "$7:$8" "$1" && chmod -- "$9" "$1" || { say "fail commit cannot set $7:$8 $9 on $1"; return 1; } ;;
+    write)
+        t=$(staged "$1" "${12}")
+        guard commit "$1" && [ -n "$t" ] && mv -fT -- "$t" "$1" || { say "fail commit cannot rename into $1"; return 1; } ;;
+    delete) guard commit "$1" - && rm -f -- "$1" || { say "fail commit cannot delete $1"; return 1; } ;;
+    meta)
+        guard commit "$1" "${13}" && chown -h -- "$7:$8" "$1" && chmod -- "$9" "$1" \
+            || { say "fail commit cannot set $7:$8 $9 on $1"; return 1; } ;;
     esac
-    sync -- "$(dirname -- "$1")" 2>/dev/null
+    sync -- "$(parent "$1")" 2>/dev/null
     pause_at renamed-first
     return 0
 }
@@ -254,17 +334,19 @@ restore_one() {
     fi
     case $op in
     meta)
-        [ -e "$p" ] || return 0
-        [ "$(meta "$p")" = "$4 $5 $6" ] && return 0
-        chown -- "$5:$6" "$p" && chmod -- "$4" "$p" || { say "fail restore cannot set $5:$6 $4 on $p"; return 1; } ;;
+        [ -e "$p" ] || [ -L "$p" ] || return 0
+        [ ! -L "$p" ] && [ "$(meta "$p")" = "$4 $5 $6" ] && return 0
+        guard restore "$p" "${13}" || return 1
+        chown -h -- "$5:$6" "$p" && chmod -- "$4" "$p" || { say "fail restore cannot set $5:$6 $4 on $p"; return 1; } ;;
     *)
+        guard restore "$p" || return 1
         if [ "$bsha" = absent ]; then rm -f -- "$p"; return 0; fi
-        t=$(tmpname "$p").restore
+        t=$(newtemp "$p") || { say "fail restore cannot create a temp file next to $p"; return 1; }
         cp -p -- "$rundir/files/${12}" "$t" && sync -- "$t" && mv -fT -- "$t" "$p" || {
             rm -f -- "$t"; say "fail restore cannot put back $p"; return 1; }
         [ "$(sha "$p")" = "$bsha" ] || { say "fail restore $p does not hold its old bytes"; return 1; } ;;
     esac
-    sync -- "$(dirname -- "$p")" 2>/dev/null
+    sync -- "$(parent "$p")" 2>/dev/null
     return 0
 }
 
@@ -369,7 +451,7 @@ restore_all() {
 
 commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for a rollback)
     lock_held_by_us || die commit "this run does not hold the lock" 75
-    [ "$(cat "$rundir/state" 2>/dev/null)" = prepared ] || die commit "run $run is not prepared"
+    [ "$(small "$rundir/state")" = prepared ] || die commit "run $run is not prepared"
     wait=$1 actions=$2 before=$3; shift 3
     trap '' HUP PIPE
     mark_busy
@@ -427,11 +509,19 @@ finish() {  # STATE KEEP: record the run's end, keep the KEEP newest runs' backu
 
 runs() {  # list runs, newest first (run ids start with their UTC time): "run ID STATE"
     ls -1 -- "$base/runs" 2>/dev/null | sort -r | while IFS= read -r r; do
-        say "run $r $(cat "$base/runs/$r/state" 2>/dev/null || echo unknown)"
+        say "run $r $(small "$base/runs/$r/state" || echo unknown)"
     done
 }
 
-manifest() { cat -- "$rundir/manifest.json" || die manifest "no manifest for run $run"; }
+# manifest: the run's manifest, which a controller parses: a regular file of at most MANIFEST_MAX bytes.
+MANIFEST_MAX=4194304
+manifest() {
+    m=$rundir/manifest.json
+    [ -f "$m" ] && [ ! -L "$m" ] || die manifest "no manifest for run $run"
+    size=$(stat -c %s -- "$m")
+    [ "$size" -le "$MANIFEST_MAX" ] || die manifest "the manifest of run $run is $size bytes, over $MANIFEST_MAX"
+    head -c "$MANIFEST_MAX" -- "$m"
+}
 
 # unwritable PATH: why root cannot change PATH where it is (immutable or append-only flag, read-only
 # filesystem), or nothing. A file is replaced by rename, so its directory counts too; a path not yet there
@@ -454,7 +544,8 @@ unwritable() {
 }
 
 # --- validate: candidate files in a private temp dir, nothing left behind ----------------------------
-# CHECK... : exists PATH | executable PATH | user NAME | group NAME | writable PATH, and last, optionally,
+# CHECK... : exists PATH | executable PATH | user NAME | group NAME | writable PATH (root can change it, and
+# safely: see unsafe), and last, optionally,
 # dockerd-validate LEN ARGV... (stdin: LEN bytes of the candidate daemon.json; ARGV: dockerd --validate
 # with the service's flags, --config-file is appended).
 validate() {
@@ -473,6 +564,7 @@ validate() {
             if getent group "$2" >/dev/null; then say "ok group $2"; else say "fail group no group $2 on this host"; bad=1; fi ;;
         writable)
             why=$(unwritable "$2")
+            [ -n "$why" ] || why=$(unsafe "$2")
             if [ -z "$why" ]; then say "ok writable $2"; else say "fail writable $why"; bad=1; fi ;;
         dockerd-validate)
             dd of="$vd/daemon.json" bs="$2" count=1 iflag=fullblock status=none 2>/dev/null || die dockerd-validate "cannot stage daemon.json"

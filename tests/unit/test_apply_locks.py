@@ -5,8 +5,11 @@ never committed, and the test hook that pauses a run."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -116,15 +119,24 @@ def test_the_pause_hook_comes_only_from_the_controllers_environment(monkeypatch)
 # --- the script, run here on files in a temp directory -------------------------------------------------------
 
 @pytest.fixture
-def tx(tmp_path, monkeypatch):
+def home():
+    """A root-only directory for the script's files and backups: it refuses to act anywhere a user other than
+    root could swap a name for a link, which rules out pytest's tmp_path under the world-writable /tmp."""
     if os.geteuid() != 0:
         pytest.skip("the transaction script sets root ownership on staged files")
+    path = Path(tempfile.mkdtemp(prefix="remediate-test-", dir="/run"))
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def tx(home, monkeypatch):
     monkeypatch.delenv(PAUSE_ENV, raising=False)
-    return Transaction(LocalConnection(), RUN, become=False, base=str(tmp_path / "base"))
+    return Transaction(LocalConnection(), RUN, become=False, base=str(home / "base"))
 
 
-def entries(tmp_path, *contents: bytes) -> list[Entry]:
-    return [Entry(str(tmp_path / "etc" / f"file{i}"), "write", "absent", "-", "-", "-", "root", "root", "644",
+def entries(home, *contents: bytes) -> list[Entry]:
+    return [Entry(str(home / "etc" / f"file{i}"), "write", "absent", "-", "-", "-", "root", "root", "644",
                   content, i) for i, content in enumerate(contents, start=1)]
 
 
@@ -134,29 +146,29 @@ def prepare(tx, items: list[Entry], stdin: bytes | None = None):
     return tx.call("prepare", str(len(manifest)), *entry_words(items), stdin=data)
 
 
-def leftovers(tmp_path) -> list[str]:
-    return sorted(p.name for p in (tmp_path / "etc").rglob("*")) if (tmp_path / "etc").exists() else []
+def leftovers(home) -> list[str]:
+    return sorted(p.name for p in (home / "etc").rglob("*")) if (home / "etc").exists() else []
 
 
-def test_no_lock_and_nothing_touched_without_a_usable_backups_directory(tx, tmp_path):
-    (tmp_path / "base").write_text("a file where the backups directory should be\n")
+def test_no_lock_and_nothing_touched_without_a_usable_backups_directory(tx, home):
+    (home / "base").write_text("a file where the backups directory should be\n")
     reply = tx.call("lock", "run by a test")
     assert not reply.ok and "the backups directory" in reply.error() and "Not a directory" in reply.error()
-    assert (tmp_path / "base").read_text() == "a file where the backups directory should be\n"
+    assert (home / "base").read_text() == "a file where the backups directory should be\n"
 
 
-def test_a_prepare_whose_input_is_cut_short_leaves_nothing_behind(tx, tmp_path):
-    (tmp_path / "etc").mkdir()
-    items = entries(tmp_path, b"first\n", b"second file\n")
+def test_a_prepare_whose_input_is_cut_short_leaves_nothing_behind(tx, home):
+    (home / "etc").mkdir()
+    items = entries(home, b"first\n", b"second file\n")
     assert tx.call("lock", "run by a test").ok
     reply = prepare(tx, items, stdin=b'{"entries": []}\n' + b"first\nsec")  # the connection dropped mid-write
     assert not reply.ok and "does not hold the planned bytes" in reply.error()
-    assert leftovers(tmp_path) == [] and not (tmp_path / "base" / "runs" / RUN).exists()
+    assert leftovers(home) == [] and not (home / "base" / "runs" / RUN).exists()
 
 
-def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, tmp_path):
+def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, home):
     assert tx.call("lock", "run by a test").ok
-    busy = tmp_path / "base" / "lock" / "busy"
+    busy = home / "base" / "lock" / "busy"
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         busy.write_text(f"{sleeper.pid} {start_time(sleeper.pid)}\n")
@@ -165,25 +177,25 @@ def test_a_running_step_marks_the_lock_busy_and_an_ended_one_does_not(tx, tmp_pa
         sleeper.kill()
         sleeper.wait()
     assert tx.call("lock-info").first("busy") is None
-    assert prepare(tx, entries(tmp_path, b"x\n")).ok and not busy.exists()  # its own mark goes when it ends
+    assert prepare(tx, entries(home, b"x\n")).ok and not busy.exists()  # its own mark goes when it ends
 
 
-def test_abort_removes_what_a_prepared_run_staged_and_says_so(tx, tmp_path):
-    items = entries(tmp_path, b"first\n", b"second\n")
+def test_abort_removes_what_a_prepared_run_staged_and_says_so(tx, home):
+    items = entries(home, b"first\n", b"second\n")
     assert tx.call("lock", "run by a test").ok
     assert prepare(tx, items).ok
-    staged = [f"{tmp_path}/etc/.file{i}.remediate-{RUN}" for i in (1, 2)]
-    assert leftovers(tmp_path) == [os.path.basename(p) for p in staged]
+    staged = [f"{home}/etc/{name}" for name in leftovers(home)]
+    assert [os.path.basename(p)[:-10] for p in staged] == [".file1.remediate-", ".file2.remediate-"]
     reply = tx.call("abort", *entry_words(items))
-    assert reply.ok and [line.detail for line in reply.lines if line.step == "unstaged"] == staged
-    assert not (tmp_path / "etc").exists()  # the directory the run created goes too
-    assert not (tmp_path / "base" / "runs" / RUN).exists()
+    assert reply.ok and sorted(line.detail for line in reply.lines if line.step == "unstaged") == staged
+    assert not (home / "etc").exists()  # the directory the run created goes too
+    assert not (home / "base" / "runs" / RUN).exists()
 
 
-def test_abort_refuses_a_run_that_committed(tx, tmp_path):
-    items = entries(tmp_path, b"first\n")
+def test_abort_refuses_a_run_that_committed(tx, home):
+    items = entries(home, b"first\n")
     assert tx.call("lock", "run by a test").ok and prepare(tx, items).ok
-    (tmp_path / "base" / "runs" / RUN / "state").write_text("committed\n")
+    (home / "base" / "runs" / RUN / "state").write_text("committed\n")
     reply = tx.call("abort", *entry_words(items))
     assert not reply.ok and "only a run that was not committed" in reply.error()
-    assert leftovers(tmp_path) == [f".file1.remediate-{RUN}"]
+    assert [name[:-10] for name in leftovers(home)] == [".file1.remediate-"]

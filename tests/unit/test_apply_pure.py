@@ -35,7 +35,7 @@ def test_entries_carry_before_and_after_hashes_and_modes():
     assert (b.op, b.before_sha, b.before_mode, b.before_owner, b.index) == ("write", "absent", "-", "-", 2)
     assert (c.op, c.before_sha, c.before_mode, c.mode, c.after_sha) == ("meta", "-", "777", "755", "-")
     words = entry_words([a, b, c])
-    assert len(words) == 36 and words[9] == str(len(b'{"icc": false}\n')) and words[11] == "1"
+    assert len(words) == 39 and words[9] == str(len(b'{"icc": false}\n')) and words[11] == "1"
 
 
 def test_entry_round_trips_through_the_manifest_and_undo_expects_the_written_state():
