@@ -11,7 +11,9 @@ Steps, each in its own module:
    flags remain; the socket drop-in; subuid/subgid for userns-remap;
 4. audit rules for the 1.1.x paths that will exist; chmod/chown for failing
    section-3 checks (merged into a content change of the same path);
-5. service actions and impacts; then the plan is applied to a copy of the
+5. hold back metadata changes where a user could swap the path for a link,
+   refuse content changes there (dir_safety);
+6. service actions and impacts; then the plan is applied to a copy of the
    facts (simulate) to check that dockerd would accept the result and to list
    the fixable checks still failing afterwards.
 
@@ -34,7 +36,7 @@ from remediate.dockerd.options import RELOADABLE
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
 from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProblem
 from remediate.facts.model import HostFacts
-from remediate.plan import audit_rules, impacts, permissions, subids, units
+from remediate.plan import audit_rules, dir_safety, impacts, permissions, subids, units
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
 from remediate.plan.model import Action, FileChange, HeldBack, Impact, Plan
 from remediate.plan.simulate import apply_plan
@@ -231,9 +233,18 @@ class _Planner:
         for fix in permissions.permission_fixes(view).values():
             self.add(fix)
 
-        # 6. actions and impacts
+        # 6. nothing where a user could swap the path for a link (remediate.plan.dir_safety)
+        unsafe = dir_safety.unsafe_changes(view.facts, self.changes.values())
+        refused_unsafe = dir_safety.refusal(unsafe, self.changes)
+        if refused_unsafe:
+            return Plan(host, refused=refused_unsafe, notes=tuple(self.notes))
+        for path in unsafe:
+            del self.changes[path]
+
+        # 7. actions and impacts
         actions = self._actions(merge, json_change, socket_change, audit)
         held_entries = self._held_back(merge, held, leave, reasons)
+        held_entries.update({path: dir_safety.held_back(path, why) for path, why in unsafe.items()})
         self._impacts(merge, held_entries)
         for problem in eff.problems:
             if problem.kind == "IgnoredKey":

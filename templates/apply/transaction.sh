@@ -64,7 +64,10 @@ small() { [ -f "$1" ] && [ ! -L "$1" ] && head -c 4096 -- "$1" 2>/dev/null; }
 # unsafe_dir DIR: why root must not create, replace or change anything in DIR, or nothing. Every directory
 # from / to DIR, as written and as resolved, must be root's and writable by root alone (a symlink on the
 # way must be root's too; what it points to is checked as the resolved path): otherwise another user could
-# swap a name in it for a link between our check and our step.
+# swap a name in it for a link between our check and our step. While prepare stages a run, a directory
+# listed in $tightened (one this run makes root's alone, first thing in its commit) is let through: the
+# commit checks again once it is tightened, and what was staged in it before is verified then.
+tightened=
 unsafe_dir() {
     d=$1
     while [ ! -e "$d" ] && [ ! -L "$d" ]; do d=$(parent "$d"); done
@@ -75,6 +78,9 @@ unsafe_dir() {
     done
     stat -c '%u %f %n' -- "$@" 2>/dev/null | {
         while read -r uid raw name; do
+            case $tightened in *"
+$name
+"*) continue ;; esac
             type=$(( 0x$raw & 0170000 ))
             if [ "$uid" != 0 ]; then printf '%s is owned by uid %s, not root' "$name" "$uid"; break; fi
             if [ "$type" = 16384 ]; then
@@ -224,6 +230,14 @@ cas() {
     fi
 }
 
+# note_tightened ENTRY: a directory this run makes root's alone (owner root, no group or other write).
+note_tightened() {
+    [ "$2" = meta ] && [ -d "$1" ] && [ ! -L "$1" ] && [ "$7" = root ] && [ $(( 0$9 & 022 )) = 0 ] \
+        && tightened="$tightened$1
+"
+    return 0
+}
+
 backup() {
     { [ "$3" = absent ] || [ "$3" = - ]; } && return 0
     cp -p -- "$1" "$rundir/files/${12}" && sync -- "$rundir/files/${12}" || { say "fail backup cannot copy $1"; return 1; }
@@ -253,6 +267,7 @@ stage() {
             say "fail stage cannot write $t: $(small "$rundir/dd.err")"; rm -f -- "$t"; return 1; }
     fi
     chown -h -- "$7:$8" "$t" && chmod -- "$9" "$t" || { say "fail stage cannot set $7:$8 $9 on $t"; return 1; }
+    inode "$t" >"$rundir/staged/${12}.inode"
     sync -- "$t" || { say "fail stage cannot fsync $t"; return 1; }
     [ "$(sha "$t")" = "${11}" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
 }
@@ -274,6 +289,9 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
     trap '' HUP PIPE
     mark_busy
     mlen=$1; shift
+    tightened="
+"
+    each note_tightened "$@"
     each cas "$@" || exit 1
     mkdir -p -- "$rundir/files" "$rundir/staged" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
     printf 'preparing\n' >"$rundir/state"
@@ -310,11 +328,21 @@ remove_created_dirs() {
 }
 
 # --- commit ------------------------------------------------------------------------------------------
+# staged_intact TEMP INDEX SHA: the temp file prepare staged is still the very file it wrote (same inode,
+# no link, root's, the planned bytes): it may have sat in a directory that the commit tightened only now.
+staged_intact() {
+    [ -n "$1" ] && [ -f "$1" ] && [ ! -L "$1" ] && [ "$(inode "$1")" = "$(small "$rundir/staged/$2.inode")" ] \
+        && [ "$(stat -c %u -- "$1")" = 0 ] && [ "$(sha "$1")" = "$3" ] && return 0
+    say "fail commit the staged file ${1:-for entry $2} was changed or replaced since prepare"
+    return 1
+}
+
 install_one() {
     case $2 in
     write)
         t=$(staged "$1" "${12}")
-        guard commit "$1" && [ -n "$t" ] && mv -fT -- "$t" "$1" || { say "fail commit cannot rename into $1"; return 1; } ;;
+        guard commit "$1" && staged_intact "$t" "${12}" "${11}" && mv -fT -- "$t" "$1" \
+            || { say "fail commit cannot rename into $1"; return 1; } ;;
     delete) guard commit "$1" - && rm -f -- "$1" || { say "fail commit cannot delete $1"; return 1; } ;;
     meta)
         guard commit "$1" "${13}" && chown -h -- "$7:$8" "$1" && chmod -- "$9" "$1" \
@@ -327,6 +355,11 @@ install_one() {
 
 restore_one() {
     p=$1 op=$2 bsha=$3
+    if [ "$op" = meta ] && [ -d "$p" ] && [ ! -L "$p" ]; then
+        [ "$dirs_pass" = yes ] || return 0
+    else
+        [ "$dirs_pass" = no ] || return 0
+    fi
     # Already as it was (the commit stopped before this entry): nothing to put back, even where it could not be.
     if [ "$op" != meta ] && [ "$bsha" != absent ] && [ -f "$p" ] && [ ! -L "$p" ] && [ "$(sha "$p")" = "$bsha" ] \
         && [ "$(meta "$p")" = "$4 $5 $6" ]; then
@@ -431,6 +464,11 @@ run_actions() {
 restore_all() {
     wait=$1 before=$2; shift 2
     restored=0
+    # Files first, then directories: a directory the run tightened is loosened again only once nothing
+    # is left to put back inside it (root acts only in directories that are root's alone).
+    dirs_pass=no
+    every restore_one "$@" || restored=1
+    dirs_pass=yes
     every restore_one "$@" || restored=1
     remove_created_dirs
     systemctl daemon-reload

@@ -134,3 +134,20 @@ def test_an_oversized_manifest_is_refused_by_the_host(tx, home):
         out.truncate(5 * 1024 * 1024)
     result = tx.raw("manifest")
     assert result.rc != 0 and b"over 4194304" in result.stdout and len(result.stdout) < 1000
+
+
+def test_a_loose_directory_the_run_itself_tightens_first_may_hold_staged_files(tx, home):
+    """A world-writable /etc/docker (the loose-perms scenario) is fixed by the same run that rewrites the
+    daemon.json in it: prepare stages there, and the commit tightens the directory before it renames."""
+    loose = home / "etc"
+    loose.mkdir()
+    os.chmod(loose, 0o777)
+    st = os.stat(loose)
+    tighten = Entry(str(loose), "meta", "-", "777", "root", "root", "root", "root", "755", None, 1, "directory",
+                    inode=f"{st.st_dev}:{st.st_ino}")
+    write = Entry(str(loose / "daemon.json"), "write", "absent", "-", "-", "-", "root", "root", "644", b"{}\n", 2)
+    assert tx.call("lock", "run by a test").ok
+    refused = prepare(tx, [write])
+    assert not refused.ok and f"{loose} is writable by users other than root" in refused.error()
+    assert prepare(tx, [tighten, write]).ok
+    assert [name[:-10] for name in leftovers(home)] == [".daemon.json.remediate-"]
