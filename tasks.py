@@ -56,7 +56,7 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
         code = app.show_facts(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
                               Path(save) if save else None)
     except RemediateError as exc:
-        raise Exit(f"facts: {exc}", code=1)
+        raise Exit(output.ours(f"facts: {exc}"), code=1)
     _exit(code)
 
 
@@ -87,7 +87,7 @@ def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
     try:
         code = app.audit(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
     except (RemediateError, ValueError) as exc:
-        raise Exit(f"audit: {exc}", code=1)
+        raise Exit(output.ours(f"audit: {exc}"), code=1)
     _exit(code)
 
 
@@ -111,7 +111,7 @@ def report(c, results, merge=None, format=reports.ALL, out="reports"):
     try:
         written = reports.report_files(reports.paths_from(results, merge), Path(out), format)
     except RemediateError as exc:
-        raise Exit(f"report: {exc}", code=1)
+        raise Exit(output.ours(f"report: {exc}"), code=1)
     for path in written:
         output.info(f"report written to {path}")
 
@@ -149,7 +149,7 @@ def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
         code = app.harden(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts,
                           json_path=Path(json) if json else None, report_dir=Path(report) if report else None)
     except (RemediateError, ValueError) as exc:
-        raise Exit(f"harden: {exc}", code=1)
+        raise Exit(output.ours(f"harden: {exc}"), code=1)
     _exit(code)
 
 
@@ -168,7 +168,7 @@ def rollback(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=Fals
         code = app.rollback(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), run,
                             force=force, restart_timeout=int(restart_timeout))
     except (RemediateError, ValueError) as exc:
-        raise Exit(f"rollback: {exc}", code=1)
+        raise Exit(output.ours(f"rollback: {exc}"), code=1)
     _exit(code)
 
 
@@ -182,7 +182,7 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     try:
         code = app.unlock(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), force=force)
     except (RemediateError, ValueError) as exc:
-        raise Exit(f"unlock: {exc}", code=1)
+        raise Exit(output.ours(f"unlock: {exc}"), code=1)
     _exit(code)
 
 
@@ -199,7 +199,7 @@ def demo(c, extra=0):
         app.audit(target, app.AuditOptions(json_path=out / "audit.json"))
         app.harden(target, app.HardenOptions(dry_run=True), json_path=out / "harden-dry-run.json", report_dir=out)
     except RemediateError as exc:
-        raise Exit(f"demo: {exc}", code=1)
+        raise Exit(output.ours(f"demo: {exc}"), code=1)
     output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
 
 
@@ -226,7 +226,7 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
         run_bench(BenchOptions(rounds=int(rounds), forks=int(forks), hosts=int(hosts), scale=sizes,
                                out=Path(out), lab=name, keep_lab=keep_lab))
     except (RemediateError, ValueError) as exc:
-        raise Exit(f"bench: {exc}", code=1)
+        raise Exit(output.ours(f"bench: {exc}"), code=1)
 
 
 @task(help={
@@ -239,7 +239,7 @@ def lab_up(c, extra=0, name="default"):
         lab = _lab(name)
         lab.up(extra=int(extra), inventory_copy=LAB_INVENTORY if name == "default" else None)
     except RemediateError as exc:
-        raise Exit(f"lab.up: {exc}", code=1)
+        raise Exit(output.ours(f"lab.up: {exc}"), code=1)
     output.lab_status(lab.status(), inventory=LAB_INVENTORY if name == "default" else lab.inventory_path)
 
 
@@ -249,7 +249,7 @@ def lab_down(c, name="default"):
     try:
         stopped = _lab(name).down()
     except RemediateError as exc:
-        raise Exit(f"lab.down: {exc}", code=1)
+        raise Exit(output.ours(f"lab.down: {exc}"), code=1)
     if name == "default" and LAB_INVENTORY.exists():
         LAB_INVENTORY.unlink()
     output.info(f"stopped {len(stopped)} lab host(s)" if stopped else "no lab hosts were running")
@@ -275,7 +275,7 @@ def lab_ssh(c, host, command=None, name="default"):
     try:
         argv = _lab(name).ssh_argv(host, [command] if command else None)
     except RemediateError as exc:
-        raise Exit(f"lab.ssh: {exc}", code=1)
+        raise Exit(output.ours(f"lab.ssh: {exc}"), code=1)
     sys.stdout.flush()
     os.execvp(argv[0], argv)
 

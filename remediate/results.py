@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from remediate import __version__
+from remediate.private_files import private_file
 from remediate.runner import HostOutcome
 
 FORMAT = "remediate.results/1"
@@ -46,10 +47,8 @@ def document(kind: str, run_id: str, started: dt.datetime, inventory: str, patte
 
 
 def write(doc: dict, path: Path) -> None:
-    """Streamed to a temporary file, then renamed: the text of a 500-host document is never all in memory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(doc, out, indent=1, sort_keys=False, default=str)
+    """Streamed to a private temporary file, then renamed: the text of a 500-host document is never all in
+    memory. JSON's ASCII escapes (\\u001b) keep every control character a host sent out of the file."""
+    with private_file(path) as out:
+        json.dump(doc, out, indent=1, sort_keys=False, default=str, ensure_ascii=True)
         out.write("\n")
-    tmp.replace(path)

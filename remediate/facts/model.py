@@ -109,7 +109,10 @@ class HostFacts:
         )
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+        """Private to the user (0600), atomically, never through a link planted at the path."""
+        from remediate.private_files import write_private
+
+        write_private(path, json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> HostFacts:

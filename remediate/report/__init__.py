@@ -15,6 +15,7 @@ from pathlib import Path
 
 from remediate import results
 from remediate.errors import RemediateError
+from remediate.private_files import write_private
 from remediate.report import documents
 
 # format name -> (file name in the output directory, module of remediate.report whose render() writes it).
@@ -52,10 +53,7 @@ def write_reports(doc: dict, out_dir: Path, formats: str | Iterable[str] = ALL) 
         if module is None:
             results.write(doc, path)
         else:
-            render = importlib.import_module(f"remediate.report.{module}").render
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(render(doc), encoding="utf-8")
-            tmp.replace(path)
+            write_private(path, importlib.import_module(f"remediate.report.{module}").render(doc))
         written.append(path)
     return written
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from remediate import neutralise
 from remediate.checks.model import ERROR, FAIL, NA, WAIVED, WARN, INFO
 from remediate.report import fleet
 from remediate.report.text import say
@@ -27,6 +28,7 @@ def render(doc: dict) -> str:
         root.append(_suite(view, host, doc))
     _count(root, root.findall("testsuite"))
     root.set("time", _seconds(sum(float(s.get("time")) for s in root.findall("testsuite"))))
+    _scrub(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -102,6 +104,16 @@ def _count(element: ET.Element, children: list[ET.Element]) -> None:
         totals = {k: sum(int(s.get(k)) for s in children) for k in ("tests", "failures", "errors", "skipped")}
     for key, value in totals.items():
         element.set(key, str(value))
+
+
+def _scrub(root: ET.Element) -> None:
+    """Every text and attribute of the tree made fit for XML 1.0: a host's ESC or NUL would leave a file
+    no CI can parse, so what XML cannot hold is shown escaped (neutralise.xml)."""
+    for element in root.iter():
+        if element.text:
+            element.text = neutralise.xml(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, neutralise.xml(value))
 
 
 def _seconds(value: float) -> str:

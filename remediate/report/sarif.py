@@ -29,6 +29,7 @@ import hashlib
 import json
 import re
 
+from remediate import neutralise
 from remediate.checks.model import ERROR, FAIL, WAIVED, WARN
 from remediate.plan.audit_rules import RULES_PATH
 from remediate.report import fleet
@@ -49,7 +50,8 @@ _MAX_TEXT = 1024  # GitHub's limit for rule descriptions
 
 
 def render(doc: dict) -> str:
-    return json.dumps(log(doc), indent=1, ensure_ascii=False) + "\n"
+    """JSON escapes C0 controls; neutralise.json_text escapes what it leaves raw (C1, bidi controls)."""
+    return neutralise.json_text(json.dumps(log(doc), indent=1, ensure_ascii=False)) + "\n"
 
 
 def log(doc: dict) -> dict:
