@@ -142,7 +142,7 @@ def entries(home, *contents: bytes) -> list[Entry]:
 
 def prepare(tx, items: list[Entry], stdin: bytes | None = None):
     manifest = b'{"entries": []}\n'
-    data = manifest + b"".join(e.content for e in items) if stdin is None else stdin
+    data = manifest + b"".join(e.content or b"" for e in items if e.op == "write") if stdin is None else stdin
     return tx.call("prepare", str(len(manifest)), *entry_words(items), stdin=data)
 
 
