@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from remediate.private_files import write_private
 from remediate.inventory import load_inventory
 
 GROUP = "bench"
@@ -81,6 +82,6 @@ def write(directory: Path, base: list[BenchHost], shared: dict, count: int) -> B
     hosts = aliases(base, count)
     directory.mkdir(parents=True, exist_ok=True)
     yaml_path, json_path = directory / f"inventory-{count}.yml", directory / f"hosts-{count}.json"
-    yaml_path.write_text(yaml.safe_dump(ansible_inventory(hosts, shared), sort_keys=False))
-    json_path.write_text(json.dumps(host_list(hosts, shared), indent=1) + "\n")
+    write_private(yaml_path, yaml.safe_dump(ansible_inventory(hosts, shared), sort_keys=False))
+    write_private(json_path, json.dumps(host_list(hosts, shared), indent=1) + "\n")
     return BenchInventory(hosts, yaml_path, json_path)

@@ -10,6 +10,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate.private_files import write_private
 from remediate import output
 from remediate.bench.contestants import REFERENCE, ROUND_TRIP_BUDGET
 from remediate.bench.measure import ScalePoint, Summary, marginal
@@ -79,10 +80,7 @@ def document(options: dict, started: dt.datetime, load_before: tuple, summary: l
 
 
 def write(doc: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    tmp.replace(path)
+    write_private(path, json.dumps(doc, indent=1) + "\n")
 
 
 def show(doc: dict) -> None:
