@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from remediate.facts.model import CommandFact, FileFact, HostFacts
+from remediate.facts.probes import is_key_material
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -63,11 +64,15 @@ class Facts:
         return self.file(path, owner=owner, group=group)
 
     def add_file(self, path: str, text: str | None = None, *, kind: str = "file", mode: int = 0o644,
-                 owner: str = "root", group: str = "root") -> Facts:
+                 owner: str = "root", group: str = "root", inode: tuple[int, int] | None = None) -> Facts:
+        """A new file fact. Key material (probes.is_key_material) gets its size but no content, as gather
+        records it: it is only ever stat-ed."""
         facts = self._copy()
         content = text.encode() if text is not None else None
+        dev, ino = inode or (None, None)
         facts.files[path] = FileFact(path=path, kind=kind, mode=mode, uid=0, gid=0, owner=owner, group=group,
-                                     size=len(content) if content is not None else None, content=content)
+                                     size=len(content) if content is not None else None,
+                                     content=None if is_key_material(path) else content, dev=dev, ino=ino)
         return Facts(facts)
 
     def remove_file(self, path: str) -> Facts:

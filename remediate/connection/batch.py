@@ -13,7 +13,9 @@ a file that contains the marker cannot confuse it; output cut short or
 garbled is an error naming the step, never a partial result. Every
 host-supplied value (paths, argv, env values) reaches the script as a
 positional parameter, never as script text. A failing step does not stop the
-steps after it.
+steps after it. A stat step (add_stat) reports what a read reports except the
+bytes: its script never opens the file, so key material can be judged by its
+owner and mode without ever leaving the host.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 # Meta of a read is `key=value` lines; `link=` comes last and runs to the end, so a
 # symlink target holding newlines or "mode=" cannot forge the fields before it.
-# readfile PATH LIMIT CONTENT_FILE: meta on stdout, the file's first LIMIT bytes into CONTENT_FILE.
+# statfile PATH: meta on stdout (the path's inode is never opened); its status is stat's.
+# readfile PATH LIMIT CONTENT_FILE: statfile's meta on stdout, the file's first LIMIT bytes into CONTENT_FILE.
 _PROLOGUE = f"""\
 PATH={PATH}:$PATH; export PATH; LC_ALL=C; export LC_ALL
 umask 077
@@ -44,20 +47,27 @@ kindof() {{
     if [ -d "$1" ]; then t=dir; elif [ -f "$1" ]; then t=file; elif [ -S "$1" ]; then t=socket
     elif [ -e "$1" ]; then t=other; else t=missing; fi
 }}
-readfile() {{
-    : >"$3"
+statfile() {{
     kindof "$1"
     if [ -L "$1" ]; then printf 'kind=symlink\\ntarget=%s\\n' "$t"; else printf 'kind=%s\\n' "$t"; fi
+    s=0
     [ "$t" = missing ] || stat -L -c 'mode=%a
 uid=%u
 gid=%g
 owner=%U
 group=%G
 size=%s
-mtime=%Y' -- "$1"
+mtime=%Y
+dev=%d
+ino=%i' -- "$1" || s=$?
+    if [ -L "$1" ]; then printf 'link='; readlink -- "$1"; fi
+    return $s
+}}
+readfile() {{
+    : >"$3"
+    statfile "$1"
     rc=0
     if [ "$t" = file ]; then head -c "$2" -- "$1" >"$3" || rc=$?; fi
-    if [ -L "$1" ]; then printf 'link='; readlink -- "$1"; fi
     return $rc
 }}
 r=
@@ -73,17 +83,19 @@ class FileStat:
     group: str
     size: int
     mtime: int
+    dev: int | None = None  # st_dev and st_ino: which file this is (a replaced file has a new inode)
+    ino: int | None = None
 
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What a read step found at a path; symlinks are followed for stat and content."""
+    """What a read or stat step found at a path; symlinks are followed for stat and content."""
 
     kind: str  # file | dir | socket | other | symlink | missing
     target_kind: str  # what the path resolves to (== kind unless a symlink)
     link_target: str | None
     stat: FileStat | None  # None when stat is missing or failed on the host
-    content: bytes | None = field(repr=False)  # regular files (or links to them) that could be read
+    content: bytes | None = field(repr=False)  # regular files (or links to them) that could be read; never for a stat step
     truncated: bool = False
 
     @property
@@ -108,24 +120,25 @@ class StepResult:
     rc: int
     stdout: bytes
     stderr: bytes
-    meta: dict[str, str] = field(default_factory=dict)  # read steps only: the raw `key=value` fields
+    meta: dict[str, str] = field(default_factory=dict)  # read and stat steps only: the raw `key=value` fields
 
     def text(self) -> str:
         return self.stdout.decode("utf-8", errors="replace")
 
     @cached_property
     def file(self) -> FileInfo | None:
-        """The typed view of a read step; None for commands and snippets."""
+        """The typed view of a read or stat step; None for commands and snippets."""
         meta = self.meta
         if "kind" not in meta:
             return None
         try:
             stat = FileStat(int(meta["mode"], 8), int(meta["uid"]), int(meta["gid"]), meta["owner"],
-                            meta["group"], int(meta["size"]), int(meta["mtime"]))
+                            meta["group"], int(meta["size"]), int(meta["mtime"]),
+                            *(int(meta[k]) if meta.get(k, "").isdigit() else None for k in ("dev", "ino")))
         except (KeyError, ValueError):
             stat = None
         target = meta.get("target", meta["kind"])
-        readable = target == "file" and self.rc == 0
+        readable = target == "file" and self.rc == 0 and meta.get("read") != "no"
         return FileInfo(kind=meta["kind"], target_kind=target, link_target=meta.get("link"), stat=stat,
                         content=self.stdout if readable else None, truncated=meta.get("truncated") == "1")
 
@@ -145,6 +158,7 @@ class Batch:
         self._steps: list[_Step] = []
         self._nargs = 0
         self._limits: dict[str, int] = {}
+        self._stat_only: set[str] = set()
         self.marker = b"@@remediate-" + secrets.token_hex(8).encode() + b"@@"
 
     def __len__(self) -> int:
@@ -163,11 +177,20 @@ class Batch:
                          f': >{m}; ( {" ".join(refs)} ) </dev/null >{o} 2>{e}', words)
 
     def add_read(self, key: str, path: str, *, limit: int = READ_LIMIT) -> Batch:
-        """Read a path: kind, stat (mode, owner, size, mtime), symlink target, and a regular file's bytes."""
+        """Read a path: kind, stat (mode, owner, size, mtime, device, inode), symlink target, and a regular
+        file's bytes."""
         (ref,) = self._params(checked_argv([path]))
         self._limits[key] = limit
         m, o, e = self._files()
         return self._add(key, f"read {path!r}", f"readfile {ref} {limit + 1} {o} >{m} 2>{e}", [path])
+
+    def add_stat(self, key: str, path: str) -> Batch:
+        """What add_read reports except the bytes: the step never opens the file (key material stays on the
+        host). Its result has no stdout and FileInfo.content None, even for a regular file."""
+        (ref,) = self._params(checked_argv([path]))
+        self._stat_only.add(key)
+        m, o, e = self._files()
+        return self._add(key, f"stat {path!r}", f": >{o}; statfile {ref} >{m} 2>{e}", [path])
 
     def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None,
                   inputs: Mapping[str, str] | None = None) -> Batch:
@@ -242,6 +265,9 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
 
     def _result(self, key: str, rc: int, meta_raw: bytes, out: bytes, err: bytes) -> StepResult:
         meta = _meta(meta_raw)
+        if key in self._stat_only:
+            meta["read"] = "no"  # set here, not by the host: a stat step's result never holds content
+            out = b""
         limit = self._limits.get(key)
         if limit is not None and len(out) > limit:
             out, meta["truncated"] = out[:limit], "1"

@@ -2,31 +2,38 @@
 
 Probes that need root (reading /etc/docker, `docker info` on a 0660 socket)
 run through become when the inventory asks for it; nothing here writes to the host.
+Every path goes into a batch through add_path, which stats key material
+(probes.is_key_material) instead of reading it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 from remediate.connection.base import Connection
 from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
 from remediate.facts import parse
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import (
-    COMMANDS, CONTAINER_TEMPLATE, FALCO_UNITS, FIXED_PATHS, SNIPPET_INPUTS, SNIPPETS, UNIT_FACTS,
+    COMMANDS, CONTAINER_TEMPLATE, FALCO_UNITS, FIXED_PATHS, SNIPPET_INPUTS, SNIPPETS, TLS_KEYS, UNIT_FACTS,
+    is_key_material,
 )
 
-_INT_FIELDS = ("uid", "gid", "size")
-# daemon.json keys that name files on the host we should also stat (and read, for seccomp).
-_PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
+_INT_FIELDS = ("uid", "gid", "size", "mtime", "dev", "ino")
+# daemon.json keys that name files on the host we should also read (TLS files: tls_files, stat only).
+_PATH_KEYS = ("seccomp-profile",)
 
 
 def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ...] = ()) -> HostFacts:
-    """All facts of one host in two round trips; extra_paths are read too (apply verifies what it wrote)."""
+    """All facts of one host in two round trips (three when a daemon.json at a --config-file or an
+    EnvironmentFile outside FIXED_PATHS names TLS files, or must be read before extra_paths); extra_paths are
+    gathered too (apply verifies what it wrote), key material among them stat-ed only."""
     facts = HostFacts(host=conn.host_name)
     batch = Batch()
     for path in FIXED_PATHS:
-        batch.add_read(f"file:{path}", path)
+        add_path(batch, path)
     for name, argv in COMMANDS.items():
         batch.add_command(f"cmd:{name}", argv)
     for name, snippet in SNIPPETS.items():
@@ -36,14 +43,69 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
     _absorb(facts, run_batch(conn, batch, become=become))
     _split_units(facts)
 
-    discovered = sorted((set(_discovered_paths(facts)) | set(extra_paths)) - set(facts.files))
-    if discovered:
-        follow_up = Batch()
-        for path in discovered:
-            follow_up.add_read(f"file:{path}", path)
-        _absorb(facts, run_batch(conn, follow_up, become=become))
+    # The extra paths wait until every file that can name a TLS file has been read, so none of them is
+    # read before gather knows it is key material.
+    named = tls_files(facts)
+    ready = not _config_unread(facts)
+    _follow_up(conn, facts, {*_discovered_paths(facts), *named, *(extra_paths if ready else ())}, named, become)
+    # A daemon.json at a --config-file or an EnvironmentFile read just now may name more TLS files
+    # ($DOCKER_OPTS="--tlskey ...") or a seccomp profile: a third round for those and the extra paths
+    # (never on a packaged setup).
+    named |= tls_files(facts)
+    _follow_up(conn, facts, {*_discovered_paths(facts), *named, *extra_paths}, named, become)
+    _forget_key_material(facts, named)
     facts.round_trips = conn.round_trips
     return facts
+
+
+def _config_unread(facts: HostFacts) -> bool:
+    """Whether a file that can name TLS files (daemon.json, docker.service's EnvironmentFiles) is still unread."""
+    service = parse.systemctl_show(facts.command("service").stdout)
+    env_files = [path for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))]
+    return any(path.startswith("/") and path not in facts.files for path in [daemon_json_path(facts), *env_files])
+
+
+def add_path(batch: Batch, path: str, named: Collection[str] = ()) -> None:
+    """The one way gather puts a path into a batch: key material is stat-ed (never opened), the rest read."""
+    if is_key_material(path, named):
+        batch.add_stat(f"file:{path}", path)
+    else:
+        batch.add_read(f"file:{path}", path)
+
+
+def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: Collection[str],
+               become: bool) -> None:
+    """One more round trip for the paths not gathered yet (none when there are none)."""
+    wanted = sorted(set(paths) - set(facts.files))
+    if wanted:
+        batch = Batch()
+        for path in wanted:
+            add_path(batch, path, named)
+        _absorb(facts, run_batch(conn, batch, become=become))
+
+
+def _forget_key_material(facts: HostFacts, named: Collection[str]) -> None:
+    """A path read before the configuration named it as a TLS file (tlskey pointing at a fixed path): its
+    bytes are dropped, so they are never saved, planned or reported."""
+    for path, fact in facts.files.items():
+        if fact.content is not None and is_key_material(path, named):
+            facts.files[path] = replace(fact, content=None)
+
+
+def tls_files(facts: HostFacts) -> frozenset[str]:
+    """The TLS files (tlscacert, tlscert, tlskey) dockerd is configured with, in daemon.json or as flags
+    ($DOCKER_OPTS expanded), and those the running dockerd was started with: key material, whatever their
+    names, stat-ed for the 3.9-3.14 checks and never read."""
+    from remediate.facts.dockerd_inputs import effective_config
+
+    effective = effective_config(facts)
+    paths = {effective.value(key) for key in TLS_KEYS}
+    words = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name.lstrip("-") in TLS_KEYS and name.startswith("--"):
+            paths.add(value if eq else words[i + 1] if i + 1 < len(words) else None)
+    return frozenset(p for p in paths if isinstance(p, str) and p.startswith("/"))
 
 
 def _absorb(facts: HostFacts, results: dict[str, StepResult]) -> None:
@@ -83,7 +145,8 @@ def file_fact(path: str, result: StepResult) -> FileFact:
         return FileFact(path=path, kind="error" if not meta else kind,
                         error=result.stderr.decode(errors="replace").strip() or "could not stat")
     values = {k: int(meta[k]) for k in _INT_FIELDS if meta.get(k, "").isdigit()}
-    content = result.stdout if kind in ("file", "symlink") and meta.get("mode") else None
+    read = meta.get("read") != "no"  # a stat step (Batch.add_stat): no bytes, by construction
+    content = result.stdout if read and kind in ("file", "symlink") and meta.get("mode") else None
     error = result.stderr.decode(errors="replace").strip() or None
     if meta.get("truncated") == "1":  # never judge (or back up) a file's first READ_LIMIT bytes as all of it
         content = None
@@ -102,7 +165,8 @@ def file_fact(path: str, result: StepResult) -> FileFact:
 
 
 def _discovered_paths(facts: HostFacts) -> list[str]:
-    """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, files named in daemon.json."""
+    """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, certs.d, the seccomp profile
+    named in daemon.json (TLS files: tls_files)."""
     paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
     for name in UNIT_FACTS:
         props = parse.systemctl_show(facts.command(name).stdout)

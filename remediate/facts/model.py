@@ -3,7 +3,8 @@
 Facts are plain data that round-trip through JSON, so tests run on facts
 captured from lab hosts and reports embed them. File contents are kept as
 bytes (exact, whatever their encoding) and stored in JSON as base64.
-Container environments are never gathered, so they can never leak from here.
+Container environments are never gathered, and key material (probes.is_key_material)
+has metadata only, so neither can leak from here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import base64
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from remediate.facts.probes import is_key_material
 
 FORMAT_VERSION = 1
 
@@ -29,12 +32,20 @@ class FileFact:
     group: str | None = None
     size: int | None = None
     link_target: str | None = None
-    content: bytes | None = None
+    content: bytes | None = None  # None for key material (never read), dirs, sockets, unreadable files
     error: str | None = None
+    mtime: int | None = None
+    dev: int | None = None  # st_dev and st_ino of what the path resolves to, as gathered
+    ino: int | None = None
 
     @property
     def exists(self) -> bool:
         return self.kind not in ("missing", "error")
+
+    @property
+    def inode(self) -> str | None:
+        """"DEV:INO" (decimal): which file this is; a file replaced since (new inode) is another one."""
+        return None if self.dev is None or self.ino is None else f"{self.dev}:{self.ino}"
 
     def text(self) -> str | None:
         return None if self.content is None else self.content.decode("utf-8", errors="replace")
@@ -50,9 +61,12 @@ class FileFact:
 
     @classmethod
     def from_json(cls, data: dict) -> FileFact:
+        """Also reads facts saved before key material was stat-only: their key bytes are dropped."""
         data = dict(data)
         if "content" in data:
             data["content"] = base64.b64decode(data["content"])
+            if is_key_material(data["path"]):
+                del data["content"]
         return cls(**data)
 
 

@@ -3,10 +3,17 @@
 Round 1 reads every fixed path and runs every probe command in one batched
 round trip; it also lists the paths that only the host can tell us (unit
 drop-ins, EnvironmentFiles, audit rules.d files, a --config-file, TLS and
-seccomp files named in daemon.json). Round 2, only when round 1 found such
-paths that it did not read already, reads them. An audit therefore costs at
-most two round trips, and one on a host that runs the packaged units as
-they are.
+seccomp files named in daemon.json, the TLS files dockerd is configured with).
+Round 2, only when round 1 found such paths that it did not read already,
+reads them. An audit therefore costs at most two round trips, and one on a
+host that runs the packaged units as they are; a third only when a file read
+in round 2 (a daemon.json at a --config-file, an EnvironmentFile outside
+FIXED_PATHS) names more: TLS files ($DOCKER_OPTS="--tlskey ..."), a seccomp profile.
+
+Key material is never read: a path is_key_material() names gets a stat step
+(owner, mode, size, mtime, device, inode) that never opens the file, so no
+private key or certificate ever leaves its host, nor reaches saved facts,
+plans, results or reports.
 
 On a fleet of small hosts the hosts' CPU is what a run waits for, so a probe
 never asks twice: one `systemctl show` answers for every unit (split per unit
@@ -17,6 +24,9 @@ disk is not the one running, whose version `docker info` already told.
 """
 
 from __future__ import annotations
+
+import posixpath
+from collections.abc import Collection
 
 # A PATH that finds the Docker and admin tools for non-root logins too.
 PATH_PREFIX = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -162,3 +172,24 @@ SNIPPETS: dict[str, str] = {
         "[ -n \"$HOME\" ] && [ -e \"$HOME/.config/docker/daemon.json\" ] && echo \"$HOME/.config/docker/daemon.json\"; true"
     ),
 }
+
+
+# --- key material: metadata only -------------------------------------------------------------------
+# dockerd's TLS settings (daemon.json keys, --flags of the same names): the files they name are key material.
+TLS_KEYS = ("tlscacert", "tlscert", "tlskey")
+# Registry client certificates and keys (certs.d/<registry>/{ca.crt,client.cert,client.key}).
+KEY_DIRS = ("/etc/docker/certs.d/",)
+# Certificates, private keys and bundles, whatever directory holds them (compared in lower case).
+KEY_SUFFIXES = (".key", ".pem", ".crt", ".cert", ".p12", ".pfx")
+# dockerd's own identity key (libtrust, before 23.0): a private key in JSON.
+KEY_FILES = ("/etc/docker/key.json",)
+
+
+def is_key_material(path: str, named: Collection[str] = ()) -> bool:
+    """True when the bytes at `path` may be a private key or certificate: such a path is only ever stat-ed.
+
+    `named`: the TLS files the host's dockerd configuration names (gather.tls_files), whatever their names.
+    """
+    normal = posixpath.normpath(path)
+    return (normal.startswith(KEY_DIRS) or normal in KEY_FILES or normal.lower().endswith(KEY_SUFFIXES)
+            or normal in {posixpath.normpath(n) for n in named})

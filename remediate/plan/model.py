@@ -7,11 +7,16 @@ read), owner and mode, the checks each change fixes, and why. Diffs are data
 too (`unified_diff`); only the output layer colours them.
 
 A FileChange is one path:
-- kind "file": `before` None means the file is absent (the change creates it),
-  `after` None means the change deletes it; equal bytes with a different
-  mode/owner is a pure chmod/chown;
-- kind "directory" or "socket": only owner and mode change; before/after are None.
-old_mode/old_owner/old_group describe the path as found (None when absent).
+- metadata_only (chmod/chown of an existing path, any kind): only owner and
+  mode change, and before/after are both None: the plan never carries the
+  bytes of a file it does not rewrite (key material is never even read);
+- kind "file", not metadata_only: `before` None means the file is absent (the
+  change creates it), `after` None means the change deletes it; equal bytes
+  with a different mode/owner is a chmod/chown that also checks the bytes;
+- kind "directory" or "socket": always metadata_only.
+old_mode/old_owner/old_group describe the path as found (None when absent),
+old_inode is "DEV:INO" of the file found (FileFact.inode; None when absent or
+not known), so apply can tell it is still the file that was planned.
 """
 
 from __future__ import annotations
@@ -41,18 +46,26 @@ class FileChange:
     old_owner: str | None = None
     old_group: str | None = None
     kind: str = "file"
+    metadata_only: bool = False  # an existing path whose owner/mode change; no bytes (see the module doc)
+    old_inode: str | None = None  # "DEV:INO" as found
+
+    def __post_init__(self):
+        if self.kind != "file":
+            object.__setattr__(self, "metadata_only", True)
+        if self.metadata_only and (self.before is not None or self.after is not None):
+            raise ValueError(f"{self.path}: a metadata-only change carries no content")
 
     @property
     def creates(self) -> bool:
-        return self.kind == "file" and self.before is None and self.after is not None
+        return not self.metadata_only and self.before is None and self.after is not None
 
     @property
     def deletes(self) -> bool:
-        return self.kind == "file" and self.before is not None and self.after is None
+        return not self.metadata_only and self.before is not None and self.after is None
 
     @property
     def content_changed(self) -> bool:
-        return self.kind == "file" and self.before != self.after
+        return not self.metadata_only and self.before != self.after
 
     @property
     def mode_changed(self) -> bool:
@@ -84,6 +97,8 @@ class FileChange:
             "old_owner": self.old_owner,
             "old_group": self.old_group,
             "old_mode": None if self.old_mode is None else f"{self.old_mode:04o}",
+            "old_inode": self.old_inode,
+            "metadata_only": self.metadata_only,
             "fixes": list(self.fixes),
             "reason": self.reason,
             "diff": self.diff,

@@ -5,6 +5,8 @@ so a file that is stricter than CIS asks stays as strict. Owners become
 root:root (the containerd socket too). The Docker socket (3.15/3.16) is not
 chmod-ed: systemd recreates it from docker.socket at every start, so its
 mode and owner are fixed by the socket drop-in (remediate.plan.units).
+Every change here is metadata_only: no bytes (TLS keys and certificates are
+never read), and the inode found, for apply to check it still has that file.
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ def permission_fixes(view: HostView) -> dict[str, FileChange]:
         if fact.kind == "symlink":
             continue  # chmod/chown follow the link: they would change a file the plan does not name
         out[path] = FileChange(
-            path=path, before=fact.content if fact.kind == "file" else None,
-            after=fact.content if fact.kind == "file" else None,
+            path=path, before=None, after=None,
             owner=entry.get("owner", fact.owner), group=entry.get("group", fact.group),
             mode=entry.get("mode", fact.mode), fixes=tuple(entry["fixes"]), reason="; ".join(entry["why"]),
             old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, kind=_KINDS.get(fact.kind, "file"),
+            metadata_only=True, old_inode=fact.inode,
         )
         if fact.kind == "socket":
             out[path] = replace(out[path], reason=out[path].reason + "; the daemon owning the socket recreates it at "
@@ -61,10 +63,14 @@ def permission_fixes(view: HostView) -> dict[str, FileChange]:
 
 
 def combine(change: FileChange, fix: FileChange) -> FileChange:
-    """A content change of a path that also needs chmod/chown: one change, both sets of fixes."""
+    """A content change of a path that also needs chmod/chown: one change, both sets of fixes (the bytes
+    and the path as found come from the content change, whichever of the two it is)."""
+    content, meta = (fix, change) if change.metadata_only and not fix.metadata_only else (change, fix)
     return FileChange(
-        path=change.path, before=change.before, after=change.after, owner=fix.owner, group=fix.group,
-        mode=change.mode & fix.mode if change.old_mode is not None else change.mode,
+        path=change.path, before=content.before, after=content.after, owner=meta.owner, group=meta.group,
+        mode=content.mode & meta.mode if content.old_mode is not None else content.mode,
         fixes=tuple(dict.fromkeys(change.fixes + fix.fixes)), reason=f"{change.reason}; {fix.reason}",
-        old_mode=change.old_mode, old_owner=change.old_owner, old_group=change.old_group, kind=change.kind,
+        old_mode=content.old_mode, old_owner=content.old_owner, old_group=content.old_group, kind=content.kind,
+        metadata_only=change.metadata_only and fix.metadata_only, old_inode=content.old_inode or (
+            change.old_inode or fix.old_inode),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 
 from remediate.dockerd.systemd import exec_start_prefixes, split_words
 from remediate.facts import parse
@@ -33,19 +34,19 @@ def copy_facts(facts: HostFacts) -> HostFacts:
 
 def _write(facts: HostFacts, change: FileChange) -> None:
     old = facts.file(change.path)
-    if change.kind == "file" and change.after is None:
+    if change.kind == "file" and change.after is None and not change.metadata_only:
         facts.files[change.path] = FileFact(path=change.path, kind="missing")
         return
     uid = 0 if change.owner == "root" else (old.uid if old.owner == change.owner else None)
     gid = 0 if change.group == "root" else (old.gid if old.group == change.group else None)
-    if change.kind == "file":
+    if change.metadata_only:  # chmod/chown: the path keeps its kind and the bytes the facts hold
+        facts.files[change.path] = replace(old, mode=change.mode, uid=uid, gid=gid, owner=change.owner,
+                                           group=change.group)
+    else:
         content = change.after
         facts.files[change.path] = FileFact(path=change.path, kind="file", mode=change.mode, uid=uid, gid=gid,
                                             owner=change.owner, group=change.group,
                                             size=len(content) if content is not None else old.size, content=content)
-    else:
-        facts.files[change.path] = FileFact(path=change.path, kind=old.kind, mode=change.mode, uid=uid, gid=gid,
-                                            owner=change.owner, group=change.group, size=old.size)
 
 
 def _props(text: str) -> list[tuple[str, str]]:
