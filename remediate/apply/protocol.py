@@ -100,11 +100,11 @@ def entry_for(change: FileChange, index: int) -> Entry:
         op = "delete" if change.after is None else "write"
     else:
         op = "meta"
-    if change.kind != "file" or (op == "meta" and change.before is None):
-        before_sha = "-"  # no bytes to compare: a directory, a socket, or a file whose content is never read
+    if change.metadata_only:
+        before_sha = "-"  # no bytes to compare: a directory, a socket, or a file whose bytes are never carried
     else:
         before_sha = "absent" if change.before is None else sha256(change.before)
-    found = change.before is not None or op == "meta"
+    found = change.before is not None or change.metadata_only
     after_sha = sha256(change.after or b"") if op == "write" else "absent" if op == "delete" else before_sha
     return Entry(
         path=change.path, op=op, before_sha=before_sha,
@@ -113,7 +113,7 @@ def entry_for(change: FileChange, index: int) -> Entry:
         before_group=(change.old_group or "-") if found else "-",
         owner=change.owner, group=change.group, mode=stat_mode(change.mode),
         content=change.after if op == "write" else None, index=index, kind=change.kind, after_sha=after_sha,
-        inode=(getattr(change, "old_inode", None) or "-") if found and change.kind != "socket" else "-",
+        inode=(change.old_inode or "-") if found and change.kind != "socket" else "-",
     )
 
 

@@ -32,7 +32,8 @@ def _file_problems(after: HostFacts, plan: Plan) -> list[str]:
         if not found.exists:
             problems.append(f"{change.path} is missing")
             continue
-        if change.kind == "file" and found.content is not None and found.content != change.after:
+        if (change.kind == "file" and not change.metadata_only and found.content is not None
+                and found.content != change.after):
             problems.append(f"{change.path} does not hold the planned bytes")
         if found.mode is not None and found.mode & 0o7777 != change.mode & 0o7777:
             problems.append(f"{change.path} has mode {found.mode:04o}, planned {change.mode:04o}")

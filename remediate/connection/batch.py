@@ -36,7 +36,9 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 # Meta of a read is `key=value` lines; `link=` comes last and runs to the end, so a
 # symlink target holding newlines or "mode=" cannot forge the fields before it.
 # statfile PATH: meta on stdout (the path's inode is never opened); its status is stat's.
-# readfile PATH LIMIT CONTENT_FILE: statfile's meta on stdout, the file's first LIMIT bytes into CONTENT_FILE.
+# readfile PATH LIMIT CONTENT_FILE: statfile's meta on stdout, the file's first LIMIT bytes into CONTENT_FILE;
+# a symlink whose target looks like key material (keylike: facts.probes.is_key_material's name rules) is not
+# read, and its meta says read=no, as a stat step's does.
 _PROLOGUE = f"""\
 PATH={PATH}:$PATH; export PATH; LC_ALL=C; export LC_ALL
 umask 077
@@ -65,10 +67,20 @@ ino=%i' -- "$1" || s=$?
 }}
 readfile() {{
     : >"$3"
+    if [ -L "$1" ] && [ -f "$1" ] && keylike "$(readlink -f -- "$1")"; then
+        printf 'read=no\n'; statfile "$1"; return
+    fi
     statfile "$1"
     rc=0
     if [ "$t" = file ]; then head -c "$2" -- "$1" >"$3" || rc=$?; fi
     return $rc
+}}
+keylike() {{
+    case $1 in
+    /etc/docker/certs.d/*|/etc/docker/key.json|*.[kK][eE][yY]|*.[pP][eE][mM]|*.[cC][rR][tT]|*.[cC][eE][rR][tT]|\
+    *.[pP]12|*.[pP][fF][xX]) return 0 ;;
+    esac
+    return 1
 }}
 r=
 """

@@ -88,15 +88,15 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
             if text and not text.endswith("\n"):
                 text += "\n"
             after = (text + "".join(f"-w {p} -k docker\n" for p in missing)).encode("utf-8", "surrogateescape")
-            before, mode, owner, group = fact.content, fact.mode, fact.owner, fact.group
+            before, mode, owner, group, inode = fact.content, fact.mode, fact.owner, fact.group, fact.inode
         else:
             after = render("harden/docker.rules.j2", paths=missing).encode()
-            before, mode, owner, group = None, None, None, None
+            before, mode, owner, group, inode = None, None, None, None, None
         fixes = tuple(sorted((c for c, p in usable.items() if p in missing and c in view.failing), key=_order))
         change = FileChange(path=RULES_PATH, before=before, after=after, owner=owner or "root", group=group or "root",
                             mode=RULES_MODE if mode is None else mode, fixes=fixes,
                             reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
-                            old_mode=mode, old_owner=owner, old_group=group)
+                            old_mode=mode, old_owner=owner, old_group=group, old_inode=inode)
     kernel = _watched_in_kernel(view)
     unloaded = sorted({p for p in usable.values() if kernel is not None and p not in kernel})
     load = view.auditd_present and bool(missing or unloaded)

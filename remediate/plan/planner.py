@@ -283,7 +283,8 @@ class _Planner:
         if fact.exists:
             return FileChange(path=path, before=fact.content, after=after, owner=fact.owner or "root",
                               group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
-                              fixes=fixes, reason=reason, old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group)
+                              fixes=fixes, reason=reason, old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group,
+                              old_inode=fact.inode)
         return FileChange(path=path, before=None, after=after, owner="root", group="root", mode=0o644, fixes=fixes,
                           reason=reason)
 

@@ -51,5 +51,5 @@ def subid_changes(view: HostView, remap: str, fixes: tuple[str, ...]) -> tuple[l
             path=path, before=before, after=after, owner=fact.owner or "root", group=fact.group or "root",
             mode=fact.mode if fact.mode is not None else 0o644, fixes=fixes,
             reason=f"subordinate ids {end}-{end + RANGE - 1} for {REMAP_USER} (userns-remap \"default\" needs them)",
-            old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group))
+            old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, old_inode=fact.inode))
     return changes, []

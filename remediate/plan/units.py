@@ -223,7 +223,8 @@ def _new_file(view: HostView, path: str, content: bytes, mode: int, fixes, reaso
     return FileChange(path=path, before=fact.content if fact.exists else None, after=content, owner="root",
                       group="root", mode=mode if not fact.exists or fact.mode is None else fact.mode & mode,
                       fixes=tuple(fixes), reason=reason, old_mode=fact.mode if fact.exists else None,
-                      old_owner=fact.owner if fact.exists else None, old_group=fact.group if fact.exists else None)
+                      old_owner=fact.owner if fact.exists else None, old_group=fact.group if fact.exists else None,
+                      old_inode=fact.inode if fact.exists else None)
 
 
 # --- docker.socket --------------------------------------------------------------------------
@@ -343,6 +344,6 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
         changes.append(FileChange(path=path, before=fact.content, after=after, owner=fact.owner or "root",
                                   group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
                                   fixes=checks, reason=reason, old_mode=fact.mode, old_owner=fact.owner,
-                                  old_group=fact.group))
+                                  old_group=fact.group, old_inode=fact.inode))
         handled += done
     return changes, handled, notes

@@ -218,15 +218,15 @@ cas() {
     fi
     if [ ! -e "$p" ]; then say "fail cas $p disappeared since the plan was made"; return 1; fi
     if [ "$op" = meta ] && [ -L "$p" ]; then say "fail cas $p is now a symlink: chmod/chown would change what it points to"; return 1; fi
-    if [ "${13}" != - ] && [ "$(inode "$p")" != "${13}" ]; then
-        say "fail cas $p is no longer the file the plan was made from (inode $(inode "$p"), planned ${13})"; return 1
-    fi
     if [ "$bsha" != - ]; then
         [ -f "$p" ] && [ ! -L "$p" ] || { say "fail cas $p is no longer a regular file"; return 1; }
         [ "$(sha "$p")" = "$bsha" ] || { say "fail cas $p changed since the plan was made (content)"; return 1; }
     fi
     if [ "$4" != - ] && [ "$(meta "$p")" != "$4 $5 $6" ]; then
         say "fail cas $p changed since the plan was made (now $(meta "$p"), planned from $4 $5 $6)"; return 1
+    fi
+    if [ "${13}" != - ] && [ "$(inode "$p")" != "${13}" ]; then
+        say "fail cas $p is no longer the file the plan was made from (inode $(inode "$p"), planned ${13})"; return 1
     fi
 }
 

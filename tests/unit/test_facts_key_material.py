@@ -123,6 +123,17 @@ def test_reads_report_device_and_inode_too(tmp_path):
     assert info.content == b"x"
 
 
+
+def test_a_read_never_follows_an_innocent_name_to_key_material(tmp_path):
+    """A link named like a configuration file but pointing at a key is stat-ed through, never read."""
+    secret = f"KEY-{secrets.token_hex(8)}"
+    (tmp_path / "server.key").write_text(secret)
+    (tmp_path / "daemon.conf").symlink_to(tmp_path / "server.key")
+    conn = RecordingConnection()
+    info = run_batch(conn, Batch().add_read("f", str(tmp_path / "daemon.conf")))["f"].file
+    assert secret.encode() not in conn.received
+    assert info.is_symlink and info.content is None and info.stat.size == len(secret)
+
 # --- gather, end to end through sh, on a host made of files in tmp_path ---------------------------------
 
 @pytest.fixture
