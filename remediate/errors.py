@@ -47,6 +47,10 @@ class CommandTimeout(CommandFailed):
     """A command ran past its deadline and was stopped."""
 
 
+class OutputTooLarge(CommandFailed):
+    """A host sent more output than the controller accepts (per command or per connection); reading stopped."""
+
+
 class BatchOutputError(CommandFailed):
     """A batch's framed output was cut short or garbled; no partial result is returned."""
 

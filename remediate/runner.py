@@ -3,6 +3,13 @@
 Each host gets its own connection (opened once, closed at the end); every
 outcome, success or failure, is collected like fabric's GroupResult and
 reported, and progress is announced as hosts finish.
+
+Every host has a deadline for its whole work (options.limits.host_timeout): a
+watchdog closes the host's connection when it passes, which makes whatever
+call is blocked on that host fail, and the host ends `failed` with what it was
+being waited for. Its work runs on a thread of its own, so even work that
+does not stop after the close is left behind (THREAD_GRACE later) rather than
+waited for: the rest of the fleet, the recap and the report never wait on it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from remediate.errors import ConnectionFailed, RemediateError
 
 OK, UNREACHABLE, FAILED = "ok", "unreachable", "failed"
 NOT_STARTED = "not started: the run was interrupted"  # the error of a host a stopped run never began
+THREAD_GRACE = 30.0  # seconds a host's work may take to end once the watchdog closed its connection
 
 
 @dataclass
@@ -63,19 +71,62 @@ def _run_one(host, work: Work, options: ConnectOptions, resolve_host, stop) -> H
     started = time.monotonic()
     if stop is not None and stop.is_set():
         return HostOutcome(host.name, FAILED, error=NOT_STARTED)
-    conn = None
-    try:
-        conn = connect(host, options, resolve_host)
-        value = work(conn, host)
-        status, error = OK, None
-    except ConnectionFailed as exc:
-        status, error, value = UNREACHABLE, str(exc), None
-    except RemediateError as exc:
-        status, error, value = FAILED, str(exc), None
-    except Exception as exc:  # noqa: BLE001 — a bug on one host is reported, not fatal to the fleet
-        status, error, value = FAILED, f"internal error: {type(exc).__name__}: {exc}", None
-    finally:
+    job = _HostJob(host, work, options, resolve_host)
+    thread = threading.Thread(target=job.run, name=f"remediate host {host.name}", daemon=True)
+    thread.start()
+    thread.join(options.limits.host_timeout)
+    if thread.is_alive():
+        job.expire(options.limits.host_timeout)
+        thread.join(THREAD_GRACE)
+    return job.outcome(time.monotonic() - started)
+
+
+class _HostJob:
+    """One host's connection and work, on its own thread; `expire` (the watchdog) may come from another."""
+
+    def __init__(self, host, work: Work, options: ConnectOptions, resolve_host):
+        self.host, self.work, self.options, self.resolve_host = host, work, options, resolve_host
+        self.conn: Connection | None = None
+        self.expired: str | None = None  # the watchdog's error, once it fired
+        self.result: tuple[str, Any, str | None] | None = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            conn = connect(self.host, self.options, self.resolve_host)
+            with self._lock:
+                self.conn = conn
+            if self.expired:  # the deadline passed while connecting
+                conn.close()
+            self._finish(OK, self.work(conn, self.host), None)
+        except ConnectionFailed as exc:
+            self._finish(UNREACHABLE, None, str(exc))
+        except RemediateError as exc:
+            self._finish(FAILED, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 — a bug on one host is reported, not fatal to the fleet
+            self._finish(FAILED, None, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+
+    def _finish(self, status: str, value: Any, error: str | None) -> None:
+        with self._lock:
+            self.result = status, value, error
+
+    def expire(self, timeout: float) -> None:
+        """The host's deadline passed: say what it was waiting for, then close its connection."""
+        with self._lock:
+            if self.result is not None:  # the work ended just in time; only the close was left
+                return
+            conn = self.conn
+            what = conn.activity() if conn is not None else "the connection to be opened"
+            self.expired = f"{self.host.name}: no answer within {timeout:g}s while waiting for: {what}"
         if conn is not None:
             conn.close()
-    return HostOutcome(host.name, status, value, error, time.monotonic() - started,
-                       conn.round_trips if conn else 0)
+
+    def outcome(self, seconds: float) -> HostOutcome:
+        round_trips = self.conn.round_trips if self.conn is not None else 0
+        if self.expired:
+            return HostOutcome(self.host.name, FAILED, None, self.expired, seconds, round_trips)
+        status, value, error = self.result or (FAILED, None, "internal error: the host's work ended without a result")
+        return HostOutcome(self.host.name, status, value, error, seconds, round_trips)

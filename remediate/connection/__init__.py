@@ -15,13 +15,14 @@ from typing import Any, Protocol
 
 import paramiko
 
-from remediate.connection.base import CommandResult, Connection, quote_command
+from remediate.connection.base import CommandResult, Connection, Limits, quote_command
 from remediate.connection.become import Become
 from remediate.connection.local import LocalConnection
 from remediate.connection.ssh import Endpoint, SSHConnection, SSHSettings
 from remediate.errors import InventoryError
 
-__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "connect", "quote_command"]
+__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "Limits", "connect",
+           "quote_command"]
 
 TRUE_WORDS = {"true", "yes", "on", "1"}
 _ADDRESS = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")
@@ -46,6 +47,7 @@ class ConnectOptions:
     ssh_config: Path | None = field(default_factory=lambda: Path.home() / ".ssh" / "config")
     become_password: str | None = field(default=None, repr=False)  # wins over the inventory's
     keepalive: int = 15
+    limits: Limits = field(default_factory=Limits)  # deadlines (per command, per host) and output caps
 
 
 def truthy(value: Any) -> bool:
@@ -58,11 +60,11 @@ def connect(host: HostLike, options: ConnectOptions, resolve_host: Resolver | No
     by_default = truthy(host.vars.get("ansible_become", False))
     kind = str(host.vars.get("ansible_connection") or "")
     if kind == "local" or (not kind and host.name == "localhost" and "ansible_host" not in host.vars):
-        return LocalConnection(host.name, become, by_default)
+        return LocalConnection(host.name, become, by_default, options.limits)
     if kind not in ("", "ssh", "paramiko", "smart"):
         raise InventoryError(f"{host.name}: unsupported ansible_connection {kind!r} (use ssh or local)")
     settings = SSHSettings(connect_timeout=options.connect_timeout, keepalive=options.keepalive)
-    return SSHConnection(endpoint_of(host, options, resolve_host), settings, become, by_default)
+    return SSHConnection(endpoint_of(host, options, resolve_host), settings, become, by_default, options.limits)
 
 
 def become_of(host: HostLike, options: ConnectOptions) -> Become:

@@ -12,22 +12,25 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
 
-from remediate.connection.base import CommandResult, Connection, quote_command
+from remediate.connection.base import READ_CHUNK, CommandResult, Connection, Limits, OutputBudget, quote_command
 from remediate.connection.become import Become
 from remediate.connection.known_hosts import KnownHosts, lookup_name, policy_for
-from remediate.errors import (AuthenticationFailed, CommandFailed, CommandTimeout, ConnectionFailed,
-                              HostKeyRejected, Unreachable)
+from remediate.errors import (AuthenticationFailed, CommandFailed, ConnectionFailed, HostKeyRejected,
+                              RemediateError, Unreachable)
 
 log = logging.getLogger(__name__)
 
 # sshd hands the command line to the login shell as ONE argument, and Linux caps
 # a single argument at 128 KiB (MAX_ARG_STRLEN); stay clearly below it.
 MAX_COMMAND_BYTES = 120_000
+# How long past a command's deadline its helper threads may take to notice the closed channel.
+THREAD_GRACE = 5.0
 
 
 @dataclass
@@ -63,8 +66,8 @@ class SSHSettings:
 
 class SSHConnection(Connection):
     def __init__(self, endpoint: Endpoint, settings: SSHSettings | None = None, become: Become | None = None,
-                 become_by_default: bool = False):
-        super().__init__(endpoint.label, endpoint.user, become, become_by_default)
+                 become_by_default: bool = False, limits: Limits | None = None):
+        super().__init__(endpoint.label, endpoint.user, become, become_by_default, limits)
         self.endpoint = endpoint
         self.settings = settings or SSHSettings()
         self._clients: list[paramiko.SSHClient] = []
@@ -155,37 +158,67 @@ class SSHConnection(Connection):
         return (f"{ep.label}: {ep.address}{self._via(ep)} refused every key offered ({', '.join(offered)}): "
                 f"{exc or type(exc).__name__}")
 
-    def _exec(self, argv: list[str], stdin: bytes | None, timeout: float | None) -> CommandResult:
+    def _exec(self, argv: list[str], stdin: bytes | None, timeout: float, budget: OutputBudget) -> CommandResult:
         command = quote_command(argv)
         if len(command.encode()) > MAX_COMMAND_BYTES:
             raise CommandFailed(f"{self.host_name}: command line of {len(command.encode())} bytes is longer than "
                                 f"the remote shell accepts ({MAX_COMMAND_BYTES}); split the batch")
+        deadline = time.monotonic() + timeout
+        self.phase = "the SSH server to open a session"
         try:
-            channel = self._transport.open_session(timeout=self.settings.connect_timeout)
+            channel = self._transport.open_session(timeout=min(self.settings.connect_timeout, timeout))
         except (paramiko.SSHException, OSError, EOFError) as exc:
+            if self.closed:
+                raise ConnectionFailed(f"{self.host_name}: the connection is closed") from None
             raise ConnectionFailed(f"{self.host_name}: connection lost: {exc or type(exc).__name__}") from None
         log.debug("%s: exec %.300s", self.host_name, command)
+        # One deadline from the exec request on: paramiko waits for the server's answer to it (and for window
+        # space, output, the exit status) without one. Closing the channel wakes every one of those waits.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _close(channel)
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+        timer.daemon = True
+        result = None
         with channel:
-            channel.exec_command(command)
-            result = _collect(channel, stdin, timeout, self.host_name)
-        if result.rc == -1 and not self._transport.is_active():
-            raise ConnectionFailed(f"{self.host_name}: connection lost during a command")
+            channel.settimeout(timeout)  # no single read or write waits past the deadline, even without the timer
+            timer.start()
+            try:
+                self.phase = "the SSH server to answer the exec request"
+                channel.exec_command(command)
+                self.phase = "the command's output and exit status"
+                result = _collect(channel, stdin, budget, deadline)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                if not expired.is_set():
+                    raise self._lost(f"the SSH server refused to run the command: {exc or type(exc).__name__}")
+            finally:
+                timer.cancel()
+        if expired.is_set():
+            raise self._timed_out(timeout)
+        if result.rc == -1 and not budget.exceeded and not self._transport.is_active():
+            raise self._lost("connection lost during a command")
         return result
 
-    def close(self) -> None:
+    def _lost(self, reason: str) -> RemediateError:
+        if self.closed:
+            return ConnectionFailed(f"{self.host_name}: the connection was closed during a command")
+        if not self._transport.is_active():
+            return ConnectionFailed(f"{self.host_name}: connection lost during a command")
+        return CommandFailed(f"{self.host_name}: {reason}")
+
+    def _close(self) -> None:
         for client in reversed(self._clients):
             client.close()
         self._clients.clear()
 
 
-def _collect(channel: paramiko.Channel, stdin: bytes | None, timeout: float | None, label: str) -> CommandResult:
-    """stdout, stderr and stdin all at once (no window deadlock), within one overall deadline."""
-    expired = threading.Event()
+def _collect(channel: paramiko.Channel, stdin: bytes | None, budget: OutputBudget, deadline: float) -> CommandResult:
+    """stdout, stderr and stdin all at once (no window deadlock); the caller's timer closes the channel at the
+    deadline, and past the output budget the readers close it themselves."""
     errors: list[bytes] = []
-
-    def expire() -> None:
-        expired.set()
-        channel.close()
 
     def feed() -> None:
         try:
@@ -195,27 +228,33 @@ def _collect(channel: paramiko.Channel, stdin: bytes | None, timeout: float | No
         except (OSError, EOFError, paramiko.SSHException):
             pass  # the command exited without reading everything: not our failure
 
-    timer = threading.Timer(timeout, expire) if timeout else None
-    reader = threading.Thread(target=lambda: errors.append(_drain(channel.recv_stderr)), daemon=True)
+    reader = threading.Thread(target=lambda: errors.append(_drain(channel, channel.recv_stderr, budget)), daemon=True)
     writer = threading.Thread(target=feed, daemon=True)
-    for thread in (reader, writer, timer):
-        if thread is not None:
-            thread.start()
-    try:
-        out = _drain(channel.recv)
-        reader.join()
-        writer.join()
-        rc = channel.recv_exit_status()
-    finally:
-        if timer is not None:
-            timer.cancel()
-    if expired.is_set():
-        raise CommandTimeout(f"{label}: command timed out after {timeout:g}s")
+    reader.start()
+    writer.start()
+    out = _drain(channel, channel.recv, budget)
+    for thread in (reader, writer):
+        thread.join(max(0.0, deadline - time.monotonic()) + THREAD_GRACE)
+    rc = channel.recv_exit_status()  # at the latest when the channel closes: by the deadline, or past the budget
     return CommandResult(rc, out, errors[0] if errors else b"")
 
 
-def _drain(recv) -> bytes:
+def _drain(channel: paramiko.Channel, recv, budget: OutputBudget) -> bytes:
     chunks = []
-    while chunk := recv(65536):
-        chunks.append(chunk)
+    try:
+        while chunk := recv(READ_CHUNK):
+            if not budget.take(chunk):
+                _close(channel)  # stop the command where it is: nothing more of it is read or kept
+                break
+            chunks.append(chunk)
+    except socket.timeout:
+        pass  # the deadline passed; the caller's timer reports it
     return b"".join(chunks)
+
+
+def _close(channel: paramiko.Channel) -> None:
+    """Close from a helper thread: the close message may not reach a host whose connection is gone."""
+    try:
+        channel.close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
