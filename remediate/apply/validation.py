@@ -21,6 +21,7 @@ from remediate.dockerd.systemd import exec_start_prefixes, split_words
 from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
 from remediate.facts.model import HostFacts
 from remediate.facts import parse
+from remediate.plan.dir_safety import tightened_dirs
 from remediate.plan.model import Plan
 from remediate.plan.simulate import apply_plan
 
@@ -30,7 +31,7 @@ _PATH_SETTINGS = ("seccomp-profile", "tlscacert", "tlscert", "tlskey")
 
 @dataclass(frozen=True)
 class Probe:
-    kind: str  # exists | executable | user | group | writable
+    kind: str  # exists | executable | user | group | tightened | writable
     arg: str
 
 
@@ -111,6 +112,7 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
         if isinstance(value, str) and value.startswith("/"):
             spec.probes.append(Probe("exists", value))
     # Immutable or append-only files and read-only filesystems: found now, not halfway through the commit.
+    spec.probes += [Probe("tightened", path) for path in tightened_dirs(plan.changes)]
     spec.probes += [Probe("writable", change.path) for change in plan.changes]
     if binary and eff.version_tuple and eff.version_tuple >= VALIDATE_FROM:
         change = plan.change(eff.daemon_json_path)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from remediate.connection.base import Connection
 from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
 from remediate.facts import parse
+from remediate.facts.dirs import CREATED_IN, DIR_CHAIN_SNIPPET, dirs_to_ask, parse_dir_chain
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import (
     COMMANDS, CONTAINER_TEMPLATE, FALCO_UNITS, FIXED_PATHS, SNIPPET_INPUTS, SNIPPETS, TLS_KEYS, UNIT_FACTS,
@@ -22,6 +23,7 @@ from remediate.facts.probes import (
 )
 
 _INT_FIELDS = ("uid", "gid", "size", "mtime", "dev", "ino")
+DIR_CHAIN_MORE = "dir_chain_more"  # a follow-up round's part of the `dir_chain` fact, merged into it
 # daemon.json keys that name files on the host we should also read (TLS files: tls_files, stat only).
 _PATH_KEYS = ("seccomp-profile",)
 
@@ -40,6 +42,7 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
         env = {"REMEDIATE_CONTAINER_TEMPLATE": CONTAINER_TEMPLATE} if name == "containers" else None
         inputs = {var: f"cmd:{step}" for var, step in SNIPPET_INPUTS.get(name, {}).items()}
         batch.add_shell(f"cmd:{name}", snippet, env=env, inputs=inputs)
+    _ask_dir_chain(batch, facts, [*FIXED_PATHS, *(f"{d}/." for d in CREATED_IN)])
     _absorb(facts, run_batch(conn, batch, become=become))
     _split_units(facts)
 
@@ -81,7 +84,18 @@ def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: 
         batch = Batch()
         for path in wanted:
             add_path(batch, path, named)
+        _ask_dir_chain(batch, facts, wanted)
         _absorb(facts, run_batch(conn, batch, become=become))
+
+
+def _ask_dir_chain(batch: Batch, facts: HostFacts, paths: Iterable[str]) -> None:
+    """Who can change the directories on the way to these paths (remediate.facts.dirs), for those not asked
+    about yet; each round's answer is added to the `dir_chain` fact."""
+    asked = parse_dir_chain(facts.command("dir_chain").stdout).resolved if "dir_chain" in facts.commands else {}
+    dirs = [d for d in dirs_to_ask(paths) if d not in asked and "\n" not in d]
+    if dirs:
+        batch.add_shell(f"cmd:{DIR_CHAIN_MORE if 'dir_chain' in facts.commands else 'dir_chain'}",
+                        DIR_CHAIN_SNIPPET, env={"REMEDIATE_DIRS": "\n".join(dirs)})
 
 
 def _forget_key_material(facts: HostFacts, named: Collection[str]) -> None:
@@ -116,6 +130,11 @@ def _absorb(facts: HostFacts, results: dict[str, StepResult]) -> None:
         else:
             facts.commands[name] = CommandFact(rc=result.rc, stdout=result.text(),
                                                stderr=result.stderr.decode("utf-8", errors="replace"))
+    more = facts.commands.pop(DIR_CHAIN_MORE, None)
+    if more is not None:
+        first = facts.command("dir_chain")
+        facts.commands["dir_chain"] = CommandFact(rc=first.rc or more.rc, stdout=first.stdout + more.stdout,
+                                                  stderr=first.stderr + more.stderr)
 
 
 def _split_units(facts: HostFacts) -> None:

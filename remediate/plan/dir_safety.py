@@ -25,14 +25,18 @@ def unsafe_changes(facts: HostFacts, changes: Iterable[FileChange]) -> dict[str,
     """path -> why root must not change it where it is, for the changes whose directories are not root's alone."""
     changes = list(changes)
     chain = parse_dir_chain(facts.command("dir_chain").stdout)
-    tightened = frozenset(c.path for c in changes
-                          if c.kind == "directory" and c.owner == "root" and not c.mode & 0o022)
+    tightened = tightened_dirs(changes)
     out = {}
     for change in changes:
         why = chain.why_unsafe(parent(change.path), tightened)
         if why:
             out[change.path] = why
     return out
+
+
+def tightened_dirs(changes: Iterable[FileChange]) -> frozenset[str]:
+    """The directories these changes make root's alone (owner root, no group or other write)."""
+    return frozenset(c.path for c in changes if c.kind == "directory" and c.owner == "root" and not c.mode & 0o022)
 
 
 def held_back(path: str, why: str) -> HeldBack:

@@ -582,8 +582,8 @@ unwritable() {
 }
 
 # --- validate: candidate files in a private temp dir, nothing left behind ----------------------------
-# CHECK... : exists PATH | executable PATH | user NAME | group NAME | writable PATH (root can change it, and
-# safely: see unsafe), and last, optionally,
+# CHECK... : exists PATH | executable PATH | user NAME | group NAME | tightened DIR | writable PATH (root can
+# change it, and safely: see unsafe), and last, optionally,
 # dockerd-validate LEN ARGV... (stdin: LEN bytes of the candidate daemon.json; ARGV: dockerd --validate
 # with the service's flags, --config-file is appended).
 validate() {
@@ -600,6 +600,10 @@ validate() {
             if getent passwd "$2" >/dev/null; then say "ok user $2"; else say "fail user no user $2 on this host"; bad=1; fi ;;
         group)
             if getent group "$2" >/dev/null; then say "ok group $2"; else say "fail group no group $2 on this host"; bad=1; fi ;;
+        tightened)  # a directory the plan makes root's alone first: its files count as safe (see unsafe_dir)
+            tightened="${tightened:-
+}$2
+" ;;
         writable)
             why=$(unwritable "$2")
             [ -n "$why" ] || why=$(unsafe "$2")
