@@ -160,7 +160,7 @@ def test_audit_still_writes_its_recap_and_results_when_a_host_hangs(hung, tmp_pa
     target = app.Target(hosts="all", inventory=str(inventory), inventories_dir=tmp_path, known_hosts=[])
     monkeypatch.setattr(target, "connect_options", lambda: FakeSSHServer.options(Limits(host_timeout=6)))
     started = time.monotonic()
-    code = app.audit(target, app.AuditOptions(json_path=tmp_path / "audit.json"))
+    code = app.audit(target, app.AuditOptions(json_path=tmp_path / "audit.json", report_dir=tmp_path / "reports"))
     assert time.monotonic() - started < BOUND + 30
     assert code == app.EXIT_ERROR
     hosts = {h["host"]: h for h in json.loads((tmp_path / "audit.json").read_text())["hosts"]}
@@ -170,6 +170,10 @@ def test_audit_still_writes_its_recap_and_results_when_a_host_hangs(hung, tmp_pa
     assert "the SSH server to answer the exec request" in hosts["hung"]["error"]
     recap = capsys.readouterr().out
     assert "== hung: FAILED  hung: no answer within 6s" in recap and "\nhung  failed" in recap
+    # every report too, a host without dockerd (here) among them
+    assert "hung: no answer within 6s" in (tmp_path / "reports" / "report.html").read_text()
+    assert {p.name for p in (tmp_path / "reports").iterdir()} == {
+        "report.html", "report.md", "results.json", "junit.xml", "results.sarif"}
 
 
 def test_the_default_host_deadline_leaves_room_for_a_whole_apply():
