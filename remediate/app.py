@@ -14,7 +14,7 @@ import datetime as dt
 from remediate import checks, output, report, results
 from remediate import harden as harden_mod
 from remediate.harden import HardenOptions
-from remediate.apply.engine import ApplyOptions
+from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
 from remediate.facts.gather import gather
@@ -196,7 +196,8 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
         hosts,
         lambda conn, host: rollback_host(conn, run_id, from_run=from_run, become=needs_become(host), force=force,
                                          options=ApplyOptions(restart_timeout=restart_timeout)),
-        target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress.update)
+        apply_connect_options(target.connect_options(), restart_timeout), forks=target.forks,
+        resolve_host=inventory.hosts.get, progress=progress.update)
     output.apply_recap(outcomes)
     return hosts_exit_code(outcomes, lambda result: result.outcome in ("failed", "refused"))
 

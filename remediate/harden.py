@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from remediate.target import Target, needs_become
-from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_host
+from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_connect_options, apply_host
 from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
 from remediate.errors import RemediateError
@@ -158,7 +158,8 @@ class Rollout:
                 if self.stop.is_set() or failures >= self.opts.max_fail:
                     self._skip(batch, self.stopped_by or "the rollout was interrupted")
                     continue
-                results = run_fleet([self.hosts[n] for n in batch], self.work, self.target.connect_options(),
+                options = apply_connect_options(self.target.connect_options(), self.opts.restart_timeout)
+                results = run_fleet([self.hosts[n] for n in batch], self.work, options,
                                     forks=self.target.forks, resolve_host=self.inventory.hosts.get,
                                     progress=self.progress, stop=self.stop)
                 for result in results:

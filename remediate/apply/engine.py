@@ -19,11 +19,12 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from remediate.apply.protocol import BASE, LOCKED, UNITS, Entry, Reply, Transaction, entries_for, entry_words
 from remediate.apply.validation import validation_spec
 from remediate.apply.verify import verify_applied
+from remediate.connection import ConnectOptions
 from remediate.connection.base import Connection
 from remediate.errors import CommandTimeout, ConnectionFailed, RemediateError
 from remediate.facts.gather import gather
@@ -71,6 +72,15 @@ class StepLog:
         now = time.monotonic()
         self.steps.append({"step": step, "ok": ok, "detail": detail, "seconds": round(now - self._started, 3)})
         self._started = now
+
+
+def apply_connect_options(options: ConnectOptions, restart_timeout: int) -> ConnectOptions:
+    """The connection settings of an apply or rollback: the host's deadline leaves room for a commit and a
+    restore that each wait their whole restart timeout, two gathers and a container start besides."""
+    needed = 2 * (4 * restart_timeout + 60) + 3 * options.limits.command_timeout
+    if options.limits.host_timeout >= needed:
+        return options
+    return replace(options, limits=replace(options.limits, host_timeout=needed))
 
 
 def controller_identity() -> str:

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from remediate import app, runner
+from remediate.apply.engine import apply_connect_options
 from remediate.apply.protocol import Transaction
 from remediate.connection import Limits
 from remediate.connection.base import COMMAND_TIMEOUT, HOST_TIMEOUT, MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT, MiB
@@ -249,3 +250,10 @@ def test_the_caps_leave_room_for_a_normal_gather():
     """A normal host's gather batch is well under 1 MiB; even three files cut at READ_LIMIT fit one command."""
     assert (MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT) == (32 * MiB, 64 * MiB)
     assert 3 * (READ_LIMIT + 1) < MAX_COMMAND_OUTPUT < MAX_HOST_OUTPUT
+
+
+def test_an_apply_with_a_long_restart_timeout_gets_a_host_deadline_that_fits_it():
+    options = FakeSSHServer.options(Limits())
+    assert apply_connect_options(options, 90) is options  # the default already fits
+    longer = apply_connect_options(options, 600)
+    assert longer.limits.host_timeout >= 2 * (4 * 600 + 60) + 2 * 120 and options.limits.host_timeout == HOST_TIMEOUT
