@@ -220,6 +220,15 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
                                  "You specified --iptables=false with --icc=false. ICC=false uses iptables to function. "
                                  "Please set --icc or --iptables to true."))
 
+    if (settings["icc"].value is False and settings["ipv6"].value is True and settings["ip6tables"].value is False
+            and (major is None or major >= 27)):
+        icc = settings["icc"]
+        problems.append(_invalid(icc, "icc", False,
+                                 "icc false needs ip6tables when ipv6 is on (dockerd 27.0 and later refuse to start "
+                                 "with ip6tables false; `dockerd --validate` does not catch it)",
+                                 "You specified --ip6tables=false with --icc=false. ICC=false uses ip6tables to "
+                                 "function. Please set --icc or --ip6tables to true"))
+
     if settings["ip6tables"].value is True and settings["experimental"].value is not True and (major is None or major < 27):
         problems.append(_invalid(settings["ip6tables"], "ip6tables", True,
                                  "ip6tables needs experimental true before dockerd 27.0",

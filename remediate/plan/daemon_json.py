@@ -166,7 +166,12 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
         remove(key, f"the policy leaves {key} at dockerd's default"
                + (f" ({_show(base[key])})" if key in base else ""))
 
-    iptables_off = (flags["iptables"].value is False) if "iptables" in flags else out.get("iptables") is False
+    def given(key: str):
+        return flags[key].value if key in flags else out.get(key)
+
+    iptables_off = given("iptables") is False
+    # From 27.0 ip6tables is on by default, and dockerd refuses icc=false with ipv6 on and ip6tables off.
+    ip6tables_off = given("ipv6") is True and given("ip6tables") is False and (version is None or at_least(version, 27))
     for key in sorted(k for k, v in wanted.items() if v is not None):
         value = wanted[key]
         new = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
@@ -188,10 +193,11 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
             skipped.append(key)
             notes.append("daemon.json: seccomp-profile \"builtin\" not written: dockerd before 23.0 reads it as a file "
                          "path; the default profile applies without the key")
-        elif key == "icc" and value is False and iptables_off:
+        elif key == "icc" and value is False and (iptables_off or ip6tables_off):
             skipped.append(key)
-            notes.append("daemon.json: icc false not written: iptables stays off on this host and dockerd refuses "
-                         "icc=false without iptables")
+            which = "iptables" if iptables_off else "ip6tables (with ipv6 on)"
+            notes.append(f"daemon.json: icc false not written: {which} stays off on this host and dockerd refuses "
+                         f"icc=false without {which.split()[0]}")
         else:
             out[key] = copy.deepcopy(new)
             written.append(key)

@@ -273,6 +273,7 @@ def test_key_removed_in_later_release():
 @pytest.mark.parametrize("text, version, key", [
     (b'{"icc": false, "iptables": false}', "20.10.24", "icc"),
     (b'{"ip6tables": true}', "20.10.24", "ip6tables"),
+    (b'{"icc": false, "ipv6": true, "fixed-cidr-v6": "fd00:1::/64", "ip6tables": false}', "28.5.2", "icc"),
     (b'{"log-level": "verbose"}', "20.10.24", "log-level"),
     (b'{"registry-mirrors": ["mirror.example.com"]}', "20.10.24", "registry-mirrors"),
     (b'{"exec-opts": ["native.cgroupdriver"]}', "20.10.24", "exec-opts"),

@@ -82,6 +82,17 @@ def test_icc_false_only_while_iptables_stays_on():
     assert "iptables" not in result.settings and result.settings["icc"] is False
 
 
+def test_icc_false_only_while_ip6tables_stays_on_where_ipv6_is_on_from_27():
+    """Seen on dockerd 28.5: {"ipv6": true, "ip6tables": false} plus icc false and dockerd refuses to start."""
+    v28 = (28, 5, 2)
+    result = merge({"ipv6": True, "fixed-cidr-v6": "fd00:1::/64", "ip6tables": False}, version=v28)
+    assert "icc" not in result.settings and any("ip6tables (with ipv6 on)" in n for n in result.notes)
+    assert merge({"ipv6": True, "ip6tables": False}, version=None).settings.get("icc") is None  # unknown: strictest
+    assert merge({"ipv6": True, "fixed-cidr-v6": "fd00:1::/64"}, version=v28).settings["icc"] is False
+    assert merge({"ipv6": False, "ip6tables": False}, version=v28).settings["icc"] is False
+    assert merge({"ipv6": True, "ip6tables": False}, version=V24).settings["icc"] is False  # before 27: no such rule
+
+
 def test_seccomp_never_unconfined_and_builtin_only_from_23():
     assert "seccomp-profile" not in merge({"seccomp-profile": "unconfined"}, version=V24).settings
     assert "seccomp-profile" not in merge({"seccomp-profile": "builtin"}, version=V20).settings
