@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
+from remediate.facts import parse
+
+SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 
 @predicate("REM-CONTENT-TRUST")
@@ -35,3 +38,29 @@ def ip_forward(ctx: CheckContext) -> Outcome:
     if not value:
         return Outcome.na("sysctl net.ipv4.ip_forward could not be read")
     return Outcome.of(value == "1", f"net.ipv4.ip_forward = {value}")
+
+
+def overlapping_ranges(text: str) -> list[str]:
+    """Each pair of different users whose subordinate ranges share ids, as 'a START-END and b START-END'."""
+    spans = sorted((start, start + count, name) for name, ranges in parse.id_ranges(text).items()
+                   for start, count in ranges if count > 0)
+    found = []
+    for i, (start, end, name) in enumerate(spans):
+        for other_start, other_end, other in spans[i + 1:]:
+            if other_start >= end:
+                break
+            if other != name:
+                found.append(f"{name} {start}-{end - 1} and {other} {other_start}-{other_end - 1}")
+    return found
+
+
+@predicate("REM-SUBID-OVERLAP")
+def subid_overlap(ctx: CheckContext) -> Outcome:
+    files = [ctx.facts.file(path) for path in SUBID_FILES]
+    present = [f for f in files if f.exists and f.content is not None]
+    if not present:
+        return Outcome.na("neither /etc/subuid nor /etc/subgid exists")
+    overlaps = [f"{f.path}: {pair}" for f in present for pair in overlapping_ranges(f.text() or "")]
+    if overlaps:
+        return Outcome.failed(*overlaps)
+    return Outcome.passed(*(f"{f.path}: {len(parse.id_ranges(f.text() or ''))} user(s), no shared ids" for f in present))

@@ -213,6 +213,7 @@ PASS_CASES = [
     case("REM-MAC", "SELinux enforcing", SELINUX, PASS, "SELinux: Enforcing"),
     case("REM-SECCOMP", "hardened: default profile", hardened(), PASS, "seccomp profile: default"),
     case("REM-IP-FORWARD", "hardened: forwarding on", hardened(), PASS, "net.ipv4.ip_forward = 1"),
+    case("REM-SUBID-OVERLAP", "hardened: ops and dockremap apart", hardened(), PASS, "/etc/subuid: 2 user(s), no shared ids"),
 ]
 
 
@@ -400,6 +401,13 @@ FAIL_CASES = [
     case("REM-SECCOMP", "docker info shows no seccomp", hardened().docker_info(SecurityOptions=["name=userns"]), FAIL,
          "SecurityOptions lacks seccomp"),
     case("REM-IP-FORWARD", "forwarding off", hardened().command("ip_forward", "0\n"), FAIL, "net.ipv4.ip_forward = 0"),
+    # dockerd 28.5 validating userns-remap "default" appended a range on top of ops's (FIELD-NOTES §4)
+    case("REM-SUBID-OVERLAP", "dockerd's range on top of ops's",
+         hardened().file("/etc/subgid", content=b"ops:100000:65536\ndockremap:100000:65536\n"), FAIL,
+         "/etc/subgid: dockremap 100000-165535 and ops 100000-165535"),
+    case("REM-SUBID-OVERLAP", "a partial overlap",
+         hardened().file("/etc/subuid", content=b"ops:100000:65536\nci:165535:10\n"), FAIL,
+         "/etc/subuid: ops 100000-165535 and ci 165535-165544"),
     case("REM-IP-FORWARD", "sysctl unreadable", hardened().command("ip_forward", "", rc=1), NA, "could not be read"),
 ]
 
