@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs as PID 1 of a fresh PID/mount/UTS/IPC/net namespace set (unshare) and
-# turns it into a lab host: overlay root, real /var/lib/docker, systemd as init.
+# turns it into a lab host: overlay root (entered with pivot_root), real /var/lib/docker, systemd as init.
 # Arguments: HOST_DIR BASE_ROOTFS HOSTNAME CGROUP_PATH
 set -eu
 host_dir=$1 base=$2 name=$3 cgroup=$4
@@ -34,4 +34,12 @@ mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 hostname "$name"
 # systemd only sets up a cgroup tree dockerd can use when it knows it runs in a container.
 export container=remediate-lab
-exec chroot "$root" /lib/systemd/systemd --system
+# Enter the root with pivot_root, not chroot: the kernel refuses a new user namespace (unshare --user,
+# every container under userns-remap) to a process whose root is not its mount namespace's root.
+cd "$root"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec /lib/systemd/systemd --system
