@@ -15,7 +15,7 @@ from invoke import Collection, Exit, task
 from remediate import app, output
 from remediate import report as reports
 from remediate.errors import RemediateError
-from remediate.lab.fleet import Lab
+from remediate.lab.fleet import SCENARIO_ORDER, Lab
 
 ROOT = Path(__file__).resolve().parent
 LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
@@ -186,14 +186,19 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     _exit(code)
 
 
-@task(help={"extra": "Also boot N plain 'stock' hosts."})
-def demo(c, extra=0):
+@task(help={"extra": "Also boot N plain 'stock' hosts.",
+            "docker": "Docker engine of the lab: 20.10 (default for a new lab), 26.1, 28.5 or newest "
+                      "(Debian unstable's, whatever version it now is); a running lab keeps its own.",
+            "with": "Also boot these optional scenarios, comma-separated (docker-ce).",
+            "name": "Lab to run the demo on (default: 'default', whose inventory is inventories/lab.yml)."})
+def demo(c, extra=0, docker=None, with_=None, name="default"):
     """The main job on the built-in lab: boot it, audit every host, dry-run harden (diffs), write the report.
 
     Exits 0 once the report is written: the lab is seeded with findings and a broken host on purpose.
     """
-    lab_up(c, extra=extra)
-    target = _target("lab", str(LAB_INVENTORY), 10, False, False)
+    lab_up(c, extra=extra, name=name, docker=docker, with_=with_)
+    inventory = LAB_INVENTORY if name == "default" else _lab(name).inventory_path
+    target = _target("lab", str(inventory), 10, False, False)
     out = ROOT / "reports" / "lab"
     try:
         app.audit(target, app.AuditOptions(json_path=out / "audit.json"))
@@ -232,15 +237,30 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 @task(help={
     "extra": "Also boot N plain 'stock' hosts (stock-01..stock-N) for scale and benchmark work.",
     "name": "Lab name; each lab has its own hosts, keys and inventory (default: 'default').",
+    "docker": "Docker engine: 20.10 (Debian 12, the default for a new lab), 26.1 (Debian 13) or newest "
+              "(alias 28.5: Debian unstable's engine on Debian 13, whatever version unstable now has). "
+              "Each has its own cached base image; a lab runs one engine, and a running lab keeps its own "
+              "(asking it for another one is refused: lab.down first, or use another --name).",
+    "with": "Also boot these optional scenarios, comma-separated (docker-ce: Docker's own packaging layout). "
+            "Not remembered: a later lab.up without it stops them.",
 })
-def lab_up(c, extra=0, name="default"):
-    """Boot the lab fleet (one host per scenario plus a bastion); idempotent."""
+def lab_up(c, extra=0, name="default", docker=None, with_=None):
+    """Boot the lab fleet (one host per scenario plus a bastion) on one Docker engine; idempotent."""
     try:
-        lab = _lab(name)
+        optional = tuple(s.strip() for s in (with_ or "").split(",") if s.strip())
+        lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional)
         lab.up(extra=int(extra), inventory_copy=LAB_INVENTORY if name == "default" else None)
     except RemediateError as exc:
         raise Exit(output.ours(f"lab.up: {exc}"), code=1)
     output.lab_status(lab.status(), inventory=LAB_INVENTORY if name == "default" else lab.inventory_path)
+    _lab_engine_line(lab)
+
+
+def _lab_engine_line(lab: Lab) -> None:
+    info = lab.engine_info()
+    if info.get("dockerd"):
+        output.info(f"engine: {info['engine']} (image {info['image']}: dockerd {info['dockerd']}, "
+                    f"containerd {info['containerd']}, runc {info['runc']})")
 
 
 @task(help={"name": "Lab name (default: 'default')."})
@@ -257,10 +277,12 @@ def lab_down(c, name="default"):
 
 @task(help={"name": "Lab name (default: 'default')."})
 def lab_status(c, name="default"):
-    """Show each lab host: scenario, SSH port, whether it runs, and dockerd's state."""
+    """Show each lab host: scenario, SSH port, whether it runs, dockerd's state and version; the engine."""
     lab = _lab(name)
     rows = lab.status()
     output.lab_status(rows, inventory=lab.inventory_path)
+    if rows:
+        _lab_engine_line(lab)
     if not rows or not all(r.alive for r in rows):
         raise Exit(code=1)
 

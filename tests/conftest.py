@@ -2,7 +2,9 @@
 
 Tests use their own lab ("test") so a user's lab ("default") is never touched.
 Set REMEDIATE_KEEP_LAB=1 to leave it running after the session (faster reruns:
-lab.up is idempotent and reuses running hosts).
+lab.up is idempotent and reuses running hosts). Set REMEDIATE_TEST_DOCKER to an
+engine (20.10, 26.1, newest) to run the lab tests on it; tests/lab/test_engines.py
+boots every engine whatever it says.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from remediate.lab.fleet import Lab
 from remediate.lab.host import LabHost
 
 TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
+TEST_ENGINE = os.environ.get("REMEDIATE_TEST_DOCKER") or None
 
 
 @dataclass
@@ -45,12 +48,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.lab)
 
 
-def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int = 0):
-    """A booted lab (all scenarios unless told which, plus `extra` plain hosts stock-01..), torn down after."""
+def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int = 0, engine: str | None = None):
+    """A booted lab (all scenarios unless told which, plus `extra` plain hosts stock-01..), torn down after.
+
+    engine: the Docker engine (default REMEDIATE_TEST_DOCKER, else the lab's own or the lab default).
+    """
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (namespaces, mounts); run the suite as root")
     options = {"scenario_names": tuple(scenario_names)} if scenario_names is not None else {}
-    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"), **options)
+    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"), engine=engine or TEST_ENGINE, **options)
     hosts = fleet.up(extra=extra)
     state = fleet.load_state()
     yield LabHandle(fleet, hosts, state["ops_password"], state["container_secret"])

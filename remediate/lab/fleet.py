@@ -1,9 +1,10 @@
 """The lab fleet: boot, inspect and tear down a set of real Docker hosts on this machine.
 
 A lab lives in LAB_HOME/<name>/ (state.json, lab ssh key, known_hosts,
-inventory.yml, hosts/<host>/). The base image is shared by all labs in
-LAB_HOME/images/. `up` converges to the wanted host list and is idempotent;
-`down` stops only what the lab recorded, by PID, and can run any number of times.
+inventory.yml, hosts/<host>/). Base images, one per Docker engine and recipe,
+are shared by all labs in LAB_HOME/images/. A lab runs one engine, remembered in
+its state. `up` converges to the wanted host list and is idempotent; `down`
+stops only what the lab recorded, by PID, and can run any number of times.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ SCENARIO_ORDER = (
     "hardened",
     "broken-json",
 )
+# Scenarios booted only when asked for (`lab.up --with docker-ce`), so the default lab, and every test
+# that expects exactly its hosts, keeps its shape.
+OPTIONAL_SCENARIOS = ("docker-ce",)
 
 
 @dataclass
@@ -55,22 +59,29 @@ class HostStatus:
     port: int
     alive: bool
     docker: str
+    version: str = ""
 
 
 class Lab:
     """A named lab under LAB_HOME; tests use their own name so a user's lab is never touched."""
 
     def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print,
-                 scenario_names: tuple[str, ...] = SCENARIO_ORDER, extra_packages: tuple[str, ...] = ()):
-        """extra_packages: Debian packages added to the base image (part of its recipe, so cached apart)."""
+                 scenario_names: tuple[str, ...] = SCENARIO_ORDER, extra_packages: tuple[str, ...] = (),
+                 engine: str | None = None):
+        """extra_packages: Debian packages added to the base image (part of its recipe, so cached apart).
+
+        engine: the Docker engine to boot (see image.ENGINES; `newest` and `28.5` are one); None keeps
+        the engine the lab already runs, or takes image.DEFAULT_ENGINE for a new lab.
+        """
         if not name.replace("-", "").isalnum() or name == "images":
             raise LabError(f"invalid lab name {name!r}")
         self.name = name
         self.home = home
         self.dir = home / name
         self.log = log
-        self.scenario_names = scenario_names
+        self.scenario_names = tuple(scenario_names)
         self.extra_packages = tuple(extra_packages)
+        self.requested_engine = image.engine(engine).name if engine is not None else None
 
     # Paths a user or a test needs.
     @property
@@ -94,6 +105,24 @@ class Lab:
         if not self.state_file.exists():
             return {"hosts": {}, "ops_password": "", "container_secret": ""}
         return json.loads(self.state_file.read_text())
+
+    def recorded_engine(self, state: dict | None = None) -> str | None:
+        """The engine the lab's hosts run; labs from before engines were recorded ran the default."""
+        state = self.load_state() if state is None else state
+        if state.get("engine"):
+            return state["engine"]
+        return image.DEFAULT_ENGINE if state.get("hosts") else None
+
+    @property
+    def engine(self) -> str:
+        """The engine this lab boots: the one asked for, else the one it runs, else the default."""
+        return self.requested_engine or self.recorded_engine() or image.DEFAULT_ENGINE
+
+    def engine_info(self) -> dict:
+        """The lab's engine and what its image holds (dockerd, containerd, runc versions), from its state."""
+        state = self.load_state()
+        return {"engine": self.recorded_engine(state) or self.engine, "image": state.get("image", ""),
+                **state.get("versions", {})}
 
     def hosts(self) -> dict[str, LabHost]:
         return {name: LabHost.from_json(data) for name, data in self.load_state()["hosts"].items()}
@@ -130,11 +159,21 @@ class Lab:
             raise LabError(f"the open-files hard limit is {hard}; lab containers need {LAB_NOFILE} "
                            f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)")
         self._raise_inotify_limits()
+        for name in self.scenario_names:
+            scenarios.get(name)  # an unknown scenario fails before anything boots
         with self._locked():
-            base = image.ensure_image(self.home / "images", self.extra_packages, log=self.log)
             state = self.load_state()
-            self._ensure_credentials(state)
             hosts = self.hosts()
+            engine = self._choose_engine(state, hosts)
+            base = image.ensure_image(self.home / "images", self.extra_packages, log=self.log, engine_name=engine)
+            found = image.versions(base)
+            if state.get("image") != base.parent.name:
+                note = image.version_note(image.engine(engine), found)
+                if note:
+                    self.log(note)
+            state.update(engine=engine, image=base.parent.name,
+                         versions={k: found.get(k, "") for k in ("dockerd", "containerd", "runc")})
+            self._ensure_credentials(state)
             wanted = self.wanted(extra)
             for name in [n for n in hosts if n not in wanted or not hosts[n].alive()]:
                 self._stop_host(hosts.pop(name))
@@ -143,7 +182,7 @@ class Lab:
                 self.log(f"booting {len(missing)} lab host(s): {', '.join(missing)}")
             # The bastion must exist before the others can publish their jump ports in it.
             if BASTION in missing:
-                hosts[BASTION] = self._boot(BASTION, wanted[BASTION], state, None, 0)
+                hosts[BASTION] = self._boot(BASTION, wanted[BASTION], state, None, 0, base)
                 missing.remove(BASTION)
                 for h in hosts.values():
                     if h.name != BASTION:
@@ -153,7 +192,7 @@ class Lab:
             plan = [(n, wanted[n], next(jump_ports)) for n in missing]
             bastion_pid = hosts[BASTION].pid
             with ThreadPoolExecutor(max_workers=min(10, max(1, len(plan)))) as pool:
-                futures = {n: pool.submit(self._boot, n, sc, state, bastion_pid, jp) for n, sc, jp in plan}
+                futures = {n: pool.submit(self._boot, n, sc, state, bastion_pid, jp, base) for n, sc, jp in plan}
                 errors = []
                 for name, future in futures.items():
                     try:
@@ -165,6 +204,20 @@ class Lab:
             if errors:
                 raise LabError("some lab hosts failed to boot:\n  " + "\n  ".join(errors))
             return hosts
+
+    def _choose_engine(self, state: dict, hosts: dict[str, LabHost]) -> str:
+        """The engine to boot; a lab never mixes engines, so asking a running lab for another one fails."""
+        recorded = self.recorded_engine(state)
+        wanted = self.requested_engine or recorded or image.DEFAULT_ENGINE
+        running = [h for h in hosts.values() if h.alive()]
+        if recorded and wanted != recorded and running:
+            versions = state.get("versions", {})
+            got = f" (dockerd {versions['dockerd']})" if versions.get("dockerd") else ""
+            raise LabError(
+                f"lab {self.name!r} runs Docker engine {recorded}{got} on {len(running)} host(s); it will not mix "
+                f"in engine {wanted}. Stop it first (invoke lab.down --name {self.name}) or boot engine {wanted} "
+                f"as another lab (--name)")
+        return wanted
 
     def down(self) -> list[str]:
         """Stop every host this lab recorded and delete its files; harmless when nothing runs."""
@@ -182,15 +235,28 @@ class Lab:
             return stopped
 
     def status(self) -> list[HostStatus]:
-        rows = []
-        for h in self.hosts().values():
-            alive = h.alive()
-            docker = "-"
-            if alive:
-                result = labhost.host_exec(h, ["systemctl", "is-active", "docker.service"], check=False)
+        """Each host's state; `docker` is dockerd's unit state and, when it answers, its version."""
+        hosts = list(self.hosts().values())
+        with ThreadPoolExecutor(max_workers=min(10, max(1, len(hosts)))) as pool:
+            return list(pool.map(self._host_status, hosts))
+
+    @staticmethod
+    def _host_status(h: LabHost) -> HostStatus:
+        alive = h.alive()
+        docker, version = "-", ""
+        if alive:
+            try:
+                result = labhost.host_exec(h, ["systemctl", "is-active", "docker.service"], check=False, timeout=30)
                 docker = result.stdout.decode().strip() or "unknown"
-            rows.append(HostStatus(h.name, h.scenario, h.port, alive, docker))
-        return rows
+                # Ask the running daemon (through the lab's back door), not the package: it is what serves.
+                answer = labhost.host_exec(h, ["docker", "version", "--format", "{{.Server.Version}}"],
+                                           check=False, timeout=30)
+                version = answer.stdout.decode().strip() if answer.returncode == 0 else ""
+            except LabError:
+                docker = "no answer"  # a status must show every host, even one too busy to reply
+            if version:
+                docker = f"{docker} {version}"
+        return HostStatus(h.name, h.scenario, h.port, alive, docker, version)
 
     def ssh_argv(self, name: str, command: list[str] | None = None) -> list[str]:
         """An OpenSSH command line for a lab host, with strict host-key checking."""
@@ -222,19 +288,19 @@ class Lab:
         state["ops_password"] = state.get("ops_password") or secrets.token_urlsafe(18)
         state["container_secret"] = state.get("container_secret") or "lab-secret-" + secrets.token_hex(12)
 
-    def _boot(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int) -> LabHost:
+    def _boot(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int,
+              base: Path) -> LabHost:
         """Boot one host; a boot that fails is retried once from scratch, with the first error kept."""
         try:
-            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port)
+            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port, base)
         except LabError as first:
             self.log(f"{name}: boot failed, retrying once: {first}")
-            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port)
+            return self._boot_once(name, scenario_name, state, bastion_pid, jump_port, base)
 
     def _boot_once(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None,
-                   jump_port: int) -> LabHost:
+                   jump_port: int, base: Path) -> LabHost:
         scenario = scenarios.get(scenario_name)
         host_dir = self.dir / "hosts" / name
-        base = image.ensure_image(self.home / "images", self.extra_packages, log=self.log)
         host = LabHost(name=name, scenario=scenario_name, jump_port=jump_port)
         try:
             host.host_key = labhost.prepare(name, host_dir, base, self.key_file.with_suffix(".pub").read_text())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -118,8 +119,41 @@ class Layer:
         self.upper = upper
         self.base = base
 
+    def resolve(self, path: str) -> str:
+        """The path with its directories' symlinks followed as the host will see them.
+
+        Writing /lib/systemd/system/x into the layer of a merged-/usr image must land in
+        usr/lib/systemd/system/x: a real lib/ directory in the layer would hide the base's
+        /lib -> usr/lib link, and with it every library. The last component is not followed.
+        """
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        done: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                done = done[:-1]
+                continue
+            rel = "/".join(done + [part])
+            upper, lower = self.upper / rel, self.base / rel
+            link = None
+            if parts and upper.is_symlink():
+                link = os.readlink(upper)
+            elif parts and not os.path.lexists(upper) and lower.is_symlink():
+                link = os.readlink(lower)
+            if link is None:
+                done.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                raise LabError(f"too many symbolic links resolving {path} in the base image")
+            if link.startswith("/"):
+                done = []
+            parts = [p for p in link.split("/") if p not in ("", ".")] + parts
+        return "/" + "/".join(done)
+
     def mkdirs(self, path: str, *, mode: int | None = None, uid: int = 0, gid: int = 0) -> Path:
-        rel_path = Path(path.lstrip("/"))
+        rel_path = Path(self.resolve(path).lstrip("/"))
         target = self.upper / rel_path
         chain = [p for p in reversed(rel_path.parents) if str(p) != "."] + [rel_path]
         for rel in chain:
@@ -141,13 +175,49 @@ class Layer:
 
     def write(self, path: str, content: bytes, *, mode: int, uid: int = 0, gid: int = 0,
               dir_mode: int | None = None) -> None:
+        path = self.resolve(path)
         parent = self.mkdirs(str(Path(path).parent), mode=dir_mode, uid=uid, gid=gid)
         if dir_mode is not None:
             os.chown(parent, uid, gid)
         dest = self.upper / path.lstrip("/")
+        if dest.is_symlink() or dest.is_char_device():  # a link or a whiteout: replace, never write through
+            dest.unlink()
         dest.write_bytes(content)
         os.chown(dest, uid, gid)
         os.chmod(dest, mode)
+
+    def exists(self, path: str) -> bool:
+        """Whether the host will see a file at path (the layer's own files and whiteouts first)."""
+        rel = self.resolve(path).lstrip("/")
+        upper = self.upper / rel
+        if os.path.lexists(upper):
+            return not upper.is_char_device()
+        return os.path.lexists(self.base / rel)
+
+    def move(self, source: str, dest: str) -> None:
+        """Move a file of the image within the host (e.g. a binary to where another package puts it).
+
+        The copy keeps the file's mode and owner; the old path gets an overlay whiteout, so the
+        host sees the file only at its new place, as if it had been installed there.
+        """
+        src_rel = self.resolve(source).lstrip("/")
+        upper_src, lower_src = self.upper / src_rel, self.base / src_rel
+        origin = upper_src if os.path.lexists(upper_src) else lower_src
+        if not os.path.lexists(origin) or (origin == upper_src and upper_src.is_char_device()):
+            raise LabError(f"cannot move {source}: the host has no such file")
+        dest = self.resolve(dest)
+        self.mkdirs(str(Path(dest).parent))
+        target = self.upper / dest.lstrip("/")
+        if os.path.lexists(target):
+            target.unlink()
+        shutil.copy2(origin, target, follow_symlinks=False)
+        st = origin.lstat()
+        os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
+        if os.path.lexists(upper_src):
+            upper_src.unlink()
+        if os.path.lexists(lower_src):
+            self.mkdirs(str(Path("/" + src_rel).parent))
+            os.mknod(upper_src, stat.S_IFCHR | 0o000, os.makedev(0, 0))
 
     def user_ids(self, user: str) -> tuple[int, int]:
         for line in (self.base / "etc/passwd").read_text().splitlines():

@@ -30,6 +30,7 @@ class Scenario:
     group: str
     files: list[dict] = field(default_factory=list)
     dirs: list[dict] = field(default_factory=list)
+    moves: list[dict] = field(default_factory=list)
     setup: list[list[str]] = field(default_factory=list)
     verify: list[dict] = field(default_factory=list)
 
@@ -48,12 +49,16 @@ def get(name: str) -> Scenario:
 
 
 def seed_files(scenario: Scenario, layer: Layer) -> None:
-    """Lay the scenario's files into the host's overlay layer before it boots."""
+    """Lay the scenario's files into the host's overlay layer before it boots (then move what it moves)."""
     for spec in scenario.dirs:
         layer.mkdirs(spec["path"], mode=int(spec["mode"], 8))
     for spec in scenario.files:
         content = (SOURCES_DIR / spec["source"]).read_bytes()
         layer.write(spec["path"], content, mode=int(spec["mode"], 8))
+    for spec in scenario.moves:
+        if spec.get("optional") and not layer.exists(spec["from"]):
+            continue
+        layer.move(spec["from"], spec["to"])
 
 
 def docker_active(host: LabHost) -> bool:
@@ -87,6 +92,10 @@ def verify(scenario: Scenario, host: LabHost) -> list[str]:
             ok = out != check["not_equals"]
         elif "contains" in check:
             ok = check["contains"] in out
+        elif "lines" in check:
+            missing = [line for line in check["lines"] if line not in out.splitlines()]
+            ok = not missing
+            out = "missing " + ", ".join(missing) if missing else out
         elif check.get("nonempty"):
             ok = bool(out)
         else:

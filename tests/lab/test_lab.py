@@ -10,6 +10,7 @@ import pytest
 from remediate.lab import scenarios
 from remediate.lab.fleet import Lab, SCENARIO_ORDER
 from remediate.lab.host import host_exec
+from tests.conftest import TEST_LAB
 
 
 def test_every_scenario_host_runs_and_holds(lab):
@@ -77,7 +78,7 @@ def test_inventory_groups_the_fleet(lab):
 
 @pytest.fixture
 def small_lab():
-    fleet = Lab("test-small", scenario_names=("stock",), log=lambda m: None)
+    fleet = Lab(f"{TEST_LAB}-small", scenario_names=("stock",), log=lambda m: None)
     yield fleet
     fleet.down()
 
