@@ -233,6 +233,8 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
         for step in validation.steps:
             if not step["ok"]:
                 _out(line("  {} {}: {}", color("INVALID", "red"), step["name"], step["detail"]))
+            elif step["name"] == "remediate":  # checked by remediate instead of on the host: say so
+                _out(line("  {} validation: {}", color("note", "dim"), step["detail"]))
 
 
 LOCK_NOTE = "by {holder}: apply refuses this host while that run holds it; if it died, `invoke unlock` clears it"

@@ -13,6 +13,7 @@ from dockerd 23.0, `dockerd
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from remediate.apply.protocol import Transaction
@@ -40,6 +41,7 @@ class ValidationSpec:
     probes: list[Probe] = field(default_factory=list)
     dockerd_argv: list[str] | None = None  # `dockerd --validate ...` without --config-file
     daemon_json: bytes | None = None
+    notes: list[str] = field(default_factory=list)  # what was checked by remediate instead of on the host
 
     @property
     def empty(self) -> bool:
@@ -118,8 +120,37 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
         change = plan.change(eff.daemon_json_path)
         spec.daemon_json = change.after if change is not None and change.after is not None else (
             post.file(eff.daemon_json_path).content or b"{}")
+        if remap == "default" and _remap_would_write(facts, plan):
+            spec.daemon_json = _without_userns_remap(spec.daemon_json)
+            spec.notes.append(USERNS_NOT_VALIDATED)
         spec.dockerd_argv = [binary, "--validate", *_without_config_file([a.text for a in eff.argv])]
     return spec
+
+
+# Seen on dockerd 26.1 and 28.5: `dockerd --validate` with userns-remap "default" creates the dockremap user and
+# appends id ranges to /etc/subuid and /etc/subgid when they are missing: a validation that writes.
+USERNS_NOT_VALIDATED = (
+    "userns-remap \"default\" was left out of the daemon.json given to `dockerd --validate`: dockerd 23+ creates "
+    "the dockremap user and its id ranges while validating that key, and validation must write nothing; remediate "
+    "checked it instead (dockremap's ranges in /etc/subuid and /etc/subgid, present or written by this plan past "
+    "every other user's, so none overlaps; dockerd creates the user itself at its restart)")
+
+
+def _remap_would_write(facts: HostFacts, plan: Plan) -> bool:
+    """dockerd --validate would create dockremap or its ranges: the user or a range is not there yet."""
+    return (facts.command("dockremap_user").rc != 0
+            or any(plan.change(path) is not None for path in ("/etc/subuid", "/etc/subgid")))
+
+
+def _without_userns_remap(content: bytes) -> bytes:
+    try:
+        values = json.loads(content)
+    except ValueError:
+        return content  # the model already refused an unreadable file; dockerd says why
+    if isinstance(values, dict):
+        values.pop("userns-remap", None)
+        return (json.dumps(values, indent=2) + "\n").encode()
+    return content
 
 
 def model_step(plan: Plan, facts: HostFacts) -> dict:
@@ -141,6 +172,7 @@ def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: 
     for line in reply.lines:
         if line.kind in ("ok", "fail"):
             steps.append({"name": line.step, "ok": line.kind == "ok", "detail": line.detail})
+    steps += [{"name": "remediate", "ok": True, "detail": note} for note in spec.notes]
     if not reply.ok and not reply.failures():
         steps.append({"name": "host", "ok": False, "detail": reply.error()})
     return Validation(all(s["ok"] for s in steps), steps)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import replace
 
 import pytest
 
 from remediate.apply.engine import script_actions
 from remediate.apply.protocol import Entry, entries_for, entry_for, entry_words, parse_reply
-from remediate.apply.validation import validation_spec
+from remediate.apply.validation import USERNS_NOT_VALIDATED, validation_spec
 from remediate.apply.verify import verify_applied
 from remediate.connection.base import CommandResult
 from remediate.facts.model import CommandFact, FileFact
@@ -93,6 +95,26 @@ def test_validation_runs_dockerd_validate_with_the_service_flags_from_23():
     assert not any("tcp://" in word for word in spec.dockerd_argv)  # the plan's flags, not the old ones
     assert spec.args()[-len(spec.dockerd_argv) - 2] == "dockerd-validate"
     assert spec.stdin() == plan.change("/etc/docker/daemon.json").after
+
+
+def test_dockerd_validate_never_sees_a_userns_remap_it_would_create_the_user_and_ranges_for():
+    """Seen on 26.1 and 28.5: `dockerd --validate` with userns-remap "default" writes the dockremap user and
+    its ranges, which made a dry run write and the apply's compare-and-swap refuse its own plan."""
+    facts = copy_facts(load("stock"))
+    facts.commands["dockerd_version"] = CommandFact(0, "Docker version 26.1.5+dfsg1, build a72d7cd\n", "")
+    plan = plan_host(facts, policy(), accept_risk={"userns-remap"})
+    assert json.loads(plan.change("/etc/docker/daemon.json").after)["userns-remap"] == "default"
+    assert plan.change("/etc/subuid") is not None  # harden writes dockremap's ranges itself
+    spec = validation_spec(facts, plan)
+    assert "userns-remap" not in json.loads(spec.stdin()) and spec.notes == [USERNS_NOT_VALIDATED]
+    # where dockremap and its ranges are there already, dockerd validates the key itself (it writes nothing)
+    facts = copy_facts(load("hardened"))
+    facts.commands["dockerd_version"] = CommandFact(0, "Docker version 26.1.5+dfsg1, build a72d7cd\n", "")
+    facts.files["/etc/docker/daemon.json"] = replace(facts.files["/etc/docker/daemon.json"], content=json.dumps(
+        {**json.loads(facts.files["/etc/docker/daemon.json"].content), "icc": True}).encode())
+    plan = plan_host(facts, policy())
+    spec = validation_spec(facts, plan)
+    assert json.loads(spec.stdin())["userns-remap"] == "default" and spec.notes == []
 
 
 def test_nothing_to_validate_for_an_empty_or_refused_plan():
