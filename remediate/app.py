@@ -176,7 +176,8 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
     oks = [o.value for o in outcomes if o.ok]
     if any(o.status == "failed" for o in outcomes) or any(v.errors() for v in oks):
         return EXIT_ERROR
-    if not dry_run and any(v.apply and v.apply.outcome in ("failed", "rolled-back", "refused", "skipped") for v in oks):
+    if not dry_run and any(v.apply and (v.apply.outcome in ("failed", "rolled-back", "refused", "skipped")
+                                        or v.apply.preexisting) for v in oks):
         return EXIT_ERROR
     if any(o.status == "unreachable" for o in outcomes):
         return EXIT_UNREACHABLE

@@ -257,6 +257,8 @@ def harden_recap(outcomes, *, dry_run: bool, stopped_by: str | None = None) -> N
                 "locked " + LOCK_NOTE.format(holder=value.lock) if value.lock else "")
         else:
             state, detail = value.apply.outcome, value.apply.error or ""
+            if value.apply.preexisting:
+                state, detail = f"{state}, still failing", "pre-existing: " + value.apply.preexisting
         label = color(state, _OUTCOME_COLORS.get(state, "yellow" if state == "pending" else "red"))
         rows.append([o.host, label, str(len(plan.changes)), ", ".join(h.what for h in plan.held_back) or "-",
                      f"{o.round_trips}", detail[:90]])

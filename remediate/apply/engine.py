@@ -55,10 +55,13 @@ class ApplyResult:
     error: str | None = None
     steps: list[dict] = field(default_factory=list)
     lock_kept: bool = False  # the connection died mid-run: the lock stays for `invoke unlock`
+    # A failure the host had before this run (containers could not start then either): not blamed on the
+    # change, so nothing is rolled back for it, but the host is not healthy and the exit code says so.
+    preexisting: str | None = None
 
     def to_json(self) -> dict:
         return {"outcome": self.outcome, "run_id": self.run_id, "backup_dir": self.backup_dir,
-                "error": self.error, "steps": self.steps}
+                "error": self.error, "steps": self.steps, "preexisting": self.preexisting}
 
 
 class StepLog:
@@ -209,6 +212,11 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
                            ("stale plan, nothing changed: " if stale else "nothing changed: ") + reply.error(),
                            log.steps)
     backups = f"{BASE}/runs/{run_id}"
+    baseline = None
+    if options.verify_image:  # how the host starts a container now, to compare with after the change
+        ok, detail = start_container(conn, options.verify_image, become=tx.become)
+        log.add("baseline", ok, detail)
+        baseline = None if ok else detail
     try:
         reply = tx.call("commit", str(options.restart_timeout), script_actions(plan),
                         was, *entry_words(entries),
@@ -234,9 +242,9 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
                            log.steps)
     log.add("commit", True, ", ".join(f"{line.step} {line.detail}".strip() for line in reply.lines
                                       if line.kind == "ok" and line.step == "action") or "files in place")
-    problems = _verify(conn, facts, plan, policy, groups, regather, options, tx.become, log)
+    problems, preexisting = _verify(conn, facts, plan, policy, groups, regather, options, tx.become, log, baseline)
     if not problems:
-        return ApplyResult(CHANGED, run_id, backups, None, log.steps)
+        return ApplyResult(CHANGED, run_id, backups, None, log.steps, preexisting=preexisting)
     reply = tx.call("restore", str(options.restart_timeout), was, "rolled-back",
                     run_id, *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
     log.add("rollback", reply.ok, reply.error() if not reply.ok else "backups restored, dockerd back as it was")
@@ -246,17 +254,25 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
     return ApplyResult(FAILED, run_id, backups, f"{error}; ROLLBACK FAILED: {reply.error()}", log.steps)
 
 
-def _verify(conn, facts, plan, policy, groups, regather, options, become, log) -> list[str]:
+def _verify(conn, facts, plan, policy, groups, regather, options, become, log,
+            baseline: str | None) -> tuple[list[str], str | None]:
+    """What the change broke, and a failure the host already had before it (baseline: the container start
+    that failed before the commit, or None)."""
     try:
         after = regather(conn)
     except RemediateError as exc:
         log.add("verify", False, f"facts could not be gathered: {exc}")
-        return [f"facts could not be gathered after the change: {exc}"]
+        return [f"facts could not be gathered after the change: {exc}"], None
     problems = verify_applied(facts, after, plan, policy, groups)
+    preexisting = None
     if not problems and options.verify_image:
         ok, detail = start_container(conn, options.verify_image, become=become)
         log.add("container", ok, detail)
-        if not ok:
+        if not ok and baseline is not None:
+            preexisting = (f"containers could not start before this change either, so it was kept: before: "
+                           f"{baseline}; after: {detail}")
+        elif not ok:
             problems.append(detail)
-    log.add("verify", not problems, "; ".join(problems) or "the host matches the plan")
-    return problems
+    log.add("verify", not problems, "; ".join(problems) or "the host matches the plan"
+            + (" (a failure it had before remains)" if preexisting else ""))
+    return problems, preexisting
