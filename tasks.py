@@ -127,6 +127,8 @@ HARDEN_HELP = {
     "max_fail": "Stop starting new batches once this many hosts have failed or rolled back (default 1).",
     "canary": "Apply to this one host first (a host name, or 'first'), then to the batches.",
     "restart_timeout": "Seconds to wait for dockerd after a reload or restart before rolling back (default 90).",
+    "carry_images": "When userns-remap moves dockerd's image store, carry every tagged image into the new one "
+                    "(docker save before the restart, docker load after); by default only the verify image.",
     "json": "Write the results document (JSON, remediate.results/1, kind harden) to this file.",
     "report": "Also write the reports (HTML, Markdown, JSON, JUnit XML, SARIF) of this run into this directory.",
 }
@@ -135,7 +137,7 @@ HARDEN_HELP = {
 @task(help={**TARGET_HELP, **HARDEN_HELP})
 def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
            dry_run=False, yes=False, accept_risk="", repair_json=False, profile=None, batch_size="100%",
-           max_fail=1, canary=None, restart_timeout=90, json=None, report=None):
+           max_fail=1, canary=None, restart_timeout=90, carry_images=False, json=None, report=None):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
     Exit codes: 0 done or nothing to change, 2 changes pending (dry-run), 3 some hosts unreachable,
@@ -144,7 +146,7 @@ def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     opts = app.HardenOptions(dry_run=dry_run, yes=yes, repair_json=repair_json, profile=profile,
                              accept_risk=frozenset(r.strip() for r in accept_risk.split(",") if r.strip()),
                              batch_size=str(batch_size), max_fail=int(max_fail), canary=canary,
-                             restart_timeout=int(restart_timeout))
+                             restart_timeout=int(restart_timeout), carry_images=carry_images)
     try:
         code = app.harden(_target(hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts,
                           json_path=Path(json) if json else None, report_dir=Path(report) if report else None)

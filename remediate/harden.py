@@ -43,11 +43,12 @@ class HardenOptions:
     max_fail: int = 1
     canary: str | None = None
     restart_timeout: int = 90
+    carry_images: bool = False  # carry every tagged image into userns-remap's new store, not only the verify image
 
     def to_json(self) -> dict:
         return {"dry_run": self.dry_run, "accept_risk": sorted(self.accept_risk), "repair_json": self.repair_json,
                 "profile": self.profile, "batch_size": self.batch_size, "max_fail": self.max_fail,
-                "canary": self.canary}
+                "canary": self.canary, "carry_images": self.carry_images}
 
 
 @dataclass
@@ -191,7 +192,8 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
         groups = tuple(host.groups)
         view = HostView(facts, policies[host.name], groups, today)
         audit = audit_view(view)
-        plan = plan_view(view, accept_risk=opts.accept_risk, repair_json=opts.repair_json)
+        plan = plan_view(view, accept_risk=opts.accept_risk, repair_json=opts.repair_json,
+                         carry_images=opts.carry_images)
         try:
             validation = validate_on_host(conn, facts, plan, become=become)
         except RemediateError as exc:

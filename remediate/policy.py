@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import fnmatch
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+# An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
+IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{64})?")
 KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers", "verify_image"}
 WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -135,6 +138,9 @@ def build(data: dict, waivers: list) -> Policy:
     for check_id, level in severity.items():
         if level not in SEVERITIES:
             raise PolicyError(f"severity of {check_id}: {level!r} is not one of {', '.join(SEVERITIES)}")
+    image = data.get("verify_image")
+    if image and not IMAGE_REF.fullmatch(str(image)):
+        raise PolicyError(f"verify_image {str(image)!r} is not an image reference (like busybox:latest)")
     policy = Policy(
         name=str(data.get("name", "custom")),
         daemon=dict(data.get("daemon") or {}),

@@ -27,7 +27,9 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
-ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "restart-docker", "load-audit-rules")
+ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "save-images", "restart-docker", "load-images",
+                "load-audit-rules")
+ALL_IMAGES = "*"  # save-images: every tagged image
 SEVERITIES = ("info", "low", "medium", "high")
 _GIT_TYPE = {"file": "10", "directory": "04", "socket": "14"}
 
@@ -125,19 +127,25 @@ class Action:
     unit), daemon-reload (unit files changed), reload-docker (SIGHUP: only
     reloadable keys changed, or live-restore first), restart-docker (units
     lists which units, docker.socket before docker.service when the socket
-    unit changed), load-audit-rules (augenrules --load).
+    unit changed), save-images / load-images (carry `images` across a restart that moves dockerd's image store,
+    as userns-remap does: saved before it, loaded into the new store after it; ALL_IMAGES: every tagged one),
+    load-audit-rules (augenrules --load).
     """
 
     kind: str
     reason: str
     units: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in ACTION_KINDS:
             raise ValueError(f"unknown action kind {self.kind!r}")
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "reason": self.reason, "units": list(self.units)}
+        data = {"kind": self.kind, "reason": self.reason, "units": list(self.units)}
+        if self.images:
+            data["images"] = list(self.images)
+        return data
 
 
 @dataclass(frozen=True)

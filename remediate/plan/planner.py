@@ -38,7 +38,7 @@ from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProble
 from remediate.facts.model import HostFacts
 from remediate.plan import audit_rules, dir_safety, impacts, permissions, subids, units
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
-from remediate.plan.model import Action, FileChange, HeldBack, Impact, Plan
+from remediate.plan.model import ALL_IMAGES, Action, FileChange, HeldBack, Impact, Plan
 from remediate.plan.simulate import apply_plan
 from remediate.plan.view import HostView
 from remediate.policy import Policy
@@ -108,14 +108,15 @@ def _hold(view: HostView, accept_risk: frozenset[str]) -> tuple[dict[str, str], 
 
 
 def plan_host(facts: HostFacts, policy: Policy, *, accept_risk: set[str] | frozenset[str] = frozenset(),
-              repair_json: bool = False, groups: tuple[str, ...] = (), today: dt.date | None = None) -> Plan:
+              repair_json: bool = False, groups: tuple[str, ...] = (), today: dt.date | None = None,
+              carry_images: bool = False) -> Plan:
     """What harden would change on this host, from its facts alone."""
     return plan_view(HostView(facts, policy, tuple(groups), today or dt.date.today()), accept_risk=accept_risk,
-                     repair_json=repair_json)
+                     repair_json=repair_json, carry_images=carry_images)
 
 
 def plan_view(view: HostView, *, accept_risk: set[str] | frozenset[str] = frozenset(),
-              repair_json: bool = False) -> Plan:
+              repair_json: bool = False, carry_images: bool = False) -> Plan:
     """plan_host on a view whose checks may already be evaluated (harden audits and plans from one view)."""
     facts = view.facts
     if not view.docker_installed:
@@ -123,7 +124,7 @@ def plan_view(view: HostView, *, accept_risk: set[str] | frozenset[str] = frozen
     refused = _service_refusal(view)
     if refused:
         return Plan(facts.host, refused=refused)
-    return _Planner(view, frozenset(accept_risk), repair_json).plan()
+    return _Planner(view, frozenset(accept_risk), repair_json, carry_images).plan()
 
 
 def _service_refusal(view: HostView) -> str | None:
@@ -139,10 +140,11 @@ def _service_refusal(view: HostView) -> str | None:
 
 
 class _Planner:
-    def __init__(self, view: HostView, accept_risk: frozenset[str], repair_json: bool):
+    def __init__(self, view: HostView, accept_risk: frozenset[str], repair_json: bool, carry_images: bool = False):
         self.view = view
         self.accept_risk = accept_risk
         self.repair_json = repair_json
+        self.carry_images = carry_images
         self.changes: dict[str, FileChange] = {}
         self.notes: list[str] = []
         self.impacts: list[Impact] = []
@@ -344,13 +346,31 @@ class _Planner:
             # key or -H unix://) replaced the socket file, and `-H fd://` then gets no socket from systemd.
             units_ = ("docker.socket", "docker.service") if view.socket_loaded else ("docker.service",)
             why = restart_why or ["docker.service is not running"]
+            carried = self._carried_images(merge) if active else ()
+            if carried:
+                actions.append(Action("save-images", "userns-remap moves dockerd's image store: save "
+                                      + _images_text(carried) + " before the restart", images=carried))
             actions.append(Action("restart-docker", "; ".join(why), units_))
+            if carried:
+                actions.append(Action("load-images", "load " + _images_text(carried) + " into the remapped store",
+                                      images=carried))
         elif reload_keys:
             actions.append(Action("reload-docker", "only reloadable settings change: " + ", ".join(reload_keys),
                                   ("docker.service",)))
         if audit.load:
             actions.append(Action("load-audit-rules", "load the Docker audit watches into the kernel (augenrules --load)"))
         return actions
+
+    def _carried_images(self, merge: Merge) -> tuple[str, ...]:
+        """What a restart that switches the image store (userns-remap written) carries over: the policy's
+        verification image (verification must start a container afterwards), and with carry_images every
+        tagged image (an air-gapped host cannot pull them again)."""
+        if "userns-remap" not in merge.written:
+            return ()
+        if self.carry_images:
+            return (ALL_IMAGES,)
+        image = self.view.policy.verify_image
+        return (image,) if image else ()
 
     def _held_back(self, merge: Merge, held: dict[str, HeldBack], leave: set[str], reasons: dict[str, str]) -> dict[str, HeldBack]:
         """HeldBack entries for keys the plan would otherwise change."""
@@ -403,6 +423,10 @@ class _Planner:
         fixable = {i for i, r in post_view.results.items() if r.check.fixable}
         still = tuple(sorted(fixable & post_view.failing, key=_order))
         return Plan(draft.host, draft.changes, draft.actions, draft.impacts, draft.held_back, None, draft.notes, still)
+
+
+def _images_text(images: tuple[str, ...]) -> str:
+    return "every tagged image" if images == (ALL_IMAGES,) else ", ".join(images)
 
 
 def _same_problem(a, b) -> bool:

@@ -428,7 +428,7 @@ wait_live_restore() {
 }
 
 # run_actions WAIT ACTIONS: ACTIONS is a comma list of reset-failed, daemon-reload, reload-docker,
-# reload-live-restore, restart-docker:UNIT+UNIT, load-audit-rules.
+# reload-live-restore, save-images:IMAGE+IMAGE (or *), restart-docker:UNIT+UNIT, load-images, load-audit-rules.
 run_actions() {
     wait=$1
     old_ifs=$IFS; IFS=,
@@ -448,6 +448,28 @@ run_actions() {
             # shellcheck disable=SC2086
             timeout "$wait" systemctl restart $units || { say "fail restart systemctl restart $units failed: $(journal_error)"; return 1; }
             wait_active "$wait" || return 1 ;;
+        save-images:*)  # before a restart that moves the image store (userns-remap): IMAGE+IMAGE, or * for all
+            list=${action#save-images:}
+            set -f
+            if [ "$list" = '*' ]; then
+                images=$(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>')
+            else
+                images=$(printf '%s\n' "$list" | tr '+' '\n')
+            fi
+            found=
+            for image in $images; do docker image inspect -- "$image" >/dev/null 2>&1 && found="$found $image"; done
+            if [ -n "$found" ]; then
+                # shellcheck disable=SC2086
+                timeout $(( wait * 20 )) docker save -o "$rundir/images.tar" $found \
+                    || { set +f; say "fail images cannot save$found before the restart"; return 1; }
+            fi
+            set +f ;;
+        load-images)
+            if [ -f "$rundir/images.tar" ]; then
+                timeout $(( wait * 20 )) docker load -q -i "$rundir/images.tar" >/dev/null \
+                    || { say "fail images cannot load the saved images into the new image store"; return 1; }
+                rm -f -- "$rundir/images.tar"
+            fi ;;
         load-audit-rules)
             if command -v augenrules >/dev/null 2>&1 && systemctl is-active --quiet auditd 2>/dev/null; then
                 augenrules --load >/dev/null 2>&1 || { say "fail audit augenrules --load failed"; return 1; }
