@@ -104,6 +104,8 @@ def script_actions(plan: Plan) -> str:
             words.append("restart-docker:" + "+".join(units))
         elif action.kind == "reload-docker" and "restart-docker" in kinds[i + 1:]:
             words.append("reload-live-restore")
+        elif action.kind == "add-remap-user":
+            words.append("add-remap-user:" + action.units[0])
         elif action.kind == "save-images":
             words.append("save-images:" + "+".join(action.images))
         else:

@@ -133,7 +133,7 @@ USERNS_NOT_VALIDATED = (
     "userns-remap \"default\" was left out of the daemon.json given to `dockerd --validate`: dockerd 23+ creates "
     "the dockremap user and its id ranges while validating that key, and validation must write nothing; remediate "
     "checked it instead (dockremap's ranges in /etc/subuid and /etc/subgid, present or written by this plan past "
-    "every other user's, so none overlaps; dockerd creates the user itself at its restart)")
+    "every other user's, so none overlaps; harden adds the user itself before the restart)")
 
 
 def _remap_would_write(facts: HostFacts, plan: Plan) -> bool:

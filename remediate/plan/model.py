@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
-ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "save-images", "restart-docker", "load-images",
-                "load-audit-rules")
+ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "add-remap-user", "save-images", "restart-docker",
+                "load-images", "load-audit-rules")
 ALL_IMAGES = "*"  # save-images: every tagged image
 SEVERITIES = ("info", "low", "medium", "high")
 _GIT_TYPE = {"file": "10", "directory": "04", "socket": "14"}
@@ -127,7 +127,8 @@ class Action:
     unit), daemon-reload (unit files changed), reload-docker (SIGHUP: only
     reloadable keys changed, or live-restore first), restart-docker (units
     lists which units, docker.socket before docker.service when the socket
-    unit changed), save-images / load-images (carry `images` across a restart that moves dockerd's image store,
+    unit changed), add-remap-user (units: the system user userns-remap "default" maps to, added by harden
+    before the restart rather than by dockerd, so a rollback removes it again), save-images / load-images (carry `images` across a restart that moves dockerd's image store,
     as userns-remap does: saved before it, loaded into the new store after it; ALL_IMAGES: every tagged one),
     load-audit-rules (augenrules --load).
     """

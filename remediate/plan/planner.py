@@ -346,6 +346,11 @@ class _Planner:
             # key or -H unix://) replaced the socket file, and `-H fd://` then gets no socket from systemd.
             units_ = ("docker.socket", "docker.service") if view.socket_loaded else ("docker.service",)
             why = restart_why or ["docker.service is not running"]
+            if "userns-remap" in merge.written and merge.settings.get("userns-remap") == "default" \
+                    and view.facts.command("dockremap_user").rc != 0:
+                actions.append(Action("add-remap-user", f"userns-remap \"default\" maps to the system user "
+                                      f"{subids.REMAP_USER}: harden adds it (a rollback removes it)",
+                                      (subids.REMAP_USER,)))
             carried = self._carried_images(merge) if active else ()
             if carried:
                 actions.append(Action("save-images", "userns-remap moves dockerd's image store: save "

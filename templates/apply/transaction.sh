@@ -428,7 +428,8 @@ wait_live_restore() {
 }
 
 # run_actions WAIT ACTIONS: ACTIONS is a comma list of reset-failed, daemon-reload, reload-docker,
-# reload-live-restore, save-images:IMAGE+IMAGE (or *), restart-docker:UNIT+UNIT, load-images, load-audit-rules.
+# reload-live-restore, add-remap-user:USER, save-images:IMAGE+IMAGE (or *), restart-docker:UNIT+UNIT, load-images,
+# load-audit-rules.
 run_actions() {
     wait=$1
     old_ifs=$IFS; IFS=,
@@ -448,6 +449,14 @@ run_actions() {
             # shellcheck disable=SC2086
             timeout "$wait" systemctl restart $units || { say "fail restart systemctl restart $units failed: $(journal_error)"; return 1; }
             wait_active "$wait" || return 1 ;;
+        add-remap-user:*)  # userns-remap's user, added by us (not by dockerd as it starts), removed by a restore
+            user=${action#add-remap-user:}
+            case $user in ''|-*|*[!a-z0-9_-]*) say "fail user bad user name $user"; return 1 ;; esac
+            if ! getent passwd "$user" >/dev/null; then
+                useradd --system --no-create-home --home-dir /nonexistent --shell /bin/false --user-group "$user" \
+                    >/dev/null 2>&1 || { say "fail user cannot add the system user $user"; return 1; }
+                printf '%s\n' "$user" >"$rundir/created-user"
+            fi ;;
         save-images:*)  # before a restart that moves the image store (userns-remap): IMAGE+IMAGE, or * for all
             list=${action#save-images:}
             set -f
@@ -506,7 +515,18 @@ restore_all() {
     *)
         systemctl stop docker.service 2>/dev/null ;;
     esac
+    remove_created_user || restored=1
     return $restored
+}
+
+# remove_created_user: the remap user this run added (add-remap-user), once dockerd no longer uses it.
+remove_created_user() {
+    created=$(small "$rundir/created-user") || return 0
+    case $created in ''|-*|*[!a-z0-9_-]*) return 0 ;; esac
+    if getent passwd "$created" >/dev/null; then
+        userdel "$created" >/dev/null 2>&1 || { say "fail restore cannot remove the user $created this run added"; return 1; }
+    fi
+    rm -f -- "$rundir/created-user"
 }
 
 commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for a rollback)

@@ -85,12 +85,13 @@ def test_risky_containers_with_accepted_risk_plan_userns_remap_and_its_ranges():
     impacts = {i.kind: i for i in p.impacts}
     assert impacts["userns-remap"].severity == "high" and "1 image(s) and 4 container(s)" in impacts["userns-remap"].message
     assert "unmanaged" in impacts["restart"].message  # no live-restore trick when the data root moves
-    # the remapped store starts empty: the verification image is carried across the restart
-    assert p.action_kinds() == ["save-images", "restart-docker", "load-images"]
+    # harden adds dockremap itself (a rollback removes it), and carries the verification image across
+    assert p.action_kinds() == ["add-remap-user", "save-images", "restart-docker", "load-images"]
     assert [a.images for a in p.actions if a.images] == [("busybox:latest",), ("busybox:latest",)]
     carried = plan_host(load("risky-containers"), policy(), accept_risk={"userns-remap"}, carry_images=True)
     assert [a.images for a in carried.actions if a.images] == [("*",), ("*",)]  # --carry-images: every one
-    assert script_actions(carried) == "save-images:*,restart-docker:docker.socket+docker.service,load-images"
+    assert script_actions(carried) == ("add-remap-user:dockremap,save-images:*,"
+                                       "restart-docker:docker.socket+docker.service,load-images")
 
 
 def test_strict_policy_holds_nothing_back():
