@@ -51,7 +51,9 @@ def test_docker_ce_unit_reads_no_environment_file(engine_lab):
     host = engine_lab.hosts["docker-ce"]
     unit = sh(host, "systemctl cat docker.service")
     assert "EnvironmentFile" not in unit and "$DOCKER_OPTS" not in unit
-    assert sh(host, "systemctl show -p ExecStart --value docker.service").count("/usr/bin/dockerd") == 1
+    exec_start = sh(host, "systemctl show -p ExecStart --value docker.service")
+    assert exec_start.count("argv[]=") == 1  # one command, no drop-in adding another
+    assert "argv[]=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock ;" in exec_start
     # The distribution's units are replaced where they were installed, not overridden from /etc.
     assert sh(host, "ls /etc/systemd/system/docker.service /etc/systemd/system/docker.socket 2>&1 || true").count(
         "No such file") == 2
