@@ -19,6 +19,8 @@ from remediate.lab.fleet import SCENARIO_ORDER, Lab
 
 ROOT = Path(__file__).resolve().parent
 LAB_INVENTORY = ROOT / "inventories" / "lab.yml"
+# `invoke test`: every test on the first engine, the tests marked `engines` on the others.
+TEST_ENGINES = ("newest", "20.10", "26.1")
 
 
 TARGET_HELP = {
@@ -307,20 +309,33 @@ def lab_ssh(c, host, command=None, name="default"):
 @task(help={
     "unit": "Run only the fast unit tests (no lab, no root needed).",
     "keyword": "Only tests matching this pytest -k expression.",
-    "keep_lab": "Leave the test lab running afterwards (faster reruns; lab.down --name test stops it).",
+    "keep_lab": "Leave the test labs running afterwards (faster reruns; lab.down --name test-ENGINE stops them).",
+    "docker": "Engines to test on: 'all' (default: every test on the newest engine, then the tests marked "
+              "`engines` on each older one), or one engine (20.10, 26.1, newest) to run every test on it.",
 })
-def test(c, unit=False, keyword=None, keep_lab=False):
-    """Run the test suite: unit tests and tests against a booted lab of real hosts."""
-    argv = [sys.executable, "-m", "pytest", str(ROOT / ("tests/unit" if unit else "tests"))]
-    if keyword:
-        argv += ["-k", keyword]
-    env = {"REMEDIATE_KEEP_LAB": "1"} if keep_lab else {}
-    result = c.run(" ".join(shlex.quote(a) for a in argv), warn=True, pty=False, env=env)
-    # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
-    if result.exited == 5:
-        raise Exit("test: no tests were collected", code=1)
-    if result.exited != 0:
-        raise Exit(code=result.exited)
+def test(c, unit=False, keyword=None, keep_lab=False, docker="all"):
+    """Run the test suite: unit tests and tests against booted labs of real hosts, on every Docker engine."""
+    if unit:
+        passes = [("", [str(ROOT / "tests/unit")])]
+    elif docker == "all":
+        passes = [(TEST_ENGINES[0], [str(ROOT / "tests")])]
+        passes += [(engine, [str(ROOT / "tests/lab"), "-m", "engines"]) for engine in TEST_ENGINES[1:]]
+    else:
+        passes = [(docker, [str(ROOT / "tests")])]
+    failed = 0
+    for engine, args in passes:
+        argv = [sys.executable, "-m", "pytest", *args, *(["-k", keyword] if keyword else [])]
+        env = {"REMEDIATE_KEEP_LAB": "1"} if keep_lab else {}
+        if engine:
+            env |= {"REMEDIATE_TEST_DOCKER": engine, "REMEDIATE_TEST_LAB": "test-" + engine.replace(".", "")}
+            output.info(f"test: {'every test' if len(args) == 1 else 'the tests marked engines'} on Docker {engine}")
+        result = c.run(" ".join(shlex.quote(a) for a in argv), warn=True, pty=False, env=env)
+        # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
+        if result.exited == 5:
+            raise Exit(f"test: no tests were collected{f' on Docker {engine}' if engine else ''}", code=1)
+        failed = failed or result.exited
+    if failed:
+        raise Exit(code=failed)
 
 
 lab = Collection("lab")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.lab.fleet import Lab
+from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
 from remediate.lab.host import LabHost
 
 TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
@@ -67,13 +67,13 @@ def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int
 @pytest.fixture(scope="session")
 def lab() -> LabHandle:
     """The shared lab: tests that use it only read (audit, facts, transport) or undo what they change."""
-    yield from _booted(TEST_LAB)
+    yield from _booted(TEST_LAB, SCENARIO_ORDER + OPTIONAL_SCENARIOS)
 
 
 @pytest.fixture(scope="session")
 def harden_lab() -> LabHandle:
     """A lab of its own for tests that harden hosts and roll them back (state flows between them)."""
-    yield from _booted(f"{TEST_LAB}-harden")
+    yield from _booted(f"{TEST_LAB}-harden", SCENARIO_ORDER + OPTIONAL_SCENARIOS)
 
 
 @pytest.fixture(scope="session")

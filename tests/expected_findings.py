@@ -20,4 +20,5 @@ EXPECTED_FAILURES = {
     "custom-settings": WITH_DAEMON_JSON | {"2.3", "2.5"},
     "hardened": set(),
     "broken-json": WITH_DAEMON_JSON | {"REM-CONFIG", "REM-RUNNING", "REM-IP-FORWARD"},
+    "docker-ce": STOCK,
 }

@@ -10,6 +10,8 @@ from remediate import app
 from remediate.checks.model import FAIL
 from tests.expected_findings import EXPECTED_FAILURES
 
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
+
 
 @pytest.fixture(scope="module")
 def lab_audit(lab, tmp_path_factory):

@@ -12,9 +12,12 @@ from remediate.errors import LabError
 from remediate.lab import image, scenarios
 from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
 from remediate.lab.host import host_exec
-from tests.conftest import TEST_LAB, _booted
+from tests.conftest import TEST_ENGINE, TEST_LAB, _booted
 
-ENGINES = tuple(image.ENGINES)  # 20.10, 26.1, newest
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
+
+# 20.10, 26.1, newest; `invoke test` runs this module once per engine (REMEDIATE_TEST_DOCKER)
+ENGINES = (image.engine(TEST_ENGINE).name,) if TEST_ENGINE else tuple(image.ENGINES)
 
 
 @pytest.fixture(scope="module", params=ENGINES)

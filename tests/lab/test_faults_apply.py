@@ -193,6 +193,7 @@ def pristine(faults_lab):
 
 # --- 2. the SSH connection cut between the write and the restart, and during the write --------------------------
 
+@pytest.mark.engines
 def test_connection_cut_between_write_and_restart_the_host_finishes_alone(faults_lab, pristine, tmp_path):
     lab, name = faults_lab, "stock-01"
     proc = start_harden(lab, name, tmp_path, pause="renamed")

@@ -26,7 +26,7 @@ from remediate.results import new_run_id
 from remediate.runner import run_fleet
 
 SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "loose-perms", "risky-containers",
-             "custom-settings", "hardened", "broken-json"]
+             "custom-settings", "docker-ce", "hardened", "broken-json"]
 # Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
 # key.json is dockerd's own identity file, written by dockerd at its first start, not by harden.
 SNAPSHOT = r"""
@@ -79,6 +79,7 @@ def before(harden_lab):
     return {h: snapshot(harden_lab, h) for h in SCENARIOS}
 
 
+@pytest.mark.engines
 def test_dry_run_shows_each_scenario_and_changes_nothing(harden_lab, before, tmp_path):
     exact = {name: snapshot(harden_lab, name, dir_mtimes=True) for name in SCENARIOS}
     code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
@@ -109,6 +110,36 @@ def test_dry_run_shows_each_scenario_and_changes_nothing(harden_lab, before, tmp
     assert all(s["ok"] for h in SCENARIOS if h != "broken-json" for s in hosts[h]["validation"]["steps"])
 
 
+# Everything a dry run could possibly touch: every file, link and directory under /etc and /var/lib/remediate
+# (kind, mode, owner, mtime, size, and the bytes of /etc's files) and the top of /var/lib/docker, where a
+# userns-remap store would appear.
+EVERYTHING = r"""
+find /etc /var/lib/remediate -xdev -printf '%y %m %u %g %T@ %s %p\n' 2>/dev/null | sort -k7
+find /var/lib/docker -maxdepth 1 -printf '%y %m %u %g %T@ %p\n' | sort -k6
+find /etc -xdev -type f -exec sha256sum {} + 2>/dev/null | sort -k2
+"""
+
+
+@pytest.mark.engines
+def test_a_dry_run_with_every_risk_accepted_writes_nothing_at_all(harden_lab, before, tmp_path):
+    """On every engine: dockerd 23+'s `--validate` with userns-remap "default" created the dockremap user and
+    appended id ranges to /etc/subuid and /etc/subgid (issue 13); the dry run's validation must not."""
+    every_risk = frozenset(policy_for({}, None).hold_back)
+    assert "userns-remap" in every_risk
+    exact = {name: ssh(harden_lab, name, EVERYTHING) for name in SCENARIOS}
+    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True, accept_risk=every_risk)
+    for name in SCENARIOS:
+        assert ssh(harden_lab, name, EVERYTHING) == exact[name], f"the dry run wrote to {name}"
+    stock = hosts["stock"]
+    changes = {c["path"]: c for c in stock["plan"]["changes"]}
+    assert json.loads(changes["/etc/docker/daemon.json"]["after"])["userns-remap"] == "default"
+    assert all(s["ok"] for s in stock["validation"]["steps"]), stock["validation"]
+    names = [s["name"] for s in stock["validation"]["steps"]]
+    if "dockerd-validate" in names:  # dockerd 23+: the real validation ran, without the key it would act on
+        assert "remediate" in names, stock["validation"]
+
+
+@pytest.mark.engines
 def test_apply_hardens_and_verifies_every_scenario(harden_lab, before, tmp_path):
     running_before = ssh(harden_lab, "risky-containers", "docker ps -q --no-trunc | sort")
     code, hosts = harden(harden_lab, "lab", tmp_path, yes=True)
@@ -138,6 +169,7 @@ def seeded_daemon_json(lab, host: str) -> str:
     return ssh(lab, host, f"cat /var/lib/remediate/runs/{run}/files/{entry['index']}")
 
 
+@pytest.mark.engines
 def test_second_run_plans_nothing(harden_lab, tmp_path):
     code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
     for name in SCENARIOS[:-1]:
@@ -145,6 +177,7 @@ def test_second_run_plans_nothing(harden_lab, tmp_path):
     assert hosts["broken-json"]["plan"]["refused"]
 
 
+@pytest.mark.engines
 def test_rollback_restores_the_exact_earlier_state(harden_lab, before):
     code = app.rollback(target(harden_lab, "lab"), None)
     assert code == app.EXIT_OK
@@ -156,6 +189,7 @@ def test_rollback_restores_the_exact_earlier_state(harden_lab, before):
     assert ssh(harden_lab, "stock", "systemctl is-active docker").strip() == "active"
 
 
+@pytest.mark.engines
 def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
     # data-root on a regular file: our model cannot know, dockerd refuses to start.
     inventory = inventory_with_policy(harden_lab, tmp_path, {"data-root": "/etc/hostname"})
@@ -167,6 +201,7 @@ def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
     assert ssh(harden_lab, "stock", "systemctl is-active docker").strip() == "active"
 
 
+@pytest.mark.engines
 def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
     # dockerd starts, but containers cannot: the nofile hard limit is above what the host allows.
     inventory = inventory_with_policy(harden_lab, tmp_path, {

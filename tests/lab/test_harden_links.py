@@ -9,6 +9,8 @@ restore never follows a link planted where a planned file was.
 
 from __future__ import annotations
 
+import pytest
+
 import contextlib
 import json
 
@@ -22,6 +24,8 @@ from remediate.results import new_run_id
 from remediate.runner import run_fleet
 from tests.lab.test_faults_apply import host_sh, pristine  # noqa: F401 (fixture)
 from tests.lab.test_harden import harden, target
+
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
 CANARY = "/root/canary"  # stands for /etc/shadow: root-only, and must stay so
 SEED_HOME = r"""

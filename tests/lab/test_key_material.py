@@ -15,6 +15,8 @@ import pytest
 from remediate import app
 from remediate.harden import HardenOptions
 
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
+
 REGISTRY_DIR = "/etc/docker/certs.d/registry.example:5000"
 CLIENT_KEY = f"{REGISTRY_DIR}/client.key"
 CLIENT_CERT = f"{REGISTRY_DIR}/client.cert"

@@ -7,10 +7,14 @@ verification container did not start, though it did not start before either.
 
 from __future__ import annotations
 
+import pytest
+
 from remediate import app
 from remediate.lab.scenarios import BUSYBOX_IMPORT
 from tests.lab.test_faults_apply import docker, host_sh, pristine  # noqa: F401 (fixture)
 from tests.lab.test_harden import harden
+
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
 # The verification image, replaced by one without `true` in it: no container from it starts, before or after.
 BREAK_IMAGE = "docker rmi -f busybox:latest >/dev/null && tar -c -T /dev/null | docker import - busybox:latest >/dev/null"
