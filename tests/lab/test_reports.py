@@ -18,7 +18,7 @@ from remediate.harden import HardenOptions
 from remediate.report import documents, write_reports
 from tests import chromium
 from tests import report_fixtures as rf
-from tests.expected_findings import EXPECTED_FAILURES
+from tests.expected_findings import expected_failures
 from tests.report_page import Matrix
 
 
@@ -37,6 +37,12 @@ def failing(doc: dict) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
+def expected(lab) -> dict[str, set[str]]:
+    """What each scenario fails on this lab's engine."""
+    return expected_failures(lab.lab.engine_info().get("containerd", ""))
+
+
+@pytest.fixture(scope="module")
 def audit_reports(lab, tmp_path_factory):
     out = tmp_path_factory.mktemp("audit-report")
     code = app.audit(target(lab), app.AuditOptions(report_dir=out))
@@ -50,17 +56,17 @@ def dry_run_reports(lab, tmp_path_factory):
     return code, out, json.loads((out / "results.json").read_text())
 
 
-def test_audit_report_every_format_matches_the_lab(lab, audit_reports):
+def test_audit_report_every_format_matches_the_lab(expected, lab, audit_reports):
     code, out, doc = audit_reports
     assert code == app.EXIT_FINDINGS
     assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "results.json", "junit.xml", "results.sarif"}
     assert schema_errors(doc) == []
-    assert failing(doc) == EXPECTED_FAILURES
+    assert failing(doc) == expected
 
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     suites = {s.name: s for s in xml}
-    assert set(suites) == set(EXPECTED_FAILURES)
-    for host, expected in EXPECTED_FAILURES.items():
+    assert set(suites) == set(expected)
+    for host, expected in expected.items():
         failed = {case.name.split()[0] for case in suites[host]
                   if any(isinstance(r, junitparser.Failure) for r in case.result)}
         assert failed == expected and suites[host].failures == len(expected), host
@@ -68,26 +74,26 @@ def test_audit_report_every_format_matches_the_lab(lab, audit_reports):
     log = json.loads((out / "results.sarif").read_text())
     validator = jsonschema.Draft4Validator(json.loads(rf.SARIF_SCHEMA.read_text()))
     assert [e.message for e in validator.iter_errors(log)] == []
-    found: dict[str, set[str]] = {h: set() for h in EXPECTED_FAILURES}
+    found: dict[str, set[str]] = {h: set() for h in expected}
     for result in log["runs"][0]["results"]:
         if result["properties"]["status"] == "fail":
             found[result["properties"]["host"]].add(result["ruleId"])
-    assert found == EXPECTED_FAILURES
+    assert found == expected
 
     markdown = (out / "report.md").read_text()
-    assert all(f"\n## {host}\n" in markdown for host in EXPECTED_FAILURES)
+    assert all(f"\n## {host}\n" in markdown for host in expected)
     for path in out.iterdir():
         text = path.read_text()
         assert lab.container_secret not in text and lab.ops_password not in text, path.name
 
 
-def test_audit_html_in_chromium(audit_reports, tmp_path):
+def test_audit_html_in_chromium(expected, audit_reports, tmp_path):
     _, out, doc = audit_reports
     loaded = chromium.load((out / "report.html").as_uri(), tmp_path / "profile")
     assert loaded.console == []
     matrix = Matrix(loaded.dom)
     assert matrix.ready and [r.host for r in matrix.rows] == [h["host"] for h in doc["hosts"]]
-    assert matrix.cells_with("fail") == EXPECTED_FAILURES
+    assert matrix.cells_with("fail") == expected
 
 
 def test_dry_run_report_shows_every_pending_change(lab, dry_run_reports, tmp_path):
