@@ -62,7 +62,8 @@ class CheckContext:
 
     @cached_property
     def docker_info(self) -> dict | None:
-        return parse.json_object(self.facts.command("docker_info").stdout)
+        """What the running dockerd answered; None when it did not (down, unreachable, not installed)."""
+        return parse.docker_info(self.facts.command("docker_info"))
 
     @cached_property
     def daemon_json_path(self) -> str:
@@ -90,8 +91,10 @@ class CheckContext:
 
     @cached_property
     def containers_known(self) -> bool:
-        """False when dockerd did not answer: container checks cannot conclude anything."""
-        return self.facts.command("containers").ok
+        """False when dockerd did not answer: container checks cannot conclude anything. The probe skips
+        `docker ps` when docker info counted no containers, and a down 26.1+ client's zero-valued info counts
+        none: only an answering daemon's count is a count."""
+        return self.facts.command("containers").ok and self.docker_info is not None
 
     def setting(self, key: str):
         """The effective value of a daemon setting (value, source, origin), default when unset."""

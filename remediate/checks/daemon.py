@@ -14,6 +14,8 @@ from remediate.dockerd.daemon_json import REVIEW_LIMIT
 
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 SANDBOX_RUNTIMES = ("runsc", "kata", "kata-runtime", "kata-qemu", "kata-fc")
+# Checks that need the running daemon's answer (ctx.docker_info) say this when it gave none.
+NOT_ANSWERING = "dockerd is not answering: "
 
 
 def where(ctx: CheckContext, key: str) -> str:
@@ -57,8 +59,9 @@ predicate("2.18")(expect("experimental", True, equal=False))
 @predicate("2.1")
 @_daemon_check
 def rootless(ctx: CheckContext) -> Outcome:
-    info = ctx.docker_info or {}
-    rootless_mode = any("rootless" in opt for opt in info.get("SecurityOptions") or [])
+    if ctx.docker_info is None:
+        return Outcome.na(NOT_ANSWERING + "whether it runs rootless is only in docker info's SecurityOptions")
+    rootless_mode = any("rootless" in opt for opt in ctx.docker_info.get("SecurityOptions") or [])
     return Outcome.of(rootless_mode, "dockerd runs rootless" if rootless_mode else "dockerd runs as root")
 
 
@@ -83,7 +86,9 @@ def insecure_registries(ctx: CheckContext) -> Outcome:
 @_daemon_check
 def aufs(ctx: CheckContext) -> Outcome:
     driver = ctx.setting("storage-driver").value or (ctx.docker_info or {}).get("Driver") or ""
-    return Outcome.of(driver != "aufs", f"storage driver: {driver or 'unknown'}")
+    if not driver:
+        return Outcome.na(NOT_ANSWERING + "no storage-driver is configured, and dockerd picks one when it starts")
+    return Outcome.of(driver != "aufs", f"storage driver: {driver}")
 
 
 @predicate("2.7")
@@ -165,7 +170,10 @@ def seccomp_default(ctx: CheckContext) -> Outcome:
     profile = ctx.setting("seccomp-profile").value
     if profile == "unconfined":
         return Outcome.failed(where(ctx, "seccomp-profile"))
-    options = (ctx.docker_info or {}).get("SecurityOptions")
+    if ctx.docker_info is None:
+        return Outcome.na(NOT_ANSWERING + f"seccomp profile {profile or 'default'} is configured; whether seccomp "
+                          "is in force is only in docker info's SecurityOptions")
+    options = ctx.docker_info.get("SecurityOptions")
     if options is not None and not any(o.startswith("name=seccomp") for o in options):
         return Outcome.failed(f"docker info SecurityOptions lacks seccomp: {options}")
     return Outcome.passed(f"seccomp profile: {profile or 'default'}")
@@ -219,7 +227,7 @@ def running(ctx: CheckContext) -> Outcome:
 @_daemon_check
 def drift(ctx: CheckContext) -> Outcome:
     if ctx.docker_info is None:
-        return Outcome.na("dockerd is not answering: nothing to compare with")
+        return Outcome.na(NOT_ANSWERING + "nothing to compare with")
     items = ctx.effective.drift
     return Outcome.of(not items, *([d.message for d in items] or ["the running daemon matches its configuration"]))
 
@@ -227,6 +235,8 @@ def drift(ctx: CheckContext) -> Outcome:
 @predicate("REM-SANDBOX-RUNTIME")
 @_daemon_check
 def sandbox_runtime(ctx: CheckContext) -> Outcome:
-    runtimes = sorted(((ctx.docker_info or {}).get("Runtimes") or {}).keys())
+    if ctx.docker_info is None:
+        return Outcome.na(NOT_ANSWERING + "its runtimes are only in docker info")
+    runtimes = sorted((ctx.docker_info.get("Runtimes") or {}).keys())
     sandboxes = [r for r in runtimes if r in SANDBOX_RUNTIMES]
     return Outcome.of(bool(sandboxes), f"runtimes: {', '.join(runtimes) or 'unknown'}")

@@ -33,7 +33,7 @@ def dockerd_inputs(facts: HostFacts):
         socket_listen=parse.socket_listen(socket),
         socket_listen_source=_last_setting(facts, socket_files, "ListenStream") or socket.get("FragmentPath", ""),
         live_cmdline=cmdline or None,
-        live_info=parse.json_object(facts.command("docker_info").stdout),
+        live_info=parse.docker_info(facts.command("docker_info")),
         active_state=service.get("ActiveState", "unknown"),
         journal_tail=facts.command("journal").stdout,
     )

@@ -163,6 +163,21 @@ def json_object(text: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def docker_info(command) -> dict | None:
+    """What the running dockerd told `docker info --format '{{json .}}'` (a CommandFact: rc and stdout), or None
+    when no daemon answered. Every consumer of the `docker_info` fact reads it through here.
+
+    With dockerd down, the client still prints JSON: 20.10 `{"ServerErrors":[...],"ClientInfo":{...}}`, exit 0;
+    26.1 a zero-valued info object (ID "", LoggingDriver "", Swarm.LocalNodeState "") plus ServerErrors, exit 0;
+    28.5 the zero-valued object without ServerErrors, exit 1. Read as an answer, its empty values would be
+    judged (a false REM-DRIFT, swarm "inactive", 0 containers). A daemon always reports its ID.
+    """
+    info = json_object(command.stdout) if command.rc == 0 else None
+    if info is None or info.get("ServerErrors") or not info.get("ID"):
+        return None
+    return info
+
+
 def os_release(text: str) -> dict[str, str]:
     out = {}
     for line in lines(text):

@@ -144,9 +144,10 @@ SNIPPETS: dict[str, str] = {
         'if r=$(readlink -f -- "$@"); then for t in $r; do printf "%s\\t%s\\n" "${1##*/}" "$t"; shift; done; '
         'else for p; do printf "%s\\t%s\\n" "${p##*/}" "$(readlink -f -- "$p")"; done; fi'
     ),
-    # `docker info` already counted the containers; list them only when there are any.
+    # `docker info` already counted the containers; list them only when there are any. Only a daemon's answer
+    # counts: with dockerd down, a 26.1+ client prints a zero-valued info whose ID is "" (parse.docker_info).
     "containers": (
-        "grep -q '\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
+        "grep -q '^{\"ID\":\"[^\"][^\"]*\",\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -z "$ids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids'
     ),

@@ -136,8 +136,10 @@ def _security_options(effective) -> list[str]:
 
 
 def _running_info(facts: HostFacts, effective, *, restarted: bool) -> dict:
-    info = parse.json_object(facts.command("docker_info").stdout) or {
-        "ServerVersion": effective.version, "Images": 0, "Containers": 0, "ContainersRunning": 0,
+    # A down dockerd's client prints a zero-valued info (parse.docker_info): start from scratch, with an ID, as a
+    # daemon that answers reports one.
+    info = parse.docker_info(facts.command("docker_info")) or {
+        "ID": "(simulated)", "ServerVersion": effective.version, "Images": 0, "Containers": 0, "ContainersRunning": 0,
         "Swarm": {"LocalNodeState": "inactive"},
     }
     info["Debug"] = effective.value("debug") is True
