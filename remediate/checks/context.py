@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from remediate.facts import parse
+from remediate.facts.dirs import parse_dir_chain
 from remediate.facts.gather import daemon_json_path
 from remediate.facts.model import FileFact, HostFacts
 from remediate.policy import Policy
@@ -138,6 +139,24 @@ class CheckContext:
                     if line.strip() and not line.lstrip().startswith("#"):
                         rules.append(AuditRule(path, n, line.strip()))
         return rules
+
+    @cached_property
+    def resolved_dirs(self) -> dict[str, str]:
+        """Directories as the host resolves them (readlink -m): those the dir_chain probe was asked about (the
+        fixed paths' and the units' directories) and those of every audit rule's path (audit_dirs)."""
+        resolved = dict(parse_dir_chain(self.facts.command("dir_chain").stdout).resolved)
+        resolved.update(parse.resolved_dirs(self.facts.command("audit_dirs").stdout))
+        return resolved
+
+    def canonical(self, path: str) -> str:
+        """`path` as an audit watch on it sees it on this host (parse.canonical_path): the one way audit paths
+        are compared, so /lib/systemd/system/x and /usr/lib/systemd/system/x are one file where /lib -> usr/lib."""
+        return parse.canonical_path(path, self.resolved_dirs)
+
+    def rules_watching(self, path: str) -> list[AuditRule]:
+        """The audit rules that watch `path`, whatever their spelling of it."""
+        wanted = self.canonical(path)
+        return [r for r in self.audit_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
 
     @cached_property
     def listeners(self) -> list[parse.Listener]:

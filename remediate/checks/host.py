@@ -1,4 +1,4 @@
-"""Section 1: the host — audit rules on the exact Docker paths, docker group, version."""
+"""Section 1: the host — audit rules on the exact Docker paths (as the host resolves them), docker group, version."""
 
 from __future__ import annotations
 
@@ -51,15 +51,25 @@ def _audit_check(check_id: str):
         path = audited_path(ctx, check_id)
         if path is None:
             return Outcome.na(f"{AUDITED[check_id][1]} does not exist on this host")
-        matches = [r for r in ctx.audit_rules if r.watched_path() == path]
+        real = ctx.canonical(path)
+        matches = ctx.rules_watching(path)
         if matches:
-            return Outcome.passed(*(f"{r.source}:{r.line}: {r.text}" for r in matches))
+            return Outcome.passed(*(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path(), path, real)
+                                    for r in matches))
         near = [r for r in ctx.audit_rules if r.watched_path() and path in r.watched_path()]
         hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
         source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
+        resolved = [f"{path} is {real} as this host resolves it"] if real != path else []
         return Outcome.failed(f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
-                              *hint)
+                              *hint, *resolved)
     return check
+
+
+def _same_file(watched: str, path: str, real: str) -> str:
+    """The note on a rule that spells the path otherwise (/lib/... for /usr/lib/..., a trailing slash)."""
+    if watched == path:
+        return ""
+    return f" (the same file as {path} on this host" + ("" if real == path else f": {real}") + ")"
 
 
 for _id in AUDITED:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _NUMBER = re.compile(r"[0-9]+")
@@ -176,6 +178,36 @@ def docker_info(command) -> dict | None:
     if info is None or info.get("ServerErrors") or not info.get("ID"):
         return None
     return info
+
+
+def resolved_dirs(text: str) -> dict[str, str]:
+    """The `audit_dirs` probe's "DIR<TAB>RESOLVED" lines: each directory as the host resolves it (readlink -m)."""
+    out = {}
+    for line in lines(text):
+        directory, sep, real = line.partition("\t")
+        if sep and directory.startswith("/") and real.startswith("/"):
+            out[directory] = real
+    return out
+
+
+def canonical_path(path: str, resolved: Mapping[str, str]) -> str:
+    """`path` as an audit watch on it sees it: its directory resolved as the host resolves it (`resolved`: the
+    nearest resolved ancestor, the rest as written), its last name as written (a watch on a link is on the
+    link), without a trailing slash. /lib/systemd/system/docker.service -> /usr/lib/systemd/system/docker.service
+    where /lib -> usr/lib; /etc/docker/ -> /etc/docker."""
+    path = "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path
+    if path == "/" or not path.startswith("/"):
+        return path
+    directory, _, name = path.rpartition("/")
+    directory = directory or "/"
+    ancestor = directory
+    while ancestor not in resolved:
+        if ancestor == "/":
+            return path
+        ancestor = ancestor.rpartition("/")[0] or "/"
+    rest = directory[len(ancestor):].lstrip("/")
+    real = posixpath.join(resolved[ancestor], rest) if rest else resolved[ancestor]
+    return posixpath.join(real, name)
 
 
 def os_release(text: str) -> dict[str, str]:

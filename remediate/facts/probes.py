@@ -119,6 +119,7 @@ SNIPPET_INPUTS: dict[str, dict[str, str]] = {
     "dockerd_version": {"UNITS": "systemd", "INFO": "docker_info"},
     "containers": {"INFO": "docker_info"},
     "journal": {"UNITS": "systemd"},
+    "audit_dirs": {"AUDITCTL": "auditctl"},
 }
 
 SNIPPETS: dict[str, str] = {
@@ -163,6 +164,25 @@ SNIPPETS: dict[str, str] = {
     "apply_lock": (
         "[ -d /var/lib/remediate/lock ] && { cat /var/lib/remediate/lock/owner 2>/dev/null || echo unknown holder; }; "
         "true"
+    ),
+    # The directory of every path an audit rule watches (`-w PATH`, `-F path=`/`dir=`, in the rules files and
+    # in `auditctl -l`), as the host resolves it: "DIR<TAB>readlink -m DIR" a line, one readlink for all,
+    # nothing (and no process) where there is no rule. A watch follows the links on the way to its last
+    # name, not that name: /lib/systemd/system/docker.service is /usr/lib/... where /lib -> usr/lib.
+    # The rules.d files are read here, in round 1, so their rules cost no round trip (gather reads them later).
+    "audit_dirs": (
+        "n='\n'; seen=$n; set --; "
+        'for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules "$AUDITCTL"; do set -f; '
+        '[ -f "$f" ] && while IFS= read -r l || [ -n "$l" ]; do p=; for w in $l; do '
+        "case $w in '#'*) break;; esac; x=; case $p in -w) x=$w;; -F) case $w in path=*|dir=*) x=${w#*=};; esac;; esac; p=$w; "
+        "case $x in /*) ;; *) continue;; esac; "
+        "while :; do case $x in */) x=${x%/};; *) break;; esac; done; d=${x%/*}; d=${d:-/}; "
+        'case $seen in *"$n$d$n"*) ;; *) seen=$seen$d$n; set -- "$@" "$d";; esac; '
+        'done; done < "$f"; done; '
+        '[ $# -gt 0 ] || exit 0; IFS=$n; r=$(readlink -m -- "$@") || exit 1; '
+        # a resolution holding a newline would pair every later directory with another's: none then
+        'c=0; for x in $r; do c=$((c + 1)); done; [ "$c" -eq $# ] || exit 1; '
+        "for x in $r; do printf '%s\\t%s\\n' \"$1\" \"$x\"; shift; done"
     ),
     # Paths only the host knows, beyond the units' files (gather takes those from the `systemd` probe):
     # audit rules.d, registry certificates, a rootless daemon.json.

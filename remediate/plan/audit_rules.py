@@ -3,7 +3,8 @@
 Paths are the host's own (resolved binaries, the unit files systemd loaded),
 found with remediate.checks.host.audited_path, plus paths this plan creates
 (a new daemon.json makes 1.1.11 applicable). A path already watched by any
-rules file is not added again: augenrules concatenates rules.d, and a
+rules file, under any spelling the host resolves to the same file (CheckContext.canonical:
+/lib/systemd/system/docker.service where /lib -> usr/lib, /etc/docker/), is not added again: augenrules concatenates rules.d, and a
 duplicate watch makes auditctl stop loading with "Rule exists". When
 docker.rules exists (ours or the owner's) its bytes are kept and the missing
 rules are appended; otherwise the template renders them, sorted.
@@ -36,6 +37,7 @@ class AuditPlan:
 
 
 def _watched_in_files(view: HostView) -> set[str]:
+    """Every path a rules file watches, as the host resolves it (CheckContext.canonical)."""
     found = set()
     for path, fact in view.facts.files.items():
         if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
@@ -43,7 +45,7 @@ def _watched_in_files(view: HostView) -> set[str]:
                 if line.strip() and not line.lstrip().startswith("#"):
                     watched = AuditRule(path, n, line.strip()).watched_path()
                     if watched:
-                        found.add(watched)
+                        found.add(view.ctx.canonical(watched))
     return found
 
 
@@ -51,7 +53,7 @@ def _watched_in_kernel(view: HostView) -> set[str] | None:
     auditctl = view.facts.command("auditctl")
     if not auditctl.ok:
         return None
-    return {w for n, line in enumerate(auditctl.stdout.splitlines(), 1)
+    return {view.ctx.canonical(w) for n, line in enumerate(auditctl.stdout.splitlines(), 1)
             if (w := AuditRule("auditctl -l", n, line.strip()).watched_path())}
 
 
@@ -79,7 +81,15 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
         else:
             usable[check_id] = path
     in_files = _watched_in_files(view)
-    missing = sorted({p for p in usable.values() if p not in in_files})
+    canonical = view.ctx.canonical
+    # One watch per file: a path a rule already watches under another spelling (/lib/... for /usr/lib/...)
+    # is not added again, nor the same file twice under two spellings.
+    missing, watched = [], set(in_files)
+    for path in sorted(set(usable.values())):
+        if canonical(path) not in watched:
+            watched.add(canonical(path))
+            missing.append(path)
+    added = {canonical(p) for p in missing}
     change = None
     if missing:
         fact = view.file(RULES_PATH)
@@ -92,15 +102,15 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
         else:
             after = render("harden/docker.rules.j2", paths=missing).encode()
             before, mode, owner, group, inode = None, None, None, None, None
-        fixes = tuple(sorted((c for c, p in usable.items() if p in missing and c in view.failing), key=_order))
+        fixes = tuple(sorted((c for c, p in usable.items() if canonical(p) in added and c in view.failing), key=_order))
         change = FileChange(path=RULES_PATH, before=before, after=after, owner=owner or "root", group=group or "root",
                             mode=RULES_MODE if mode is None else mode, fixes=fixes,
                             reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
                             old_mode=mode, old_owner=owner, old_group=group, old_inode=inode)
     kernel = _watched_in_kernel(view)
-    unloaded = sorted({p for p in usable.values() if kernel is not None and p not in kernel})
+    unloaded = {canonical(p) for p in usable.values() if kernel is not None and canonical(p) not in kernel}
     load = view.auditd_present and bool(missing or unloaded)
-    load_fixes = tuple(sorted((c for c, p in usable.items() if (p in missing or p in unloaded) and c in view.failing),
+    load_fixes = tuple(sorted((c for c, p in usable.items() if canonical(p) in added | unloaded and c in view.failing),
                               key=_order)) if load else ()
     if missing and not view.auditd_present:
         notes.append("audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs")
