@@ -9,17 +9,18 @@ from remediate.checks.model import Outcome, predicate
 
 # CIS 1.1.3-1.1.18: check id -> how to find the path on this host.
 # ("bin", name): the real path of that binary; ("unit", name): the unit's file;
-# ("path", p): a fixed path, audited only when it exists.
+# ("path", p): a fixed path, audited only when it exists; ("data-root", p) and ("config", p): dockerd's data
+# root and configuration file as the effective configuration has them (data-root, --config-file), p by default.
 AUDITED = {
     "1.1.3": ("bin", "dockerd"),
     "1.1.4": ("path", "/run/containerd"),
-    "1.1.5": ("path", "/var/lib/docker"),
+    "1.1.5": ("data-root", "/var/lib/docker"),
     "1.1.6": ("path", "/etc/docker"),
     "1.1.7": ("unit", "docker.service"),
     "1.1.8": ("path", "/run/containerd/containerd.sock"),
     "1.1.9": ("unit", "docker.socket"),
     "1.1.10": ("path", "/etc/default/docker"),
-    "1.1.11": ("path", "/etc/docker/daemon.json"),
+    "1.1.11": ("config", "/etc/docker/daemon.json"),
     "1.1.12": ("path", "/etc/containerd/config.toml"),
     "1.1.13": ("path", "/etc/sysconfig/docker"),
     "1.1.14": ("bin", "containerd"),
@@ -33,6 +34,17 @@ _ALWAYS_PRESENT = {"/run/containerd"}
 SUPPORTED_MAJOR = 25  # oldest engine major version still maintained upstream (checked 2026-11)
 
 
+def configured_path(ctx: CheckContext, check_id: str) -> str:
+    """The path a "path", "data-root" or "config" check audits on this host, whether or not it exists yet."""
+    kind, name = AUDITED[check_id]
+    if kind == "config":
+        return ctx.effective.daemon_json_path
+    if kind == "data-root":
+        root = ctx.setting("data-root").value
+        return root.rstrip("/") or "/" if isinstance(root, str) and root.startswith("/") else name
+    return name
+
+
 def audited_path(ctx: CheckContext, check_id: str) -> str | None:
     """The real path CIS wants watched for this check on this host, or None when it does not exist."""
     kind, name = AUDITED[check_id]
@@ -41,16 +53,33 @@ def audited_path(ctx: CheckContext, check_id: str) -> str | None:
     if kind == "unit":
         props = ctx.service if name == "docker.service" else ctx.socket
         return props.get("FragmentPath") or None
-    if name in _ALWAYS_PRESENT:
-        return name if ctx.docker_installed else None
-    return name if ctx.facts.file(name).exists else None
+    path = configured_path(ctx, check_id)
+    if path in _ALWAYS_PRESENT:
+        return path if ctx.docker_installed else None
+    if kind == "data-root" and path not in ctx.facts.files:
+        # A moved data root is not among the paths gathered: the running dockerd's root shows it exists
+        # (<data-root>/<uid>.<gid> under userns-remap).
+        root = (ctx.docker_info or {}).get("DockerRootDir") or ""
+        return path if root == path or root.startswith(path + "/") else None
+    return path if ctx.facts.file(path).exists else None
+
+
+def _absent(ctx: CheckContext, check_id: str) -> str:
+    kind, name = AUDITED[check_id]
+    if kind in ("bin", "unit"):
+        return f"{name} does not exist on this host"
+    path = configured_path(ctx, check_id)
+    if kind == "data-root" and path not in ctx.facts.files:
+        return (f"data-root {path} is not among the paths gathered, and the running dockerd does not report it "
+                "as its root: whether it exists is unknown")
+    return f"{path} does not exist on this host"
 
 
 def _audit_check(check_id: str):
     def check(ctx: CheckContext) -> Outcome:
         path = audited_path(ctx, check_id)
         if path is None:
-            return Outcome.na(f"{AUDITED[check_id][1]} does not exist on this host")
+            return Outcome.na(_absent(ctx, check_id))
         real = ctx.canonical(path)
         matches = ctx.rules_watching(path)
         if matches:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from remediate.checks.context import AuditRule
-from remediate.checks.host import AUDITED, audited_path
+from remediate.checks.host import AUDITED, audited_path, configured_path
 from remediate.plan.model import FileChange
 from remediate.plan.view import HostView
 from remediate.templates import render
@@ -60,12 +60,12 @@ def _watched_in_kernel(view: HostView) -> set[str] | None:
 def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
     """check id -> the path CIS wants watched for it on this host after the plan (skipped/waived checks left out)."""
     out = {}
-    for check_id, (kind, name) in AUDITED.items():
+    for check_id, (kind, _name) in AUDITED.items():
         if check_id in view.policy.skip or check_id in view.waived:
             continue
         path = audited_path(view.ctx, check_id)
-        if path is None and kind == "path" and name in will_exist:
-            path = name
+        if path is None and kind not in ("bin", "unit") and configured_path(view.ctx, check_id) in will_exist:
+            path = configured_path(view.ctx, check_id)
         if path:
             out[check_id] = path
     return out

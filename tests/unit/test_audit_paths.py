@@ -206,3 +206,58 @@ def test_only_the_watches_really_missing_are_appended_in_the_hosts_spelling():
     after = apply_plan(facts, plan)
     assert {audit(after)[i].status for i in ("1.1.7", "1.1.9", "1.1.18")} == {PASS}
     assert plan_host(after, policy_for({})).change(RULES_PATH) is None
+
+
+# --- the data root and the configuration file where dockerd has them (1.1.5, 1.1.11) --------------------
+# stock-config-file-28.5: a stock 28.5 host given a docker.service drop-in whose ExecStart adds
+# --config-file=/etc/docker/custom.json, that file holding {"data-root": "/srv/docker"}, dockerd restarted;
+# stock-data-root-flag-20.10: a stock 20.10 host with DOCKER_OPTS="--data-root /srv/docker2" appended to
+# /etc/default/docker, dockerd restarted. Both captured running.
+
+MOVED = {"stock-config-file-28.5": ("/srv/docker", "/etc/docker/custom.json"),
+         "stock-data-root-flag-20.10": ("/srv/docker2", None)}
+
+
+@pytest.mark.parametrize("capture", sorted(MOVED))
+def test_the_data_root_and_config_file_audited_are_dockerds(capture):
+    root, config = MOVED[capture]
+    results = audit(load(capture))
+    assert results["1.1.5"].evidence[0] == f"no audit rule watches {root} exactly (0 rules in audit rules files)"
+    if config:
+        assert results["1.1.11"].evidence[0] == f"no audit rule watches {config} exactly (0 rules in audit rules files)"
+    else:
+        assert (results["1.1.11"].status, results["1.1.11"].evidence[0]) == (
+            NA, "/etc/docker/daemon.json does not exist on this host")
+
+
+@pytest.mark.parametrize("capture", sorted(MOVED))
+def test_harden_watches_the_moved_data_root_and_config_file(capture):
+    root, config = MOVED[capture]
+    facts = load(capture)
+    plan = plan_host(facts, policy_for({}))
+    rules = plan.change(RULES_PATH).after.decode().splitlines()
+    assert f"-w {root} -k docker" in rules and "-w /var/lib/docker -k docker" not in rules
+    if config:
+        assert f"-w {config} -k docker" in rules and "-w /etc/docker/daemon.json -k docker" not in rules
+    after = audit(apply_plan(facts, plan))
+    assert after["1.1.5"].status == after["1.1.11"].status == PASS
+
+
+def test_a_moved_data_root_is_unknown_while_dockerd_does_not_answer():
+    """The moved root is not among the gathered paths; only the running dockerd's DockerRootDir shows it."""
+    facts = copy_facts(load("stock-config-file-28.5"))
+    facts.commands["docker_info"] = load("broken-json-28.5").command("docker_info")
+    result = audit(facts)["1.1.5"]
+    assert (result.status, result.evidence[0]) == (
+        NA, "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
+            "its root: whether it exists is unknown")
+
+
+def test_a_moved_data_root_under_userns_remap_is_the_parent_of_dockerds_root():
+    from tests.facts_builder import Facts
+
+    facts = (Facts(load("hardened-28.5")).daemon_json({"data-root": "/srv/docker"})
+             .docker_info(DockerRootDir="/srv/docker/165536.165536").build())
+    result = audit(facts)["1.1.5"]
+    assert (result.status, result.evidence[0]) == (
+        FAIL, "no audit rule watches /srv/docker exactly (15 rules in audit rules files)")
