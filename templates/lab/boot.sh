@@ -32,6 +32,12 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 hostname "$name"
+# No login prompts: a lab host has no terminal of its own, and a getty on the controller's /dev/tty1 (bound in
+# with /dev) spins at full CPU on every host, as trixie's systemd starts one.
+for unit in getty.target getty@.service autovt@.service serial-getty@.service console-getty.service \
+            container-getty@.service; do
+    ln -sfn /dev/null "$root/etc/systemd/system/$unit"
+done
 # systemd only sets up a cgroup tree dockerd can use when it knows it runs in a container.
 export container=remediate-lab
 # Enter the root with pivot_root, not chroot: the kernel refuses a new user namespace (unshare --user,
