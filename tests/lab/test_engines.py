@@ -85,7 +85,7 @@ def test_a_container_runs_under_userns_remap(engine_lab):
 
 
 def test_a_running_lab_refuses_another_engine(engine_lab):
-    other = next(e for e in ENGINES if e != engine_lab.lab.engine_info()["engine"])
+    other = next(e for e in image.ENGINES if e != engine_lab.lab.engine_info()["engine"])
     before = {n: h.init for n, h in engine_lab.lab.hosts().items()}
     again = Lab(engine_lab.lab.name, scenario_names=SCENARIO_ORDER + OPTIONAL_SCENARIOS, engine=other,
                 log=lambda m: None)
