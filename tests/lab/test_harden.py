@@ -202,6 +202,39 @@ def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
 
 
 @pytest.mark.engines
+@pytest.mark.parametrize("host, user_there", [("stock", False), ("docker-ce", True)])
+def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_lab, before, tmp_path, host, user_there):
+    """Issue 13: refused on every 26.1 host before (dockerd --validate wrote /etc/subgid between plan and
+    compare-and-swap), and never proven by a running container. harden adds dockremap (unless the host has it)
+    and its ranges, carries the verify image into the remapped store, a container runs there; a second run has
+    nothing to do; the rollback puts every byte back and removes the user only if it added it."""
+    if user_there:
+        ssh(harden_lab, host, "useradd --system --no-create-home --shell /bin/false dockremap")
+    try:
+        passwd = ssh(harden_lab, host, "cat /etc/passwd /etc/group")
+        code, hosts = harden(harden_lab, host, tmp_path, yes=True, accept_risk=frozenset({"userns-remap"}))
+        result = hosts[host]["apply"]
+        assert result["outcome"] == "changed" and code == app.EXIT_OK, result
+        kinds = [a["kind"] for a in hosts[host]["plan"]["actions"]]
+        assert ("add-remap-user" in kinds) is not user_there, kinds
+        steps = {s["step"]: s for s in result["steps"]}
+        assert steps["container"]["ok"] and "started and exited 0" in steps["container"]["detail"], steps
+        assert "name=userns" in ssh(harden_lab, host, "docker info --format '{{json .SecurityOptions}}'")
+        assert ssh(harden_lab, host, "docker run --rm busybox true && echo ran").strip() == "ran"
+        assert "dockremap:" in ssh(harden_lab, host, "getent passwd dockremap")
+        code, hosts = harden(harden_lab, host, tmp_path, dry_run=True, accept_risk=frozenset({"userns-remap"}))
+        assert hosts[host]["plan"]["empty"] and code == app.EXIT_OK, hosts[host]["plan"]
+        assert app.rollback(target(harden_lab, host), None) == app.EXIT_OK
+        assert _without_runs(snapshot(harden_lab, host)) == _without_runs(before[host])
+        assert ssh(harden_lab, host, "cat /etc/passwd /etc/group") == passwd
+        assert ssh(harden_lab, host, "systemctl is-active docker").strip() == "active"
+        assert "name=userns" not in ssh(harden_lab, host, "docker info --format '{{json .SecurityOptions}}'")
+    finally:
+        if user_there:
+            ssh(harden_lab, host, "userdel dockremap")
+
+
+@pytest.mark.engines
 def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
     # dockerd starts, but containers cannot: the nofile hard limit is above what the host allows.
     inventory = inventory_with_policy(harden_lab, tmp_path, {
