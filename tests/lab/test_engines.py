@@ -13,6 +13,7 @@ from remediate.lab import image, scenarios
 from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
 from remediate.lab.host import host_exec
 from tests.conftest import TEST_ENGINE, TEST_LAB, _booted
+from tests.lab.test_faults_apply import pristine  # noqa: F401 (fixture, through spare_host)
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
@@ -22,10 +23,24 @@ ENGINES = (image.engine(TEST_ENGINE).name,) if TEST_ENGINE else tuple(image.ENGI
 
 @pytest.fixture(scope="module", params=ENGINES)
 def engine_lab(request):
-    """All scenarios plus docker-ce and one spare plain host (stock-01) on one engine."""
+    """All scenarios plus docker-ce on one engine. Under `invoke test` (one engine per pass) that is the
+    session's shared lab, already booted on it; otherwise a lab of its own per engine, in turn."""
+    if TEST_ENGINE:
+        yield request.getfixturevalue("lab")
+        return
     slug = request.param.replace(".", "")
     yield from _booted(f"{TEST_LAB}-engine-{slug}", SCENARIO_ORDER + OPTIONAL_SCENARIOS, extra=1,
                        engine=request.param)
+
+
+@pytest.fixture
+def spare_host(request, engine_lab):
+    """A plain host a test may change and put back: the faults lab's stock-03 (reset before and after by its
+    `pristine` fixture) under `invoke test`, else the engine lab's stock-01."""
+    if TEST_ENGINE:
+        request.getfixturevalue("pristine")
+        return request.getfixturevalue("faults_lab").lab.hosts()["stock-03"]
+    return engine_lab.hosts["stock-01"]
 
 
 def sh(host, command: str, timeout: float = 120) -> str:
@@ -62,9 +77,9 @@ def test_docker_ce_unit_reads_no_environment_file(engine_lab):
         "No such file") == 2
 
 
-def test_a_container_runs_under_userns_remap(engine_lab):
+def test_a_container_runs_under_userns_remap(spare_host):
     """A user namespace per container: refused to any process in a chroot, so this proves the pivot_root."""
-    host = engine_lab.hosts["stock-01"]
+    host = spare_host
     assert sh(host, "unshare --user id -u") == "65534"
     assert sh(host, "test -e /etc/docker/daemon.json && echo present || echo absent") == "absent"
     saved = "/etc/passwd /etc/group /etc/shadow /etc/gshadow /etc/subuid /etc/subgid"
