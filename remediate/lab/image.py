@@ -76,11 +76,13 @@ class Engine:
     moving: bool = False
 
 
-_BASE = tuple(p for p in PACKAGES if p != "docker.io")
+# chattr and lsattr: bookworm's minbase has them, trixie's does not (the immutable-file fault tests need them).
+TRIXIE_EXTRA = ("e2fsprogs",)
+_BASE = tuple(p for p in PACKAGES if p != "docker.io") + TRIXIE_EXTRA
 ENGINES = {
     "20.10": Engine("20.10", "bookworm", PACKAGES, "Debian 12 bookworm docker.io", expected="20.10"),
-    "26.1": Engine("26.1", "trixie", PACKAGES + ("docker-cli",), "Debian 13 trixie docker.io + docker-cli",
-                   expected="26.1"),
+    "26.1": Engine("26.1", "trixie", PACKAGES + ("docker-cli",) + TRIXIE_EXTRA,
+                   "Debian 13 trixie docker.io + docker-cli", expected="26.1"),
     "newest": Engine("newest", "trixie", _BASE, "Debian 13 trixie + docker.io, containerd, runc from unstable",
                      steps=("sid-docker.sh",), expected="28.5", moving=True),
 }

@@ -66,10 +66,10 @@ def test_audit_report_every_format_matches_the_lab(expected, lab, audit_reports)
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     suites = {s.name: s for s in xml}
     assert set(suites) == set(expected)
-    for host, expected in expected.items():
+    for host, wanted in expected.items():
         failed = {case.name.split()[0] for case in suites[host]
                   if any(isinstance(r, junitparser.Failure) for r in case.result)}
-        assert failed == expected and suites[host].failures == len(expected), host
+        assert failed == wanted and suites[host].failures == len(wanted), host
 
     log = json.loads((out / "results.sarif").read_text())
     validator = jsonschema.Draft4Validator(json.loads(rf.SARIF_SCHEMA.read_text()))
