@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
+from remediate.facts import parse
 
 SENSITIVE_DIRS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
@@ -93,9 +94,14 @@ def _no_healthcheck(c: dict) -> str | None:
 
 
 def _restart(c: dict) -> str | None:
+    """CIS 5.15 wants on-failure with at most 5 retries: always and unless-stopped restart without end, and so
+    does on-failure without a count (0 means no limit)."""
     policy = c.get("RestartPolicy") or {}
-    if policy.get("Name") == "on-failure" and (policy.get("MaximumRetryCount") or 0) > 5:
-        return f"on-failure:{policy['MaximumRetryCount']}"
+    name, count = policy.get("Name") or "no", policy.get("MaximumRetryCount") or 0
+    if name in ("always", "unless-stopped"):
+        return f"{name} (restarts without limit)"
+    if name == "on-failure" and (count == 0 or count > 5):
+        return f"on-failure:{count}" + (" (0: no limit)" if count == 0 else "")
     return None
 
 
@@ -142,8 +148,7 @@ def no_new_privileges(ctx: CheckContext) -> Outcome:
 def swarm(ctx: CheckContext) -> Outcome:
     if ctx.docker_info is None:
         return Outcome.na("dockerd is not answering")
-    state = (ctx.docker_info.get("Swarm") or {}).get("LocalNodeState", "inactive")
-    return Outcome.of(state != "active", f"swarm LocalNodeState={state}")
+    return Outcome.of(not parse.in_swarm(ctx.docker_info), f"swarm LocalNodeState={parse.swarm_state(ctx.docker_info)}")
 
 
 @predicate("5.2")

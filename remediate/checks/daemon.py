@@ -72,7 +72,8 @@ def log_level(ctx: CheckContext) -> Outcome:
     evidence = [where(ctx, "log-level")]
     if debug:
         evidence.append(where(ctx, "debug") + " — debug overrides log-level")
-    return Outcome.of(level == "info" and not debug, *evidence)
+    # dockerd reads the level case-insensitively (logrus.ParseLevel lowercases it): "INFO" is info
+    return Outcome.of(str(level).lower() == "info" and not debug, *evidence)
 
 
 @predicate("2.5")

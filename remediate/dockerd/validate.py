@@ -8,6 +8,8 @@ types (json.Unmarshal into the Config struct), then value checks
 
 from __future__ import annotations
 
+from remediate.facts.parse import swarm_state
+
 from .daemon_json import DaemonJson
 from .flags import CommandLine
 from .golang import go_value
@@ -234,9 +236,7 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
                                  "ip6tables needs experimental true before dockerd 27.0",
                                  "ip6tables rules are only available if experimental features are enabled"))
 
-    swarm = (live_info or {}).get("Swarm")
-    swarm = swarm.get("LocalNodeState") if isinstance(swarm, dict) else None
-    if settings["live-restore"].value is True and swarm == "active":
+    if settings["live-restore"].value is True and swarm_state(live_info) != "inactive":
         problems.append(_invalid(settings["live-restore"], "live-restore", True,
                                  "live-restore is incompatible with swarm mode, which this node is in: "
                                  "dockerd will refuse to start at its next restart",

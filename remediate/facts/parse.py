@@ -180,6 +180,19 @@ def docker_info(command) -> dict | None:
     return info
 
 
+def swarm_state(info: Mapping | None) -> str:
+    """The node's swarm state from docker info ("inactive" when it says nothing)."""
+    swarm = (info or {}).get("Swarm")
+    state = swarm.get("LocalNodeState") if isinstance(swarm, Mapping) else None
+    return state if isinstance(state, str) and state else "inactive"
+
+
+def in_swarm(info: Mapping | None) -> bool:
+    """Every state but inactive is swarm: active, pending (joining), error, and locked (an autolocked manager
+    after a restart, until `docker swarm unlock`): each refuses live-restore and runs swarm's networking."""
+    return swarm_state(info) != "inactive"
+
+
 def resolved_dirs(text: str) -> dict[str, str]:
     """The `audit_dirs` probe's "DIR<TAB>RESOLVED" lines: each directory as the host resolves it (readlink -m)."""
     out = {}

@@ -14,6 +14,7 @@ from functools import cached_property
 from remediate import checks
 from remediate.checks.context import CheckContext
 from remediate.checks.model import FAIL, WAIVED, Result
+from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
 from remediate.facts.units import UnitLine, unit_lines  # noqa: F401 (re-exported for the planner)
 from remediate.policy import Policy
@@ -97,8 +98,7 @@ class HostView:
 
     @property
     def swarm_active(self) -> bool:
-        swarm = self.info.get("Swarm")
-        return isinstance(swarm, dict) and swarm.get("LocalNodeState") == "active"
+        return parse.in_swarm(self.info)
 
     @property
     def running_containers(self) -> int:

@@ -362,9 +362,11 @@ def test_drift_authorization_plugin_not_loaded():
     assert loaded.drift == ()
 
 
-def test_live_restore_with_active_swarm_fails_next_start():
-    config = build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "active"}, "LiveRestoreEnabled": True})
+@pytest.mark.parametrize("state", ["active", "locked", "pending", "error"])
+def test_live_restore_on_a_swarm_node_fails_next_start(state):
+    config = build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": state}, "LiveRestoreEnabled": True})
     assert the(config, "InvalidValue").key == "live-restore"
+    assert not build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "inactive"}}).problems
 
 
 JOURNAL = """\

@@ -155,8 +155,10 @@ def test_unknown_key_blocks_the_restart():
     assert p.refused and "log-levle" in p.refused and "/etc/docker/daemon.json:2" in p.refused
 
 
-def test_swarm_node_never_gets_live_restore():
-    facts = with_info(load("stock"), Swarm={"LocalNodeState": "active", "NodeID": "x"})
+@pytest.mark.parametrize("state", ["active", "locked", "pending", "error"])
+def test_swarm_node_never_gets_live_restore(state):
+    """Issue 14: an autolocked manager after a restart is `locked`, a joining node `pending`: swarm all the same."""
+    facts = with_info(load("stock"), Swarm={"LocalNodeState": state, "NodeID": "x"})
     for accept in (frozenset(), {"live-restore", "userns-remap"}):
         p = plan_host(facts, policy(), accept_risk=accept)
         assert "live-restore" not in daemon_json(p)
