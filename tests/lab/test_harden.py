@@ -202,17 +202,21 @@ def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
 
 
 @pytest.mark.engines
-@pytest.mark.parametrize("host, user_there", [("stock", False), ("docker-ce", True)])
-def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_lab, before, tmp_path, host, user_there):
+@pytest.mark.parametrize("host, user_there, carry", [("stock", False, False), ("docker-ce", True, True)])
+def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_lab, before, tmp_path, host, user_there,
+                                                                       carry):
     """Issue 13: refused on every 26.1 host before (dockerd --validate wrote /etc/subgid between plan and
     compare-and-swap), and never proven by a running container. harden adds dockremap (unless the host has it)
     and its ranges, carries the verify image into the remapped store, a container runs there; a second run has
-    nothing to do; the rollback puts every byte back and removes the user only if it added it."""
+    nothing to do; the rollback puts every byte back and removes the user only if it added it. With
+    --carry-images a user's own image is in the remapped store too."""
     if user_there:
         ssh(harden_lab, host, "useradd --system --no-create-home --shell /bin/false dockremap")
+    ssh(harden_lab, host, "docker tag busybox:latest ops/own-image:1")
     try:
         passwd = ssh(harden_lab, host, "cat /etc/passwd /etc/group")
-        code, hosts = harden(harden_lab, host, tmp_path, yes=True, accept_risk=frozenset({"userns-remap"}))
+        code, hosts = harden(harden_lab, host, tmp_path, yes=True, accept_risk=frozenset({"userns-remap"}),
+                             carry_images=carry)
         result = hosts[host]["apply"]
         assert result["outcome"] == "changed" and code == app.EXIT_OK, result
         kinds = [a["kind"] for a in hosts[host]["plan"]["actions"]]
@@ -221,6 +225,8 @@ def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_la
         assert steps["container"]["ok"] and "started and exited 0" in steps["container"]["detail"], steps
         assert "name=userns" in ssh(harden_lab, host, "docker info --format '{{json .SecurityOptions}}'")
         assert ssh(harden_lab, host, "docker run --rm busybox true && echo ran").strip() == "ran"
+        own = ssh(harden_lab, host, "docker image inspect ops/own-image:1 >/dev/null 2>&1 && echo here || echo gone")
+        assert own.strip() == ("here" if carry else "gone")  # only --carry-images carries more than the verify image
         assert "dockremap:" in ssh(harden_lab, host, "getent passwd dockremap")
         code, hosts = harden(harden_lab, host, tmp_path, dry_run=True, accept_risk=frozenset({"userns-remap"}))
         assert hosts[host]["plan"]["empty"] and code == app.EXIT_OK, hosts[host]["plan"]
@@ -232,6 +238,7 @@ def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_la
     finally:
         if user_there:
             ssh(harden_lab, host, "userdel dockremap")
+        ssh(harden_lab, host, "docker rmi ops/own-image:1 >/dev/null")
 
 
 @pytest.mark.engines
