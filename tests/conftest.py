@@ -4,7 +4,9 @@ Tests use their own lab ("test") so a user's lab ("default") is never touched.
 Set REMEDIATE_KEEP_LAB=1 to leave it running after the session (faster reruns:
 lab.up is idempotent and reuses running hosts). Set REMEDIATE_TEST_DOCKER to an
 engine (20.10, 26.1, newest) to run the lab tests on it; tests/lab/test_engines.py
-boots every engine whatever it says.
+boots every engine whatever it says. While working on a few scenarios, set
+REMEDIATE_TEST_SCENARIOS=a,b to boot only those in every lab (tests of other hosts
+then fail: select yours with -k).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from remediate.lab.host import LabHost
 
 TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
 TEST_ENGINE = os.environ.get("REMEDIATE_TEST_DOCKER") or None
+ONLY_SCENARIOS = {s for s in os.environ.get("REMEDIATE_TEST_SCENARIOS", "").split(",") if s}
 
 
 @dataclass
@@ -55,6 +58,8 @@ def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int
     """
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (namespaces, mounts); run the suite as root")
+    if scenario_names is not None and ONLY_SCENARIOS:
+        scenario_names = tuple(s for s in scenario_names if s in ONLY_SCENARIOS)
     options = {"scenario_names": tuple(scenario_names)} if scenario_names is not None else {}
     fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"), engine=engine or TEST_ENGINE, **options)
     hosts = fleet.up(extra=extra)
