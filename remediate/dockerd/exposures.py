@@ -6,8 +6,10 @@ docker.socket's ListenStream= — served through `-H fd://`, with no TLS unless
 dockerd has TLS on (it wraps every listener, systemd's included).
 
 TLS (cmd/dockerd/daemon.go, options.go): any `tlsverify` — flag, key (even
-false) or DOCKER_TLS_VERIFY in the environment — turns TLS on; clients are
-verified only when tlsverify is true. The CA defaults to
+false) or DOCKER_TLS_VERIFY in the environment — turns TLS on; clients must
+present a certificate the CA verifies unless tlsverify is explicitly false:
+with `tls` on and no tlsverify at all, dockerd sets TLSVerify = TLS
+(loadDaemonCliConfig, 20.10 to 28.x). The CA defaults to
 $DOCKER_CERT_PATH/ca.pem or ~/.docker/ca.pem only when TLS is on through a
 flag; with TLS only in daemon.json and no tlscacert, client certificates are
 checked against the system roots: any public CA can issue one.
@@ -58,11 +60,12 @@ def tls_state(settings: dict[str, Setting], cert_dir: str | None) -> TlsState:
         ca = f"{cert_dir or ROOT_CERT_DIR}/ca.pem"
     else:
         ca = None
-    if verify.value is not True:
-        notes.append("TLS without client verification (tlsverify is not true): any client is accepted")
+    verified = verify.value is True or verify.origin == "default"
+    if not verified:
+        notes.append("TLS without client verification (tlsverify is false): any client is accepted")
     elif ca is None:
         notes.append("tlsverify without tlscacert: dockerd accepts any client certificate a public CA signed")
-    return TlsState(True, verify.value is True, tls.source, ca, tuple(notes))
+    return TlsState(True, verified, tls.source, ca, tuple(notes))
 
 
 @dataclass(frozen=True)

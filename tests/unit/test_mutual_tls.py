@@ -1,0 +1,106 @@
+"""`tls: true` without `tlsverify` is verified mutual TLS (issue 14 item 1).
+
+dockerd (cmd/dockerd/daemon.go loadDaemonCliConfig, 20.10 to 28.x): `if conf.TLSVerify == nil &&
+conf.TLS != nil { conf.TLSVerify = conf.TLS }`, then newAPIServerConfig requires and verifies client
+certificates when TLSVerify is nil or true. Only an explicit `tlsverify: false` (or --tlsverify=false)
+leaves clients unverified. The facts are the captured tcp-daemon-json host with TLS settings added.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from remediate import checks
+from remediate.audit import audit_host
+from remediate.checks.model import FAIL, PASS
+from remediate.plan import plan_host
+from remediate.plan.units import SERVICE_DROPIN, SOCKET_DROPIN
+from tests.plan_fixtures import load, policy, with_daemon_json, with_exec_start, with_file
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+CA, CERT, KEY = "/etc/docker/tls/ca.pem", "/etc/docker/tls/server-cert.pem", "/etc/docker/tls/server-key.pem"
+HOSTS = ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]
+TLS_FILES = {"tlscacert": CA, "tlscert": CERT, "tlskey": KEY}
+
+
+def tls_host(**settings):
+    """tcp-daemon-json with daemon.json hosts on 2376 plus `settings`, and the TLS files root:root 0444/0400."""
+    facts = with_daemon_json(load("tcp-daemon-json"), {"hosts": HOSTS, **settings})
+    for path, mode in ((CA, 0o444), (CERT, 0o444), (KEY, 0o400)):
+        facts = with_file(facts, path, b"-----BEGIN CERTIFICATE-----\n", mode=mode)
+    return facts
+
+
+def statuses(facts, *check_ids):
+    audit = audit_host(facts, policy(), checks.select(), facts.host)
+    by_id = {r.check.id: r for r in audit.results}
+    return {c: by_id[c].status for c in check_ids}, by_id
+
+
+def effective(facts):
+    from remediate.plan.view import HostView
+
+    return HostView(facts, policy()).effective
+
+
+def test_tls_true_without_tlsverify_verifies_clients():
+    eff = effective(tls_host(tls=True, **TLS_FILES))
+    assert (eff.tls.mode, eff.tls.verify, eff.tls.ca) == ("tlsverify", True, CA)
+    assert {e.tls for e in eff.tcp_exposures} == {"tlsverify"}
+    assert not any("any client is accepted" in n for e in eff.tcp_exposures for n in e.notes)
+
+
+def test_tls_true_with_tlsverify_false_accepts_any_client():
+    eff = effective(tls_host(tls=True, tlsverify=False, **TLS_FILES))
+    assert (eff.tls.mode, eff.tls.verify) == ("tls", False)
+    assert any("any client is accepted" in n for e in eff.tcp_exposures for n in e.notes)
+
+
+def test_tls_flag_alone_verifies_against_the_default_ca():
+    facts = with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls "
+                                           "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    eff = effective(facts)
+    assert (eff.tls.mode, eff.tls.ca) == ("tlsverify", "/root/.docker/ca.pem")
+
+
+def test_tls_flag_false_with_tlsverify_false_is_plain_tcp_with_tls_on():
+    """Any tlsverify turns TLS on, whatever --tls says; false then means no client verification."""
+    facts = with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls=false "
+                                           "--tlsverify=false --containerd=/run/containerd/containerd.sock")
+    assert effective(facts).tls.mode == "tls"
+
+
+def test_mutual_tls_listener_passes_2_7_and_rem_tcp():
+    found, results = statuses(tls_host(tls=True, **TLS_FILES), "2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12",
+                              "3.13", "3.14")
+    assert found == dict.fromkeys(found, PASS), found
+    assert "tcp://0.0.0.0:2376 (daemon.json hosts" in results["2.7"].evidence[0]
+    assert "TLS tlsverify" in results["2.7"].evidence[0]
+
+
+@pytest.mark.parametrize("settings", [{"tls": True, "tlsverify": False, **TLS_FILES},
+                                      {"tls": True, "tlscert": CERT, "tlskey": KEY}])
+def test_unverified_or_any_public_ca_still_fails(settings):
+    found, _ = statuses(tls_host(**settings), "2.7", "REM-TCP")
+    assert found == {"2.7": FAIL, "REM-TCP": FAIL}
+
+
+def test_harden_keeps_a_mutual_tls_listener():
+    facts = tls_host(tls=True, **TLS_FILES)
+    p = plan_host(facts, policy())
+    assert not p.refused, p.refused
+    dropin = p.change(SERVICE_DROPIN)
+    assert dropin is None or "fd://" not in dropin.after.decode()
+    change = p.change(DAEMON_JSON)
+    kept = json.loads(change.after) if change else json.loads(facts.file(DAEMON_JSON).content)
+    assert kept["hosts"] == HOSTS and kept["tls"] is True and "tlsverify" not in kept
+    assert p.change(SOCKET_DROPIN) is None or "ListenStream" not in p.change(SOCKET_DROPIN).after.decode()
+    assert not {"2.7", "REM-TCP"} & set(p.still_failing)
+
+
+def test_harden_removes_a_listener_whose_clients_are_not_verified():
+    p = plan_host(tls_host(tls=True, tlsverify=False, **TLS_FILES), policy())
+    assert "hosts" not in json.loads(p.change(DAEMON_JSON).after)
+    assert "-H fd://" in p.change(SERVICE_DROPIN).after.decode()
