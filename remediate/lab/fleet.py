@@ -47,9 +47,9 @@ SCENARIO_ORDER = (
     "hardened",
     "broken-json",
 )
-# Scenarios booted only when asked for (`lab.up --with docker-ce`), so the default lab, and every test
+# Scenarios booted only when asked for (`lab.up --with docker-ce,tcp-mutual-tls`), so the default lab, and every test
 # that expects exactly its hosts, keeps its shape.
-OPTIONAL_SCENARIOS = ("docker-ce",)
+OPTIONAL_SCENARIOS = ("docker-ce", "tcp-mutual-tls")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import jinja2
 import yaml
 
 from remediate.errors import LabError
+from remediate.lab import tls
 from remediate.lab.host import LabHost, Layer, host_exec
 from remediate.templates import TEMPLATES_DIR
 
@@ -33,6 +34,7 @@ class Scenario:
     moves: list[dict] = field(default_factory=list)
     setup: list[list[str]] = field(default_factory=list)
     verify: list[dict] = field(default_factory=list)
+    generate: dict = field(default_factory=dict)
 
 
 @cache
@@ -55,6 +57,10 @@ def seed_files(scenario: Scenario, layer: Layer) -> None:
     for spec in scenario.files:
         content = (SOURCES_DIR / spec["source"]).read_bytes()
         layer.write(spec["path"], content, mode=int(spec["mode"], 8))
+    if "tls" in scenario.generate:
+        spec = scenario.generate["tls"]
+        for path, content, mode in tls.generate(spec["server"], spec["client"]):
+            layer.write(path, content, mode=mode)
     for spec in scenario.moves:
         if spec.get("optional") and not layer.exists(spec["from"]):
             continue

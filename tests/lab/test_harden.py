@@ -25,8 +25,8 @@ from remediate.policy import policy_for
 from remediate.results import new_run_id
 from remediate.runner import run_fleet
 
-SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "loose-perms", "risky-containers",
-             "custom-settings", "docker-ce", "hardened", "broken-json"]
+SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "tcp-mutual-tls", "loose-perms",
+             "risky-containers", "custom-settings", "docker-ce", "hardened", "broken-json"]
 # Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
 # key.json is dockerd's own identity file, written by dockerd at its first start, not by harden.
 SNAPSHOT = r"""
@@ -358,3 +358,36 @@ def test_harden_and_rollback_through_sudo_never_show_the_password(harden_lab, tm
     written = "".join(p.read_text() for p in tmp_path.glob("*.json"))
     for text in (captured.out, captured.err, written):
         assert harden_lab.ops_password not in text
+
+
+MUTUAL_TLS = "tcp-mutual-tls"
+TLS_CLIENT = "--tlscacert /root/lab-tls/ca.pem --tlscert /root/lab-tls/cert.pem --tlskey /root/lab-tls/key.pem"
+
+
+@pytest.mark.engines
+def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
+    """Issue 14 item 1: `tls: true` with a CA and no tlsverify key verifies clients, so harden keeps the
+    listener: no hosts removal, no `-H fd://` drop-in; clients with a certificate still get in, others do not."""
+    app.rollback(target(harden_lab, MUTUAL_TLS), None)  # start from the seeded host whatever ran before
+    code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, dry_run=True)
+    plan = hosts[MUTUAL_TLS]["plan"]
+    changes = {c["path"]: c for c in plan["changes"]}
+    assert not [p for p in changes if p.startswith("/etc/systemd/system/")], sorted(changes)
+    after = json.loads(changes["/etc/docker/daemon.json"]["after"])
+    assert "tcp://0.0.0.0:2376" in after["hosts"] and after["tls"] is True and "tlsverify" not in after
+    assert not {"2.7", "REM-TCP"} & set(plan["still_failing"])
+    code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, yes=True)
+    try:
+        assert hosts[MUTUAL_TLS]["apply"]["outcome"] == "changed", hosts[MUTUAL_TLS]["apply"]
+        assert ssh(harden_lab, MUTUAL_TLS, "ss -Hltn 'sport = :2376'").strip()
+        version = "version --format '{{.Server.Version}}'"
+        assert ssh(harden_lab, MUTUAL_TLS, f"docker --tlsverify {TLS_CLIENT} -H tcp://127.0.0.1:2376 {version}").strip()
+        no_cert = subprocess.run(harden_lab.lab.ssh_argv(MUTUAL_TLS, [
+            "docker --tlsverify --tlscacert /root/lab-tls/ca.pem -H tcp://127.0.0.1:2376 version"]),
+            capture_output=True, text=True, timeout=120)
+        assert no_cert.returncode != 0, no_cert.stdout
+        _, outcomes = app.run_audit(target(harden_lab, MUTUAL_TLS), app.AuditOptions(json_path=tmp_path / "a.json"))
+        results = {r.check.id: r.status for r in outcomes[0].value.results}
+        assert results["2.7"] == results["REM-TCP"] == "pass", results
+    finally:
+        assert app.rollback(target(harden_lab, MUTUAL_TLS), None) == app.EXIT_OK

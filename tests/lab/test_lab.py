@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from remediate.lab import scenarios
-from remediate.lab.fleet import Lab, SCENARIO_ORDER
+from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
 from remediate.lab.host import host_exec
 from tests.conftest import TEST_LAB
 
@@ -71,7 +71,7 @@ def test_inventory_groups_the_fleet(lab):
 
     inventory = load_inventory(lab.inventory_path)
     names = {h.name for h in inventory.select("lab")}
-    assert names == set(SCENARIO_ORDER) | {"docker-ce"}  # the shared test lab boots the optional layout too
+    assert names == set(SCENARIO_ORDER) | set(OPTIONAL_SCENARIOS)  # the shared test lab boots the optional ones too
     assert {h.name for h in inventory.select("jump")} == {"bastion"}
     assert inventory.host("hardened").vars["remediate_scenario"] == "hardened"
 

@@ -1,0 +1,43 @@
+"""Issue 14 item 1 on a live host: dockerd with `tls: true`, a CA and no tlsverify key verifies clients,
+and the audit says so (tcp-mutual-tls scenario; its certificates are made at boot, remediate.lab.tls)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from remediate import app
+from remediate.checks.model import PASS
+
+pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
+
+HOST = "tcp-mutual-tls"
+CLIENT = "--tlscacert /root/lab-tls/ca.pem --tlscert /root/lab-tls/cert.pem --tlskey /root/lab-tls/key.pem"
+WITH_CERT = f"docker --tlsverify {CLIENT} -H tcp://127.0.0.1:2376 version --format '{{{{.Server.Version}}}}'"
+# The server is verified (CA given) but no client certificate is offered.
+WITHOUT_CERT = "docker --tlsverify --tlscacert /root/lab-tls/ca.pem -H tcp://127.0.0.1:2376 version"
+
+
+def on_host(lab, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(lab.lab.ssh_argv(HOST, [script]), capture_output=True, text=True, timeout=120)
+
+
+def test_dockerd_demands_a_client_certificate_without_a_tlsverify_key(lab):
+    assert '"tlsverify"' not in on_host(lab, "cat /etc/docker/daemon.json").stdout
+    assert on_host(lab, "ss -Hltn 'sport = :2376'").stdout.strip()
+    assert on_host(lab, WITH_CERT).stdout.strip()
+    refused = on_host(lab, WITHOUT_CERT)
+    assert refused.returncode != 0 and "certificate" in refused.stderr.lower(), refused.stderr
+
+
+def test_audit_passes_the_listener_and_its_files(lab, tmp_path):
+    target = app.Target(hosts=HOST, inventory=str(lab.inventory_path), known_hosts=[])
+    _, outcomes = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json"))
+    [outcome] = outcomes
+    results = {r.check.id: r for r in outcome.value.results}
+    checks = ("2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+    assert {c: results[c].status for c in checks} == dict.fromkeys(checks, PASS), \
+        {c: results[c].evidence for c in checks}
+    assert "tcp://0.0.0.0:2376" in results["2.7"].evidence[0] and "TLS tlsverify" in results["2.7"].evidence[0]
+    assert "/etc/docker/tls/server-key.pem: mode 0400" in " ".join(results["3.14"].evidence)
