@@ -190,6 +190,9 @@ SAFE_CONTAINER_FIELDS = {
     "Healthcheck": {"Test": ["CMD", "wget", "-q", "--spider", "http://localhost:8080/"]},
     "AppArmorProfile": "docker-default", "CpuShares": 512,
     "RestartPolicy": {"MaximumRetryCount": 5, "Name": "on-failure"}, "CgroupParent": "",
+    "Image": "registry.lab.invalid:5000/web@sha256:" + "0f" * 32, "NetworkMode": "webnet", "CapDrop": ["ALL"],
+    "PublishAllPorts": False, "ExposedPorts": {"8080/tcp": {}}, "Ports": None, "Ulimits": None,
+    "Path": "/usr/local/bin/web", "ExecIDs": None,
 }
 
 

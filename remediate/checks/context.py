@@ -87,8 +87,8 @@ class CheckContext:
 
     @cached_property
     def docker_socket_paths(self) -> set[str]:
-        paths = {p for p in self.socket_listen if p.startswith("/")}
-        return paths or {"/run/docker.sock"}
+        """docker.socket's paths and dockerd's own unix:// hosts (-H, daemon.json), as the host names them."""
+        return set(self.effective.unix_sockets) or {"/run/docker.sock"}
 
     @cached_property
     def containers_known(self) -> bool:

@@ -45,7 +45,7 @@ def _files(ctx: CheckContext, what: str) -> list[FileFact]:
     if what == "certs.d":
         return [f for p, f in sorted(ctx.facts.files.items()) if p.startswith("/etc/docker/certs.d/")]
     if what in ("tlscacert", "tlscert", "tlskey"):
-        path = ctx.setting(what).value
+        path = ctx.setting(what).value or dict(ctx.effective.tls.files).get(what)  # flag TLS: ~/.docker defaults
         return [ctx.facts.file(path)] if isinstance(path, str) and path else []
     return [ctx.facts.file(what)]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .daemon_json import DaemonJson, parse_daemon_json
 from .drift import Drift, find_drift
-from .exposures import TcpExposure, TlsState, tcp_exposures, tls_state
+from .exposures import TcpExposure, TlsState, api_socket_paths, tcp_exposures, tls_state
 from .flags import CommandLine, parse_flags
 from .inputs import DockerdInputs
 from .journal import DownReason, down_reason
@@ -99,6 +99,7 @@ class EffectiveConfig:
     tls: TlsState
     drift: tuple[Drift, ...]
     down_reason: DownReason | None
+    unix_sockets: tuple[str, ...] = ()  # every unix socket of the API (exposures.api_socket_paths)
 
     @classmethod
     def build(cls, inputs: DockerdInputs) -> "EffectiveConfig":
@@ -146,6 +147,7 @@ class EffectiveConfig:
             daemon_json=doc, argv=command.args, command_line=flags, values=values, problems=tuple(problems),
             tcp_exposures=tuple(exposures), tls=tls, drift=tuple(drift),
             down_reason=down_reason(inputs.active_state, inputs.journal_tail),
+            unix_sockets=api_socket_paths(flags.given("hosts"), doc, inputs.socket_listen),
         )
 
     def value(self, key: str, default=None):
@@ -190,4 +192,5 @@ class EffectiveConfig:
             "tls": self.tls.to_dict(),
             "drift": to_jsonable(self.drift),
             "down_reason": to_jsonable(self.down_reason),
+            "unix_sockets": list(self.unix_sockets),
         }

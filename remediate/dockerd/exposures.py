@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 from .daemon_json import DaemonJson
 from .flags import Flag
-from .hosts import Endpoint, HostError, parse_daemon_host, parse_listen_stream
+from .hosts import DEFAULT_UNIX_SOCKET, Endpoint, HostError, parse_daemon_host, parse_listen_stream
 from .problems import Source, to_jsonable
 from .setting import Setting
 
 ROOT_CERT_DIR = "/root/.docker"
+# dockerd's flag defaults for the TLS files, in $DOCKER_CERT_PATH or ~/.docker (cmd/dockerd/options.go).
+DEFAULT_TLS_FILES = {"tlscacert": "ca.pem", "tlscert": "cert.pem", "tlskey": "key.pem"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class TlsState:
     source: Source | None      # where TLS was turned on
     ca: str | None             # CA file client certificates must chain to; None: the system roots
     notes: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()  # (tlscacert/tlscert/tlskey, path) dockerd loads, defaults included
 
     @property
     def mode(self) -> str:
@@ -43,7 +46,8 @@ class TlsState:
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "enabled": self.enabled, "verify": self.verify,
-                "source": to_jsonable(self.source), "ca": self.ca, "notes": list(self.notes)}
+                "source": to_jsonable(self.source), "ca": self.ca, "notes": list(self.notes),
+                "files": dict(self.files)}
 
 
 def tls_state(settings: dict[str, Setting], cert_dir: str | None) -> TlsState:
@@ -51,21 +55,42 @@ def tls_state(settings: dict[str, Setting], cert_dir: str | None) -> TlsState:
     enabled = tls.value is True
     if not enabled:
         return TlsState(False, False, None, None, ())
-    ca_setting = settings.get("tlscacert")
     from_flags = "flag" in (tls.origin, verify.origin) or "environment" in (tls.origin, verify.origin)
+    files = {}
+    for key, name in DEFAULT_TLS_FILES.items():
+        setting = settings.get(key)
+        if setting and setting.value:
+            files[key] = setting.value
+        elif from_flags:
+            files[key] = f"{cert_dir or ROOT_CERT_DIR}/{name}"
+    ca = files.get("tlscacert")
     notes: list[str] = []
-    if ca_setting and ca_setting.value:
-        ca = ca_setting.value
-    elif from_flags:
-        ca = f"{cert_dir or ROOT_CERT_DIR}/ca.pem"
-    else:
-        ca = None
     verified = verify.value is True or verify.origin == "default"
     if not verified:
         notes.append("TLS without client verification (tlsverify is false): any client is accepted")
     elif ca is None:
         notes.append("tlsverify without tlscacert: dockerd accepts any client certificate a public CA signed")
-    return TlsState(True, verified, tls.source, ca, tuple(notes))
+    return TlsState(True, verified, tls.source, ca, tuple(notes), tuple(files.items()))
+
+
+def _run_path(path: str) -> str:
+    """/var/run is a link to /run on every systemd host: one socket, one name."""
+    return "/run/" + path[len("/var/run/"):] if path.startswith("/var/run/") else path
+
+
+def api_socket_paths(host_flags: list[Flag], doc: DaemonJson, listen: list[str]) -> tuple[str, ...]:
+    """Every unix socket of the Docker API: docker.socket's ListenStream paths and the unix:// hosts dockerd
+    is given (-H, daemon.json hosts; none at all: its default /var/run/docker.sock)."""
+    file_hosts = doc.values.get("hosts") if doc.values else None
+    hosts = [f.value for f in host_flags] + (list(file_hosts) if isinstance(file_hosts, list) else [])
+    paths = [p for p in listen if p.startswith("/")]
+    if not hosts:
+        paths.append(DEFAULT_UNIX_SOCKET)
+    for text in hosts:
+        endpoint = _endpoint(text)
+        if endpoint and endpoint.proto == "unix" and endpoint.address.startswith("/"):
+            paths.append(endpoint.address)
+    return tuple(sorted({_run_path(p) for p in paths}))
 
 
 @dataclass(frozen=True)

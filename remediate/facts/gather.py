@@ -113,7 +113,7 @@ def tls_files(facts: HostFacts) -> frozenset[str]:
     from remediate.facts.dockerd_inputs import effective_config
 
     effective = effective_config(facts)
-    paths = {effective.value(key) for key in TLS_KEYS}
+    paths = {effective.value(key) for key in TLS_KEYS} | {path for _key, path in effective.tls.files}
     words = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
     for i, word in enumerate(words):
         name, eq, value = word.partition("=")
@@ -185,8 +185,11 @@ def file_fact(path: str, result: StepResult) -> FileFact:
 
 def _discovered_paths(facts: HostFacts) -> list[str]:
     """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, certs.d, the seccomp profile
-    named in daemon.json (TLS files: tls_files)."""
+    named in daemon.json, the API's unix sockets (3.15/3.16) (TLS files: tls_files)."""
+    from remediate.facts.dockerd_inputs import effective_config
+
     paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
+    paths += effective_config(facts).unix_sockets
     for name in UNIT_FACTS:
         props = parse.systemctl_show(facts.command(name).stdout)
         env_files = parse.environment_files(props.get("EnvironmentFiles", ""))

@@ -240,3 +240,12 @@ def id_ranges(text: str) -> dict[str, list[tuple[int, int]]]:
         if len(parts) == 3 and _NUMBER.fullmatch(parts[1]) and _NUMBER.fullmatch(parts[2]):
             ranges.setdefault(parts[0], []).append((int(parts[1]), int(parts[2])))
     return ranges
+
+
+_RECORDED_NNP = re.compile(r'/containers/([0-9a-f]{64})/config\.v2\.json:"NoNewPrivileges":(true|false)$')
+
+
+def container_no_new_privileges(text: str) -> dict[str, bool]:
+    """Container id -> the no-new-privileges dockerd recorded at its creation (the `containers` probe's grep of
+    each config.v2.json, lines beside the inspect JSON)."""
+    return {m[1]: m[2] == "true" for line in lines(text) if (m := _RECORDED_NNP.search(line.strip()))}

@@ -83,7 +83,10 @@ CONTAINER_TEMPLATE = (
     '"Devices":{{json .HostConfig.Devices}},"Mounts":{{json .Mounts}},'
     '"Healthcheck":{{json (index .Config \"Healthcheck\")}},"AppArmorProfile":{{json .AppArmorProfile}},'
     '"CpuShares":{{json .HostConfig.CpuShares}},"RestartPolicy":{{json .HostConfig.RestartPolicy}},'
-    '"CgroupParent":{{json .HostConfig.CgroupParent}}}'
+    '"CgroupParent":{{json .HostConfig.CgroupParent}},"CapDrop":{{json .HostConfig.CapDrop}},'
+    '"PublishAllPorts":{{json .HostConfig.PublishAllPorts}},"ExposedPorts":{{json (index .Config \"ExposedPorts\")}},'
+    '"Ports":{{json .NetworkSettings.Ports}},"Ulimits":{{json .HostConfig.Ulimits}},"Path":{{json .Path}},'
+    '"ExecIDs":{{json .ExecIDs}}}'
 )
 
 # name -> argv. Each runs with PATH_PREFIX; rc 127 means "not installed".
@@ -150,7 +153,12 @@ SNIPPETS: dict[str, str] = {
     "containers": (
         "grep -q '^{\"ID\":\"[^\"][^\"]*\",\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
-        '[ -z "$ids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids'
+        '[ -n "$ids" ] || exit 0; docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids || exit; '
+        # The no-new-privileges dockerd recorded at each creation (config.v2.json, never in inspect): one grep,
+        # of that one field (the file also holds the environment).
+        "root=$(sed -n 's/.*\"DockerRootDir\":\"\\([^\"]*\\)\".*/\\1/p' \"$INFO\" 2>/dev/null); "
+        '[ -n "$root" ] || exit 0; set --; for id in $ids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
+        "grep -Hos '\"NoNewPrivileges\":[a-z]*' \"$@\"; true"
     ),
     # Only read to tell why docker.service is down (dockerd.journal.down_reason); an active one needs none.
     "journal": (

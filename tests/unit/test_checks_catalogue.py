@@ -41,9 +41,12 @@ DROP_IN = "/etc/systemd/system/docker.service.d/override.conf"
 STOCK_ARGV = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
 
 # The checks CIS asks to judge by hand: they report INFO whatever the host.
-NEVER_PASSES = {"1.2.1": "not assessable automatically", "5.9": "lists published ports for review"}
-# Checks whose other outcome is INFO, not FAIL: a custom seccomp profile is optional (2.17).
-NEVER_FAILS = {**NEVER_PASSES, "2.17": "the default profile is fine: INFO, not FAIL"}
+NEVER_PASSES = {"1.2.1": "not assessable automatically", "5.9": "lists published ports for review",
+                "5.23": "dockerd keeps no record of past execs", "5.24": "dockerd keeps no record of past execs"}
+# Checks whose other outcome is INFO, not FAIL: a custom seccomp profile is optional (2.17), a ulimit override
+# may be needed (5.19).
+NEVER_FAILS = {**NEVER_PASSES, "2.17": "the default profile is fine: INFO, not FAIL",
+               "5.19": "CIS: override the default ulimits if needed: listed for review"}
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -76,7 +79,15 @@ TLS = with_tls(TCP)                   # the same endpoint with client verificati
 CERTS = hardened().add_file(REGISTRY_CA, "-----BEGIN CERTIFICATE-----\n", mode=0o444)
 SYSCONFIG_AUDITED = with_sysconfig(hardened()).append(RULES, f"-w {SYSCONFIG} -k docker")
 APPARMOR = hardened().command("apparmor", "Y\n", rc=0)
-SELINUX = hardened().command("selinux", "Enforcing\n", rc=0)
+SELINUX = hardened().command("selinux", "Enforcing\n", rc=0).daemon_json({"selinux-enabled": True})
+SAFE_ID = container()["Id"]
+
+
+def with_recorded_nnp(base: Facts, value: str, **changes) -> Facts:
+    """One container, plus the no-new-privileges dockerd recorded in its config.v2.json (the probe's grep line)."""
+    lines = base.containers(container(**changes)).facts.command("containers").stdout
+    grep = f'/var/lib/docker/165536.165536/containers/{SAFE_ID}/config.v2.json:"NoNewPrivileges":{value}\n'
+    return base.command("containers", lines + grep, rc=0)
 NO_DOCKERD = stock().command("dockerd_version", "", rc=127).service(LoadState="not-found")
 
 # 1.1.x: the path hardened's rules.d file watches for each check (binaries resolved on the host).
@@ -170,7 +181,14 @@ PASS_CASES = [
     case("5.3", "SELinux enforcing, label type set",
          SELINUX.containers(container(SecurityOpt=["no-new-privileges:true", "label=type:container_t"])), PASS,
          "SELinux options set"),
+    case("5.3", "SELinux enforcing, selinux-enabled: dockerd labels the container itself", SELINUX.containers(container()),
+         PASS, "labelled by dockerd"),
     case("5.4", "no added capability", with_container(), PASS, "no added capabilities"),
+    case("5.4", "--cap-drop ALL --cap-add NET_BIND_SERVICE (the remediation)",
+         with_container(CapDrop=["ALL"], CapAdd=["NET_BIND_SERVICE"]), PASS, "no added capabilities beyond"),
+    case("5.4", "default capabilities named cap_chown, CAP_KILL", with_container(CapAdd=["cap_chown", "CAP_KILL"]), PASS,
+         "Docker's default set"),
+    case("5.7", "main process is not sshd", with_container(), PASS, "no container runs sshd as its main process"),
     case("5.5", "not privileged", with_container(), PASS, "none privileged"),
     case("5.6", "/etc mounted read-only", with_container(Mounts=[mount("/etc", rw=False)]), PASS,
          "no sensitive host directory mounted read-write"),
@@ -185,24 +203,41 @@ PASS_CASES = [
     case("5.16", "own PID namespace", with_container(), PASS, "none shares the host PID namespace"),
     case("5.17", "private IPC", with_container(), PASS, "none shares the host IPC namespace"),
     case("5.18", "no device", with_container(), PASS, "no host devices"),
+    case("5.19", "no ulimit override", with_container(), PASS, "none overrides the daemon's default ulimits"),
+    # dockerd copies its default-ulimits into HostConfig.Ulimits when it creates a container (seen on 28.5)
+    case("5.19", "hardened: the daemon's default nofile, as dockerd recorded it",
+         with_container(Ulimits=[{"Name": "nofile", "Soft": 65536, "Hard": 65536}]), PASS,
+         "none overrides the daemon's default ulimits"),
     case("5.20", "rprivate mount", with_container(), PASS, "no shared propagation"),
     case("5.21", "own UTS namespace", with_container(), PASS, "none shares the host UTS namespace"),
     case("5.22", "default seccomp", with_container(), PASS, "seccomp profile in force"),
+    case("5.23", "no exec session tracked", with_container(), INFO, "leaves no record on the host"),
+    case("5.24", "an exec session dockerd still tracks", with_container(ExecIDs=["e1"]), INFO,
+         "web (running): 1 exec session(s) dockerd still tracks"),
     case("5.25", "no cgroup parent", with_container(), PASS, "default cgroups"),
-    case("5.26", "hardened: daemon-wide, container sets nothing", with_container(SecurityOpt=None), PASS,
-         f"daemon-wide no-new-privileges ({DAEMON_JSON}:5)"),
+    case("5.26", "daemon-wide, recorded in the container at its creation",
+         with_recorded_nnp(hardened(), "true", SecurityOpt=None), PASS, "all set no-new-privileges"),
     case("5.26", "stock daemon, container sets no-new-privileges:true", stock().containers(container()), PASS,
          "all set no-new-privileges"),
     case("5.27", "health check defined", with_container(), PASS, "health checks defined"),
+    case("5.28", "image by digest", with_container(), PASS, "every image named by a version tag, a digest or its ID"),
+    case("5.28", "image by version tag", with_container(Image="registry.lab.invalid:5000/web:1.27"), PASS,
+         "version tag"),
+    case("5.28", "image by its full ID", with_container(Image="sha256:" + "ab" * 32), PASS, "version tag"),
     case("5.29", "pids-limit 100", with_container(), PASS, "PIDs limits set"),
+    case("5.30", "on a user-defined network", with_container(), PASS, "none on the default bridge docker0"),
     case("5.31", "own user namespace", with_container(), PASS, "none shares the host user namespace"),
     case("5.32", "no socket mounted", with_container(), PASS, "docker.sock not mounted"),
     case("REM-CONFIG", "hardened: daemon.json consistent", hardened(), PASS, "consistent for this version"),
+    case("REM-IMAGE-DIGEST", "running container by digest", with_container(), PASS, "pinned by digest"),
+    case("REM-IMAGE-DIGEST", "a created container is not running anything", with_container(Image="web", Status="created"),
+         PASS, "pinned by digest"),
     case("REM-RUNNING", "hardened: active", hardened(), PASS, "docker.service is active"),
     case("REM-DRIFT", "hardened: nothing pending", hardened(), PASS, "the running daemon matches its configuration"),
     case("REM-TCP", "hardened: unix socket only", hardened(), PASS, "no TCP endpoint in daemon.json hosts"),
     case("REM-TCP", "tcp host with tlsverify and a CA", TLS, PASS, "TLS tlsverify"),
-    case("REM-SOCK-MOUNT", "no socket or /run mounted", with_container(), PASS, "neither docker.sock nor /run mounted"),
+    case("REM-SOCK-MOUNT", "no socket or directory above one mounted", with_container(), PASS,
+         "docker.sock not mounted, nor containerd's socket, nor a directory above them"),
     case("REM-CONTENT-TRUST", "DOCKER_CONTENT_TRUST=1 in /etc/environment",
          hardened().command("content_trust", "/etc/environment:DOCKER_CONTENT_TRUST=1\n"), PASS,
          "/etc/environment:DOCKER_CONTENT_TRUST=1"),
@@ -339,16 +374,28 @@ FAIL_CASES = [
     case("5.2", "AppArmor on, container unconfined", APPARMOR.containers(container(AppArmorProfile="unconfined")), FAIL,
          "web (running): no AppArmor profile"),
     case("5.2", "hardened: AppArmor off", with_container(), NA, "AppArmor is not enabled"),
-    case("5.3", "SELinux enforcing, no label option", SELINUX.containers(container()), FAIL, "no SELinux label options"),
+    case("5.3", "SELinux enforcing, dockerd without selinux-enabled",
+         hardened().command("selinux", "Enforcing\n", rc=0).containers(container()), FAIL,
+         "selinux-enabled = False (dockerd default): dockerd gives containers no SELinux label"),
+    case("5.3", "SELinux permissive only logs", SELINUX.command("selinux", "Permissive\n").containers(container()), FAIL,
+         "SELinux is Permissive"),
     case("5.3", "SELinux enforcing, label:disable", SELINUX.containers(container(SecurityOpt=["label:disable"])), FAIL,
-         "no SELinux label options"),
+         "SELinux separation disabled (label=disable)"),
     case("5.3", "hardened: SELinux not installed", with_container(), NA, "SELinux is not enabled"),
     case("5.4", "cap-add SYS_ADMIN", with_container(CapAdd=["SYS_ADMIN"]), FAIL, "adds capabilities SYS_ADMIN"),
+    case("5.4", "cap-add ALL", with_container(CapAdd=["ALL"]), FAIL, "adds ALL capabilities"),
+    case("5.4", "cap_sys_admin after --cap-drop ALL", with_container(CapDrop=["ALL"], CapAdd=["cap_sys_admin"]), FAIL,
+         "adds capabilities SYS_ADMIN"),
+    case("5.7", "sshd as the main process", with_container(Path="/usr/sbin/sshd"), FAIL, "web (running): runs /usr/sbin/sshd"),
     case("5.5", "privileged", with_container(Privileged=True), FAIL, "web (running): privileged"),
     case("5.5", "risky-containers: a created privileged container counts", fixture("risky-containers"), FAIL,
          "privileged (created): privileged"),
     case("5.6", "/etc mounted read-write", with_container(Mounts=[mount("/etc")]), FAIL, "host /etc mounted read-write"),
     case("5.8", "port 80 published", with_container(PortBindings=port("80")), FAIL, "privileged port(s) 80->8080/tcp"),
+    case("5.8", "a port range from 80", with_container(PortBindings=port("80-90", container_port="80-90/tcp")), FAIL,
+         "privileged port(s) 80-90->80-90/tcp"),
+    case("5.8", "running: the real binding counts", with_container(Ports=port("443", container_port="443/tcp")), FAIL,
+         "443->443/tcp"),
     case("5.9", "a port published on every interface", with_container(PortBindings=port("8080", "")), INFO,
          "web (running): 0.0.0.0:8080->8080/tcp"),
     case("5.10", "network host", with_container(NetworkMode="host"), FAIL, "NetworkMode=host"),
@@ -358,6 +405,14 @@ FAIL_CASES = [
     case("5.14", "published on 0.0.0.0", with_container(PortBindings=port("8080", "0.0.0.0")), FAIL,
          "published on every interface: 0.0.0.0:8080->8080/tcp"),
     case("5.14", "published on [::]", with_container(PortBindings=port("8080", "::")), FAIL, "::"),
+    case("5.14", "created with -P: each exposed port on every interface at its start",
+         with_container(Status="created", PublishAllPorts=True, PortBindings={}, ExposedPorts={"9000/tcp": {}}), FAIL,
+         "published on every interface (-P: every exposed port): 0.0.0.0:random (-P)->9000/tcp"),
+    case("5.14", "running with -P: the random port it got",
+         with_container(PublishAllPorts=True, PortBindings={}, ExposedPorts={"9000/tcp": {}},
+                        Ports={"9000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"},
+                                            {"HostIp": "::", "HostPort": "32768"}]}), FAIL,
+         "0.0.0.0:32768->9000/tcp, :::32768->9000/tcp"),
     case("5.15", "always", with_container(RestartPolicy={"Name": "always", "MaximumRetryCount": 0}), FAIL,
          "always (restarts without limit)"),
     case("5.15", "on-failure with no retry limit", with_container(RestartPolicy={"Name": "on-failure",
@@ -376,16 +431,46 @@ FAIL_CASES = [
     case("5.22", "seccomp=unconfined", with_container(SecurityOpt=["seccomp=unconfined"]), FAIL, "seccomp=unconfined"),
     case("5.22", "seccomp:unconfined (colon form)", with_container(SecurityOpt=["seccomp:unconfined"]), FAIL,
          "seccomp=unconfined"),
+    case("5.19", "a nofile override", with_container(Ulimits=[{"Name": "nofile", "Soft": 1048576, "Hard": 1048576}]),
+         INFO, "web (running): nofile=1048576:1048576 (overrides the default ulimit: needed?)"),
+    case("5.23", "an exec session dockerd still tracks", with_container(ExecIDs=["e1"]), INFO,
+         "docker exec inspect shows their Privileged"),
+    case("5.24", "no exec session tracked", with_container(), INFO, "--user root` leaves no record"),
     case("5.25", "cgroup-parent /custom", with_container(CgroupParent="/custom"), FAIL, "cgroup parent /custom"),
     case("5.26", "stock daemon, container without no-new-privileges", stock().containers(container(SecurityOpt=None)),
-         FAIL, "web (running): no-new-privileges not set"),
+         FAIL, "web (running): no-new-privileges not in its SecurityOpt"),
+    case("5.26", "daemon-wide, but the container was created before it",
+         with_recorded_nnp(hardened(), "false", SecurityOpt=None), FAIL,
+         "no-new-privileges not set (created before the daemon-wide setting"),
+    case("5.26", "daemon-wide, dockerd's record unreadable: not assumed", with_container(SecurityOpt=None), FAIL,
+         "dockerd's record of it was not readable"),
     case("5.27", "no health check", with_container(Healthcheck=None), FAIL, "no health check"),
     case("5.27", "--no-healthcheck", with_container(Healthcheck={"Test": ["NONE"]}), FAIL, "health check disabled"),
+    case("5.28", "tag latest", with_container(Image="nginx:latest"), FAIL, "image nginx:latest: tag latest"),
+    case("5.28", "no tag (latest)", with_container(Image="registry.lab.invalid:5000/web"), FAIL,
+         "image registry.lab.invalid:5000/web: untagged (latest)"),
     case("5.29", "pids-limit unset", with_container(PidsLimit=None), FAIL, "no PIDs limit"),
     case("5.29", "pids-limit -1 (unlimited)", with_container(PidsLimit=-1), FAIL, "no PIDs limit"),
+    case("5.30", "default bridge (20.10 says default)", with_container(NetworkMode="default"), FAIL,
+         "on the default bridge docker0 (NetworkMode=default)"),
+    case("5.30", "default bridge (newer engines say bridge)", with_container(NetworkMode="bridge"), FAIL,
+         "NetworkMode=bridge"),
     case("5.31", "userns host", with_container(UsernsMode="host"), FAIL, "UsernsMode=host"),
     case("5.32", "docker.sock mounted", with_container(Mounts=[mount("/var/run/docker.sock")]), FAIL,
-         "mounts /var/run/docker.sock"),
+         "mounts /var/run/docker.sock: reaches the Docker API (/run/docker.sock)"),
+    case("5.32", "containerd.sock mounted", with_container(Mounts=[mount(CONTAINERD_SOCK)]), FAIL,
+         f"reaches the containerd API ({CONTAINERD_SOCK})"),
+    case("5.32", "/ mounted read-only still reaches every socket", with_container(Mounts=[mount("/", rw=False)]), FAIL,
+         "mounts /: reaches the Docker API (/run/docker.sock), the containerd API"),
+    case("5.32", "/run/containerd mounted", with_container(Mounts=[mount("/run/containerd")]), FAIL,
+         "containerd API"),
+    case("5.32", "a rootless dockerd's socket", with_container(Mounts=[mount("/run/user/1000/docker.sock")]), FAIL,
+         "rootless Docker API (/run/user/1000/docker.sock)"),
+    case("5.32", "a rootless dockerd's runtime directory", with_container(Mounts=[mount("/run/user/1000")]), FAIL,
+         "rootless Docker API (/run/user/N/docker.sock)"),
+    case("5.32", "the directory of a custom docker.socket ListenStream",
+         hardened().socket(Listen="/srv/docker/api.sock (Stream)").containers(container(Mounts=[mount("/srv/docker")])),
+         FAIL, "mounts /srv/docker: reaches the Docker API (/srv/docker/api.sock)"),
     case("REM-CONFIG", "broken-json: trailing comma", fixture("broken-json"), FAIL, f"{DAEMON_JSON}:3:1"),
     case("REM-CONFIG", "log-level in daemon.json and in DOCKER_OPTS",
          hardened().append(DEFAULT_DOCKER, 'DOCKER_OPTS="--log-level=warn"'), FAIL, "dockerd refuses to start"),
@@ -397,7 +482,9 @@ FAIL_CASES = [
     case("REM-DRIFT", "docker info unanswered", hardened().command("docker_info", "", rc=1), NA, "not answering"),
     case("REM-TCP", "tcp-daemon-json as captured", TCP, FAIL, "no TLS: whoever reaches this port controls dockerd"),
     case("REM-TCP", "tcp-socket-unit: ListenStream=2375", fixture("tcp-socket-unit"), FAIL, "docker.socket.d/tcp.conf"),
-    case("REM-SOCK-MOUNT", "/run mounted (5.32 misses it)", with_container(Mounts=[mount("/run")]), FAIL, "mounts /run"),
+    case("REM-SOCK-MOUNT", "/run mounted", with_container(Mounts=[mount("/run")]), FAIL, "mounts /run"),
+    case("REM-IMAGE-DIGEST", "running by tag", with_container(Image="registry.lab.invalid:5000/web:1.27"), FAIL,
+         "web (running): image registry.lab.invalid:5000/web:1.27 not pinned by digest"),
     case("REM-CONTENT-TRUST", "hardened: not set", hardened(), FAIL, "DOCKER_CONTENT_TRUST is not set system-wide"),
     case("REM-CONTENT-TRUST", "commented-out export",
          hardened().command("content_trust", "/etc/profile:# export DOCKER_CONTENT_TRUST=1\n"), FAIL,
@@ -531,9 +618,10 @@ def test_syscall_rules_with_path_or_dir_fields_count(check_id, path, rule):
     assert_outcome(verdict(facts, check_id), PASS, rule)
 
 
-def test_sock_mount_of_run_is_caught_by_rem_sock_mount_but_not_5_32():
+def test_sock_mount_of_run_fails_5_32_too_it_holds_docker_sock():
+    """Issue 14 item 7: /run holds docker.sock and containerd.sock; the old test said 5.32 passed it."""
     facts = with_container(Mounts=[mount("/run")])
-    assert_outcome(verdict(facts, "5.32"), PASS, "docker.sock not mounted")
+    assert_outcome(verdict(facts, "5.32"), FAIL, "mounts /run: reaches the Docker API")
     assert_outcome(verdict(facts, "REM-SOCK-MOUNT"), FAIL, "mounts /run")
 
 
