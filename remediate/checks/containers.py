@@ -116,7 +116,7 @@ def _below_1024(host_port: str) -> bool:
 
 
 def _privileged_port(c: dict) -> str | None:
-    bad = [f"{hp}->{port}" for port, _, hp in _bindings(c) if _below_1024(hp)]
+    bad = list(dict.fromkeys(f"{hp}->{port}" for port, _, hp in _bindings(c) if _below_1024(hp)))  # IPv4 and [::]
     return f"publishes privileged port(s) {', '.join(bad)}" if bad else None
 
 

@@ -473,6 +473,10 @@ FAIL_CASES = [
          FAIL, "mounts /srv/docker: reaches the Docker API (/srv/docker/api.sock)"),
     case("REM-CONFIG", "broken-json: trailing comma", fixture("broken-json"), FAIL, f"{DAEMON_JSON}:3:1"),
     case("REM-CONFIG", "log-level in daemon.json and in DOCKER_OPTS",
+    case("5.32", "the directory of dockerd's own -H unix:// socket",
+         with_drop_in(hardened(), "/usr/sbin/dockerd -H fd:// -H unix:///srv/api/docker.sock")
+         .containers(container(Mounts=[mount("/srv/api", rw=False)])), FAIL,
+         "mounts /srv/api: reaches the Docker API (/srv/api/docker.sock)"),
          hardened().append(DEFAULT_DOCKER, 'DOCKER_OPTS="--log-level=warn"'), FAIL, "dockerd refuses to start"),
     case("REM-RUNNING", "docker.service failed", hardened().service(ActiveState="failed", SubState="failed"), FAIL,
          "docker.service is failed"),
