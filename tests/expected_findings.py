@@ -20,7 +20,7 @@ EXPECTED_FAILURES = {
                                  "5.30", "5.32", "REM-SOCK-MOUNT"},
     "custom-settings": WITH_DAEMON_JSON | {"2.3", "2.5"},
     "hardened": set(),
-    "broken-json": WITH_DAEMON_JSON | {"REM-CONFIG", "REM-RUNNING", "REM-IP-FORWARD"},
+    "broken-json": WITH_DAEMON_JSON | {"REM-CONFIG", "REM-RUNNING"},
     "docker-ce": STOCK,
 }
 # containerd 2 (the newest engine) ships neither containerd-shim nor containerd-shim-runc-v1: their audit checks

@@ -8,12 +8,19 @@ command line and greps daemon.json).
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
+
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
 
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
-SANDBOX_RUNTIMES = ("runsc", "kata", "kata-runtime", "kata-qemu", "kata-fc")
+# A runtime is a sandbox by the binary it runs (its path's basename) or its containerd shim (runtimeType),
+# never by the name it is registered under: {"gvisor": {"path": "/usr/bin/runsc"}} is gVisor.
+SANDBOX_BINARIES = ("runsc", "kata-runtime", "kata-qemu", "kata-fc", "kata-clh", "containerd-shim-runsc-v1",
+                    "containerd-shim-kata-v2")
+SANDBOX_SHIMS = ("io.containerd.runsc.", "io.containerd.kata.", "io.containerd.kata-")
 # Checks that need the running daemon's answer (ctx.docker_info) say this when it gave none.
 NOT_ANSWERING = "dockerd is not answering: "
 
@@ -79,8 +86,29 @@ def log_level(ctx: CheckContext) -> Outcome:
 @predicate("2.5")
 @_daemon_check
 def insecure_registries(ctx: CheckContext) -> Outcome:
-    registries = [r for r in ctx.setting("insecure-registries").value or [] if not str(r).startswith("127.")]
+    registries = [r for r in ctx.setting("insecure-registries").value or [] if not is_loopback_registry(str(r))]
     return Outcome.of(not registries, where(ctx, "insecure-registries"))
+
+
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def is_loopback_registry(name: str) -> bool:
+    """True for what dockerd itself always treats as insecure, nothing else: an address or CIDR inside
+    127.0.0.0/8 or ::1/128 (moby's registry config), and localhost, with an optional port.
+    127.evil.example is a hostname that may resolve anywhere."""
+    host = name.strip()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    if host == "localhost":
+        return True
+    try:
+        network = ipaddress.ip_network(host, strict=False)
+    except ValueError:
+        return False
+    return any(network.version == loop.version and network.subnet_of(loop) for loop in _LOOPBACK)
 
 
 @predicate("2.6")
@@ -175,8 +203,13 @@ def seccomp_default(ctx: CheckContext) -> Outcome:
         return Outcome.na(NOT_ANSWERING + f"seccomp profile {profile or 'default'} is configured; whether seccomp "
                           "is in force is only in docker info's SecurityOptions")
     options = ctx.docker_info.get("SecurityOptions")
-    if options is not None and not any(o.startswith("name=seccomp") for o in options):
+    seccomp = [o for o in options or [] if o.startswith("name=seccomp")]
+    if options is not None and not seccomp:
         return Outcome.failed(f"docker info SecurityOptions lacks seccomp: {options}")
+    unconfined = [o for o in seccomp if "profile=unconfined" in o.split(",")]
+    if unconfined:
+        return Outcome.failed(f"docker info SecurityOptions: {unconfined[0]} (dockerd runs containers without "
+                              "seccomp unless they ask for a profile)")
     return Outcome.passed(f"seccomp profile: {profile or 'default'}")
 
 
@@ -238,6 +271,20 @@ def drift(ctx: CheckContext) -> Outcome:
 def sandbox_runtime(ctx: CheckContext) -> Outcome:
     if ctx.docker_info is None:
         return Outcome.na(NOT_ANSWERING + "its runtimes are only in docker info")
-    runtimes = sorted((ctx.docker_info.get("Runtimes") or {}).keys())
-    sandboxes = [r for r in runtimes if r in SANDBOX_RUNTIMES]
-    return Outcome.of(bool(sandboxes), f"runtimes: {', '.join(runtimes) or 'unknown'}")
+    runtimes = ctx.docker_info.get("Runtimes") or {}
+    shown = [f"{name} ({_runs(spec)})" for name, spec in sorted(runtimes.items())]
+    sandboxes = [name for name, spec in runtimes.items() if _is_sandbox(spec)]
+    lead = f"sandboxed: {', '.join(sorted(sandboxes))}" if sandboxes else "no runtime runs gVisor (runsc) or Kata"
+    return Outcome.of(bool(sandboxes), lead, f"runtimes: {', '.join(shown) or 'unknown'}")
+
+
+def _runs(spec) -> str:
+    spec = spec if isinstance(spec, dict) else {}
+    return str(spec.get("path") or spec.get("runtimeType") or "?")
+
+
+def _is_sandbox(spec) -> bool:
+    spec = spec if isinstance(spec, dict) else {}
+    binary = posixpath.basename(str(spec.get("path") or ""))
+    shim = str(spec.get("runtimeType") or "")
+    return binary in SANDBOX_BINARIES or posixpath.basename(shim) in SANDBOX_BINARIES or shim.startswith(SANDBOX_SHIMS)

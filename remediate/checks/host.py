@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from functools import cache
+from pathlib import Path
+
+import yaml
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
@@ -31,7 +36,8 @@ AUDITED = {
 }
 # Directories the facts do not read but that exist wherever Docker runs.
 _ALWAYS_PRESENT = {"/run/containerd"}
-SUPPORTED_MAJOR = 25  # oldest engine major version still maintained upstream (checked 2026-11)
+# Release lines and their newest patch release: data, updated in one place (1.2.2).
+ENGINE_RELEASES = Path(__file__).with_name("engine_releases.yml")
 
 
 def configured_path(ctx: CheckContext, check_id: str) -> str:
@@ -126,11 +132,46 @@ def host_hardened(ctx: CheckContext) -> Outcome:
     return Outcome.info("not assessed automatically: apply an OS hardening baseline")
 
 
+@cache
+def engine_releases() -> dict:
+    """engine_releases.yml: {checked: date, lines: {"29": {latest, released, eol}, "25.0": ...}}."""
+    return yaml.safe_load(ENGINE_RELEASES.read_text())
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
+def _release_line(version: tuple[int, ...], lines: dict) -> str | None:
+    """The line a version belongs to: "25.0" for 25.0.3 where the table has 25.0, else "29" for 29.2.1."""
+    for key in (f"{version[0]}.{version[1]}", f"{version[0]}"):
+        if key in lines:
+            return key
+    return None
+
+
 @predicate("1.2.2")
 def docker_version(ctx: CheckContext) -> Outcome:
     text = ctx.facts.command("dockerd_version").stdout
-    match = re.search(r"version (\d+)\.(\d+)", text)
+    match = re.search(r"version (\d+\.\d+\.\d+)", text)
     if not match:
         return Outcome.na("dockerd is not installed")
-    return Outcome.of(int(match.group(1)) >= SUPPORTED_MAJOR,
-                      f"{text.strip()} (oldest maintained major: {SUPPORTED_MAJOR})")
+    version, table = _numbers(match.group(1)), engine_releases()
+    lines, checked = table["lines"], table["checked"]
+    found = f"{text.strip()} (release table checked {checked})"
+    line = _release_line(version, lines)
+    if line is None:
+        if version > max(_numbers(spec["latest"]) for spec in lines.values()):
+            return Outcome.passed(found, "newer than every line in the release table: the table needs updating")
+        return Outcome.failed(found, f"engine line {version[0]}.{version[1]} is past its end of life (no security "
+                                     "fixes); upgrade to a maintained line")
+    spec = lines[line]
+    latest = str(spec["latest"])
+    newest = f"the newest {line} patch release is {latest}" + (f" ({spec['released']})" if spec["released"] else "")
+    eol = spec["eol"]
+    if isinstance(eol, dt.date) and ctx.today > eol:
+        return Outcome.failed(found, f"engine line {line} is past its end of life since {eol} (no security fixes; "
+                                     f"{newest}); upgrade to a maintained line")
+    if version < _numbers(latest):
+        return Outcome.failed(found, f"{newest}: later patch releases carry security fixes this engine lacks")
+    return Outcome.passed(found, f"{newest}" + (f"; line {line} is maintained until {eol}" if eol else ""))

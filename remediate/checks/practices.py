@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
+
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
 from remediate.facts import parse
@@ -9,19 +12,72 @@ from remediate.facts import parse
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 
+# strconv.ParseBool's false spellings: the docker CLI treats every other non-empty value as true.
+_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
+_ASSIGNMENT = re.compile(r"""(?:^|[\s;])(?:export\s+)?DOCKER_CONTENT_TRUST=(?:"([^"]*)"|'([^']*)'|([^\s;]*))""")
+NOTARY_RETIRED = ("Docker Content Trust is retired: the Notary v1 service at notary.docker.io shuts down on "
+                  "2026-12-08 and the docker CLI dropped content trust in 29.0")
+TRUST_BREAKS = ("with it set, an older docker CLI asks notary.docker.io for signatures: once Notary v1 is gone every "
+                "`docker pull`, `docker push`, `docker run` and `docker build` of a Docker Hub image fails, and "
+                "`docker trust` stops working")
+TRUST_INSTEAD = ("unset it, and pin images by digest (image@sha256:...) and verify signed attestations "
+                 "(cosign, Docker's image attestations) instead")
+
+
+def content_trust_settings(text: str) -> list[tuple[str, str]]:
+    """(grep line, value) for each active DOCKER_CONTENT_TRUST= assignment in `grep -H` output."""
+    found = []
+    for line in filter(str.strip, text.splitlines()):
+        content = line.partition(":")[2]
+        if content.lstrip().startswith("#"):  # a commented-out line sets nothing
+            continue
+        for match in _ASSIGNMENT.finditer(content.partition(" #")[0]):
+            found.append((line, next(v for v in match.groups() if v is not None)))
+    return found
+
+
 @predicate("REM-CONTENT-TRUST")
 def content_trust(ctx: CheckContext) -> Outcome:
-    lines = [line for line in ctx.facts.command("content_trust").stdout.splitlines() if line.strip()]
-    # grep -H lines: "path:content"; a commented-out line enables nothing
-    active = [line for line in lines if not line.partition(":")[2].lstrip().startswith("#")]
-    enabled = [line for line in active if "DOCKER_CONTENT_TRUST=1" in line.replace('"', "").replace("'", "")]
-    return Outcome.of(bool(enabled), *(enabled or lines or ["DOCKER_CONTENT_TRUST is not set system-wide"]))
+    settings = content_trust_settings(ctx.facts.command("content_trust").stdout)
+    enabled = [line for line, value in settings if value and value not in _FALSE]
+    if enabled:
+        return Outcome.failed(*enabled, NOTARY_RETIRED, TRUST_BREAKS, TRUST_INSTEAD)
+    if settings:
+        return Outcome.passed(*(f"{line} (set to a false value: content trust stays off)" for line, _ in settings))
+    return Outcome.passed("DOCKER_CONTENT_TRUST is not set system-wide (/etc/environment, /etc/profile, "
+                          "/etc/profile.d, /etc/bash.bashrc)")
+
+
+@predicate("4.5")
+def content_trust_retired(ctx: CheckContext) -> Outcome:
+    return Outcome.info(f"retired: {NOTARY_RETIRED}; remediate does not recommend enabling it (REM-CONTENT-TRUST "
+                        "warns where it is still set)", TRUST_INSTEAD.replace("unset it, and pin", "pin"))
+
+
+# Runtime monitors that also run as containers: an image name or an entrypoint with one of these names.
+MONITORS = ("falco", "tetragon")
 
 
 @predicate("REM-RUNTIME-MONITOR")
 def runtime_monitor(ctx: CheckContext) -> Outcome:
     states = ctx.facts.command("falco").stdout.split()
-    return Outcome.of("active" in states, "Falco is active" if "active" in states else "no Falco service is active")
+    if "active" in states:
+        return Outcome.passed("Falco is active (systemd unit)")
+    running = [c for c in ctx.running_containers if _monitor(c)]
+    if running:
+        return Outcome.passed(*(f"container {str(c.get('Name', '?')).lstrip('/')} runs {_monitor(c)} "
+                                f"(image {c.get('Image')})" for c in running))
+    seen = "no Falco service is active"
+    if not ctx.containers_known:
+        return Outcome.failed(seen, "containers could not be listed: a monitor running as a container is not seen")
+    return Outcome.failed(seen, f"no running container runs {' or '.join(MONITORS)}")
+
+
+def _monitor(container: dict) -> str | None:
+    image = str(container.get("Image") or "").lower()
+    command = posixpath.basename(str(container.get("Path") or ""))
+    image_name = image.rpartition("/")[2].partition("@")[0].partition(":")[0]
+    return next((m for m in MONITORS if m in image_name or command == m), None)
 
 
 @predicate("REM-MAC")
@@ -37,7 +93,10 @@ def ip_forward(ctx: CheckContext) -> Outcome:
     value = ctx.facts.command("ip_forward").stdout.strip()
     if not value:
         return Outcome.na("sysctl net.ipv4.ip_forward could not be read")
-    return Outcome.of(value == "1", f"net.ipv4.ip_forward = {value}")
+    if value == "1":
+        return Outcome.passed("net.ipv4.ip_forward = 1")
+    return Outcome.failed(f"net.ipv4.ip_forward = {value}: containers on bridge networks get no traffic routed "
+                          "through the host (dockerd sets 1 at start unless ip-forward is false; something reset it)")
 
 
 def overlapping_ranges(text: str) -> list[str]:
