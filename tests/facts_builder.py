@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from remediate.facts.model import CommandFact, FileFact, HostFacts
+from remediate.facts.parse import json_lines
 from remediate.facts.probes import is_key_material
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facts"
@@ -175,7 +176,7 @@ def stock() -> Facts:
 def captured_containers(name: str = "risky-containers") -> dict[str, dict]:
     """The containers a fixture captured, by name ("privileged", "sock-mount", ...)."""
     lines = _loaded(name).command("containers").stdout
-    return {c["Name"].lstrip("/"): c for c in map(json.loads, filter(str.strip, lines.splitlines()))}
+    return {c["Name"].lstrip("/"): c for c in json_lines(lines)}  # beside them: the probe's config.v2.json grep lines
 
 
 # A container that passes every container check: the captured /privileged container of
