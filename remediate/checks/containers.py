@@ -83,8 +83,12 @@ def _reached(source: str, sockets: dict[str, str]) -> list[str]:
     """The APIs a mount of host path `source` hands the container: the socket itself, or any directory above
     it (`/`, /run, /run/containerd...), read-only or not: connect() on a socket needs no write access to its mount."""
     src = _host_path(source)
-    inside = [api for path, api in sockets.items() if path == src or path.startswith(src.rstrip("/") + "/")]
-    if ROOTLESS_SOCKET.match(src) or src in ("/", "/run", "/run/user") or re.match(r"^/run/user/[0-9]+$", src):
+
+    def below(path: str) -> bool:
+        spellings = (path, "/var" + path) if path.startswith("/run/") else (path,)  # /var holds /var/run
+        return any(p == src or p.startswith(src.rstrip("/") + "/") for p in spellings)
+    inside = [api for path, api in sockets.items() if below(path)]
+    if ROOTLESS_SOCKET.match(src) or src in ("/", "/var", "/run", "/run/user") or re.match(r"^/run/user/[0-9]+$", src):
         inside.append(f"rootless Docker API ({src if src.endswith('.sock') else '/run/user/N/docker.sock'})")
     return sorted(set(inside))
 

@@ -465,6 +465,8 @@ FAIL_CASES = [
     case("5.32", "/run/containerd mounted", with_container(Mounts=[mount("/run/containerd")]), FAIL,
          "containerd API"),
     case("5.32", "a rootless dockerd's socket", with_container(Mounts=[mount("/run/user/1000/docker.sock")]), FAIL,
+    case("5.32", "/var mounted: /var/run is /run", with_container(Mounts=[mount("/var", rw=False)]), FAIL,
+         "mounts /var: reaches the Docker API (/run/docker.sock), the containerd API"),
          "rootless Docker API (/run/user/1000/docker.sock)"),
     case("5.32", "a rootless dockerd's runtime directory", with_container(Mounts=[mount("/run/user/1000")]), FAIL,
          "rootless Docker API (/run/user/N/docker.sock)"),
