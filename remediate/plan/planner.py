@@ -179,7 +179,7 @@ class _Planner:
         removals = units.flags_to_remove(view, remove_tcp=remove_tcp, leave=leave)
         env_changes, env_handled, env_notes = units.env_file_rewrites(view, removals)
         self.notes += env_notes
-        exec_removals = [r for r in removals if r.via == "ExecStart"]
+        exec_removals = [r for r in removals if r.via == "ExecStart" or units.from_environment(r)]
         file_values = (eff.daemon_json.values or {}) if existing is None else existing
         file_hosts = file_values.get("hosts")
         file_hosts_tcp = isinstance(file_hosts, list) and any(isinstance(h, str) and units.is_tcp(h) for h in file_hosts)
@@ -231,6 +231,7 @@ class _Planner:
         will_exist = created | {p.rsplit("/", 1)[0] for p in created}
         audit = audit_rules.audit_rules(view, will_exist)
         self.notes += audit.notes
+        self.impacts += audit.impacts
         self.add(audit.change)
         for fix in permissions.permission_fixes(view).values():
             self.add(fix)
@@ -400,7 +401,7 @@ class _Planner:
             self.impacts += impacts.userns_impacts(view, held=False)
         elif "userns-remap" in held_entries:
             self.impacts += impacts.userns_impacts(view, held=True)
-        self.impacts += impacts.setting_impacts(set(merge.written))
+        self.impacts += impacts.setting_impacts(set(merge.written), merge.settings)
         forward = impacts.ip_forward_impact(view)
         if forward:
             self.impacts.append(forward)

@@ -89,6 +89,31 @@ def _unit_values(facts: HostFacts, paths: list[str], section: str, key: str) -> 
     return values
 
 
+def _shown(word: str) -> str:
+    """A word as systemctl prints it in Environment= (shell_maybe_quote; what parse.environment reads)."""
+    if word and not any(ord(c) < 32 or ord(c) == 127 or c in " \t\n\r\"\\`$*?['()<>|&;!" for c in word):
+        return word
+    return '"' + "".join("\\" + c if c in '"\\`$' else (f"\\{ord(c):03o}" if ord(c) < 32 or ord(c) == 127 else c)
+                         for c in word) + '"'
+
+
+def _environment(facts: HostFacts, paths: list[str]) -> str | None:
+    """docker.service's Environment= property from its unit files (None: no file sets any, keep systemd's)."""
+    lines = [e for path in paths for e in unit_lines(path, facts.file(path).text() or "")
+             if e.section == "Service" and e.key == "Environment"]
+    if not lines:
+        return None
+    env: dict[str, str] = {}
+    for entry in lines:
+        if not entry.value:
+            env = {}
+        for word in split_words(entry.value):
+            key, sep, value = word.partition("=")
+            if sep:
+                env[key] = value
+    return " ".join(_shown(f"{k}={v}") for k, v in env.items())
+
+
 def _listen_text(value: str) -> str:
     if value.startswith("/"):
         return f"{value} (Stream)"
@@ -116,6 +141,10 @@ def refresh_units(facts: HostFacts) -> None:
                 props = _set(props, "ExecStart", [" ".join(
                     f"{{ path={binary} ; argv[]={entry} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
                     "pid=0 ; code=(null) ; status=0/0 }" for entry in entries)])
+            environment = _environment(facts, paths)
+            if environment is not None:
+                props = _set(props, "Environment", [environment]) if "Environment" in values else \
+                    props + [("Environment", environment)]
         else:
             listen = _unit_values(facts, paths, "Socket", "ListenStream")
             props = _set(props, "Listen", [_listen_text(v) for v in listen])

@@ -152,11 +152,54 @@ class ServiceDropIn:
     notes: tuple[str, ...]
 
 
+def from_environment(removal: Removal) -> bool:
+    """The flag comes from a variable set by Environment= in a docker.service unit file."""
+    return removal.flag.source.path == "Environment="
+
+
+def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[str], list[Removal], list[str]]:
+    """Environment= assignments that give each variable its value without the removed flags: systemd takes
+    the last assignment, and harden's drop-in sorts last. The words are split as $VAR expands them."""
+    env = parse.environment(view.ctx.service.get("Environment", ""))
+    lines, handled, notes = [], [], []
+    by_name: dict[str, list[Removal]] = {}
+    for removal in removals:
+        by_name.setdefault(removal.flag.source.via, []).append(removal)
+    for name, group in sorted(by_name.items()):
+        words = env.get(name, "").split()
+        done = []
+        for removal in group:
+            part = removal.words
+            at = next((i for i in range(len(words) - len(part) + 1) if words[i:i + len(part)] == part), None)
+            if at is None:
+                notes.append(f"{removal.flag.written!r} could not be located as its own word(s) in {name} "
+                             "(Environment=): remove it by hand")
+                continue
+            del words[at:at + len(part)]
+            done.append(removal)
+        value = " ".join(words)
+        if done and any(c in '"\\%' or ord(c) < 32 for c in value):
+            notes.append(f"{name} (Environment=) holds characters harden does not re-quote: "
+                         f"{', '.join(repr(r.flag.written) for r in done)} not removed (edit by hand)")
+            continue
+        if done:
+            lines.append(f'"{name}={value}"')
+            handled += done
+    return lines, handled, notes
+
+
 def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, fixes: tuple[str, ...]) -> ServiceDropIn:
-    """The docker.service drop-in, when a removal is on the ExecStart line or no -H would remain."""
+    """The docker.service drop-in, when a removal is on the ExecStart line or in a variable set by
+    Environment=, or no -H would remain."""
+    environment, env_handled, env_notes = _environment_lines(view, [r for r in removals if from_environment(r)])
     wanted = [r for r in removals if r.via == "ExecStart"]
     if not wanted and not need_host:
-        return ServiceDropIn(None, (), ())
+        if not environment:
+            return ServiceDropIn(None, (), tuple(env_notes))
+        text = render("harden/docker.service.conf.j2", exec_start=None, environment=environment)
+        reason = f"Environment= without {', '.join(repr(r.flag.written) for r in env_handled)}"
+        return ServiceDropIn(_new_file(view, SERVICE_DROPIN, text.encode(), UNIT_MODE, fixes, reason),
+                             tuple(env_handled), tuple(env_notes))
     entry = exec_start_line(view)
     if entry is None:
         return ServiceDropIn(None, (), ("docker.service: no ExecStart= line was read from its unit files; the "
@@ -201,7 +244,9 @@ def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, 
                                         "intended; not written (edit by hand)",))
     later = _later_dropins(view, "docker.service", "Service", "ExecStart")
     notes += [f"{path} sorts after {DROP_IN_NAME} and sets ExecStart=: it overrides harden's drop-in" for path in later]
-    text = render("harden/docker.service.conf.j2", exec_start=exec_start)
+    text = render("harden/docker.service.conf.j2", exec_start=exec_start, environment=environment)
+    handled += env_handled
+    notes += env_notes
     parts = [f"without {', '.join(repr(r.flag.written) for r in handled)}"] if handled else []
     parts += ["with -H fd:// (the unix socket only; hosts leaves daemon.json)"] if need_host else []
     reason = f"dockerd's command line as in {entry.path}:{entry.line}, " + " and ".join(parts)
@@ -300,9 +345,6 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
         source = removal.flag.source
         if source.path in files:
             by_file.setdefault(source.path, []).append(removal)
-        elif source.path == "Environment=":
-            notes.append(f"{removal.flag.written!r} comes from {source.via} set by Environment= in a docker.service "
-                         "unit file: remove it there by hand")
     changes, handled = [], []
     for path in sorted(by_file):
         fact = view.file(path)

@@ -14,8 +14,8 @@ import pytest
 
 from remediate import checks
 from remediate.audit import audit_host
-from remediate.checks.model import FAIL, PASS
-from remediate.plan import plan_host
+from remediate.checks.model import FAIL, NA, PASS
+from remediate.plan import apply_plan, plan_host
 from remediate.plan.units import SERVICE_DROPIN, SOCKET_DROPIN
 from tests.plan_fixtures import load, policy, with_daemon_json, with_exec_start, with_file
 
@@ -104,3 +104,29 @@ def test_harden_removes_a_listener_whose_clients_are_not_verified():
     p = plan_host(tls_host(tls=True, tlsverify=False, **TLS_FILES), policy())
     assert "hosts" not in json.loads(p.change(DAEMON_JSON).after)
     assert "-H fd://" in p.change(SERVICE_DROPIN).after.decode()
+
+
+ENV_DROPIN = "/etc/systemd/system/docker.service.d/tcp.conf"
+
+
+def with_environment_tcp(value: str = "-H tcp://0.0.0.0:2375 --log-level=info"):
+    """DOCKER_OPTS set by Environment= in an owner's drop-in: the Debian unit expands $DOCKER_OPTS."""
+    return with_file(load("stock"), ENV_DROPIN, f'[Service]\nEnvironment="DOCKER_OPTS={value}"\n'.encode())
+
+
+def test_tcp_from_environment_in_a_drop_in_is_overridden_by_harden():
+    """Harden leaves nothing it could fix: a later Environment= in harden's own drop-in overrides the owner's
+    (systemd: the last assignment wins), so "remove it by hand" is not needed."""
+    facts = with_environment_tcp()
+    found, _ = statuses(facts, "2.7", "REM-TCP")
+    assert found == {"2.7": FAIL, "REM-TCP": FAIL}
+    p = plan_host(facts, policy())
+    text = p.change(SERVICE_DROPIN).after.decode()
+    assert 'Environment="DOCKER_OPTS=--log-level=info"' in text and "tcp://" not in text
+    assert p.change(ENV_DROPIN) is None  # the owner's file stays as written
+    assert not {"2.7", "REM-TCP"} & set(p.still_failing)
+    assert {"2.7", "REM-TCP"} <= set(p.change(SERVICE_DROPIN).fixes)
+    assert not [n for n in p.notes if "by hand" in n]
+    after = apply_plan(facts, p)
+    assert statuses(after, "2.7", "REM-TCP")[0] == {"2.7": NA, "REM-TCP": PASS}  # no TCP endpoint left
+    assert plan_host(after, policy()).empty
