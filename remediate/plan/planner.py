@@ -248,6 +248,9 @@ class _Planner:
         actions = self._actions(merge, json_change, socket_change, audit)
         held_entries = self._held_back(merge, held, leave, reasons)
         held_entries.update({path: dir_safety.held_back(path, why) for path, why in unsafe.items()})
+        client_ca = self._client_ca_held(remove_tcp)
+        if client_ca:
+            held_entries[client_ca.what] = client_ca
         self._impacts(merge, held_entries)
         for problem in eff.problems:
             if problem.kind == "IgnoredKey":
@@ -394,6 +397,18 @@ class _Planner:
                     reason = "; ".join(i.message for i in impacts.userns_impacts(self.view, held=True)) or reason
                 out[key] = HeldBack(key, reason, entry.how_to_accept)
         return out
+
+    def _client_ca_held(self, remove_tcp: bool) -> HeldBack | None:
+        """A listener that verifies clients against the system roots (no tlscacert) stays: removing it cuts its
+        clients off, and their CA is not harden's to choose. 2.7 and REM-TCP stay failing, named here."""
+        eff, failing = self.view.effective, {"2.7", "REM-TCP"} & self.view.failing
+        if remove_tcp or not failing or not eff.tls.verify or eff.tls.ca is not None:
+            return None
+        listeners = ", ".join(e.written for e in eff.tcp_exposures)
+        return HeldBack("tlscacert", f"{listeners} requires client certificates but trusts every public CA "
+                                     f"(no tlscacert): {' and '.join(sorted(failing))} stay failing; harden neither "
+                                     "cuts its clients off nor chooses their CA",
+                        "set tlscacert (daemon.json or --tlscacert) to the CA that signs your clients' certificates")
 
     def _impacts(self, merge: Merge, held_entries: dict[str, HeldBack]) -> None:
         view = self.view

@@ -130,3 +130,14 @@ def test_tcp_from_environment_in_a_drop_in_is_overridden_by_harden():
     after = apply_plan(facts, p)
     assert statuses(after, "2.7", "REM-TCP")[0] == {"2.7": NA, "REM-TCP": PASS}  # no TCP endpoint left
     assert plan_host(after, policy()).empty
+
+
+def test_a_listener_trusting_every_public_ca_is_held_back_with_its_reason():
+    """Verified against the system roots (no tlscacert): removing the listener cuts its clients off and harden
+    cannot know their CA, so 2.7/REM-TCP stay failing, and the plan says why and what to do."""
+    p = plan_host(tls_host(tls=True, tlscert=CERT, tlskey=KEY), policy())
+    assert {"2.7", "REM-TCP"} <= set(p.still_failing)
+    [held] = [h for h in p.held_back if h.what == "tlscacert"]
+    assert "tcp://0.0.0.0:2376" in held.reason and "2.7" in held.reason and "REM-TCP" in held.reason
+    assert "tlscacert" in held.how_to_accept
+    assert "hosts" in json.loads(p.change(DAEMON_JSON).after)
