@@ -142,7 +142,8 @@ def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
            max_fail=1, canary=None, restart_timeout=90, carry_images=False, json=None, report=None):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
-    Exit codes: 0 done or nothing to change, 2 changes pending (dry-run), 3 some hosts unreachable,
+    Exit codes: 0 done or nothing to change, 2 changes pending (dry-run) or a fixable check left failing that
+    the policy does not hold back (the plan's held back and notes say why), 3 some hosts unreachable,
     1 errors (a host refused, failed, rolled back or was skipped).
     """
     opts = app.HardenOptions(dry_run=dry_run, yes=yes, repair_json=repair_json, profile=profile,

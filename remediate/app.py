@@ -18,6 +18,7 @@ from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
 from remediate.facts.gather import gather
+from remediate.plan.planner import unfixed
 from remediate.target import Target, needs_become
 from remediate.policy import policy_for
 from remediate.runner import run_fleet
@@ -172,7 +173,8 @@ def _write_harden(run_id, started, inventory, target, opts, outcomes, json_path,
 
 
 def harden_exit_code(outcomes, *, dry_run: bool) -> int:
-    """1 errors or failed hosts, 3 unreachable, 2 changes still pending (dry-run), 0 done / nothing to do."""
+    """1 errors or failed hosts, 3 unreachable, 2 changes still pending (dry-run) or fixable checks left failing
+    for a reason other than the policy's hold_back (plan.planner.unfixed), 0 done / nothing to do."""
     oks = [o.value for o in outcomes if o.ok]
     if any(o.status == "failed" for o in outcomes) or any(v.errors() for v in oks):
         return EXIT_ERROR
@@ -182,6 +184,8 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
     if any(o.status == "unreachable" for o in outcomes):
         return EXIT_UNREACHABLE
     if any(v.pending() for v in oks) and (dry_run or any(v.apply is None for v in oks if v.pending())):
+        return EXIT_FINDINGS
+    if any(not v.plan.refused and unfixed(v.plan, v.policy) for v in oks):
         return EXIT_FINDINGS
     return EXIT_OK
 

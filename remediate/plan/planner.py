@@ -139,6 +139,13 @@ def _service_refusal(view: HostView) -> str | None:
     return None
 
 
+def unfixed(plan: Plan, policy: Policy) -> tuple[str, ...]:
+    """The fixable checks a plan leaves failing for a reason other than the policy's hold_back (each named
+    in its held_back or notes): what harden could not fix safely, which its exit code reports."""
+    chosen = {c for key in policy.hold_back for c in KEY_CHECKS.get(key, ())}
+    return tuple(c for c in plan.still_failing if c not in chosen)
+
+
 class _Planner:
     def __init__(self, view: HostView, accept_risk: frozenset[str], repair_json: bool, carry_images: bool = False):
         self.view = view

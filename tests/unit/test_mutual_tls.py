@@ -141,3 +141,34 @@ def test_a_listener_trusting_every_public_ca_is_held_back_with_its_reason():
     assert "tcp://0.0.0.0:2376" in held.reason and "2.7" in held.reason and "REM-TCP" in held.reason
     assert "tlscacert" in held.how_to_accept
     assert "hosts" in json.loads(p.change(DAEMON_JSON).after)
+
+
+class _Harden:
+    """What harden_exit_code reads of a host's harden (remediate.harden.HostHarden)."""
+
+    def __init__(self, plan, applied: bool):
+        self.plan, self.policy = plan, policy()
+        self.apply = type("Applied", (), {"outcome": "changed", "preexisting": None})() if applied else None
+
+    def errors(self):
+        return []
+
+    def pending(self):
+        return not self.plan.empty and not self.plan.refused
+
+
+def exit_code(facts, *, dry_run: bool) -> int:
+    from remediate import app
+    from remediate.runner import OK, HostOutcome
+
+    return app.harden_exit_code([HostOutcome("h", OK, _Harden(plan_host(facts, policy()), not dry_run))],
+                                dry_run=dry_run)
+
+
+def test_the_exit_code_says_when_harden_leaves_a_check_it_could_not_fix_safely():
+    from remediate import app
+
+    assert exit_code(tls_host(tls=True, tlscert=CERT, tlskey=KEY), dry_run=False) == app.EXIT_FINDINGS
+    # userns-remap held back by the policy is the owner's choice, not a leftover: a changed run exits 0
+    assert exit_code(tls_host(tls=True, **TLS_FILES), dry_run=False) == app.EXIT_OK
+    assert exit_code(load("stock"), dry_run=False) == app.EXIT_OK
