@@ -178,6 +178,21 @@ def test_second_run_plans_nothing(harden_lab, tmp_path):
 
 
 @pytest.mark.engines
+def test_after_harden_only_what_the_plan_names_still_fails(harden_lab, tmp_path):
+    """Harden leaves nothing it could fix safely: after the apply above, a re-audit fails only fixable checks
+    the plan lists as still failing, each held back with its reason (userns-remap, by the default policy)."""
+    _, outcomes = app.run_audit(target(harden_lab, "lab"), app.AuditOptions(json_path=tmp_path / "audit.json"))
+    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
+    for o in outcomes:
+        if o.host not in SCENARIOS or o.host == "broken-json":
+            continue
+        failing = {r.check.id for r in o.value.results if r.status == "fail" and r.check.fixable}
+        plan = hosts[o.host]["plan"]
+        assert failing == set(plan["still_failing"]) <= {"2.9"}, (o.host, sorted(failing), plan["still_failing"])
+        assert not failing or [h["what"] for h in plan["held_back"]] == ["userns-remap"], (o.host, plan)
+
+
+@pytest.mark.engines
 def test_rollback_restores_the_exact_earlier_state(harden_lab, before):
     code = app.rollback(target(harden_lab, "lab"), None)
     assert code == app.EXIT_OK
@@ -391,3 +406,30 @@ def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
         assert results["2.7"] == results["REM-TCP"] == "pass", results
     finally:
         assert app.rollback(target(harden_lab, MUTUAL_TLS), None) == app.EXIT_OK
+
+
+ENV_DROPIN = "/etc/systemd/system/docker.service.d/env-tcp.conf"
+
+
+@pytest.mark.engines
+def test_tcp_from_environment_in_a_drop_in_is_closed_by_harden(harden_lab, tmp_path):
+    """DOCKER_OPTS set by Environment= in an owner's drop-in: harden's own drop-in sets it again without the
+    TCP -H (systemd takes the last assignment); the owner's file stays as written."""
+    app.rollback(target(harden_lab, "stock"), None)  # start from the seeded host whatever ran before
+    seed = (f"mkdir -p {ENV_DROPIN.rsplit('/', 1)[0]} && printf '%s\\n' '[Service]' "
+            f"'Environment=\"DOCKER_OPTS=-H tcp://0.0.0.0:2375 --label=env-tcp=1\"' > {ENV_DROPIN} && "
+            "systemctl daemon-reload && systemctl restart docker")
+    ssh(harden_lab, "stock", seed)
+    try:
+        assert ssh(harden_lab, "stock", "ss -Hltn 'sport = :2375'").strip()
+        code, hosts = harden(harden_lab, "stock", tmp_path, yes=True)
+        plan = hosts["stock"]["plan"]
+        assert hosts["stock"]["apply"]["outcome"] == "changed" and code == app.EXIT_OK, (code, plan["notes"])
+        assert not {"2.7", "REM-TCP"} & set(plan["still_failing"])
+        assert ssh(harden_lab, "stock", "ss -Hltn 'sport = :2375'").strip() == ""
+        assert "tcp://" in ssh(harden_lab, "stock", f"cat {ENV_DROPIN}")  # the owner's file, untouched
+        main = "/proc/$(systemctl show -p MainPID --value docker)/cmdline"
+        assert "--label=env-tcp=1" in ssh(harden_lab, "stock", f"tr '\\0' ' ' < {main}")  # the rest of it kept
+    finally:
+        app.rollback(target(harden_lab, "stock"), None)
+        ssh(harden_lab, "stock", f"rm -f {ENV_DROPIN} && systemctl daemon-reload && systemctl restart docker")
