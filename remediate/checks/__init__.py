@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from remediate.checks import containers, daemon, files, host, practices  # noqa: F401 — registers predicates
+from remediate.checks import containers, daemon, files, host, images, practices, swarm  # noqa: F401 — registers predicates
 from remediate.checks.context import CheckContext
 from remediate.checks.model import (ERROR, FAIL, PASS, REGISTRY, SEVERITIES, WAIVED, WARN, Check, Outcome,
                                     Result)

@@ -124,6 +124,58 @@ class CheckContext:
     def running_containers(self) -> list[dict]:
         return [c for c in self.containers if c.get("Status") == "running"]
 
+    # --- images (CIS 4, 6) -----------------------------------------------------
+    @cached_property
+    def images_known(self) -> bool:
+        """False when dockerd did not answer or the listing failed: image checks cannot conclude anything."""
+        return self.facts.command("images").ok and self.docker_info is not None
+
+    @cached_property
+    def images(self) -> list[dict]:
+        return parse.images(self.facts.command("images").stdout)[0]
+
+    @cached_property
+    def image_of_container(self) -> dict[str, str]:
+        """Container name -> the id of the image it runs (not its Config.Image, which a re-tag may have moved)."""
+        return parse.images(self.facts.command("images").stdout)[1]
+
+    @cached_property
+    def images_in_use(self) -> list[dict]:
+        """The images some container (running or created) runs."""
+        used = set(self.image_of_container.values())
+        return [i for i in self.images if i["Id"] in used]
+
+    # --- swarm (CIS 7) ---------------------------------------------------------
+    @cached_property
+    def swarm(self) -> dict:
+        """docker info's Swarm section ({} when dockerd did not answer)."""
+        swarm = (self.docker_info or {}).get("Swarm")
+        return swarm if isinstance(swarm, dict) else {}
+
+    @cached_property
+    def swarm_manager(self) -> bool:
+        return self.swarm.get("ControlAvailable") is True
+
+    @cached_property
+    def swarm_spec(self) -> dict:
+        """The cluster's spec (autolock, certificate expiry): only a manager's docker info has it."""
+        cluster = self.swarm.get("Cluster")
+        spec = cluster.get("Spec") if isinstance(cluster, dict) else None
+        return spec if isinstance(spec, dict) else {}
+
+    @cached_property
+    def overlay_networks(self) -> list[dict]:
+        return parse.json_lines(self.facts.command("swarm_networks").stdout)
+
+    @cached_property
+    def swarm_services(self) -> list[dict]:
+        return parse.json_lines(self.facts.command("swarm_services").stdout)
+
+    @cached_property
+    def swarm_node(self) -> dict:
+        """dockerd's swarm state file: the node's listen, advertise and data path addresses."""
+        return parse.json_object(self.facts.command("swarm_node").stdout) or {}
+
     @cached_property
     def audit_rules(self) -> list[AuditRule]:
         """Rules loaded in the kernel when auditctl answers, else the rules files."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import posixpath
 import re
@@ -249,3 +250,45 @@ def container_no_new_privileges(text: str) -> dict[str, bool]:
     """Container id -> the no-new-privileges dockerd recorded at its creation (the `containers` probe's grep of
     each config.v2.json, lines beside the inspect JSON)."""
     return {m[1]: m[2] == "true" for line in lines(text) if (m := _RECORDED_NNP.search(line.strip()))}
+
+
+def images(text: str) -> tuple[list[dict], dict[str, str]]:
+    """The `images` probe: the image objects (IMAGE_TEMPLATE), and container name -> the id of the image it runs."""
+    found, used = [], {}
+    for item in json_lines(text):
+        if isinstance(item.get("Id"), str):
+            found.append(item)
+        elif isinstance(item.get("Container"), str) and isinstance(item.get("ImageId"), str):
+            used[item["Container"].lstrip("/")] = item["ImageId"]
+    return found, used
+
+
+_DOCKER_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def docker_time(value) -> dt.datetime | None:
+    """A time as Docker prints it (RFC 3339 with nanoseconds: 2026-12-02T01:45:46.062776068Z), aware; None
+    when it is not one (an image without a creation time says 0001-01-01T00:00:00Z, kept: it is old)."""
+    match = _DOCKER_TIME.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    zone = "+00:00" if match.group(2) == "Z" else match.group(2)
+    return dt.datetime.fromisoformat(match.group(1) + zone)
+
+
+def host_of(address: str) -> str:
+    """The host part of "host:port", "[v6]:port" or a bare address, as swarm writes its addresses."""
+    if address.startswith("["):
+        return address[1:].partition("]")[0]
+    return address.rpartition(":")[0] if address.count(":") == 1 else address
+
+
+def container_processes(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Container id -> (host pid, name) of the processes the `containers` probe found by name inside it
+    ("process<TAB>id<TAB>pid<TAB>name" lines beside the inspect JSON)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for line in lines(text):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) == 4 and parts[0] == "process" and parts[2].isdigit():
+            found.setdefault(parts[1], []).append((parts[2], parts[3]))
+    return found

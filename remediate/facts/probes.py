@@ -89,6 +89,26 @@ CONTAINER_TEMPLATE = (
     '"ExecIDs":{{json .ExecIDs}}}'
 )
 
+# Images (CIS 4, 6.1): the fields their checks need, and nothing else: never .Config.Env. An image's Config is
+# a map to the template: a key it lacks is read with `index` (null), not as a field (an error).
+IMAGE_TEMPLATE = (
+    '{"Id":{{json .Id}},"RepoTags":{{json .RepoTags}},"RepoDigests":{{json .RepoDigests}},'
+    '"Created":{{json .Created}},"User":{{if .Config}}{{json (index .Config "User")}}{{else}}null{{end}},'
+    '"Healthcheck":{{if .Config}}{{json (index .Config "Healthcheck")}}{{else}}null{{end}}}'
+)
+# Which image each container runs, by id (its Config.Image is a name a later tag may have moved).
+IMAGE_USE_TEMPLATE = '{"Container":{{json .Name}},"ImageId":{{json .Image}}}'
+# Swarm (CIS 7): overlay networks (encrypted option), services' published ports and secret references.
+NETWORK_TEMPLATE = (
+    '{"Name":{{json .Name}},"Id":{{json .Id}},"Scope":{{json .Scope}},"Ingress":{{json .Ingress}},'
+    '"Options":{{json .Options}}}'
+)
+# A service is a struct to the template (not a map): fields, and `with` for the pointer a plugin service leaves nil.
+SERVICE_TEMPLATE = (
+    '{"Name":{{json .Spec.Name}},"Ports":{{json .Endpoint.Ports}},'
+    '"Secrets":{{with .Spec.TaskTemplate.ContainerSpec}}{{json .Secrets}}{{else}}null{{end}}}'
+)
+
 # name -> argv. Each runs with PATH_PREFIX; rc 127 means "not installed".
 COMMANDS: dict[str, list[str]] = {
     # One block per unit, in this order, blank-line separated; gather splits it (UNIT_FACTS, FALCO_UNITS).
@@ -123,7 +143,19 @@ SNIPPET_INPUTS: dict[str, dict[str, str]] = {
     "containers": {"INFO": "docker_info"},
     "journal": {"UNITS": "systemd"},
     "audit_dirs": {"AUDITCTL": "auditctl"},
+    "images": {"INFO": "docker_info"},
+    "swarm_networks": {"INFO": "docker_info"},
+    "swarm_services": {"INFO": "docker_info"},
+    "swarm_node": {"INFO": "docker_info"},
 }
+
+# docker info's one line read by shell builtins (no process on hosts the snippets have nothing to ask): only a
+# daemon's answer counts (parse.docker_info), and it starts with a non-empty ID.
+_ANSWERED = ("i=; IFS= read -r i < \"$INFO\" 2>/dev/null; "
+             "case $i in '{\"ID\":\"\"'*) exit 0;; '{\"ID\":\"'*) ;; *) exit 0;; esac; ")
+# The swarm snippets run on a node docker info says is in a swarm (every state but inactive: parse.in_swarm).
+_IN_SWARM = (_ANSWERED + "case $i in *'\"LocalNodeState\":\"inactive\"'*) exit 0;; "
+             "*'\"LocalNodeState\":\"'[a-z]*) ;; *) exit 0;; esac; ")
 
 SNIPPETS: dict[str, str] = {
     "dockerd_cmdline": (
@@ -154,11 +186,40 @@ SNIPPETS: dict[str, str] = {
         "grep -q '^{\"ID\":\"[^\"][^\"]*\",\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -n "$ids" ] || exit 0; docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids || exit; '
+        # CIS 5.7: an sshd (or dropbear) anywhere on the host, one grep; for each (few), the container id in its
+        # cgroup path, if any: "process<TAB>id<TAB>pid<TAB>name".
+        "for f in $(grep -lxs -e sshd -e dropbear /proc/[0-9]*/comm); do d=${f%/comm}; read -r n < \"$f\" || continue; "
+        "c=$(grep -om1 '[0-9a-f]\\{64\\}' \"$d/cgroup\" 2>/dev/null) || continue; "
+        "printf 'process\\t%s\\t%s\\t%s\\n' \"$c\" \"${d#/proc/}\" \"$n\"; done; "
         # The no-new-privileges dockerd recorded at each creation (config.v2.json, never in inspect): one grep,
         # of that one field (the file also holds the environment).
         "root=$(sed -n 's/.*\"DockerRootDir\":\"\\([^\"]*\\)\".*/\\1/p' \"$INFO\" 2>/dev/null); "
         '[ -n "$root" ] || exit 0; set --; for id in $ids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
         "grep -Hos '\"NoNewPrivileges\":[a-z]*' \"$@\"; true"
+    ),
+    # Every image once (CIS 4, 6.1), only when docker info counted some; then which image each container runs.
+    "images": (
+        _ANSWERED + "case $i in *'\"Images\":0,'*) exit 0;; esac; "
+        "ids=$(docker images -q --no-trunc | sort -u) || exit 3; [ -n \"$ids\" ] || exit 0; "
+        f"docker image inspect --format '{IMAGE_TEMPLATE}' $ids || exit 3; "
+        "case $i in *'\"Containers\":0,'*) exit 0;; esac; "
+        "c=$(docker ps -aq --no-trunc) || exit 3; "
+        f"[ -z \"$c\" ] || docker inspect --format '{IMAGE_USE_TEMPLATE}' $c"
+    ),
+    "swarm_networks": (
+        _IN_SWARM + "n=$(docker network ls -q --no-trunc --filter driver=overlay) || exit 3; "
+        f"[ -z \"$n\" ] || docker network inspect --format '{NETWORK_TEMPLATE}' $n"
+    ),
+    # Services are a manager's to list (a worker's docker refuses).
+    "swarm_services": (
+        _IN_SWARM + "case $i in *'\"ControlAvailable\":true'*) ;; *) exit 0;; esac; "
+        f"s=$(docker service ls -q) || exit 3; [ -z \"$s\" ] || docker service inspect --format '{SERVICE_TEMPLATE}' $s"
+    ),
+    # The node's own swarm addresses (advertise, listen, data path: CIS 7.9), which docker info does not show;
+    # read from dockerd's state file, so a locked manager shows them too.
+    "swarm_node": (
+        _IN_SWARM + "r=${i#*'\"DockerRootDir\":\"'}; [ \"$r\" != \"$i\" ] || exit 3; r=${r%%'\"'*}; "
+        'exec cat "$r/swarm/docker-state.json"'
     ),
     # Only read to tell why docker.service is down (dockerd.journal.down_reason); an active one needs none.
     "journal": (

@@ -49,7 +49,7 @@ SCENARIO_ORDER = (
 )
 # Scenarios booted only when asked for (`lab.up --with docker-ce,tcp-mutual-tls`), so the default lab, and every test
 # that expects exactly its hosts, keeps its shape.
-OPTIONAL_SCENARIOS = ("docker-ce", "tcp-mutual-tls")
+OPTIONAL_SCENARIOS = ("docker-ce", "tcp-mutual-tls", "swarm")
 
 
 @dataclass

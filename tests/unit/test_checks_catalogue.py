@@ -24,6 +24,7 @@ from remediate.checks import CheckContext, catalogue, evaluate, select
 from remediate.checks.model import FAIL, INFO, NA, PASS, WARN, Result
 from remediate.policy import policy_for
 from tests.facts_builder import DAEMON_JSON, Facts, container, fixture, hardened, mount, port, stock
+from tests.unit.test_images_swarm_checks import IMAGES_SWARM_FAIL, IMAGES_SWARM_PASS
 
 POLICY = policy_for({})
 
@@ -83,11 +84,16 @@ SELINUX = hardened().command("selinux", "Enforcing\n", rc=0).daemon_json({"selin
 SAFE_ID = container()["Id"]
 
 
+def with_probe_lines(base: Facts, *lines: str, **changes) -> Facts:
+    """One container, plus lines the `containers` probe prints beside its inspect JSON."""
+    inspect = base.containers(container(**changes)).facts.command("containers").stdout
+    return base.command("containers", inspect + "".join(f"{line}\n" for line in lines), rc=0)
+
+
 def with_recorded_nnp(base: Facts, value: str, **changes) -> Facts:
     """One container, plus the no-new-privileges dockerd recorded in its config.v2.json (the probe's grep line)."""
-    lines = base.containers(container(**changes)).facts.command("containers").stdout
-    grep = f'/var/lib/docker/165536.165536/containers/{SAFE_ID}/config.v2.json:"NoNewPrivileges":{value}\n'
-    return base.command("containers", lines + grep, rc=0)
+    grep = f'/var/lib/docker/165536.165536/containers/{SAFE_ID}/config.v2.json:"NoNewPrivileges":{value}'
+    return with_probe_lines(base, grep, **changes)
 NO_DOCKERD = stock().command("dockerd_version", "", rc=127).service(LoadState="not-found")
 
 # 1.1.x: the path hardened's rules.d file watches for each check (binaries resolved on the host).
@@ -188,7 +194,7 @@ PASS_CASES = [
          with_container(CapDrop=["ALL"], CapAdd=["NET_BIND_SERVICE"]), PASS, "no added capabilities beyond"),
     case("5.4", "default capabilities named cap_chown, CAP_KILL", with_container(CapAdd=["cap_chown", "CAP_KILL"]), PASS,
          "Docker's default set"),
-    case("5.7", "main process is not sshd", with_container(), PASS, "no container runs sshd as its main process"),
+    case("5.7", "main process is not sshd", with_container(), PASS, "no sshd: neither a main process nor"),
     case("5.5", "not privileged", with_container(), PASS, "none privileged"),
     case("5.6", "/etc mounted read-only", with_container(Mounts=[mount("/etc", rw=False)]), PASS,
          "no sensitive host directory mounted read-write"),
@@ -387,6 +393,8 @@ FAIL_CASES = [
     case("5.4", "cap_sys_admin after --cap-drop ALL", with_container(CapDrop=["ALL"], CapAdd=["cap_sys_admin"]), FAIL,
          "adds capabilities SYS_ADMIN"),
     case("5.7", "sshd as the main process", with_container(Path="/usr/sbin/sshd"), FAIL, "web (running): runs /usr/sbin/sshd"),
+    case("5.7", "an sshd a shell started inside (the probe's process line)",
+         with_probe_lines(hardened(), f"process\t{SAFE_ID}\t4242\tsshd"), FAIL, "web (running): process sshd (pid 4242 on the host)"),
     case("5.5", "privileged", with_container(Privileged=True), FAIL, "web (running): privileged"),
     case("5.5", "risky-containers: a created privileged container counts", fixture("risky-containers"), FAIL,
          "privileged (created): privileged"),
@@ -464,15 +472,19 @@ FAIL_CASES = [
          "mounts /: reaches the Docker API (/run/docker.sock), the containerd API"),
     case("5.32", "/run/containerd mounted", with_container(Mounts=[mount("/run/containerd")]), FAIL,
          "containerd API"),
-    case("5.32", "a rootless dockerd's socket", with_container(Mounts=[mount("/run/user/1000/docker.sock")]), FAIL,
     case("5.32", "/var mounted: /var/run is /run", with_container(Mounts=[mount("/var", rw=False)]), FAIL,
          "mounts /var: reaches the Docker API (/run/docker.sock), the containerd API"),
+    case("5.32", "a rootless dockerd's socket", with_container(Mounts=[mount("/run/user/1000/docker.sock")]), FAIL,
          "rootless Docker API (/run/user/1000/docker.sock)"),
     case("5.32", "a rootless dockerd's runtime directory", with_container(Mounts=[mount("/run/user/1000")]), FAIL,
          "rootless Docker API (/run/user/N/docker.sock)"),
     case("5.32", "the directory of a custom docker.socket ListenStream",
          hardened().socket(Listen="/srv/docker/api.sock (Stream)").containers(container(Mounts=[mount("/srv/docker")])),
          FAIL, "mounts /srv/docker: reaches the Docker API (/srv/docker/api.sock)"),
+    case("5.32", "the directory of dockerd's own -H unix:// socket",
+         with_drop_in(hardened(), "/usr/sbin/dockerd -H fd:// -H unix:///srv/api/docker.sock")
+         .containers(container(Mounts=[mount("/srv/api", rw=False)])), FAIL,
+         "mounts /srv/api: reaches the Docker API (/srv/api/docker.sock)"),
     case("REM-CONFIG", "broken-json: trailing comma", fixture("broken-json"), FAIL, f"{DAEMON_JSON}:3:1"),
     case("REM-CONFIG", "log-level in daemon.json and in DOCKER_OPTS",
          hardened().append(DEFAULT_DOCKER, 'DOCKER_OPTS="--log-level=warn"'), FAIL, "dockerd refuses to start"),
@@ -511,6 +523,10 @@ FAIL_CASES = [
          "/etc/subuid: ops 100000-165535 and ci 165535-165544"),
     case("REM-IP-FORWARD", "sysctl unreadable", hardened().command("ip_forward", "", rc=1), NA, "could not be read"),
 ]
+
+# CIS 4.4, 4.6, 6 and 7 (and their thresholds), on the lab's captured swarm host: tests/unit/test_images_swarm_checks.py
+PASS_CASES += IMAGES_SWARM_PASS
+FAIL_CASES += IMAGES_SWARM_FAIL
 
 
 def verdict(facts: Facts, check_id: str) -> Result:
