@@ -11,6 +11,7 @@ import yaml
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
+from remediate.policy import DATA_DIR_CHECKS
 
 # CIS 1.1.3-1.1.18: check id -> how to find the path on this host.
 # ("bin", name): the real path of that binary; ("unit", name): the unit's file;
@@ -34,6 +35,9 @@ AUDITED = {
     "1.1.17": ("bin", "containerd-shim-runc-v2"),
     "1.1.18": ("bin", "runc"),
 }
+# Why the policy's default (audit_data_dirs: none) leaves 1.1.4 and 1.1.5 unwatched.
+DATA_DIR_WHY = ("not watched on purpose (policy audit_data_dirs: none): a `-w DIR` watch is recursive, so every "
+                "file containers and image pulls write under it becomes an audit record (log volume, audit backlog)")
 # Directories the facts do not read but that exist wherever Docker runs.
 _ALWAYS_PRESENT = {"/run/containerd"}
 # Release lines and their newest patch release: data, updated in one place (1.2.2).
@@ -96,8 +100,15 @@ def _audit_check(check_id: str):
         source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
         resolved = [f"{path} is {real} as this host resolves it"] if real != path else []
         return Outcome.failed(f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
-                              *hint, *resolved)
+                              *hint, *resolved, *_unwatched_on_purpose(ctx, check_id))
     return check
+
+
+def _unwatched_on_purpose(ctx: CheckContext, check_id: str) -> list[str]:
+    """Why harden leaves a data directory unwatched under this policy (never a pass: CIS wants the watch)."""
+    if check_id not in DATA_DIR_CHECKS or ctx.policy.audit_data_dirs != "none":
+        return []
+    return [DATA_DIR_WHY, "harden adds this watch only under a policy with audit_data_dirs: recursive"]
 
 
 def _same_file(watched: str, path: str, real: str) -> str:

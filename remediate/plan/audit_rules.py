@@ -9,6 +9,10 @@ duplicate watch makes auditctl stop loading with "Rule exists". When
 docker.rules exists (ours or the owner's) its bytes are kept and the missing
 rules are appended; otherwise the template renders them, sorted.
 
+Docker's data directories (1.1.4 /run/containerd, 1.1.5 the data root) are watched only under a policy with
+`audit_data_dirs: recursive`: a `-w DIR` watch covers the whole subtree, so container I/O floods the audit
+log. Under the default (`none`) the plan says why they stay unwatched, and the checks report a warning.
+
 Rules are loaded (action load-audit-rules, i.e. augenrules --load) only when
 auditd is installed (`auditctl` is not rc 127); they are also loaded when the
 files already hold a watch the kernel lacks.
@@ -19,9 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from remediate.checks.context import AuditRule
-from remediate.checks.host import AUDITED, audited_path, configured_path
-from remediate.plan.model import FileChange
+from remediate.checks.host import AUDITED, DATA_DIR_WHY, audited_path, configured_path
+from remediate.checks.model import FAIL, WARN
+from remediate.plan.model import FileChange, Impact
 from remediate.plan.view import HostView
+from remediate.policy import DATA_DIR_CHECKS
 from remediate.templates import render
 
 RULES_PATH = "/etc/audit/rules.d/docker.rules"
@@ -34,6 +40,7 @@ class AuditPlan:
     load: bool
     load_fixes: tuple[str, ...]
     notes: tuple[str, ...]
+    impacts: tuple[Impact, ...] = ()
 
 
 def _watched_in_files(view: HostView) -> set[str]:
@@ -62,6 +69,8 @@ def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
     out = {}
     for check_id, (kind, _name) in AUDITED.items():
         if check_id in view.policy.skip or check_id in view.waived:
+            continue
+        if check_id in DATA_DIR_CHECKS and view.policy.audit_data_dirs == "none":
             continue
         path = audited_path(view.ctx, check_id)
         if path is None and kind not in ("bin", "unit") and configured_path(view.ctx, check_id) in will_exist:
@@ -114,7 +123,22 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
                               key=_order)) if load else ()
     if missing and not view.auditd_present:
         notes.append("audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs")
-    return AuditPlan(change, load, load_fixes, tuple(notes))
+    unwatched = sorted(c for c in DATA_DIR_CHECKS if c not in wanted and c in view.results
+                       and view.results[c].status in (FAIL, WARN))
+    if unwatched and view.policy.audit_data_dirs == "none":
+        paths = " and ".join(configured_path(view.ctx, c) for c in unwatched)
+        notes.append(f"audit: {paths} left unwatched ({', '.join(unwatched)} stay warnings): {DATA_DIR_WHY}; "
+                     "set audit_data_dirs: recursive in the policy to add the CIS watches")
+    data_dirs = [p for c, p in usable.items() if c in DATA_DIR_CHECKS and canonical(p) in added]
+    impacts = (data_dir_impact(data_dirs),) if data_dirs else ()
+    return AuditPlan(change, load, load_fixes, tuple(notes), impacts)
+
+
+def data_dir_impact(paths: list[str]) -> Impact:
+    return Impact("audit-data-dirs", f"audit watches on {' and '.join(sorted(paths))} are recursive (a `-w DIR` watch "
+                  "covers the whole subtree): every file a container writes there, every image layer pulled and every "
+                  "container start adds audit records; on busy hosts expect a large audit log, rotated-away history "
+                  "and a full audit backlog (lost events, or a kernel panic where the failure flag is -f 2)", "medium")
 
 
 def _order(check_id: str) -> tuple[int, ...]:

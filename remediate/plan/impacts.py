@@ -10,8 +10,11 @@
 - live-restore on an active swarm node makes dockerd refuse to start: held back.
 - settings that defeat Docker whatever we write: net.ipv4.ip_forward=0 (OS
   hardening baselines set it; containers lose their outbound network).
-- known side effects of settings: no-new-privileges breaks setuid/sudo in
-  containers, userland-proxy false stops published ports answering on ::1.
+- known side effects of settings, true on every engine: no-new-privileges
+  (setuid, file capabilities, SELinux transitions; containers created
+  afterwards only), userland-proxy false (IPv6 addresses stop answering for
+  IPv4-only networks: without docker-proxy nothing bridges IPv6 to IPv4),
+  default-ulimits (every container at its next start).
 """
 
 from __future__ import annotations
@@ -98,15 +101,36 @@ def ip_forward_impact(view: HostView) -> Impact | None:
                   "OS-hardening sysctl resets it, Docker networking stays off whatever harden writes", "medium")
 
 
-def setting_impacts(written: set[str]) -> list[Impact]:
+def setting_impacts(written: set[str], settings: dict | None = None) -> list[Impact]:
+    """The side effects of the daemon.json keys this plan writes (`settings`: the values they get)."""
+    settings = settings or {}
     out = []
     if "no-new-privileges" in written:
-        out.append(Impact("no-new-privileges", "no-new-privileges: setuid binaries and sudo stop working inside "
-                          "containers", "low"))
+        out.append(Impact("no-new-privileges", "no-new-privileges: inside containers created after the change, "
+                          "setuid binaries and sudo stop working, file capabilities are not granted (a non-root "
+                          "server given cap_net_bind_service by setcap can no longer bind :80) and SELinux domain "
+                          "transitions on exec are refused; existing containers keep their setting until re-created",
+                          "low"))
     if "userland-proxy" in written:
-        out.append(Impact("userland-proxy", "userland-proxy false: published ports stop answering on ::1 (IPv6 "
-                          "loopback); 127.0.0.1 and the host's addresses keep working", "low"))
+        out.append(Impact("userland-proxy", "userland-proxy false: ports published from IPv4-only networks (the "
+                          "default bridge and every network without IPv6) stop answering on every IPv6 address of "
+                          "the host, ::1 included: without docker-proxy nothing forwards IPv6 to a container's IPv4 "
+                          "address; clients that connect over IPv6 (AAAA records) fail; the host's IPv4 addresses "
+                          "keep working", "low"))
+    if "default-ulimits" in written:
+        out.append(Impact("default-ulimits", f"default-ulimits {_limits(settings.get('default-ulimits'))}: applies to "
+                          "every container at its next start (restarts included, not only new ones) unless it sets "
+                          "its own --ulimit; a workload needing more (databases, proxies with many connections) "
+                          "fails with \"too many open files\" or refuses to start", "medium"))
     if "icc" in written:
         out.append(Impact("icc", "icc false: containers on the default bridge can no longer reach each other unless "
                           "linked or on a user-defined network", "low"))
     return out
+
+
+def _limits(value) -> str:
+    """{"nofile": {"Soft": 1024, "Hard": 65536}} as nofile=1024:65536."""
+    if not isinstance(value, dict):
+        return ""
+    return ", ".join(f"{name}={spec.get('Soft')}:{spec.get('Hard')}" if isinstance(spec, dict) else f"{name}={spec}"
+                     for name, spec in sorted(value.items()))

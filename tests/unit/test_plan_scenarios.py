@@ -186,7 +186,7 @@ def test_audit_rules_are_appended_to_an_existing_file_and_loaded_when_auditd_run
     change = p.change(RULES_PATH)
     assert change.after.startswith(b"# mine\n-w /usr/sbin/dockerd -k docker\n-w /")
     assert change.after.count(b"/usr/sbin/dockerd") == 1 and change.mode == 0o600
-    assert "load-audit-rules" in p.action_kinds() and "1.1.5" in change.fixes
+    assert "load-audit-rules" in p.action_kinds() and "1.1.6" in change.fixes
 
 
 def test_audit_rules_without_auditd_are_written_not_loaded():
