@@ -24,8 +24,15 @@ from remediate.inventory import safe_yaml
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 # An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
 IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{64})?")
+# Thresholds of the checks that count or age things (CIS 4.4, 6.1, 6.2, 7.7): section -> key -> default.
+THRESHOLDS = {
+    "sprawl": {"unused_images": 10, "stopped_containers": 10},
+    "images": {"max_age_days": 90},
+    "swarm": {"max_node_cert_days": 90},
+}
 KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers", "verify_image",
-        "audit_data_dirs"}
+        "audit_data_dirs",
+        *THRESHOLDS}
 WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
 # audit_data_dirs: whether harden adds CIS 1.1.4/1.1.5's watches on /run/containerd and the data root. A `-w DIR`
 # watch is recursive (auditctl(8): the same as -F dir=, the whole subtree): every file a container writes under it
@@ -66,12 +73,17 @@ class Policy:
     waivers: tuple[Waiver, ...] = ()
     verify_image: str | None = None  # harden starts a container from this local image to verify a change
     audit_data_dirs: str = "none"  # AUDIT_DATA_DIRS: watch Docker's data directories recursively, or not at all
+    thresholds: dict[str, dict[str, int]] = field(default_factory=lambda: {k: dict(v) for k, v in THRESHOLDS.items()})
+
+    def threshold(self, section: str, key: str) -> int:
+        return self.thresholds.get(section, {}).get(key, THRESHOLDS[section][key])
 
     def to_json(self) -> dict:
         return {"name": self.name, "daemon": self.daemon, "advisory": sorted(self.advisory),
                 "skip": sorted(self.skip), "severity": self.severity, "hold_back": sorted(self.hold_back),
                 "waivers": [w.to_json() for w in self.waivers], "verify_image": self.verify_image,
-                "audit_data_dirs": self.audit_data_dirs}
+                "audit_data_dirs": self.audit_data_dirs,
+                "thresholds": self.thresholds}
 
 
 def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR, _extended_by: tuple[Path, ...] = ()) -> dict:
@@ -133,7 +145,7 @@ def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[
     _check_keys(overrides, KEYS - {"name", "extends"}, lambda key: "remediate_policy")
     _check_types(overrides, lambda _mapping, key: "remediate_policy")
     for key, value in overrides.items():
-        data[key] = {**(data.get(key) or {}), **(value or {})} if key == "daemon" else value
+        data[key] = {**(data.get(key) or {}), **(value or {})} if key in ("daemon", *THRESHOLDS) else value
     inventory_waivers = host_vars.get("remediate_waivers") or []
     if not isinstance(inventory_waivers, list):
         raise PolicyError(f"remediate_waivers must be a list of waivers, not {_kind(inventory_waivers)}")
@@ -164,9 +176,23 @@ def build(data: dict, waivers: list) -> Policy:
         waivers=tuple(_waiver(w) for w in waivers),
         verify_image=str(data["verify_image"]) if data.get("verify_image") else None,
         audit_data_dirs=data_dirs,
+        thresholds=_thresholds(data),
     )
     _check_ids(policy)
     return policy
+
+
+def _thresholds(data: dict) -> dict[str, dict[str, int]]:
+    """THRESHOLDS with the profile's values over them: whole numbers of at least 0, known keys only."""
+    out = {section: dict(defaults) for section, defaults in THRESHOLDS.items()}
+    for section, defaults in THRESHOLDS.items():
+        for key, value in (data.get(section) or {}).items():
+            if key not in defaults:
+                raise PolicyError(f"{section}: unknown key {key!r} (allowed: {', '.join(sorted(defaults))})")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise PolicyError(f"{section}.{key} must be a whole number of at least 0, not {value!r}")
+            out[section][key] = value
+    return out
 
 
 def _check_ids(policy: Policy) -> None:
@@ -205,7 +231,7 @@ def _waiver(raw: Any) -> Waiver:
 
 
 _SHAPES = {"name": str, "extends": str, "verify_image": str, "audit_data_dirs": str, "daemon": dict,
-           "severity": dict, "advisory": list, "skip": list, "hold_back": list, "waivers": list}
+           "severity": dict, "advisory": list, "skip": list, "hold_back": list, "waivers": list, **{k: dict for k in THRESHOLDS}}
 _SHAPE_NAMES = {str: "a string", dict: "a mapping", list: "a list"}
 
 
