@@ -175,9 +175,21 @@ def _default_bridge(c: dict) -> str | None:
     return f"on the default bridge docker0 (NetworkMode={mode})" if mode in ("default", "bridge") else None
 
 
-def _sshd(c: dict) -> str | None:
-    path = c.get("Path") or ""
-    return f"runs {path}" if posixpath.basename(path) in ("sshd", "dropbear") else None
+SSH_SERVERS = ("sshd", "dropbear")
+
+
+@predicate("5.7")
+def no_sshd(ctx: CheckContext) -> Outcome:
+    """A container's main process (Path), and any process named sshd or dropbear whose cgroup is the
+    container's (the probe reads /proc once for the whole host): an sshd an init or a shell started counts too."""
+    processes = parse.container_processes(ctx.facts.command("containers").stdout)
+
+    def problem(c: dict) -> str | None:
+        path = c.get("Path") or ""
+        found = [f"runs {path}"] if posixpath.basename(path) in SSH_SERVERS else []
+        found += [f"process {name} (pid {pid} on the host)" for pid, name in processes.get(c.get("Id", ""), [])]
+        return "; ".join(found) or None
+    return judge(ctx, problem, "no sshd: neither a main process nor a running process of a container")
 
 
 def _seccomp_off(c: dict) -> str | None:
@@ -214,7 +226,6 @@ RULES: dict[str, tuple[Callable[[dict], str | None], str]] = {
     "5.4": (_capabilities, "no added capabilities beyond Docker's default set"),
     "5.5": (lambda c: "privileged" if c.get("Privileged") else None, "none privileged"),
     "5.6": (_sensitive, "no sensitive host directory mounted read-write"),
-    "5.7": (_sshd, "no container runs sshd as its main process (processes an init or shell starts later are not seen)"),
     "5.8": (_privileged_port, "no privileged port published"),
     "5.10": (_host_mode("NetworkMode"), "none shares the host network"),
     "5.11": (lambda c: "no memory limit" if not c.get("Memory") else None, "all have memory limits"),

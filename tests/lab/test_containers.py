@@ -50,6 +50,8 @@ def test_publish_all_and_a_port_range_are_seen(risky):
 
 def test_sshd_untagged_images_default_bridge_and_no_new_privileges(risky):
     assert "sshd (created): runs /usr/sbin/sshd" in evidence(risky["5.7"])
+    assert "ssh-inside (running): process sshd (pid " in evidence(risky["5.7"])  # started by its shell
+    assert "host-namespaces" not in evidence(risky["5.7"])  # the lab host's own sshd is in no container
     assert "image busybox: untagged (latest)" in evidence(risky["5.28"])
     assert "on the default bridge docker0" in evidence(risky["5.30"])
     # stock dockerd: every container recorded no-new-privileges false, read from its config.v2.json
@@ -78,3 +80,25 @@ def test_daemon_wide_no_new_privileges_reaches_a_container_created_after_it(lab)
         assert "2 container(s): all set no-new-privileges" in evidence(result)
     finally:
         host_exec(host, ["docker", "rm", "-f", "nnp-from-daemon"], check=False)
+
+
+def test_a_container_created_before_daemon_wide_no_new_privileges_runs_without_it(lab):
+    """Issue 14 item 3: dockerd applies its no-new-privileges only to containers created after it; a container
+    created before keeps running without it (NoNewPrivs 0 in /proc), and 5.26 fails it while passing a newer one."""
+    host = lab.hosts["stock"]
+    run = lambda *argv, check=True: host_exec(host, list(argv), check=check, timeout=120)  # noqa: E731
+    run("docker", "run", "-d", "--name", "before-nnp", "--network", "none", "busybox", "sleep", "1000000000")
+    try:
+        run("sh", "-c", "printf '{\"no-new-privileges\": true}\\n' > /etc/docker/daemon.json && systemctl restart docker")
+        run("docker", "start", "before-nnp")
+        run("docker", "run", "-d", "--name", "after-nnp", "--network", "none", "busybox", "sleep", "1000000000")
+        status = run("sh", "-c", "grep NoNewPrivs /proc/$(docker inspect -f '{{.State.Pid}}' before-nnp)/status")
+        assert status.stdout.decode().split() == ["NoNewPrivs:", "0"]
+        result = audit(lab, "stock")["5.26"]
+        assert result.status == FAIL
+        assert "before-nnp (running): no-new-privileges not set (created before the daemon-wide setting" in \
+            evidence(result)
+        assert "after-nnp" not in evidence(result)
+    finally:
+        run("docker", "rm", "-f", "before-nnp", "after-nnp", check=False)
+        run("sh", "-c", "rm -f /etc/docker/daemon.json && systemctl restart docker", check=False)

@@ -68,7 +68,7 @@ def test_risky_containers_hold_userns_remap_back_and_name_the_containers():
     p = plan_host(load("risky-containers"), policy())
     assert [h.what for h in p.held_back] == ["userns-remap"]
     held = p.held_back[0]
-    assert "--accept-risk userns-remap" in held.how_to_accept and "4 container(s)" in held.reason
+    assert "--accept-risk userns-remap" in held.how_to_accept and "8 container(s)" in held.reason
     assert "userns-remap" not in daemon_json(p) and p.change("/etc/subuid") is None
     names = " ".join(i.message for i in p.impacts if i.kind == "userns-host-needed")
     assert "host-namespaces (network=host, pid=host)" in names and "privileged (privileged)" in names
@@ -83,7 +83,7 @@ def test_risky_containers_with_accepted_risk_plan_userns_remap_and_its_ranges():
         change = p.change(path)
         assert change.after == change.before + b"dockremap:165536:65536\n"
     impacts = {i.kind: i for i in p.impacts}
-    assert impacts["userns-remap"].severity == "high" and "1 image(s) and 4 container(s)" in impacts["userns-remap"].message
+    assert impacts["userns-remap"].severity == "high" and "1 image(s) and 8 container(s)" in impacts["userns-remap"].message
     assert "unmanaged" in impacts["restart"].message  # no live-restore trick when the data root moves
     # harden adds dockremap itself (a rollback removes it), and carries the verification image across
     assert p.action_kinds() == ["add-remap-user", "save-images", "restart-docker", "load-images"]
@@ -175,7 +175,7 @@ def test_ip_forward_off_while_dockerd_runs_defeats_docker_networking():
 def test_restart_without_live_restore_warns_about_running_containers():
     p = plan_host(load("risky-containers"), policy(remediate_policy={"daemon": {"live-restore": None}}))
     impact = next(i for i in p.impacts if i.kind == "restart")
-    assert impact.severity == "high" and "stops the 3 running container(s)" in impact.message
+    assert impact.severity == "high" and "stops the 6 running container(s)" in impact.message
     assert p.action_kinds() == ["restart-docker"]
 
 
