@@ -40,7 +40,8 @@ def test_facts_see_the_seeded_scenarios(fleet_facts):
     assert b"ListenStream=2375" in facts["tcp-socket-unit"].file("/etc/systemd/system/docker.socket.d/tcp.conf").content
     assert b"-H tcp://0.0.0.0:2375" in facts["tcp-docker-opts"].file("/etc/default/docker").content
     names = {c["Name"] for c in parse.json_lines(facts["risky-containers"].command("containers").stdout)}
-    assert names == {"/sock-mount", "/sys-admin", "/host-namespaces", "/privileged"}
+    assert names == {"/sock-mount", "/sys-admin", "/host-namespaces", "/privileged", "/api-mounts", "/publish-all",
+                     "/sshd", "/ssh-inside"}
     assert parse.systemctl_show(facts["broken-json"].command("service").stdout)["ActiveState"] != "active"
     # the journal is read where it explains a stopped dockerd, and skipped where dockerd runs
     assert "daemon.json" in facts["broken-json"].command("journal").stdout
