@@ -55,6 +55,9 @@ def managers(ctx: CheckContext) -> Outcome:
 @predicate("7.2")
 @swarm_check
 def bound_interfaces(ctx: CheckContext) -> Outcome:
+    if parse.swarm_state(ctx.docker_info) == "locked":
+        return Outcome.na("this manager is locked (autolock, since its restart): it serves no swarm port until "
+                          "`docker swarm unlock`")
     bad = [f"dockerd listens on {listener.address or '*'}:{listener.port} ({SWARM_PORTS[listener.port]}) "
            "on every interface" for listener in ctx.listeners
            if listener.port in SWARM_PORTS and "dockerd" in listener.process and listener.address in WILDCARDS]

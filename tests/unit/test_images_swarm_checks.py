@@ -2,8 +2,8 @@
 
 The swarm host as seeded: a manager as `docker swarm init` leaves it (listening on every interface, no autolock,
 no separate data path), year-long node certificates, an unencrypted overlay network and a service published on
-every interface, running an image with USER and HEALTHCHECK. The pass cases are those facts with what
-`test_a_swarm_set_up_as_cis_asks_passes_section_7` (tests/lab/test_images_swarm.py) changes on the live host.
+every interface, running an image with USER and HEALTHCHECK. The pass cases are facts captured from the same host set
+up as CIS asks (what `test_a_swarm_set_up_as_cis_asks_passes_section_7` in tests/lab/test_images_swarm.py does).
 test_checks_catalogue.py runs these cases with its own (IMAGES_SWARM_PASS, IMAGES_SWARM_FAIL).
 """
 
@@ -20,7 +20,6 @@ from remediate.policy import PolicyError, policy_for
 from tests.facts_builder import Facts, fixture, stock
 
 SWARM = "engines/swarm-28.5"
-DAY = 86_400 * 10**9
 
 
 def swarm() -> Facts:
@@ -49,13 +48,6 @@ def edit_swarm(facts: Facts, **changes) -> Facts:
     return facts.docker_info(Swarm={**info["Swarm"], **changes})
 
 
-def edit_spec(facts: Facts, section: str, **changes) -> Facts:
-    info = json.loads(facts.facts.command("docker_info").stdout)
-    cluster = info["Swarm"]["Cluster"]
-    spec = {**cluster["Spec"], section: {**cluster["Spec"].get(section, {}), **changes}}
-    return edit_swarm(facts, Cluster={**cluster, "Spec": spec})
-
-
 def without_healthcheck(facts: Facts, test=None) -> Facts:
     """The running image without a HEALTHCHECK (or with `test`), so its container has none either (a container
     inherits its image's)."""
@@ -76,17 +68,15 @@ def stopped_containers(facts: Facts, count: int) -> Facts:
 
 
 def swarm_as_cis_asks() -> Facts:
-    """The swarm host after the lab test's changes: bound to 127.0.0.1, autolock, 30-day node certificates, a
-    data path on docker0's address, encrypted overlays, a service without published ports using a secret."""
-    facts = edit_spec(edit_spec(swarm(), "EncryptionConfig", AutoLockManagers=True), "CAConfig", NodeCertExpiry=30 * DAY)
-    facts = facts.command("listeners", facts.facts.command("listeners").stdout.replace("*:2377", "127.0.0.1:2377")
-                          .replace("*:7946", "127.0.0.1:7946"))
-    facts = with_lines(facts, "swarm_networks", [{**n, "Options": {**n["Options"], "encrypted": ""}}
-                                                 for n in lines(facts, "swarm_networks")])
-    facts = with_lines(facts, "swarm_services", [{"Name": "web", "Ports": None,
-                                                  "Secrets": [{"SecretName": "db-password"}]}])
-    node = json.loads(facts.facts.command("swarm_node").stdout)
-    return facts.command("swarm_node", json.dumps({**node, "DataPathAddr": "172.17.0.1"}))
+    """The same host after `docker swarm leave --force` and: swarm init --advertise-addr 127.0.0.1 --listen-addr
+    127.0.0.1:2377 --data-path-addr 172.17.0.1 --autolock --cert-expiry 720h, the ingress network re-created
+    with --opt encrypted, an encrypted overlay, a secret and a service using it with no published port."""
+    return fixture("engines/swarm-as-cis-asks-28.5")
+
+
+def locked() -> Facts:
+    """swarm_as_cis_asks() after `systemctl restart docker`: an autolocked manager, locked until unlocked."""
+    return fixture("engines/swarm-locked-28.5")
 
 
 IMAGES_SWARM_PASS = [
@@ -96,7 +86,8 @@ IMAGES_SWARM_PASS = [
     case("6.2", "no stopped container", swarm(), PASS, "0 of 1 container(s) not running (policy: at most 10)"),
     case("7.1", "one manager", swarm(), PASS, "1 manager(s) of 1 node(s)"),
     case("7.2", "bound to 127.0.0.1, nothing published", swarm_as_cis_asks(), PASS, "127.0.0.1:2377"),
-    case("7.3", "every overlay encrypted", swarm_as_cis_asks(), PASS, "2 overlay network(s), all with the encrypted"),
+    case("7.3", "every overlay encrypted (ingress too)", swarm_as_cis_asks(), PASS,
+         "2 overlay network(s), all with the encrypted"),
     case("7.4", "a service uses a secret", swarm_as_cis_asks(), PASS, "using swarm secrets: web"),
     case("7.5", "autolock", swarm_as_cis_asks(), PASS, "AutoLockManagers = true"),
     case("7.7", "30-day node certificates", swarm_as_cis_asks(), PASS, "every 30 days"),
@@ -128,18 +119,20 @@ def verdict(facts: Facts, check_id: str, host_vars: dict | None = None):
     return results[0]
 
 
-def test_section_7_is_not_applicable_outside_a_swarm_and_manager_checks_on_a_locked_manager():
+def test_section_7_is_not_applicable_outside_a_swarm_and_on_a_locked_manager_but_its_addresses():
     for check_id in ("7.1", "7.2", "7.3", "7.4", "7.5", "7.7", "7.9"):
         result = verdict(stock(), check_id)
         assert (result.status, result.evidence) == (NA, ("this node is not in a swarm (LocalNodeState=inactive)",))
-    locked = edit_swarm(swarm(), LocalNodeState="locked", ControlAvailable=False)
     for check_id in ("7.1", "7.4", "7.5", "7.7"):
-        assert verdict(locked, check_id).status == NA
-        assert "only a manager can tell" in verdict(locked, check_id).evidence[0]
-    assert verdict(locked, "7.9").status == FAIL  # the state file is read on a locked node too
+        assert verdict(locked(), check_id).status == NA
+        assert "only a manager can tell" in verdict(locked(), check_id).evidence[0]
+    # a locked node serves no swarm port until unlocked: nothing to judge, not a pass
+    assert verdict(locked(), "7.2").status == NA and "locked" in verdict(locked(), "7.2").evidence[0]
+    assert verdict(locked(), "7.9").status == PASS  # its state file is read on a locked node too
 
 
 def test_live_restore_passes_on_a_swarm_node_in_every_swarm_state_and_fails_elsewhere():
+    assert "LocalNodeState=locked" in verdict(locked(), "2.15").evidence[0]
     for state in ("active", "locked", "pending", "error"):
         result = verdict(edit_swarm(swarm(), LocalNodeState=state), "2.15")
         assert result.status == PASS and f"LocalNodeState={state}" in result.evidence[0]
