@@ -64,7 +64,7 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
 
 AUDIT_HELP = {
     "only": "Only these checks: comma-separated ids or globs (2.9, 1.1.*, REM-TCP) or concerns "
-            "(host, audit, daemon, files, containers).",
+            "(host, audit, daemon, files, containers, images, swarm).",
     "skip": "Skip these checks (same syntax as --only).",
     "fail_on": "Lowest severity of a failure that makes the exit code 2: info, low, medium, high (default), critical.",
     "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",

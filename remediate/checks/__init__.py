@@ -56,7 +56,7 @@ def select(only: str | None = None, skip: str | None = None) -> list[Check]:
             unmatched = [p for p in spec.split(",") if p.strip() and not any(matches(c, p) for c in checks)]
             if unmatched:
                 raise RemediateError(f"no check matches {', '.join(unmatched)} (ids like 2.9, 1.1.*, REM-TCP; "
-                                     "concerns: host, audit, daemon, files, containers)")
+                                     "concerns: host, audit, daemon, files, containers, images, swarm)")
     if only:
         checks = [c for c in checks if matches(c, only)]
     if skip:

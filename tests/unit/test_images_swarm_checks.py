@@ -16,6 +16,7 @@ import pytest
 from remediate.checks import CheckContext, evaluate, select
 from remediate.checks.model import FAIL, NA, PASS
 from remediate.facts import parse
+from remediate.errors import RemediateError
 from remediate.policy import PolicyError, policy_for
 from tests.facts_builder import Facts, fixture, stock
 
@@ -179,3 +180,10 @@ def test_docker_times_and_swarm_addresses_parse():
     assert parse.docker_time("yesterday") is None and parse.docker_time(None) is None
     assert [parse.host_of(a) for a in ("10.0.0.1:2377", "[fd00::1]:2377", "10.0.0.1", "eth1", "")] == [
         "10.0.0.1", "fd00::1", "10.0.0.1", "eth1", ""]
+
+
+def test_images_and_swarm_are_concerns_to_select_by():
+    assert [c.id for c in select(only="swarm")] == ["7.1", "7.2", "7.3", "7.4", "7.5", "7.7", "7.9"]
+    assert {c.id for c in select(only="images")} == {"4.4", "4.6", "6.1"}
+    with pytest.raises(RemediateError, match="concerns: .*images, swarm"):
+        select(only="swarms")
