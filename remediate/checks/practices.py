@@ -54,8 +54,10 @@ def content_trust_retired(ctx: CheckContext) -> Outcome:
                         "warns where it is still set)", TRUST_INSTEAD.replace("unset it, and pin", "pin"))
 
 
-# Runtime monitors that also run as containers: an image name or an entrypoint with one of these names.
+# Runtime monitors that also run as containers: the monitor's own images (not a forwarder such as falcosidekick,
+# nor an operator) or an entrypoint with the monitor's name.
 MONITORS = ("falco", "tetragon")
+MONITOR_IMAGES = {"falco": "falco", "falco-no-driver": "falco", "falco-distroless": "falco", "tetragon": "tetragon"}
 
 
 @predicate("REM-RUNTIME-MONITOR")
@@ -76,8 +78,8 @@ def runtime_monitor(ctx: CheckContext) -> Outcome:
 def _monitor(container: dict) -> str | None:
     image = str(container.get("Image") or "").lower()
     command = posixpath.basename(str(container.get("Path") or ""))
-    image_name = image.rpartition("/")[2].partition("@")[0].partition(":")[0]
-    return next((m for m in MONITORS if m in image_name or command == m), None)
+    image_name = image.partition("@")[0].rpartition("/")[2].partition(":")[0]
+    return MONITOR_IMAGES.get(image_name) or next((m for m in MONITORS if command == m), None)
 
 
 @predicate("REM-MAC")

@@ -130,7 +130,13 @@ def test_seccomp_unconfined_in_docker_info_fails():
     ({"Image": "registry.local/sec/monitor:1", "Path": "/usr/bin/falco", "Status": "running"}, PASS),
     ({"Image": "falcosecurity/falco:0.41.3", "Status": "exited"}, WARN),
     ({"Image": "busybox:latest", "Status": "running"}, WARN),
-], ids=["falco-image-running", "falco-command", "falco-exited", "no-monitor"])
+    ({"Image": "falcosecurity/falco-no-driver:0.41.3@sha256:" + "a" * 64, "Status": "running"}, PASS),
+    # forwarders and operators beside a monitor detect nothing themselves
+    ({"Image": "falcosecurity/falcosidekick:2.31.1", "Status": "running"}, WARN),
+    ({"Image": "quay.io/cilium/tetragon-operator:v1.5.0", "Status": "running"}, WARN),
+    ({"Image": "quay.io/cilium/tetragon:v1.5.0", "Status": "running"}, PASS),
+], ids=["falco-image-running", "falco-command", "falco-exited", "no-monitor", "falco-no-driver-by-digest",
+        "falcosidekick", "tetragon-operator", "tetragon"])
 def test_runtime_monitor_sees_falco_containers(changes, status):
     got, text = judge(hardened().containers(container(**changes)), "REM-RUNTIME-MONITOR")
     assert got == status, text
