@@ -170,19 +170,27 @@ def docker_version(ctx: CheckContext) -> Outcome:
     version, table = _numbers(match.group(1)), engine_releases()
     lines, checked = table["lines"], table["checked"]
     found = f"{text.strip()} (release table checked {checked})"
+    upgrade = f"upgrade to a maintained line (newest maintained release: {_newest_maintained(lines, ctx.today)})"
     line = _release_line(version, lines)
     if line is None:
         if version > max(_numbers(spec["latest"]) for spec in lines.values()):
             return Outcome.passed(found, "newer than every line in the release table: the table needs updating")
         return Outcome.failed(found, f"engine line {version[0]}.{version[1]} is past its end of life (no security "
-                                     "fixes); upgrade to a maintained line")
+                                     f"fixes); {upgrade}")
     spec = lines[line]
     latest = str(spec["latest"])
     newest = f"the newest {line} patch release is {latest}" + (f" ({spec['released']})" if spec["released"] else "")
     eol = spec["eol"]
     if isinstance(eol, dt.date) and ctx.today > eol:
         return Outcome.failed(found, f"engine line {line} is past its end of life since {eol} (no security fixes; "
-                                     f"{newest}); upgrade to a maintained line")
+                                     f"{newest}); {upgrade}")
     if version < _numbers(latest):
-        return Outcome.failed(found, f"{newest}: later patch releases carry security fixes this engine lacks")
+        return Outcome.failed(found, f"{newest}: later patch releases carry security fixes this engine lacks "
+                                     f"(newest maintained release: {_newest_maintained(lines, ctx.today)})")
     return Outcome.passed(found, f"{newest}" + (f"; line {line} is maintained until {eol}" if eol else ""))
+
+
+def _newest_maintained(lines: dict, today: dt.date) -> str:
+    maintained = [str(spec["latest"]) for spec in lines.values()
+                  if not isinstance(spec["eol"], dt.date) or spec["eol"] >= today]
+    return max(maintained, key=_numbers) if maintained else "none in the table"

@@ -88,6 +88,12 @@ def test_engine_version_is_compared_with_its_lines_newest_patch(version, status,
     assert (got, evidence in text) == (status, True), text
 
 
+def test_engine_evidence_names_the_newest_maintained_release():
+    for version in ("Docker version 28.5.2, build 1\n", "Docker version 25.0.3, build 1\n", "Docker version 19.03.15\n"):
+        _, text = judge(hardened().command("dockerd_version", version), "1.2.2")
+        assert "newest maintained release: 29.9.0" in text, text
+
+
 def test_engine_line_past_its_end_of_life_date_fails():
     got, text = judge(hardened().command("dockerd_version", "Docker version 25.0.17, build 1\n"), "1.2.2",
                       today=dt.date(2026, 12, 5))
