@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from remediate import app
-from remediate.checks.model import FAIL, INFO, PASS
+from remediate.checks.model import FAIL, INFO, PASS, WARN
 from remediate.lab.host import host_exec
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
@@ -46,6 +46,16 @@ def test_publish_all_and_a_port_range_are_seen(risky):
     assert "->8080/tcp" in evidence(risky["5.14"])  # the random host port -P chose for the exposed 8080
     # running: the real bindings, one per port of the range (and one per address family, said once)
     assert "publish-all (running): publishes privileged port(s) 80->80/tcp, 81->81/tcp" in evidence(risky["5.8"])
+
+
+def test_ulimit_override_live_exec_and_unpinned_images_are_reported_not_failed(risky):
+    assert risky["5.19"].status == INFO
+    assert "publish-all (running): nofile=2048:4096 (overrides the default ulimit: needed?)" in evidence(risky["5.19"])
+    for check in ("5.23", "5.24"):
+        assert risky[check].status == INFO
+        assert "ssh-inside (running): 1 exec session(s) dockerd still tracks" in evidence(risky[check])
+    assert risky["REM-IMAGE-DIGEST"].status == WARN  # advisory in the default policy
+    assert "sock-mount (running): image busybox not pinned by digest" in evidence(risky["REM-IMAGE-DIGEST"])
 
 
 def test_sshd_untagged_images_default_bridge_and_no_new_privileges(risky):
