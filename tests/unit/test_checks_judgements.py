@@ -46,7 +46,12 @@ def test_sandbox_runtime_is_judged_by_its_binary(runtimes, status, evidence):
 
 # --- REM-CONTENT-TRUST: retired; passes unset, fails where set to a true value -------------------
 
-@pytest.mark.parametrize(("grep", "status", "evidence"), [
+def probe(check_id: str, command: str, cases: list[tuple[str, str, str]], ids: list[str]):
+    """(check, probe output, verdict, evidence) cases: the check judged on hardened with that probe's output."""
+    return [pytest.param(check_id, command, *case, id=f"{check_id} {name}") for case, name in zip(cases, ids)]
+
+
+CONTENT_TRUST = probe("REM-CONTENT-TRUST", "content_trust", [
     ("", PASS, "DOCKER_CONTENT_TRUST is not set"),
     ("/etc/environment:DOCKER_CONTENT_TRUST=0\n", PASS, "set to a false value"),
     ("/etc/profile:# export DOCKER_CONTENT_TRUST=1\n", PASS, "DOCKER_CONTENT_TRUST is not set"),
@@ -54,9 +59,22 @@ def test_sandbox_runtime_is_judged_by_its_binary(runtimes, status, evidence):
     ("/etc/profile.d/dct.sh:export DOCKER_CONTENT_TRUST=\"true\"\n", WARN, "/etc/profile.d/dct.sh"),
     # the CLI treats any value strconv.ParseBool cannot read as true
     ("/etc/environment:DOCKER_CONTENT_TRUST=yes\n", WARN, "digest"),
-], ids=["unset", "zero", "commented-out", "one", "quoted-true", "yes"])
-def test_content_trust_is_retired(grep, status, evidence):
-    got, text = judge(hardened().command("content_trust", grep), "REM-CONTENT-TRUST")
+], ["unset", "zero", "commented-out", "one", "quoted-true", "yes"])
+
+# 1.2.2: the full version against the newest patch of its line
+ENGINE_VERSION = probe("1.2.2", "dockerd_version", [
+    ("Docker version 25.0.0, build e758fe5\n", WARN, "newest 25.0 patch release is 25.0.17"),
+    ("Docker version 25.0.17, build 1a2b3c4\n", PASS, "newest 25.0 patch release"),
+    ("Docker version 28.5.2, build ecc6942\n", WARN, "end of life"),
+    ("Docker version 29.9.0, build 0000000\n", PASS, "29.9.0"),
+    ("Docker version 20.10.24+dfsg1, build 5d6db84\n", WARN, "end of life"),
+    ("Docker version 31.0.1, build 0000000\n", PASS, "newer than every line"),
+], ["25.0.0", "25.0.17", "28-eol", "29-newest", "20.10-eol", "newer-than-table"])
+
+
+@pytest.mark.parametrize(("check_id", "command", "stdout", "status", "evidence"), CONTENT_TRUST + ENGINE_VERSION)
+def test_judged_on_the_probe_output(check_id, command, stdout, status, evidence):
+    got, text = judge(hardened().command(command, stdout), check_id)
     assert (got, evidence in text) == (status, True), text
 
 
@@ -73,20 +91,7 @@ def test_cis_4_5_is_retired_info_never_a_failure(policy):
         assert got == INFO and "retired" in text and "2026-12-08" in text, text
 
 
-# --- 1.2.2: the full version against the newest patch of its line --------------------------------
-
-@pytest.mark.parametrize(("version", "status", "evidence"), [
-    ("Docker version 25.0.0, build e758fe5\n", WARN, "newest 25.0 patch release is 25.0.17"),
-    ("Docker version 25.0.17, build 1a2b3c4\n", PASS, "newest 25.0 patch release"),
-    ("Docker version 28.5.2, build ecc6942\n", WARN, "end of life"),
-    ("Docker version 29.9.0, build 0000000\n", PASS, "29.9.0"),
-    ("Docker version 20.10.24+dfsg1, build 5d6db84\n", WARN, "end of life"),
-    ("Docker version 31.0.1, build 0000000\n", PASS, "newer than every line"),
-], ids=["25.0.0", "25.0.17", "28-eol", "29-newest", "20.10-eol", "newer-than-table"])
-def test_engine_version_is_compared_with_its_lines_newest_patch(version, status, evidence):
-    got, text = judge(hardened().command("dockerd_version", version), "1.2.2")
-    assert (got, evidence in text) == (status, True), text
-
+# --- 1.2.2 ------------------------------------------------------------------------------------------
 
 def test_engine_evidence_names_the_newest_maintained_release():
     for version in ("Docker version 28.5.2, build 1\n", "Docker version 25.0.3, build 1\n", "Docker version 19.03.15\n"):
