@@ -172,3 +172,15 @@ def test_the_exit_code_says_when_harden_leaves_a_check_it_could_not_fix_safely()
     # userns-remap held back by the policy is the owner's choice, not a leftover: a changed run exits 0
     assert exit_code(tls_host(tls=True, **TLS_FILES), dry_run=False) == app.EXIT_OK
     assert exit_code(load("stock"), dry_run=False) == app.EXIT_OK
+
+
+def test_a_key_dockerd_ignores_is_named_and_the_exit_code_says_it_stays():
+    """`host` (singular) passes dockerd's validation and is ignored: harden keeps the owner's text, names it,
+    and no longer reports a plain success."""
+    from remediate import app
+
+    facts = with_daemon_json(load("stock"), {"host": "tcp://0.0.0.0:2375"})
+    p = plan_host(facts, policy())
+    assert "REM-CONFIG" in p.still_failing
+    assert any(n.startswith("kept as the owner wrote it") and "host" in n for n in p.notes)
+    assert exit_code(facts, dry_run=False) == app.EXIT_FINDINGS
