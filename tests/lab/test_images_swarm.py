@@ -35,7 +35,9 @@ SWARM_AS_CIS_ASKS = (
     "docker swarm leave --force >/dev/null && "
     "docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 --data-path-addr 172.17.0.1 "
     "--autolock --cert-expiry 720h >/dev/null && "
-    "echo y | docker network rm ingress >/dev/null && sleep 1 && "
+    "echo y | docker network rm ingress >/dev/null && "
+    # the removal completes in the background (seconds on 20.10)
+    "for i in $(seq 60); do docker network inspect ingress >/dev/null 2>&1 || break; sleep 1; done && "
     "docker network create --driver overlay --ingress --opt encrypted ingress >/dev/null && "
     "docker network create --driver overlay --opt encrypted secure-overlay >/dev/null && "
     "printf lab-only | docker secret create db-password - >/dev/null && "
