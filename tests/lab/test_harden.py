@@ -26,7 +26,7 @@ from remediate.results import new_run_id
 from remediate.runner import run_fleet
 
 SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "tcp-mutual-tls", "loose-perms",
-             "risky-containers", "custom-settings", "docker-ce", "hardened", "broken-json"]
+             "risky-containers", "custom-settings", "docker-ce", "swarm", "hardened", "broken-json"]
 # Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
 # key.json is dockerd's own identity file, written by dockerd at its first start, not by harden.
 SNAPSHOT = r"""
