@@ -254,13 +254,13 @@ def container_no_new_privileges(text: str) -> dict[str, bool]:
 
 def images(text: str) -> tuple[list[dict], dict[str, str]]:
     """The `images` probe: the image objects (IMAGE_TEMPLATE), and container name -> the id of the image it runs."""
-    found, used = [], {}
+    found, used = {}, {}
     for item in json_lines(text):
         if isinstance(item.get("Id"), str):
-            found.append(item)
+            found.setdefault(item["Id"], item)
         elif isinstance(item.get("Container"), str) and isinstance(item.get("ImageId"), str):
             used[item["Container"].lstrip("/")] = item["ImageId"]
-    return found, used
+    return list(found.values()), used
 
 
 _DOCKER_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)")

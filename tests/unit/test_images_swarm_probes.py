@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+from remediate.facts import parse
 from remediate.facts.probes import SNIPPET_INPUTS, SNIPPETS
 
 FAKE_DOCKER = """#!/bin/sh
@@ -19,10 +20,10 @@ INFO = ('{"ID":"X","Containers":0,"ContainersRunning":0,"Images":0,"DockerRootDi
         '"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false}}')
 
 
-def _run(name, tmp_path, info):
+def _run(name, tmp_path, info, fake_docker=FAKE_DOCKER):
     fake = tmp_path / "fake"
     fake.mkdir(exist_ok=True)
-    (fake / "docker").write_text(FAKE_DOCKER)
+    (fake / "docker").write_text(fake_docker)
     (fake / "docker").chmod(0o755)
     log = tmp_path / "calls"
     log.write_text("")
@@ -41,6 +42,19 @@ def test_images_are_inspected_once_each_only_when_docker_info_counted_some(tmp_p
     assert calls.splitlines() == ["docker images -q", "docker image inspect"]  # no containers: no ps
     result, calls = _run("images", tmp_path, INFO.replace('"Images":0', '"Images":3').replace('"Containers":0', '"Containers":1'))
     assert calls.splitlines() == ["docker images -q", "docker image inspect", "docker ps -aq", "docker inspect --format"]
+
+
+def test_a_failed_image_listing_is_a_failure_not_an_empty_store(tmp_path):
+    result, _ = _run("images", tmp_path, INFO.replace('"Images":0', '"Images":3'))
+    assert result.returncode == 0
+    failing = "#!/bin/sh\necho 'permission denied' >&2; exit 1\n"
+    result, _ = _run("images", tmp_path, INFO.replace('"Images":0', '"Images":3'), failing)
+    assert result.returncode != 0
+
+
+def test_an_image_with_several_tags_is_one_image():
+    text = '{"Id":"sha256:a","RepoTags":["x:1","x:2"]}\n{"Id":"sha256:a","RepoTags":["x:1","x:2"]}\n'
+    assert [i["Id"] for i in parse.images(text)[0]] == ["sha256:a"]
 
 
 def test_the_image_template_asks_for_the_fields_the_checks_need_and_never_env():
