@@ -184,3 +184,37 @@ def test_a_key_dockerd_ignores_is_named_and_the_exit_code_says_it_stays():
     assert "REM-CONFIG" in p.still_failing
     assert any(n.startswith("kept as the owner wrote it") and "host" in n for n in p.notes)
     assert exit_code(facts, dry_run=False) == app.EXIT_FINDINGS
+
+
+def _vendor_socket_tcp():
+    stock = load("stock")
+    unit = "/lib/systemd/system/docker.socket"
+    text = stock.file(unit).text().replace("ListenStream=/run/docker.sock", "ListenStream=/run/docker.sock\nListenStream=2375")
+    return with_file(stock, unit, text.encode())
+
+
+TCP_PLACES = {
+    "vendor unit ExecStart": lambda: with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 "
+                                                                   "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"),
+    "--host= form": lambda: with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 "
+                                                          "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"),
+    "vendor docker.socket": _vendor_socket_tcp,
+    "Environment= drop-in": with_environment_tcp,
+    "daemon.json hosts": lambda: load("tcp-daemon-json"),
+    "DOCKER_OPTS": lambda: load("tcp-docker-opts"),
+    "docker.socket drop-in": lambda: load("tcp-socket-unit"),
+    "tls with tlsverify false": lambda: tls_host(tls=True, tlsverify=False, **TLS_FILES),
+}
+
+
+@pytest.mark.parametrize("place", sorted(TCP_PLACES))
+def test_harden_closes_an_unverified_tcp_listener_wherever_it_is_set(place):
+    """Harden leaves nothing it could fix: wherever the TCP -H or ListenStream comes from, the plan closes it,
+    re-audited after the plan REM-TCP passes, and nothing but the policy's hold_back stays failing."""
+    facts = TCP_PLACES[place]()
+    assert statuses(facts, "REM-TCP")[0] == {"REM-TCP": FAIL}
+    p = plan_host(facts, policy())
+    assert not p.refused and not [n for n in p.notes if "by hand" in n or "stays" in n], p.notes
+    after = apply_plan(facts, p)
+    assert statuses(after, "REM-TCP")[0] == {"REM-TCP": PASS}
+    assert set(p.still_failing) == {"2.9"}  # userns-remap, held back by the default policy
