@@ -41,3 +41,28 @@ def test_audit_passes_the_listener_and_its_files(lab, tmp_path):
         {c: results[c].evidence for c in checks}
     assert "tcp://0.0.0.0:2376" in results["2.7"].evidence[0] and "TLS tlsverify" in results["2.7"].evidence[0]
     assert "/etc/docker/tls/server-key.pem: mode 0400" in " ".join(results["3.14"].evidence)
+
+
+EXTRA_SOCK = "/run/docker-extra.sock"
+
+
+def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path):
+    """Issue 14 item 10 on a live host: `-H unix:///run/docker-extra.sock` in DOCKER_OPTS opens a second API
+    socket; it is gathered and judged beside docker.socket's, then the host is put back."""
+    def stock(script: str) -> str:
+        done = subprocess.run(lab.lab.ssh_argv("stock", [script]), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    stock("cp -p /etc/default/docker /etc/default/docker.htls && "
+          f"echo 'DOCKER_OPTS=\"-H unix://{EXTRA_SOCK}\"' >> /etc/default/docker && systemctl restart docker")
+    try:
+        assert stock(f"stat -c %F {EXTRA_SOCK}").strip() == "socket"
+        target = app.Target(hosts="stock", inventory=str(lab.inventory_path), known_hosts=[])
+        _, [outcome] = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json"))
+        results = {r.check.id: r for r in outcome.value.results}
+        for check in ("3.15", "3.16"):
+            assert any(e.startswith(f"{EXTRA_SOCK}:") for e in results[check].evidence), results[check].evidence
+            assert any(e.startswith("/run/docker.sock:") for e in results[check].evidence), results[check].evidence
+    finally:
+        stock("mv /etc/default/docker.htls /etc/default/docker && systemctl restart docker && rm -f " + EXTRA_SOCK)
