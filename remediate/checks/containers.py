@@ -171,6 +171,11 @@ def _unpinned(c: dict) -> str | None:
 
 
 def _default_bridge(c: dict) -> str | None:
+    """The networks dockerd attached (NetworkSettings.Networks) decide; NetworkMode alone misleads: a swarm task
+    container says "bridge" and sits on ingress and overlays only. NetworkMode where they were not gathered."""
+    networks = c.get("Networks")
+    if isinstance(networks, dict):
+        return "on the default bridge docker0 (network bridge)" if "bridge" in networks else None
     mode = c.get("NetworkMode") or ""
     return f"on the default bridge docker0 (NetworkMode={mode})" if mode in ("default", "bridge") else None
 

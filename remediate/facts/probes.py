@@ -86,7 +86,7 @@ CONTAINER_TEMPLATE = (
     '"CgroupParent":{{json .HostConfig.CgroupParent}},"CapDrop":{{json .HostConfig.CapDrop}},'
     '"PublishAllPorts":{{json .HostConfig.PublishAllPorts}},"ExposedPorts":{{json (index .Config \"ExposedPorts\")}},'
     '"Ports":{{json .NetworkSettings.Ports}},"Ulimits":{{json .HostConfig.Ulimits}},"Path":{{json .Path}},'
-    '"ExecIDs":{{json .ExecIDs}}}'
+    '"ExecIDs":{{json .ExecIDs}},"Networks":{{json .NetworkSettings.Networks}}}'
 )
 
 # Images (CIS 4, 6.1): the fields their checks need, and nothing else: never .Config.Env. An image's Config is
@@ -113,7 +113,6 @@ SERVICE_TEMPLATE = (
 COMMANDS: dict[str, list[str]] = {
     # One block per unit, in this order, blank-line separated; gather splits it (UNIT_FACTS, FALCO_UNITS).
     "systemd": ["systemctl", "show", *(unit for unit, _ in UNIT_FACTS.values()), *FALCO_UNITS, "-p", ALL_PROPS],
-    "docker_info": ["docker", "info", "--format", "{{json .}}"],
     "listeners": ["ss", "-Hltnp"],
     "docker_group": ["getent", "group", "docker"],
     "dockremap_user": ["getent", "passwd", "dockremap"],
@@ -158,6 +157,14 @@ _IN_SWARM = (_ANSWERED + "case $i in *'\"LocalNodeState\":\"inactive\"'*) exit 0
              "*'\"LocalNodeState\":\"'[a-z]*) ;; *) exit 0;; esac; ")
 
 SNIPPETS: dict[str, str] = {
+    # What the running dockerd says, as `docker info --format '{{json .}}'` prints it (exit code kept), except
+    # a swarm manager's root CA certificate (Swarm.Cluster.TLSInfo.TrustRoot): certificates never leave a host.
+    "docker_info": (
+        "i=$(docker info --format '{{json .}}'); r=$?; "
+        "case $i in *'\"TrustRoot\":\"-'*) "
+        "i=$(printf '%s\\n' \"$i\" | sed 's/\"TrustRoot\":\"[^\"]*\"/\"TrustRoot\":\"(not read: a certificate)\"/');; esac; "
+        "[ -z \"$i\" ] || printf '%s\\n' \"$i\"; exit $r"
+    ),
     "dockerd_cmdline": (
         _MAIN_PID + 'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
     ),

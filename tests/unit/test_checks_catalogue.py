@@ -463,6 +463,12 @@ FAIL_CASES = [
          "on the default bridge docker0 (NetworkMode=default)"),
     case("5.30", "default bridge (newer engines say bridge)", with_container(NetworkMode="bridge"), FAIL,
          "NetworkMode=bridge"),
+    case("5.30", "on the default bridge by its networks", with_container(NetworkMode="bridge", Networks={"bridge": {}}),
+         FAIL, "on the default bridge docker0"),
+    # a swarm task container says NetworkMode=bridge, yet dockerd attaches it to ingress and overlays only (seen on 28.5)
+    case("5.30", "swarm task: NetworkMode bridge, networks ingress", with_container(
+        NetworkMode="bridge", Networks={"ingress": {"NetworkID": "sptve32cv46r3li5hicmso6e9"}}), PASS,
+         "none on the default bridge docker0"),
     case("5.31", "userns host", with_container(UsernsMode="host"), FAIL, "UsernsMode=host"),
     case("5.32", "docker.sock mounted", with_container(Mounts=[mount("/var/run/docker.sock")]), FAIL,
          "mounts /var/run/docker.sock: reaches the Docker API (/run/docker.sock)"),
