@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,10 @@ from remediate.connection.batch import Batch, run_batch
 from remediate.connection.local import LocalConnection
 from remediate.facts.gather import _discovered_paths, _split_units
 from remediate.facts.model import CommandFact, HostFacts
+from remediate.facts import parse
 from remediate.facts.probes import AUDITED_BINARIES, SNIPPETS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 
 # A unit systemd does not know: `systemctl show` still prints its block.
 NOT_FOUND = "MainPID=0\nLoadState=not-found\nActiveState=inactive\nFragmentPath=\nDropInPaths=\n"
@@ -195,3 +200,36 @@ def test_the_journal_is_read_only_when_docker_service_is_not_active(tmp_path):
     assert (active.returncode, active.stdout) == (0, "")
     failed = run_snippet("journal", tmp_path, path, UNITS="MainPID=0\nActiveState=failed\n\nActiveState=active\n")
     assert failed.stdout == "journalctl -u docker.service -n 40 --no-pager -o cat\n"
+
+
+def _fake_docker_info(tmp_path, stdout: str, rc: int = 0) -> dict[str, str]:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "docker").write_text(f"#!/bin/sh\ncat \"$INFO_OUT\"\nexit {rc}\n")
+    (fake / "docker").chmod(0o755)
+    (tmp_path / "out").write_text(stdout)
+    return {"PATH": f"{fake}:/usr/bin:/bin", "INFO_OUT": str(tmp_path / "out")}
+
+
+def test_a_swarm_managers_root_certificate_never_leaves_the_host_in_docker_info(tmp_path):
+    """docker info on a swarm manager carries the cluster's root CA certificate (Swarm.Cluster.TLSInfo.TrustRoot,
+    captured on 28.5): certificates are only ever stat-ed, so the probe blanks it on the host."""
+    info = json.loads(json.loads((FIXTURES / "engines" / "swarm-28.5.json").read_text())["commands"]["docker_info"]["stdout"])
+    # the fixture was captured through this probe: put back the kind of value dockerd printed there
+    info["Swarm"]["Cluster"]["TLSInfo"]["TrustRoot"] = "-----BEGIN CERTIFICATE-----\nMIIBajCCARCgAwIBAgIU\n-----END CERTIFICATE-----\n"
+    captured = json.dumps(info, separators=(",", ":")) + "\n"
+    env = _fake_docker_info(tmp_path, captured)
+    result = subprocess.run(["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "CERTIFICATE" not in result.stdout
+    info = parse.docker_info(CommandFact(0, result.stdout))
+    assert info["Swarm"]["Cluster"]["TLSInfo"]["TrustRoot"] == "(not read: a certificate)"
+    assert {k: v for k, v in info.items() if k != "Swarm"} == {
+        k: v for k, v in json.loads(captured).items() if k != "Swarm"}
+
+
+def test_docker_info_keeps_its_exit_code_and_output_when_dockerd_is_down(tmp_path):
+    down = '{"ID":"","Containers":0,"Swarm":{"LocalNodeState":""}}\n'
+    env = _fake_docker_info(tmp_path, down, rc=1)
+    result = subprocess.run(["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (1, down)
