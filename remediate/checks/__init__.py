@@ -84,7 +84,7 @@ def _apply_policy(ctx: CheckContext, check: Check, outcome: Outcome) -> Result:
     status, evidence = outcome.status, outcome.evidence
     if status == FAIL and check.id in policy.advisory:
         status = WARN
-        evidence += ("advisory under this policy: needs more than configuration",)
+        evidence += ("advisory under this policy: a warning, not a failure",)
     if status in (FAIL, WARN):
         for waiver in policy.waivers:
             if fnmatch.fnmatchcase(check.id, waiver.check) and waiver.applies(ctx.host_name, ctx.groups):
