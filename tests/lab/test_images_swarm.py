@@ -92,6 +92,13 @@ def test_the_seeded_swarm_fails_section_7_and_passes_2_15_and_a_plain_host_is_no
     assert {stock[c].status for c in SECTION_7} == {NA} and stock["2.15"].status == FAIL
 
 
+def test_the_swarm_managers_root_certificate_is_not_gathered(lab):
+    """docker info on a manager prints the cluster's root CA (TrustRoot): the probe blanks it on the host."""
+    info = gathered(lab, "swarm").command("docker_info").stdout
+    assert '"TrustRoot":"(not read: a certificate)"' in info and "CERTIFICATE-----" not in info
+    assert "BEGIN CERTIFICATE" in ssh(lab, "swarm", "docker info --format '{{json .Swarm.Cluster.TLSInfo}}'")
+
+
 def test_harden_holds_live_restore_back_on_the_swarm_node(lab, tmp_path):
     out = tmp_path / "harden.json"
     app.harden(app.Target(hosts="swarm", inventory=str(lab.inventory_path), known_hosts=[]),
