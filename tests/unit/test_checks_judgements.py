@@ -66,10 +66,11 @@ ENGINE_VERSION = probe("1.2.2", "dockerd_version", [
     ("Docker version 25.0.0, build e758fe5\n", WARN, "newest 25.0 patch release is 25.0.17"),
     ("Docker version 25.0.17, build 1a2b3c4\n", PASS, "newest 25.0 patch release"),
     ("Docker version 28.5.2, build ecc6942\n", WARN, "end of life"),
-    ("Docker version 29.9.0, build 0000000\n", PASS, "29.9.0"),
+    ("Docker version 29.10.1, build 0000000\n", PASS, "29.10.1"),
+    ("Docker version 29.9.0, build 0000000\n", WARN, "newest 29 patch release is 29.10.1"),
     ("Docker version 20.10.24+dfsg1, build 5d6db84\n", WARN, "end of life"),
     ("Docker version 31.0.1, build 0000000\n", PASS, "newer than every line"),
-], ["25.0.0", "25.0.17", "28-eol", "29-newest", "20.10-eol", "newer-than-table"])
+], ["25.0.0", "25.0.17", "28-eol", "29-newest", "29-behind", "20.10-eol", "newer-than-table"])
 
 
 @pytest.mark.parametrize(("check_id", "command", "stdout", "status", "evidence"), CONTENT_TRUST + ENGINE_VERSION)
@@ -96,7 +97,7 @@ def test_cis_4_5_is_retired_info_never_a_failure(policy):
 def test_engine_evidence_names_the_newest_maintained_release():
     for version in ("Docker version 28.5.2, build 1\n", "Docker version 25.0.3, build 1\n", "Docker version 19.03.15\n"):
         _, text = judge(hardened().command("dockerd_version", version), "1.2.2")
-        assert "newest maintained release: 29.9.0" in text, text
+        assert "newest maintained release: 29.10.1" in text, text
 
 
 def test_engine_line_past_its_end_of_life_date_fails():
