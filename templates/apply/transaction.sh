@@ -433,7 +433,11 @@ wait_live_restore() {
 run_actions() {
     wait=$1
     old_ifs=$IFS; IFS=,
+    # split at commas only: no pathname expansion (save-images:* is an action, not a glob)
+    set -f
+    # shellcheck disable=SC2086
     set -- $2
+    set +f
     IFS=$old_ifs
     for action in "$@"; do
         case $action in
