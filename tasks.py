@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import os
-import shlex
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from invoke import Collection, Exit, task
@@ -311,11 +312,16 @@ def lab_ssh(c, host, command=None, name="default"):
     "unit": "Run only the fast unit tests (no lab, no root needed).",
     "keyword": "Only tests matching this pytest -k expression.",
     "keep_lab": "Leave the test labs running afterwards (faster reruns; lab.down --name test-ENGINE stops them).",
-    "docker": "Engines to test on: 'all' (default: every test on the newest engine, then the tests marked "
-              "`engines` on each older one), or one engine (20.10, 26.1, newest) to run every test on it.",
+    "docker": "Engines to test on: 'all' (default: every test on the newest engine and, at the same time, the "
+              "tests marked `engines` on each older one), or one engine (20.10, 26.1, newest) to run every test on it.",
 })
 def test(c, unit=False, keyword=None, keep_lab=False, docker="all"):
-    """Run the test suite: unit tests and tests against booted labs of real hosts, on every Docker engine."""
+    """Run the test suite: unit tests and tests against booted labs of real hosts, on every Docker engine.
+
+    The engines' passes run at once, each on labs of its own: a lab test mostly waits (dockerd restarts, boots,
+    swarm), so on two cores the passes overlap instead of queueing. The first pass prints as it goes; each other
+    pass's output follows when it ends.
+    """
     if unit:
         passes = [("", [str(ROOT / "tests/unit")])]
     elif docker == "all":
@@ -323,18 +329,29 @@ def test(c, unit=False, keyword=None, keep_lab=False, docker="all"):
         passes += [(engine, [str(ROOT / "tests/lab"), "-m", "engines"]) for engine in TEST_ENGINES[1:]]
     else:
         passes = [(docker, [str(ROOT / "tests")])]
-    failed = 0
-    for engine, args in passes:
-        argv = [sys.executable, "-m", "pytest", *args, *(["-k", keyword] if keyword else [])]
-        env = {"REMEDIATE_KEEP_LAB": "1"} if keep_lab else {}
+    logs = Path(tempfile.mkdtemp(prefix="remediate-test-"))
+    running = []
+    for n, (engine, args) in enumerate(passes):
+        argv = [sys.executable, "-m", "pytest", *args, "--durations=10", *(["-k", keyword] if keyword else [])]
+        env = os.environ | ({"REMEDIATE_KEEP_LAB": "1"} if keep_lab else {})
+        what = f"{'every test' if len(args) == 1 else 'the tests marked engines'} on Docker {engine}"
         if engine:
             env |= {"REMEDIATE_TEST_DOCKER": engine, "REMEDIATE_TEST_LAB": "test-" + engine.replace(".", "")}
-            output.info(f"test: {'every test' if len(args) == 1 else 'the tests marked engines'} on Docker {engine}")
-        result = c.run(" ".join(shlex.quote(a) for a in argv), warn=True, pty=False, env=env)
+            output.info(f"test: {what}" + (f" (output in {logs / engine}.log until it ends)" if n else ""))
+        log = (logs / f"{engine}.log").open("w") if n else None
+        running.append((engine, what, log, subprocess.Popen(argv, env=env, stdout=log, stderr=log)))
+    failed = 0
+    for engine, what, log, proc in running:
+        code = proc.wait()
+        if log:
+            log.close()
+            output.info(f"test: {what}, exit {code}:")
+            sys.stdout.write((logs / f"{engine}.log").read_text(errors="replace"))
+            sys.stdout.flush()
         # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
-        if result.exited == 5:
-            raise Exit(f"test: no tests were collected{f' on Docker {engine}' if engine else ''}", code=1)
-        failed = failed or result.exited
+        failed = failed or (1 if code == 5 else code)
+        if code == 5:
+            output.info(f"test: no tests were collected{f' on Docker {engine}' if engine else ''}")
     if failed:
         raise Exit(code=failed)
 
