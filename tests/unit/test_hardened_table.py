@@ -83,3 +83,9 @@ def test_the_audit_fails_a_value_the_table_does_not_want(entry):
     bad = entry.refused if entry.audit == "not" else (not entry.wanted if isinstance(entry.wanted, bool) else "x")
     facts = hardened().daemon_json({entry.key: bad})
     assert {c: judge(facts, c) for c in entry.checks} == {c: FAIL for c in entry.checks}
+
+
+def test_a_profiles_daemon_keys_override_the_table_key_by_key(tmp_path):
+    (tmp_path / "own.yml").write_text("name: own\ndaemon:\n  icc: true\n  labels: [team=a]\n")
+    got = policy_for({}, profile="own", policies_dir=tmp_path).daemon
+    assert got == {**policy_defaults(), "icc": True, "labels": ["team=a"]}
