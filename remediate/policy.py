@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remediate.dockerd import hardened
 from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
 
@@ -139,6 +140,8 @@ def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[
                policies_dir: Path = POLICIES_DIR) -> Policy:
     """The effective policy of one host: profile, then the host's inventory overrides, then waivers."""
     data = load_profile(str(host_vars.get("remediate_profile") or profile or "default"), policies_dir)
+    # A profile's daemon keys refine the table of hardened keys, where their wanted values live.
+    data["daemon"] = {**hardened.policy_defaults(), **(data.get("daemon") or {})}
     overrides = host_vars.get("remediate_policy") or {}
     if not isinstance(overrides, dict):
         raise PolicyError("remediate_policy must be a mapping with the keys of a policy profile")

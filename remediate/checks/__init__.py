@@ -18,6 +18,7 @@ from remediate.checks import containers, daemon, files, host, images, practices,
 from remediate.checks.context import CheckContext
 from remediate.checks.model import (ERROR, FAIL, PASS, REGISTRY, SEVERITIES, WAIVED, WARN, Check, Outcome,
                                     Result)
+from remediate.dockerd import hardened
 from remediate.errors import RemediateError
 
 CATALOGUE = Path(__file__).with_name("catalogue.yml")
@@ -36,7 +37,7 @@ def catalogue() -> dict[str, Check]:
             raise ValueError(f"catalogue entry {check_id}: bad fields {unknown or spec['severity']}")
         cis = None if check_id.startswith("REM-") else check_id
         reference = spec.get("reference") or (f"CIS Docker Benchmark v1.6.0 §{check_id}" if cis else "Docker security best practices")
-        checks[check_id] = Check(id=check_id, cis=cis, reference=reference, fixable=bool(spec.get("fixable")),
+        checks[check_id] = Check(id=check_id, cis=cis, reference=reference, fixable=bool(spec.get("fixable")) or check_id in hardened.fixed_checks(),
                                  **{k: spec[k] for k in ("title", "severity", "concern", "rationale", "remediation")})
     missing = set(checks) ^ set(REGISTRY.predicates)
     if missing:

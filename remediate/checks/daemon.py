@@ -13,6 +13,7 @@ import posixpath
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
+from remediate.dockerd import hardened
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
 from remediate.facts import parse
 
@@ -56,11 +57,13 @@ def expect(key: str, wanted, *, equal: bool = True):
     return _daemon_check(check)
 
 
-predicate("2.2")(expect("icc", False))
-predicate("2.4")(expect("iptables", False, equal=False))
-predicate("2.14")(expect("no-new-privileges", True))
-predicate("2.16")(expect("userland-proxy", False))
-predicate("2.18")(expect("experimental", True, equal=False))
+# The checks judged by one key alone (icc, iptables, no-new-privileges, userland-proxy, experimental): what they
+# expect is the table of hardened keys (remediate/dockerd/data/hardened.yml), where harden's value comes from too.
+for _entry in hardened.table().values():
+    if _entry.audit in ("equal", "not"):
+        _expected = _entry.wanted if _entry.audit == "equal" else _entry.refused
+        for _check_id in _entry.checks:
+            predicate(_check_id)(expect(_entry.key, _expected, equal=_entry.audit == "equal"))
 
 
 @predicate("2.15")
@@ -72,7 +75,7 @@ def live_restore(ctx: CheckContext) -> Outcome:
         return Outcome.passed(f"this node is in a swarm (LocalNodeState={parse.swarm_state(ctx.docker_info)}): "
                               "swarm mode and live-restore exclude each other, dockerd refuses to start with both",
                               where(ctx, "live-restore"))
-    return Outcome.of(ctx.setting("live-restore").value is True, where(ctx, "live-restore"))
+    return Outcome.of(ctx.setting("live-restore").value is hardened.wanted("live-restore"), where(ctx, "live-restore"))
 
 
 @predicate("2.1")
@@ -92,7 +95,7 @@ def log_level(ctx: CheckContext) -> Outcome:
     if debug:
         evidence.append(where(ctx, "debug") + " — debug overrides log-level")
     # dockerd reads the level case-insensitively (logrus.ParseLevel lowercases it): "INFO" is info
-    return Outcome.of(str(level).lower() == "info" and not debug, *evidence)
+    return Outcome.of(str(level).lower() == hardened.wanted("log-level") and not debug, *evidence)
 
 
 @predicate("2.5")

@@ -38,22 +38,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from remediate.dockerd import hardened
 from remediate.dockerd.options import FLAT_OBJECTS, MERGED, defaults
 from remediate.dockerd.versions import KeyTable, Version, at_least
 from remediate.templates import environment
 
 TEMPLATE = "harden/daemon.json.j2"
 
-# daemon.json key -> the checks its value decides (what a change of that key fixes).
-KEY_CHECKS: dict[str, tuple[str, ...]] = {
-    "icc": ("2.2",), "log-level": ("2.3",), "debug": ("2.3",), "iptables": ("2.4",),
-    "insecure-registries": ("2.5",), "hosts": ("2.7", "REM-TCP"), "default-ulimits": ("2.8",),
-    "userns-remap": ("2.9",), "cgroup-parent": ("2.10",), "no-new-privileges": ("2.14",),
-    "live-restore": ("2.15",), "userland-proxy": ("2.16",), "experimental": ("2.18",),
-    "seccomp-profile": ("REM-SECCOMP",),
-}
+# daemon.json key -> the checks its value decides (what a change of that key fixes): the table of hardened keys.
+KEY_CHECKS: dict[str, tuple[str, ...]] = hardened.key_checks()
 # Keys harden may remove although the policy does not name them.
-ALWAYS_MANAGED = frozenset({"hosts", "seccomp-profile"})
+ALWAYS_MANAGED = frozenset(key for key, entry in hardened.table().items() if not entry.policy)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProble
 from remediate.facts.model import HostFacts
 from remediate.plan import audit_rules, dir_safety, impacts, permissions, subids, units
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
+from remediate.plan.hosts import decide_hosts, tcp_goes
 from remediate.plan.model import ALL_IMAGES, Action, FileChange, HeldBack, Impact, Plan
 from remediate.plan.simulate import apply_plan
 from remediate.plan.view import HostView
@@ -181,23 +182,17 @@ class _Planner:
         leave = set(reasons)
 
         # 1. insecure flags, where they are written
-        remove_tcp = (any(e.tls != "tlsverify" for e in eff.tcp_exposures)
-                      and not {"2.7", "REM-TCP"} <= view.waived)
+        remove_tcp = tcp_goes([e.tls for e in eff.tcp_exposures], view.waived)
         removals = units.flags_to_remove(view, remove_tcp=remove_tcp, leave=leave)
         env_changes, env_handled, env_notes = units.env_file_rewrites(view, removals)
         self.notes += env_notes
         exec_removals = [r for r in removals if r.via == "ExecStart" or units.from_environment(r)]
         file_values = (eff.daemon_json.values or {}) if existing is None else existing
-        file_hosts = file_values.get("hosts")
-        file_hosts_tcp = isinstance(file_hosts, list) and any(isinstance(h, str) and units.is_tcp(h) for h in file_hosts)
         gone = env_handled + exec_removals
-        remaining_h = [f for f in eff.command_line.given("hosts") if f not in [r.flag for r in gone]]
-        hosts_leave_file = "hosts" in file_values and (remove_tcp and file_hosts_tcp or bool(remaining_h))
-        h_removed = any(r.flag.option.key == "hosts" for r in gone)
-        need_host = (hosts_leave_file or h_removed) and not remaining_h
-        service_fixes = self.fixes(*{c for r in exec_removals for c in r.checks},
-                                   *(KEY_CHECKS["hosts"] if need_host else ()))
-        service = units.service_dropin(view, removals, need_host=need_host, fixes=service_fixes)
+        hosts = decide_hosts(remove_tcp=remove_tcp, file_values=file_values, given=eff.command_line.given("hosts"),
+                             removed=[r.flag for r in gone if r.flag.option.key == "hosts"])
+        service_fixes = self.fixes(*{c for r in exec_removals for c in r.checks}, *hosts.service_fixes)
+        service = units.service_dropin(view, removals, need_host=hosts.need_host, fixes=service_fixes)
         self.notes += service.notes
         for change in env_changes:
             self.add(change)
@@ -209,7 +204,7 @@ class _Planner:
 
         # 2. daemon.json
         merge = desired_daemon_json(eff, view.policy, dropped_flags=[r.flag for r in dropped], hold=leave,
-                                    hold_reasons=reasons, remove_hosts=remove_tcp and file_hosts_tcp,
+                                    hold_reasons=reasons, remove_hosts=hosts.remove_file_hosts,
                                     existing=existing)
         self.notes += merge.notes
         json_change = self._daemon_json(merge, existing is not None)
@@ -219,7 +214,7 @@ class _Planner:
                            if isinstance(p, DuplicateKey)]
 
         # 3. docker.socket
-        socket_fixes = self.fixes(*(KEY_CHECKS["hosts"] if remove_tcp else ()), "3.15", "3.16")
+        socket_fixes = self.fixes(*hosts.socket_fixes, "3.15", "3.16")
         socket_change, socket_notes = units.socket_dropin(view, remove_tcp=remove_tcp, fixes=socket_fixes)
         self.notes += socket_notes
         self.add(socket_change)
