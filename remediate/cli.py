@@ -52,6 +52,13 @@ def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -
                       accept_new_host_keys=accept_new_host_keys, ask_become_pass=ask_become_pass)
 
 
+def _checkout_only(name: str, needed: Path) -> None:
+    """test and bench use files only a checkout has (tests/, bench/): an installed package says so."""
+    if not needed.is_dir():
+        raise Exit(f"{name}: needs a checkout of remediate ({needed} does not exist); run it there with invoke",
+                   code=1)
+
+
 def _exit(code: int) -> None:
     if code:
         raise Exit(code=code)
@@ -238,8 +245,10 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 
     Needs the optional extra: .venv/bin/pip install -e '.[bench]' (installs ansible-core and pyinfra).
     """
+    from remediate.bench.contestants import BENCH_DIR
     from remediate.bench.suite import BenchOptions, run_bench
 
+    _checkout_only("bench", BENCH_DIR)
     try:
         sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
         run_bench(BenchOptions(rounds=int(rounds), forks=int(forks), hosts=int(hosts), scale=sizes,
@@ -326,8 +335,7 @@ def lab_ssh(c, host, command=None, name="default"):
 def test(c, unit=False, keyword=None, keep_lab=False, docker="all"):
     """Run the test suite: unit tests and tests against booted labs of real hosts, on every Docker engine."""
     root = _root(c)
-    if not (root / "tests").is_dir():
-        raise Exit(f"test: runs a checkout's test suite, and {root} holds no tests/ (run it in a checkout)", code=1)
+    _checkout_only("test", root / "tests")
     if unit:
         passes = [("", [str(root / "tests/unit")])]
     elif docker == "all":

@@ -110,4 +110,4 @@ def test_remediate_version_and_the_checkout_only_test_task(tmp_path):
     version = _run(REMEDIATE + ["--version"], tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("remediate 0.")
     test = _run(REMEDIATE + ["test", "--unit"], tmp_path)
-    assert test.returncode == 1 and "checkout" in test.stderr
+    assert test.returncode == 1 and "needs a checkout" in test.stderr
