@@ -1,4 +1,4 @@
-"""What each task does, end to end; tasks.py only parses options and calls these.
+"""What each task does, end to end; the tasks (remediate/cli.py) only parse options and call these.
 
 Every function returns the process exit code, so the same behaviour is
 reachable from tests without going through Invoke.

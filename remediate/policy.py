@@ -21,8 +21,7 @@ from typing import Any
 from remediate.dockerd import hardened
 from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
-
-POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+from remediate.shipped import POLICIES_DIR
 # An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
 IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{64})?")
 # Thresholds of the checks that count or age things (CIS 4.4, 6.1, 6.2, 7.7): section -> key -> default.

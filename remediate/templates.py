@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from remediate.shipped import TEMPLATES_DIR
+
+__all__ = ["TEMPLATES_DIR", "environment", "render"]
 
 
 def environment(autoescape: bool = False) -> jinja2.Environment:

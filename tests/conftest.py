@@ -100,6 +100,13 @@ def runbooks_lab() -> LabHandle:
 
 
 @pytest.fixture(scope="session")
+def install_lab() -> LabHandle:
+    """A small lab of its own for tests/lab/test_install.py: a pip-installed `remediate` audits it and dry-runs
+    harden on it (a host with findings and a compliant one; nothing is changed)."""
+    yield from _booted(f"{TEST_LAB}-install", ("stock", "hardened"))
+
+
+@pytest.fixture(scope="session")
 def faults_lab() -> LabHandle:
     """A lab of its own for the apply and transport fault tests (tests/lab/test_faults_apply.py): they cut
     connections, kill hosts and break filesystems on plain stock hosts (stock-ops reaches stock through sudo)."""
