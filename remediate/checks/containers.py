@@ -46,7 +46,8 @@ def per_container(problem: Callable[[dict], str | None], ok_text: str):
 
 
 def _mounts(c: dict) -> list[dict]:
-    return c.get("Mounts") or []
+    """A container's mounts in a fixed order: dockerd lists them from a map, in any order, inspect to inspect."""
+    return sorted(c.get("Mounts") or [], key=lambda m: (str(m.get("Destination")), str(m.get("Source"))))
 
 
 def _host_mode(field: str):

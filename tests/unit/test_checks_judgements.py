@@ -13,7 +13,7 @@ import pytest
 from remediate.checks import CheckContext, evaluate, select
 from remediate.checks.model import FAIL, INFO, PASS, WARN
 from remediate.policy import policy_for
-from tests.facts_builder import container, fixture, hardened
+from tests.facts_builder import container, fixture, hardened, mount
 
 DEFAULT = policy_for({})
 STRICT = policy_for({}, profile="strict")
@@ -161,3 +161,15 @@ def test_ip_forward_off_is_advisory_and_explained():
     assert got == WARN and "net.ipv4.ip_forward = 0" in text, text
     got, _ = judge(fixture("broken-json"), "REM-IP-FORWARD")
     assert got == WARN
+
+
+# --- evidence is the same whatever order dockerd lists a container's mounts in -------------------------
+
+@pytest.mark.parametrize("check_id", ["5.6", "5.20", "5.32", "REM-SOCK-MOUNT"])
+def test_mount_evidence_does_not_follow_dockerds_mount_order(check_id):
+    """dockerd lists .Mounts from a Go map: two inspects of one container can order them differently (seen on
+    28.5, api-mounts), and a report or a shard merge must not change with it."""
+    mounts = [mount("/", rw=True, propagation="rshared"), mount("/run/containerd/containerd.sock"),
+              mount("/etc", rw=True, propagation="shared")]
+    seen = {judge(hardened().containers(container(Mounts=order)), check_id) for order in (mounts, mounts[::-1])}
+    assert len(seen) == 1, seen
