@@ -76,3 +76,22 @@ def test_every_accepted_finding_is_still_there():
     for target, codes in ACCEPTED.items():
         found = shellcheck(shells.get(target, "sh"), "-", text=texts[target])
         assert {c for c in codes if f"[{c}]" not in found} == set(), target
+
+
+def test_the_host_scripts_action_list_is_never_a_glob(tmp_path):
+    """`save-images:*` (save every image) reaches run_actions in the action list; split with pathname
+    expansion on, a file named save-images:X in the cwd would turn it into "save X only" (shellcheck SC2086)."""
+    script = (ROOT / "templates/apply/transaction.sh").read_text()
+    start = script.index("run_actions() {")
+    function = script[start:script.index("\n}\n", start) + 3]
+    stubs = (
+        "say() { printf '%s\\n' \"$*\"; }\n"
+        "timeout() { shift; \"$@\"; }\n"
+        "docker() { case $1 in images) printf 'busybox:latest\\nlab/app:1\\n' ;; image) ;; "
+        "save) shift 3; echo \"saved $*\" ;; esac; }\n"
+    )
+    (tmp_path / "save-images:busybox:latest").touch()
+    result = subprocess.run(["/bin/sh", "-c", stubs + function + 'rundir=.; run_actions 1 "save-images:*"'],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "saved busybox:latest lab/app:1" in result.stdout, result.stdout
