@@ -132,12 +132,13 @@ class CheckContext:
 
     @cached_property
     def images(self) -> list[dict]:
-        return parse.images(self.facts.command("images").stdout)[0]
+        return parse.images(self.facts.command("images").stdout)
 
     @cached_property
     def image_of_container(self) -> dict[str, str]:
         """Container name -> the id of the image it runs (not its Config.Image, which a re-tag may have moved)."""
-        return parse.images(self.facts.command("images").stdout)[1]
+        return {c["Name"].lstrip("/"): c["ImageId"] for c in self.containers
+                if isinstance(c.get("Name"), str) and isinstance(c.get("ImageId"), str)}
 
     @cached_property
     def images_in_use(self) -> list[dict]:

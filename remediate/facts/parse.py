@@ -252,15 +252,14 @@ def container_no_new_privileges(text: str) -> dict[str, bool]:
     return {m[1]: m[2] == "true" for line in lines(text) if (m := _RECORDED_NNP.search(line.strip()))}
 
 
-def images(text: str) -> tuple[list[dict], dict[str, str]]:
-    """The `images` probe: the image objects (IMAGE_TEMPLATE), and container name -> the id of the image it runs."""
-    found, used = {}, {}
+def images(text: str) -> list[dict]:
+    """The `images` probe's image objects (IMAGE_TEMPLATE), each once (an image listed per tag is inspected as
+    often)."""
+    found: dict[str, dict] = {}
     for item in json_lines(text):
         if isinstance(item.get("Id"), str):
             found.setdefault(item["Id"], item)
-        elif isinstance(item.get("Container"), str) and isinstance(item.get("ImageId"), str):
-            used[item["Container"].lstrip("/")] = item["ImageId"]
-    return list(found.values()), used
+    return list(found.values())
 
 
 _DOCKER_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)")

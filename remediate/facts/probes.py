@@ -86,7 +86,9 @@ CONTAINER_TEMPLATE = (
     '"CgroupParent":{{json .HostConfig.CgroupParent}},"CapDrop":{{json .HostConfig.CapDrop}},'
     '"PublishAllPorts":{{json .HostConfig.PublishAllPorts}},"ExposedPorts":{{json (index .Config \"ExposedPorts\")}},'
     '"Ports":{{json .NetworkSettings.Ports}},"Ulimits":{{json .HostConfig.Ulimits}},"Path":{{json .Path}},'
-    '"ExecIDs":{{json .ExecIDs}},"Networks":{{json .NetworkSettings.Networks}}}'
+    '"ExecIDs":{{json .ExecIDs}},"Networks":{{json .NetworkSettings.Networks}},'
+    # which image it runs, by id (its Config.Image is a name a later tag may have moved): CIS 4 judges those images
+    '"ImageId":{{json .Image}}}'
 )
 
 # Images (CIS 4, 6.1): the fields their checks need, and nothing else: never .Config.Env. An image's Config is
@@ -96,8 +98,6 @@ IMAGE_TEMPLATE = (
     '"Created":{{json .Created}},"User":{{if .Config}}{{json (index .Config "User")}}{{else}}null{{end}},'
     '"Healthcheck":{{if .Config}}{{json (index .Config "Healthcheck")}}{{else}}null{{end}}}'
 )
-# Which image each container runs, by id (its Config.Image is a name a later tag may have moved).
-IMAGE_USE_TEMPLATE = '{"Container":{{json .Name}},"ImageId":{{json .Image}}}'
 # Swarm (CIS 7): overlay networks (encrypted option), services' published ports and secret references.
 NETWORK_TEMPLATE = (
     '{"Name":{{json .Name}},"Id":{{json .Id}},"Scope":{{json .Scope}},"Ingress":{{json .Ingress}},'
@@ -204,16 +204,13 @@ SNIPPETS: dict[str, str] = {
         '[ -n "$root" ] || exit 0; set --; for id in $ids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
         "grep -Hos '\"NoNewPrivileges\":[a-z]*' \"$@\"; true"
     ),
-    # Every image (CIS 4, 6.1), only when docker info counted some; then which image each container runs. An
+    # Every image (CIS 4, 6.1), only when docker info counted some (the containers probe tells which each runs). An
     # image listed once per tag is inspected as often: parse.images keeps one (no pipe to sort, whose status
     # would hide a failed listing).
     "images": (
         _ANSWERED + "case $i in *'\"Images\":0,'*) exit 0;; esac; "
         "ids=$(docker images -q --no-trunc) || exit 3; [ -n \"$ids\" ] || exit 0; "
-        f"docker image inspect --format '{IMAGE_TEMPLATE}' $ids || exit 3; "
-        "case $i in *'\"Containers\":0,'*) exit 0;; esac; "
-        "c=$(docker ps -aq --no-trunc) || exit 3; "
-        f"[ -z \"$c\" ] || docker inspect --format '{IMAGE_USE_TEMPLATE}' $c"
+        f"docker image inspect --format '{IMAGE_TEMPLATE}' $ids || exit 3"
     ),
     "swarm_networks": (
         _IN_SWARM + "n=$(docker network ls -q --no-trunc --filter driver=overlay) || exit 3; "
