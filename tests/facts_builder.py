@@ -183,7 +183,7 @@ def captured_containers(name: str = "risky-containers") -> dict[str, dict]:
 # risky-containers with each risky field turned into its safe value.
 SAFE_CONTAINER_FIELDS = {
     "Name": "/web", "Status": "running", "User": "1000:1000", "Privileged": False, "CapAdd": None,
-    "SecurityOpt": ["no-new-privileges:true"], "NetworkMode": "default", "PidMode": "", "IpcMode": "private",
+    "SecurityOpt": ["no-new-privileges:true"], "PidMode": "", "IpcMode": "private",
     "UTSMode": "", "UsernsMode": "", "Memory": 268435456, "PidsLimit": 100, "ReadonlyRootfs": True,
     "PortBindings": {"8080/tcp": [{"HostIp": "10.0.0.5", "HostPort": "8080"}]}, "Devices": [],
     "Mounts": [{"Destination": "/data", "Mode": "", "Propagation": "rprivate", "RW": True,
