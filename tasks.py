@@ -8,10 +8,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from remediate.cli import (audit, bench, collection, demo, facts, harden, lab_down, lab_ssh, lab_status, lab_up,
-                           report, rollback, test, unlock)
+from remediate.cli import (
+    audit,
+    bench,
+    collection,
+    demo,
+    facts,
+    harden,
+    lab_down,
+    lab_ssh,
+    lab_status,
+    lab_up,
+    report,
+    rollback,
+    test,
+    unlock,
+)
 
-__all__ = ["audit", "bench", "demo", "facts", "harden", "lab_down", "lab_ssh", "lab_status", "lab_up", "namespace",
-           "report", "rollback", "test", "unlock"]
+__all__ = [
+    "audit",
+    "bench",
+    "demo",
+    "facts",
+    "harden",
+    "lab_down",
+    "lab_ssh",
+    "lab_status",
+    "lab_up",
+    "namespace",
+    "report",
+    "rollback",
+    "test",
+    "unlock",
+]
 
 namespace = collection(Path(__file__).resolve().parent)

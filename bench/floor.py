@@ -19,8 +19,10 @@ import yaml
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parent / "hardening.yml").read_text())
 # A fixed script of ours; the paths are its positional parameters.
-SCRIPT = ('cat /etc/docker/daemon.json 2>/dev/null; stat -c "%n %a %U %G %s %F" -- "$@" 2>/dev/null; '
-          "docker info --format '{{json .}}'; systemctl cat docker.service")
+SCRIPT = (
+    'cat /etc/docker/daemon.json 2>/dev/null; stat -c "%n %a %U %G %s %F" -- "$@" 2>/dev/null; '
+    "docker info --format '{{json .}}'; systemctl cat docker.service"
+)
 
 
 def quote(word: str) -> str:
@@ -32,8 +34,15 @@ def read_host(entry: dict) -> int:
     client.load_host_keys(entry["known_hosts"])
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
-        client.connect(entry["host"], entry["port"], username=entry["user"], key_filename=entry["key"],
-                       look_for_keys=False, allow_agent=False, timeout=10)
+        client.connect(
+            entry["host"],
+            entry["port"],
+            username=entry["user"],
+            key_filename=entry["key"],
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
         command = " ".join(quote(w) for w in ["sh", "-c", SCRIPT, "floor", *SPEC["docker_paths"]])
         _, stdout, _ = client.exec_command(command)
         data = stdout.read()

@@ -6,22 +6,21 @@ reachable from tests without going through Invoke.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import datetime as dt
-
 from remediate import checks, output, report, results
 from remediate import harden as harden_mod
-from remediate.harden import HardenOptions
 from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
 from remediate.facts.gather import gather
+from remediate.harden import HardenOptions
 from remediate.plan.planner import unfixed
-from remediate.target import Target, needs_become
 from remediate.policy import policy_for
 from remediate.runner import run_fleet
+from remediate.target import Target, needs_become
 
 # Exit codes (README "Exit codes"): like `terraform plan -detailed-exitcode`, worst first.
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -84,18 +83,30 @@ def run_audit(target: Target, opts: AuditOptions):
     inventory, hosts = target.resolve()
     # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     progress = output.Progress(len(hosts), verb="auditing")
 
     def work(conn, host):
         facts = gather(conn, become=needs_become(host))
         return audit_host(facts, policies[host.name], selected, host.name, tuple(host.groups))
 
-    outcomes = run_fleet(hosts, work, target.connect_options(), forks=target.forks,
-                         resolve_host=inventory.hosts.get, progress=progress.update)
-    doc = results.document("audit", results.new_run_id(), started, str(inventory.source), target.hosts,
-                           {"only": opts.only, "skip": opts.skip, "fail_on": opts.fail_on,
-                            "profile": opts.profile}, outcomes)
+    outcomes = run_fleet(
+        hosts,
+        work,
+        target.connect_options(),
+        forks=target.forks,
+        resolve_host=inventory.hosts.get,
+        progress=progress.update,
+    )
+    doc = results.document(
+        "audit",
+        results.new_run_id(),
+        started,
+        str(inventory.source),
+        target.hosts,
+        {"only": opts.only, "skip": opts.skip, "fail_on": opts.fail_on, "profile": opts.profile},
+        outcomes,
+    )
     return doc, outcomes
 
 
@@ -121,11 +132,12 @@ def audit_exit_code(outcomes, fail_on: str) -> int:
     return EXIT_OK
 
 
-def harden(target: Target, opts: HardenOptions, json_path: Path | None = None,
-           confirm=None, report_dir: Path | None = None) -> int:
+def harden(
+    target: Target, opts: HardenOptions, json_path: Path | None = None, confirm=None, report_dir: Path | None = None
+) -> int:
     """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
     run_id = results.new_run_id()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     inventory, hosts, outcomes = _plan_with_progress(target, opts)
     output.plan_report(outcomes)
     by_name = {o.host: o for o in outcomes}
@@ -133,16 +145,18 @@ def harden(target: Target, opts: HardenOptions, json_path: Path | None = None,
     rollout = None
     if not opts.dry_run and ready:
         order = harden_mod.batches(ready, opts.batch_size, opts.canary)
-        if not opts.yes and not (confirm or _ask)(f"apply these changes to {len(ready)} host(s) "
-                                                  f"in {len(order)} batch(es)?"):
+        if not opts.yes and not (confirm or _ask)(
+            f"apply these changes to {len(ready)} host(s) in {len(order)} batch(es)?"
+        ):
             output.info("cancelled: nothing applied")
             _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
             return EXIT_ERROR
         progress = output.Progress(len(ready), verb="applying")
         rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
         rollout.run(order, output.info)
-    output.harden_recap(outcomes, dry_run=opts.dry_run or rollout is None,
-                        stopped_by=rollout.stopped_by if rollout else None)
+    output.harden_recap(
+        outcomes, dry_run=opts.dry_run or rollout is None, stopped_by=rollout.stopped_by if rollout else None
+    )
     _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
     return harden_exit_code(outcomes, dry_run=opts.dry_run)
 
@@ -178,8 +192,10 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
     oks = [o.value for o in outcomes if o.ok]
     if any(o.status == "failed" for o in outcomes) or any(v.errors() for v in oks):
         return EXIT_ERROR
-    if not dry_run and any(v.apply and (v.apply.outcome in ("failed", "rolled-back", "refused", "skipped")
-                                        or v.apply.preexisting) for v in oks):
+    if not dry_run and any(
+        v.apply and (v.apply.outcome in ("failed", "rolled-back", "refused", "skipped") or v.apply.preexisting)
+        for v in oks
+    ):
         return EXIT_ERROR
     if any(o.status == "unreachable" for o in outcomes):
         return EXIT_UNREACHABLE
@@ -199,10 +215,19 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
     progress = output.Progress(len(hosts), verb="rolling back")
     outcomes = run_fleet(
         hosts,
-        lambda conn, host: rollback_host(conn, run_id, from_run=from_run, become=needs_become(host), force=force,
-                                         options=ApplyOptions(restart_timeout=restart_timeout)),
-        apply_connect_options(target.connect_options(), restart_timeout), forks=target.forks,
-        resolve_host=inventory.hosts.get, progress=progress.update)
+        lambda conn, host: rollback_host(
+            conn,
+            run_id,
+            from_run=from_run,
+            become=needs_become(host),
+            force=force,
+            options=ApplyOptions(restart_timeout=restart_timeout),
+        ),
+        apply_connect_options(target.connect_options(), restart_timeout),
+        forks=target.forks,
+        resolve_host=inventory.hosts.get,
+        progress=progress.update,
+    )
     output.apply_recap(outcomes)
     return hosts_exit_code(outcomes, lambda result: result.outcome in ("failed", "refused"))
 
@@ -210,9 +235,16 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
 def unlock(target: Target, force: bool = False) -> int:
     """Clear stale harden locks (a run that died); a live run's lock needs --force."""
     inventory, hosts = target.resolve()
-    outcomes = run_fleet(hosts, lambda conn, host: clear_lock(conn, become=needs_become(host), force=force),
-                         target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get)
-    rows = [[o.host, ("cleared" if o.value[0] else "refused") if o.ok else o.status,
-             o.value[1] if o.ok else o.error or ""] for o in outcomes]
+    outcomes = run_fleet(
+        hosts,
+        lambda conn, host: clear_lock(conn, become=needs_become(host), force=force),
+        target.connect_options(),
+        forks=target.forks,
+        resolve_host=inventory.hosts.get,
+    )
+    rows = [
+        [o.host, ("cleared" if o.value[0] else "refused") if o.ok else o.status, o.value[1] if o.ok else o.error or ""]
+        for o in outcomes
+    ]
     print(output.table(["host", "lock", "detail"], rows))
     return hosts_exit_code(outcomes, lambda cleared_detail: not cleared_detail[0])

@@ -33,7 +33,9 @@ class HostAudit:
         return round(100 * len(good) / len(decided)) if decided else 100
 
     def failing(self, fail_on: str) -> list[Result]:
-        return [r for r in self.results if r.status == FAIL and severity_rank(r.check.severity) >= severity_rank(fail_on)]
+        return [
+            r for r in self.results if r.status == FAIL and severity_rank(r.check.severity) >= severity_rank(fail_on)
+        ]
 
     def errors(self) -> list[Result]:
         return [r for r in self.results if r.status == ERROR]
@@ -58,8 +60,14 @@ def _os_name(facts: HostFacts) -> str:
     return parse.os_release(facts.file("/etc/os-release").text() or "").get("PRETTY_NAME", "unknown")
 
 
-def audit_host(facts: HostFacts, policy: Policy, checks: list[Check], host_name: str,
-               groups: tuple[str, ...] = (), today: dt.date | None = None) -> HostAudit:
+def audit_host(
+    facts: HostFacts,
+    policy: Policy,
+    checks: list[Check],
+    host_name: str,
+    groups: tuple[str, ...] = (),
+    today: dt.date | None = None,
+) -> HostAudit:
     ctx = CheckContext(facts, policy, host_name=host_name, groups=groups, today=today or dt.date.today())
     return _host_audit(ctx, evaluate(ctx, checks), host_name)
 

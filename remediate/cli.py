@@ -26,11 +26,11 @@ TEST_ENGINES = ("newest", "20.10", "26.1")
 
 TARGET_HELP = {
     "hosts": "Host pattern: a host, a group, 'web*', '~regex', 'prod:!db1', 'prod:&eu', comma lists; "
-             "a bare NAME selects inventories/NAME.yml.",
+    "a bare NAME selects inventories/NAME.yml.",
     "inventory": "Inventory file (YAML or INI); default: chosen from --hosts, else inventories/lab.yml.",
     "forks": "How many hosts to work on in parallel (default 10).",
     "accept_new_host_keys": "Record host keys of hosts never seen before (like OpenSSH accept-new); "
-                            "a changed key is always refused.",
+    "a changed key is always refused.",
     "ask_become_pass": "Prompt for the sudo password (or set REMEDIATE_BECOME_PASSWORD).",
 }
 
@@ -49,15 +49,20 @@ def _lab_inventory(c) -> Path:
 
 
 def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -> app.Target:
-    return app.Target(hosts=hosts, inventory=inventory, inventories_dir=_root(c) / "inventories", forks=int(forks),
-                      accept_new_host_keys=accept_new_host_keys, ask_become_pass=ask_become_pass)
+    return app.Target(
+        hosts=hosts,
+        inventory=inventory,
+        inventories_dir=_root(c) / "inventories",
+        forks=int(forks),
+        accept_new_host_keys=accept_new_host_keys,
+        ask_become_pass=ask_become_pass,
+    )
 
 
 def _checkout_only(name: str, needed: Path) -> None:
     """test and bench use files only a checkout has (tests/, bench/): an installed package says so."""
     if not needed.is_dir():
-        raise Exit(f"{name}: needs a checkout of remediate ({needed} does not exist); run it there with invoke",
-                   code=1)
+        raise Exit(f"{name}: needs a checkout of remediate ({needed} does not exist); run it there with invoke", code=1)
 
 
 def _exit(code: int) -> None:
@@ -72,8 +77,9 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
     Exit codes: 0 every host read, 3 some hosts unreachable, 1 errors (a host failed, bad input).
     """
     try:
-        code = app.show_facts(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
-                              Path(save) if save else None)
+        code = app.show_facts(
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), Path(save) if save else None
+        )
     except RemediateError as exc:
         raise Exit(output.ours(f"facts: {exc}"), code=1)
     _exit(code)
@@ -81,28 +87,47 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
 
 AUDIT_HELP = {
     "only": "Only these checks: comma-separated ids or globs (2.9, 1.1.*, REM-TCP) or concerns "
-            "(host, audit, daemon, files, containers, images, swarm).",
+    "(host, audit, daemon, files, containers, images, swarm).",
     "skip": "Skip these checks (same syntax as --only).",
     "fail_on": "Lowest severity of a failure that makes the exit code 2: info, low, medium, high (default), critical.",
     "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",
     "json": "Write the results document (JSON, format remediate.results/1) to this file.",
     "show_passed": "Also list passed, informational and not-applicable checks.",
     "report": "Also write the reports (report.html, report.md, results.json, junit.xml, results.sarif) "
-              "into this directory.",
+    "into this directory.",
 }
 
 
 @task(help={**TARGET_HELP, **AUDIT_HELP})
-def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
-          only=None, skip=None, fail_on="high", profile=None, json=None, show_passed=False, report=None):
+def audit(
+    c,
+    hosts="lab",
+    inventory=None,
+    forks=10,
+    accept_new_host_keys=False,
+    ask_become_pass=False,
+    only=None,
+    skip=None,
+    fail_on="high",
+    profile=None,
+    json=None,
+    show_passed=False,
+    report=None,
+):
     """Audit how Docker is configured on each host (CIS Docker Benchmark + practices). Changes nothing.
 
     Exit codes: 0 nothing failing at or above --fail-on, 2 such failures, 3 some hosts unreachable,
     1 errors (a host failed, a check errored, a waiver expired).
     """
-    opts = app.AuditOptions(only=only, skip=skip, fail_on=fail_on, profile=profile,
-                            json_path=Path(json) if json else None, show_passed=show_passed,
-                            report_dir=Path(report) if report else None)
+    opts = app.AuditOptions(
+        only=only,
+        skip=skip,
+        fail_on=fail_on,
+        profile=profile,
+        json_path=Path(json) if json else None,
+        show_passed=show_passed,
+        report_dir=Path(report) if report else None,
+    )
     try:
         code = app.audit(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
     except (RemediateError, ValueError) as exc:
@@ -112,12 +137,12 @@ def audit(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
 
 REPORT_HELP = {
     "results": "Results document(s) to render: the JSON written by audit or harden (--json); several "
-               "comma-separated names or a glob ('shards/*.json') are merged into one fleet report.",
+    "comma-separated names or a glob ('shards/*.json') are merged into one fleet report.",
     "merge": "More results documents to merge in (comma-separated, globs allowed): inventory shards or re-runs; "
-             "a host found in several keeps the entry of the run that started last.",
+    "a host found in several keeps the entry of the run that started last.",
     "format": f"Formats to write, comma-separated: {reports.ALL} (default: all of them).",
     "out": "Directory the reports are written to (report.html, report.md, results.json, junit.xml, "
-           "results.sarif); default: reports/.",
+    "results.sarif); default: reports/.",
 }
 
 
@@ -140,63 +165,108 @@ HARDEN_HELP = {
     "yes": "Apply without asking for confirmation (automation).",
     "accept_risk": "Apply changes the policy holds back, comma-separated (e.g. userns-remap); see the impacts.",
     "repair_json": "Replace a daemon.json that cannot be parsed with the policy's settings (a copy is kept "
-                   "next to it; its own settings are lost).",
+    "next to it; its own settings are lost).",
     "profile": "Policy profile from policies/ (default: 'default'; hosts may set remediate_profile).",
     "batch_size": "Hosts per rollout batch: a number or a percentage of the hosts with changes (default 100%).",
     "max_fail": "Stop starting new batches once this many hosts have failed or rolled back (default 1).",
     "canary": "Apply to this one host first (a host name, or 'first'), then to the batches.",
     "restart_timeout": "Seconds to wait for dockerd after a reload or restart before rolling back (default 90).",
     "carry_images": "When userns-remap moves dockerd's image store, carry every tagged image into the new one "
-                    "(docker save before the restart, docker load after); by default only the verify image.",
+    "(docker save before the restart, docker load after); by default only the verify image.",
     "json": "Write the results document (JSON, remediate.results/1, kind harden) to this file.",
     "report": "Also write the reports (HTML, Markdown, JSON, JUnit XML, SARIF) of this run into this directory.",
 }
 
 
 @task(help={**TARGET_HELP, **HARDEN_HELP})
-def harden(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
-           dry_run=False, yes=False, accept_risk="", repair_json=False, profile=None, batch_size="100%",
-           max_fail=1, canary=None, restart_timeout=90, carry_images=False, json=None, report=None):
+def harden(
+    c,
+    hosts="lab",
+    inventory=None,
+    forks=10,
+    accept_new_host_keys=False,
+    ask_become_pass=False,
+    dry_run=False,
+    yes=False,
+    accept_risk="",
+    repair_json=False,
+    profile=None,
+    batch_size="100%",
+    max_fail=1,
+    canary=None,
+    restart_timeout=90,
+    carry_images=False,
+    json=None,
+    report=None,
+):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
     Exit codes: 0 done or nothing to change, 2 changes pending (dry-run) or a fixable check left failing that
     the policy does not hold back (the plan's held back and notes say why), 3 some hosts unreachable,
     1 errors (a host refused, failed, rolled back or was skipped).
     """
-    opts = app.HardenOptions(dry_run=dry_run, yes=yes, repair_json=repair_json, profile=profile,
-                             accept_risk=frozenset(r.strip() for r in accept_risk.split(",") if r.strip()),
-                             batch_size=str(batch_size), max_fail=int(max_fail), canary=canary,
-                             restart_timeout=int(restart_timeout), carry_images=carry_images)
+    opts = app.HardenOptions(
+        dry_run=dry_run,
+        yes=yes,
+        repair_json=repair_json,
+        profile=profile,
+        accept_risk=frozenset(r.strip() for r in accept_risk.split(",") if r.strip()),
+        batch_size=str(batch_size),
+        max_fail=int(max_fail),
+        canary=canary,
+        restart_timeout=int(restart_timeout),
+        carry_images=carry_images,
+    )
     try:
-        code = app.harden(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts,
-                          json_path=Path(json) if json else None, report_dir=Path(report) if report else None)
+        code = app.harden(
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
+            opts,
+            json_path=Path(json) if json else None,
+            report_dir=Path(report) if report else None,
+        )
     except (RemediateError, ValueError) as exc:
         raise Exit(output.ours(f"harden: {exc}"), code=1)
     _exit(code)
 
 
-@task(help={**TARGET_HELP,
-            "run": "The harden run id to undo (see the recap or /var/lib/remediate/runs); default: each host's "
-                   "newest run whose changes are live.",
-            "force": "Restore even if the files were changed since that run (their later edits are lost).",
-            "restart_timeout": "Seconds to wait for dockerd after the restart (default 90)."})
-def rollback(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
-             run=None, force=False, restart_timeout=90):
+@task(
+    help={
+        **TARGET_HELP,
+        "run": "The harden run id to undo (see the recap or /var/lib/remediate/runs); default: each host's "
+        "newest run whose changes are live.",
+        "force": "Restore even if the files were changed since that run (their later edits are lost).",
+        "restart_timeout": "Seconds to wait for dockerd after the restart (default 90).",
+    }
+)
+def rollback(
+    c,
+    hosts="lab",
+    inventory=None,
+    forks=10,
+    accept_new_host_keys=False,
+    ask_become_pass=False,
+    run=None,
+    force=False,
+    restart_timeout=90,
+):
     """Undo a harden run from its backups on each host: same lock, checks and atomic writes as harden.
 
     Exit codes: 0 restored or nothing to undo, 3 some hosts unreachable, 1 errors (a host refused or failed).
     """
     try:
-        code = app.rollback(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), run,
-                            force=force, restart_timeout=int(restart_timeout))
+        code = app.rollback(
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
+            run,
+            force=force,
+            restart_timeout=int(restart_timeout),
+        )
     except (RemediateError, ValueError) as exc:
         raise Exit(output.ours(f"rollback: {exc}"), code=1)
     _exit(code)
 
 
 @task(help={**TARGET_HELP, "force": "Also clear a lock whose run may still be alive."})
-def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False,
-           force=False):
+def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False, force=False):
     """Clear the harden lock a dead run left on each host (refuses while the holder may be alive).
 
     Exit codes: 0 cleared or not locked, 3 some hosts unreachable, 1 errors (a lock that may be alive).
@@ -208,11 +278,15 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     _exit(code)
 
 
-@task(help={"extra": "Also boot N plain 'stock' hosts.",
-            "docker": "Docker engine of the lab: 20.10 (default for a new lab), 26.1, 28.5 or newest "
-                      "(Debian unstable's, whatever version it now is); a running lab keeps its own.",
-            "with": "Also boot these optional scenarios, comma-separated (docker-ce).",
-            "name": "Lab to run the demo on (default: 'default', whose inventory is inventories/lab.yml)."})
+@task(
+    help={
+        "extra": "Also boot N plain 'stock' hosts.",
+        "docker": "Docker engine of the lab: 20.10 (default for a new lab), 26.1, 28.5 or newest "
+        "(Debian unstable's, whatever version it now is); a running lab keeps its own.",
+        "with": "Also boot these optional scenarios, comma-separated (docker-ce).",
+        "name": "Lab to run the demo on (default: 'default', whose inventory is inventories/lab.yml).",
+    }
+)
 def demo(c, extra=0, docker=None, with_=None, name="default"):
     """The main job on the built-in lab: boot it, audit every host, dry-run harden (diffs), write the report.
 
@@ -230,18 +304,19 @@ def demo(c, extra=0, docker=None, with_=None, name="default"):
     output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
 
 
-@task(help={
-    "rounds": "Measured rounds; each runs every contestant once, in a rotating order (default 5).",
-    "forks": "Hosts worked on in parallel by every contestant (default 10).",
-    "hosts": "Plain lab hosts to boot and measure on (default 20).",
-    "scale": "Inventory sizes for the scale run of remediate, comma-separated, aliasing the lab hosts "
-             "(default 20,100,500; 'none' to skip).",
-    "out": "Where the JSON results go (default reports/bench.json; run logs beside it in bench-logs/).",
-    "keep_lab": "Leave the bench lab running afterwards (a lab that was already running is always left running).",
-    "name": "Lab name (default: 'bench').",
-})
-def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/bench.json", keep_lab=False,
-          name="bench"):
+@task(
+    help={
+        "rounds": "Measured rounds; each runs every contestant once, in a rotating order (default 5).",
+        "forks": "Hosts worked on in parallel by every contestant (default 10).",
+        "hosts": "Plain lab hosts to boot and measure on (default 20).",
+        "scale": "Inventory sizes for the scale run of remediate, comma-separated, aliasing the lab hosts "
+        "(default 20,100,500; 'none' to skip).",
+        "out": "Where the JSON results go (default reports/bench.json; run logs beside it in bench-logs/).",
+        "keep_lab": "Leave the bench lab running afterwards (a lab that was already running is always left running).",
+        "name": "Lab name (default: 'bench').",
+    }
+)
+def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/bench.json", keep_lab=False, name="bench"):
     """Benchmark remediate's fleet dry-run against Ansible, pyinfra and a bare-paramiko floor on the lab.
 
     Needs the optional extra: .venv/bin/pip install -e '.[bench]' (installs ansible-core and pyinfra).
@@ -252,22 +327,33 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
     _checkout_only("bench", BENCH_DIR)
     try:
         sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
-        run_bench(BenchOptions(rounds=int(rounds), forks=int(forks), hosts=int(hosts), scale=sizes,
-                               out=Path(out), lab=name, keep_lab=keep_lab))
+        run_bench(
+            BenchOptions(
+                rounds=int(rounds),
+                forks=int(forks),
+                hosts=int(hosts),
+                scale=sizes,
+                out=Path(out),
+                lab=name,
+                keep_lab=keep_lab,
+            )
+        )
     except (RemediateError, ValueError) as exc:
         raise Exit(output.ours(f"bench: {exc}"), code=1)
 
 
-@task(help={
-    "extra": "Also boot N plain 'stock' hosts (stock-01..stock-N) for scale and benchmark work.",
-    "name": "Lab name; each lab has its own hosts, keys and inventory (default: 'default').",
-    "docker": "Docker engine: 20.10 (Debian 12, the default for a new lab), 26.1 (Debian 13) or newest "
-              "(alias 28.5: Debian unstable's engine on Debian 13, whatever version unstable now has). "
-              "Each has its own cached base image; a lab runs one engine, and a running lab keeps its own "
-              "(asking it for another one is refused: lab.down first, or use another --name).",
-    "with": "Also boot these optional scenarios, comma-separated (docker-ce: Docker's own packaging layout). "
-            "Not remembered: a later lab.up without it stops them.",
-})
+@task(
+    help={
+        "extra": "Also boot N plain 'stock' hosts (stock-01..stock-N) for scale and benchmark work.",
+        "name": "Lab name; each lab has its own hosts, keys and inventory (default: 'default').",
+        "docker": "Docker engine: 20.10 (Debian 12, the default for a new lab), 26.1 (Debian 13) or newest "
+        "(alias 28.5: Debian unstable's engine on Debian 13, whatever version unstable now has). "
+        "Each has its own cached base image; a lab runs one engine, and a running lab keeps its own "
+        "(asking it for another one is refused: lab.down first, or use another --name).",
+        "with": "Also boot these optional scenarios, comma-separated (docker-ce: Docker's own packaging layout). "
+        "Not remembered: a later lab.up without it stops them.",
+    }
+)
 def lab_up(c, extra=0, name="default", docker=None, with_=None):
     """Boot the lab fleet (one host per scenario plus a bastion) on one Docker engine; idempotent."""
     try:
@@ -283,8 +369,10 @@ def lab_up(c, extra=0, name="default", docker=None, with_=None):
 def _lab_engine_line(lab: Lab) -> None:
     info = lab.engine_info()
     if info.get("dockerd"):
-        output.info(f"engine: {info['engine']} (image {info['image']}: dockerd {info['dockerd']}, "
-                    f"containerd {info['containerd']}, runc {info['runc']})")
+        output.info(
+            f"engine: {info['engine']} (image {info['image']}: dockerd {info['dockerd']}, "
+            f"containerd {info['containerd']}, runc {info['runc']})"
+        )
 
 
 @task(help={"name": "Lab name (default: 'default')."})
@@ -311,11 +399,13 @@ def lab_status(c, name="default"):
         raise Exit(code=1)
 
 
-@task(help={
-    "host": "Lab host name (see lab.status).",
-    "command": "Run this command instead of an interactive shell.",
-    "name": "Lab name (default: 'default').",
-})
+@task(
+    help={
+        "host": "Lab host name (see lab.status).",
+        "command": "Run this command instead of an interactive shell.",
+        "name": "Lab name (default: 'default').",
+    }
+)
 def lab_ssh(c, host, command=None, name="default"):
     """Open a shell (or run a command) on a lab host, with strict host-key checking."""
     try:
@@ -326,13 +416,15 @@ def lab_ssh(c, host, command=None, name="default"):
     os.execvp(argv[0], argv)
 
 
-@task(help={
-    "unit": "Run only the fast unit tests (no lab, no root needed).",
-    "keyword": "Only tests matching this pytest -k expression.",
-    "keep_lab": "Leave the test labs running afterwards (faster reruns; lab.down --name test-ENGINE stops them).",
-    "docker": "Engines to test on: 'all' (default: every test on the newest engine and, at the same time, the "
-              "tests marked `engines` on each older one), or one engine (20.10, 26.1, newest) to run every test on it.",
-})
+@task(
+    help={
+        "unit": "Run only the fast unit tests (no lab, no root needed).",
+        "keyword": "Only tests matching this pytest -k expression.",
+        "keep_lab": "Leave the test labs running afterwards (faster reruns; lab.down --name test-ENGINE stops them).",
+        "docker": "Engines to test on: 'all' (default: every test on the newest engine and, at the same time, the "
+        "tests marked `engines` on each older one), or one engine (20.10, 26.1, newest) to run every test on it.",
+    }
+)
 def test(c, unit=False, keyword=None, keep_lab=False, docker="all"):
     """Run the test suite: unit tests and tests against booted labs of real hosts, on every Docker engine.
 
@@ -391,5 +483,4 @@ def collection(root: Path) -> Collection:
 
 def main() -> None:
     """The `remediate` console script: invoke's Program on the same Collection, as fabric builds `fab`."""
-    Program(name="remediate", binary="remediate", version=__version__,
-            namespace=collection(Path.cwd())).run()
+    Program(name="remediate", binary="remediate", version=__version__, namespace=collection(Path.cwd())).run()

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from remediate.target import Target, needs_become
 from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_connect_options, apply_host
 from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
@@ -28,6 +27,7 @@ from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
 from remediate.runner import NOT_STARTED, HostOutcome, run_fleet
+from remediate.target import Target, needs_become
 
 SKIPPED = "skipped"
 
@@ -46,9 +46,16 @@ class HardenOptions:
     carry_images: bool = False  # carry every tagged image into userns-remap's new store, not only the verify image
 
     def to_json(self) -> dict:
-        return {"dry_run": self.dry_run, "accept_risk": sorted(self.accept_risk), "repair_json": self.repair_json,
-                "profile": self.profile, "batch_size": self.batch_size, "max_fail": self.max_fail,
-                "canary": self.canary, "carry_images": self.carry_images}
+        return {
+            "dry_run": self.dry_run,
+            "accept_risk": sorted(self.accept_risk),
+            "repair_json": self.repair_json,
+            "profile": self.profile,
+            "batch_size": self.batch_size,
+            "max_fail": self.max_fail,
+            "canary": self.canary,
+            "carry_images": self.carry_images,
+        }
 
 
 @dataclass
@@ -86,8 +93,13 @@ class HostHarden:
         return out
 
     def to_json(self) -> dict:
-        return {**self.audit.to_json(), "plan": self.plan.to_json(), "validation": self.validation.to_json(),
-                "lock": self.lock, "apply": self.apply.to_json() if self.apply else None}
+        return {
+            **self.audit.to_json(),
+            "plan": self.plan.to_json(),
+            "validation": self.validation.to_json(),
+            "lock": self.lock,
+            "apply": self.apply.to_json() if self.apply else None,
+        }
 
 
 def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[list[str]]:
@@ -107,7 +119,7 @@ def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[l
         raise ValueError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
     if size < 1:
         raise ValueError("--batch-size must be at least 1")
-    out += [names[i:i + size] for i in range(0, len(names), size)]
+    out += [names[i : i + size] for i in range(0, len(names), size)]
     return out
 
 
@@ -122,8 +134,10 @@ def interruptible(stop: threading.Event, notice: Callable[[str], None]):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        notice("interrupted: finishing the hosts in flight (they end applied or rolled back); "
-               "no new host is started. Press Ctrl-C again to abandon waiting.")
+        notice(
+            "interrupted: finishing the hosts in flight (they end applied or rolled back); "
+            "no new host is started. Press Ctrl-C again to abandon waiting."
+        )
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -149,8 +163,16 @@ class Rollout:
     def work(self, conn, host) -> ApplyResult:
         value: HostHarden = self.outcomes[host.name].value
         options = ApplyOptions(restart_timeout=self.opts.restart_timeout, verify_image=value.policy.verify_image)
-        return apply_host(conn, value.audit.facts, value.plan, value.policy, run_id=self.run_id,
-                          become=needs_become(host), options=options, groups=value.groups)
+        return apply_host(
+            conn,
+            value.audit.facts,
+            value.plan,
+            value.policy,
+            run_id=self.run_id,
+            become=needs_become(host),
+            options=options,
+            groups=value.groups,
+        )
 
     def run(self, order: list[list[str]], notice: Callable[[str], None]) -> None:
         failures = 0
@@ -160,14 +182,24 @@ class Rollout:
                     self._skip(batch, self.stopped_by or "the rollout was interrupted")
                     continue
                 options = apply_connect_options(self.target.connect_options(), self.opts.restart_timeout)
-                results = run_fleet([self.hosts[n] for n in batch], self.work, options,
-                                    forks=self.target.forks, resolve_host=self.inventory.hosts.get,
-                                    progress=self.progress, stop=self.stop)
+                results = run_fleet(
+                    [self.hosts[n] for n in batch],
+                    self.work,
+                    options,
+                    forks=self.target.forks,
+                    resolve_host=self.inventory.hosts.get,
+                    progress=self.progress,
+                    stop=self.stop,
+                )
                 for result in results:
                     value: HostHarden = self.outcomes[result.host].value
-                    value.apply = result.value if result.ok else ApplyResult(
-                        SKIPPED if result.error == NOT_STARTED else FAILED,
-                        self.run_id, error=result.error)
+                    value.apply = (
+                        result.value
+                        if result.ok
+                        else ApplyResult(
+                            SKIPPED if result.error == NOT_STARTED else FAILED, self.run_id, error=result.error
+                        )
+                    )
                     if value.apply.outcome not in ("changed", "unchanged", "held-back", SKIPPED):
                         failures += 1
                 if failures >= self.opts.max_fail and not self.stopped_by:
@@ -192,14 +224,16 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
         groups = tuple(host.groups)
         view = HostView(facts, policies[host.name], groups, today)
         audit = audit_view(view)
-        plan = plan_view(view, accept_risk=opts.accept_risk, repair_json=opts.repair_json,
-                         carry_images=opts.carry_images)
+        plan = plan_view(
+            view, accept_risk=opts.accept_risk, repair_json=opts.repair_json, carry_images=opts.carry_images
+        )
         try:
             validation = validate_on_host(conn, facts, plan, become=become)
         except RemediateError as exc:
             validation = Validation(False, [{"name": "host", "ok": False, "detail": str(exc)}])
         return HostHarden(audit, plan, validation, groups)
 
-    outcomes = run_fleet(hosts, work, target.connect_options(), forks=target.forks,
-                         resolve_host=inventory.hosts.get, progress=progress)
+    outcomes = run_fleet(
+        hosts, work, target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress
+    )
     return inventory, {h.name: h for h in hosts}, outcomes

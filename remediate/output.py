@@ -36,6 +36,7 @@ def shown(value) -> Shown:
 
 def line(template: str, *values, **named) -> Shown:
     """Our template (its layout, newlines and format specs) with every value in it shown(); numbers stay numbers."""
+
     def fit(value):
         return value if isinstance(value, (int, float)) else shown(value)
 
@@ -76,7 +77,7 @@ class _TerminalLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             print(self.format(record), file=sys.stderr, flush=True)
-        except Exception:  # noqa: BLE001 — like logging's own handlers: a record that cannot be shown is dropped
+        except Exception:
             self.handleError(record)
 
 
@@ -116,7 +117,8 @@ class Progress:
 
     def update(self, done: int, total: int, outcome) -> None:
         mark = {"ok": color("ok", "green"), "unreachable": color("UNREACHABLE", "red")}.get(
-            outcome.status, color("FAILED", "red"))
+            outcome.status, color("FAILED", "red")
+        )
         detail = line(": {}", outcome.error) if outcome.error else ""
         info(line("  [{}/{}] {} {} ({:.1f}s){}", done, total, outcome.host, mark, outcome.seconds, detail))
 
@@ -134,13 +136,19 @@ def facts_summary(outcomes) -> None:
             rows.append([o.host, color(o.status, "red"), "-", "-", "-", "-", (o.error or "")[:60]])
             continue
         s = summarize(o.value)
-        rows.append([o.host, s.docker_state, s.version or "-", s.daemon_json, s.tcp or "-",
-                     str(s.containers), ""])
+        rows.append([o.host, s.docker_state, s.version or "-", s.daemon_json, s.tcp or "-", str(s.containers), ""])
     _out(table(["host", "dockerd", "version", "daemon.json", "tcp listeners", "containers", "error"], rows))
 
 
-_STATUS_COLOR = {"pass": "green", "fail": "red", "error": "red", "warn": "yellow", "waived": "dim",
-                 "info": "dim", "not-applicable": "dim"}
+_STATUS_COLOR = {
+    "pass": "green",
+    "fail": "red",
+    "error": "red",
+    "warn": "yellow",
+    "waived": "dim",
+    "info": "dim",
+    "not-applicable": "dim",
+}
 
 
 def _unreached(o) -> None:
@@ -150,7 +158,9 @@ def _unreached(o) -> None:
 
 def audit_report(outcomes, *, fail_on: str, show_passed: bool = False) -> None:
     """Per host: what is wrong and the evidence; then the fleet recap."""
-    shown_statuses = {"fail", "warn", "error", "waived"} | ({"pass", "info", "not-applicable"} if show_passed else set())
+    shown_statuses = {"fail", "warn", "error", "waived"} | (
+        {"pass", "info", "not-applicable"} if show_passed else set()
+    )
     for o in outcomes:
         _out()
         if not o.ok:
@@ -178,8 +188,18 @@ def recap(outcomes, fail_on: str) -> None:
             continue
         c = o.value.counts()
         failing = len(o.value.failing(fail_on))
-        rows.append([o.host, f"{o.value.score()}%", str(c["pass"]), color(str(c["fail"]), "red") if c["fail"] else "0",
-                     str(failing), str(c["warn"]), str(c["waived"]), str(c["error"])])
+        rows.append(
+            [
+                o.host,
+                f"{o.value.score()}%",
+                str(c["pass"]),
+                color(str(c["fail"]), "red") if c["fail"] else "0",
+                str(failing),
+                str(c["warn"]),
+                str(c["waived"]),
+                str(c["error"]),
+            ]
+        )
     _out()
     _out(table(["host", "score", "pass", "fail", f"fail≥{fail_on}", "warn", "waived", "error"], rows))
 
@@ -207,7 +227,11 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
         if plan.refused:
             _out(line("{}  {}", color(f"== {o.host}: REFUSED", "red"), plan.refused))
             continue
-        summary = "no changes" if plan.empty else f"{len(plan.changes)} file change(s), fixes {', '.join(plan.fixes()) or '-'}"
+        summary = (
+            "no changes"
+            if plan.empty
+            else f"{len(plan.changes)} file change(s), fixes {', '.join(plan.fixes()) or '-'}"
+        )
         _out(line("{}  {}", color(f"== {o.host}", "bold"), summary))
         if o.value.lock:
             _out(line("  {} " + LOCK_NOTE, color("locked", "yellow"), holder=o.value.lock))
@@ -224,8 +248,15 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
                 continue
             _out(line("  {} {}", color("impact", "red" if impact.severity == "high" else "yellow"), impact.message))
         for held in plan.held_back:
-            _out(line("  {} {}: {}; to accept: {}", color("held back", "yellow"), held.what, held.reason,
-                      held.how_to_accept))
+            _out(
+                line(
+                    "  {} {}: {}; to accept: {}",
+                    color("held back", "yellow"),
+                    held.what,
+                    held.reason,
+                    held.how_to_accept,
+                )
+            )
         for note in plan.notes:
             _out(line("  {} {}", color("note", "dim"), note))
         if plan.still_failing:
@@ -238,8 +269,15 @@ def plan_report(outcomes, *, show_diffs: bool = True) -> None:
 
 
 LOCK_NOTE = "by {holder}: apply refuses this host while that run holds it; if it died, `invoke unlock` clears it"
-_OUTCOME_COLORS = {"changed": "green", "unchanged": "dim", "held-back": "yellow", "refused": "red",
-                   "failed": "red", "rolled-back": "red", "skipped": "yellow"}
+_OUTCOME_COLORS = {
+    "changed": "green",
+    "unchanged": "dim",
+    "held-back": "yellow",
+    "refused": "red",
+    "failed": "red",
+    "rolled-back": "red",
+    "skipped": "yellow",
+}
 
 
 def harden_recap(outcomes, *, dry_run: bool, stopped_by: str | None = None) -> None:
@@ -251,17 +289,37 @@ def harden_recap(outcomes, *, dry_run: bool, stopped_by: str | None = None) -> N
         value = o.value
         plan = value.plan
         if dry_run or value.apply is None:
-            state = ("refused" if plan.refused else "invalid" if not value.validation.ok
-                     else "pending" if not plan.empty else "held-back" if plan.held_back else "unchanged")
-            detail = plan.refused or "; ".join(value.validation.errors()) or (
-                "locked " + LOCK_NOTE.format(holder=value.lock) if value.lock else "")
+            state = (
+                "refused"
+                if plan.refused
+                else "invalid"
+                if not value.validation.ok
+                else "pending"
+                if not plan.empty
+                else "held-back"
+                if plan.held_back
+                else "unchanged"
+            )
+            detail = (
+                plan.refused
+                or "; ".join(value.validation.errors())
+                or ("locked " + LOCK_NOTE.format(holder=value.lock) if value.lock else "")
+            )
         else:
             state, detail = value.apply.outcome, value.apply.error or ""
             if value.apply.preexisting:
                 state, detail = f"{state}, still failing", "pre-existing: " + value.apply.preexisting
         label = color(state, _OUTCOME_COLORS.get(state, "yellow" if state == "pending" else "red"))
-        rows.append([o.host, label, str(len(plan.changes)), ", ".join(h.what for h in plan.held_back) or "-",
-                     f"{o.round_trips}", detail[:90]])
+        rows.append(
+            [
+                o.host,
+                label,
+                str(len(plan.changes)),
+                ", ".join(h.what for h in plan.held_back) or "-",
+                f"{o.round_trips}",
+                detail[:90],
+            ]
+        )
     _out()
     _out(table(["host", "dry-run" if dry_run else "outcome", "changes", "held back", "round trips", "detail"], rows))
     if stopped_by:
@@ -276,7 +334,13 @@ def apply_recap(outcomes) -> None:
             rows.append([o.host, color(o.status, "red"), "-", (o.error or "")[:90]])
             continue
         result = o.value
-        rows.append([o.host, color(result.outcome, _OUTCOME_COLORS.get(result.outcome, "red")),
-                     result.backup_dir or "-", (result.error or "")[:90]])
+        rows.append(
+            [
+                o.host,
+                color(result.outcome, _OUTCOME_COLORS.get(result.outcome, "red")),
+                result.backup_dir or "-",
+                (result.error or "")[:90],
+            ]
+        )
     _out()
     _out(table(["host", "outcome", "backups", "detail"], rows))

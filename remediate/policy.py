@@ -22,6 +22,7 @@ from remediate.dockerd import hardened
 from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
 from remediate.shipped import POLICIES_DIR
+
 # An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
 IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{64})?")
 # Thresholds of the checks that count or age things (CIS 4.4, 6.1, 6.2, 7.7): section -> key -> default.
@@ -30,9 +31,19 @@ THRESHOLDS = {
     "images": {"max_age_days": 90},
     "swarm": {"max_node_cert_days": 90},
 }
-KEYS = {"name", "extends", "daemon", "advisory", "skip", "severity", "hold_back", "waivers", "verify_image",
-        "audit_data_dirs",
-        *THRESHOLDS}
+KEYS = {
+    "name",
+    "extends",
+    "daemon",
+    "advisory",
+    "skip",
+    "severity",
+    "hold_back",
+    "waivers",
+    "verify_image",
+    "audit_data_dirs",
+    *THRESHOLDS,
+}
 WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
 # audit_data_dirs: whether harden adds CIS 1.1.4/1.1.5's watches on /run/containerd and the data root. A `-w DIR`
 # watch is recursive (auditctl(8): the same as -F dir=, the whole subtree): every file a container writes under it
@@ -51,15 +62,21 @@ class Waiver:
     source: str
 
     def applies(self, host_name: str, groups: tuple[str, ...]) -> bool:
-        return any(fnmatch.fnmatchcase(name, pattern)
-                   for pattern in self.hosts.split(",") for name in (host_name, *groups))
+        return any(
+            fnmatch.fnmatchcase(name, pattern) for pattern in self.hosts.split(",") for name in (host_name, *groups)
+        )
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
 
     def to_json(self) -> dict:
-        return {"check": self.check, "hosts": self.hosts, "reason": self.reason,
-                "expires": self.expires.isoformat(), "source": self.source}
+        return {
+            "check": self.check,
+            "hosts": self.hosts,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -79,11 +96,18 @@ class Policy:
         return self.thresholds.get(section, {}).get(key, THRESHOLDS[section][key])
 
     def to_json(self) -> dict:
-        return {"name": self.name, "daemon": self.daemon, "advisory": sorted(self.advisory),
-                "skip": sorted(self.skip), "severity": self.severity, "hold_back": sorted(self.hold_back),
-                "waivers": [w.to_json() for w in self.waivers], "verify_image": self.verify_image,
-                "audit_data_dirs": self.audit_data_dirs,
-                "thresholds": self.thresholds}
+        return {
+            "name": self.name,
+            "daemon": self.daemon,
+            "advisory": sorted(self.advisory),
+            "skip": sorted(self.skip),
+            "severity": self.severity,
+            "hold_back": sorted(self.hold_back),
+            "waivers": [w.to_json() for w in self.waivers],
+            "verify_image": self.verify_image,
+            "audit_data_dirs": self.audit_data_dirs,
+            "thresholds": self.thresholds,
+        }
 
 
 def load_profile(name_or_path: str, policies_dir: Path = POLICIES_DIR, _extended_by: tuple[Path, ...] = ()) -> dict:
@@ -129,14 +153,16 @@ def _profile_file(path: Path) -> dict:
         for waiver in data.get("waivers") or []:
             if isinstance(waiver, dict):
                 _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
-        data["waivers"] = [dict(w, source=doc.where(w, "check")) if isinstance(w, dict) else w
-                           for w in data.get("waivers") or []]
+        data["waivers"] = [
+            dict(w, source=doc.where(w, "check")) if isinstance(w, dict) else w for w in data.get("waivers") or []
+        ]
         _PARSED[key] = data
     return copy.deepcopy(_PARSED[key])
 
 
-def policy_for(host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (),
-               policies_dir: Path = POLICIES_DIR) -> Policy:
+def policy_for(
+    host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (), policies_dir: Path = POLICIES_DIR
+) -> Policy:
     """The effective policy of one host: profile, then the host's inventory overrides, then waivers."""
     data = load_profile(str(host_vars.get("remediate_profile") or profile or "default"), policies_dir)
     # A profile's daemon keys refine the table of hardened keys, where their wanted values live.
@@ -205,12 +231,16 @@ def _check_ids(policy: Policy) -> None:
     for key, ids in (("skip", policy.skip), ("advisory", policy.advisory), ("severity", policy.severity)):
         unknown = sorted(i for i in ids if i not in known)
         if unknown:
-            raise PolicyError(f"policy {policy.name!r}, {key}: no check {', '.join(unknown)} "
-                              "(ids like 2.9, 1.1.3, REM-TCP; `invoke audit --help` lists the concerns)")
+            raise PolicyError(
+                f"policy {policy.name!r}, {key}: no check {', '.join(unknown)} "
+                "(ids like 2.9, 1.1.3, REM-TCP; `invoke audit --help` lists the concerns)"
+            )
     for waiver in policy.waivers:
         if not any(fnmatch.fnmatchcase(i, waiver.check) for i in known):
-            raise PolicyError(f"{waiver.source}: the waiver for check {waiver.check!r} matches no check "
-                              "(ids like 2.9, globs like 1.1.*); it would waive nothing")
+            raise PolicyError(
+                f"{waiver.source}: the waiver for check {waiver.check!r} matches no check "
+                "(ids like 2.9, globs like 1.1.*); it would waive nothing"
+            )
 
 
 def _waiver(raw: Any) -> Waiver:
@@ -228,18 +258,41 @@ def _waiver(raw: Any) -> Waiver:
         raise PolicyError(f"{source}: waiver expiry must be a date (YYYY-MM-DD)")
     if not str(raw["reason"]).strip():
         raise PolicyError(f"{source}: a waiver needs a reason")
-    return Waiver(check=str(raw["check"]), hosts=str(raw.get("hosts", "*")), reason=str(raw["reason"]),
-                  expires=expires, source=source)
+    return Waiver(
+        check=str(raw["check"]),
+        hosts=str(raw.get("hosts", "*")),
+        reason=str(raw["reason"]),
+        expires=expires,
+        source=source,
+    )
 
 
-_SHAPES = {"name": str, "extends": str, "verify_image": str, "audit_data_dirs": str, "daemon": dict,
-           "severity": dict, "advisory": list, "skip": list, "hold_back": list, "waivers": list, **{k: dict for k in THRESHOLDS}}
+_SHAPES = {
+    "name": str,
+    "extends": str,
+    "verify_image": str,
+    "audit_data_dirs": str,
+    "daemon": dict,
+    "severity": dict,
+    "advisory": list,
+    "skip": list,
+    "hold_back": list,
+    "waivers": list,
+    **dict.fromkeys(THRESHOLDS, dict),
+}
 _SHAPE_NAMES = {str: "a string", dict: "a mapping", list: "a list"}
 
 
 def _kind(value: Any) -> str:
-    return {str: "a string", dict: "a mapping", list: "a list", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        str: "a string",
+        dict: "a mapping",
+        list: "a list",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_types(data: dict, where) -> None:
@@ -256,8 +309,10 @@ def _check_types(data: dict, where) -> None:
             raise PolicyError(f"{where(daemon, name)}: daemon key {name!r} is not a string; quote it")
         bad = _not_json(value)
         if bad is not None:
-            raise PolicyError(f"{where(daemon, name)}: daemon {name}: {bad} cannot be written to daemon.json "
-                              "(JSON values only: strings, numbers, true/false, null, lists, mappings)")
+            raise PolicyError(
+                f"{where(daemon, name)}: daemon {name}: {bad} cannot be written to daemon.json "
+                "(JSON values only: strings, numbers, true/false, null, lists, mappings)"
+            )
 
 
 def _not_json(value: Any) -> str | None:

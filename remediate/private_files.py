@@ -39,8 +39,7 @@ def private_file(path: Path, *, binary: bool = False) -> Iterator[IO]:
     fd, tmp = _create(path)
     try:
         # A lone surrogate from a host is written as its \\u escape rather than failing the report.
-        with (os.fdopen(fd, "wb") if binary else
-              os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")) as out:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
             os.fchmod(out.fileno(), MODE)
             yield out
             out.flush()

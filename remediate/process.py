@@ -25,6 +25,7 @@ def machine_ids(root: Path = Path("/")) -> tuple[str, str]:
     A hostname is not unique: two CI runners or containers may share one. The
     machine id tells machines apart across reboots, the boot id tells reboots apart.
     """
+
     def read(rel: str) -> str:
         try:
             text = (root / rel).read_text().strip()
@@ -33,4 +34,3 @@ def machine_ids(root: Path = Path("/")) -> tuple[str, str]:
         return text if text and all(c in "0123456789abcdef-" for c in text) else "unknown"
 
     return read("etc/machine-id"), read("proc/sys/kernel/random/boot_id")
-

@@ -20,15 +20,28 @@ FORMAT = "remediate.results/1"
 
 
 def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def document(kind: str, run_id: str, started: dt.datetime, inventory: str, pattern: str,
-             options: dict, outcomes: list[HostOutcome]) -> dict:
+def document(
+    kind: str,
+    run_id: str,
+    started: dt.datetime,
+    inventory: str,
+    pattern: str,
+    options: dict,
+    outcomes: list[HostOutcome],
+) -> dict:
     hosts = []
     for o in outcomes:
-        entry = {"host": o.host, "reachable": o.status != "unreachable", "status": o.status,
-                 "error": o.error, "seconds": round(o.seconds, 3), "round_trips": o.round_trips}
+        entry = {
+            "host": o.host,
+            "reachable": o.status != "unreachable",
+            "status": o.status,
+            "error": o.error,
+            "seconds": round(o.seconds, 3),
+            "round_trips": o.round_trips,
+        }
         if o.ok:
             entry.update(o.value.to_json())
         hosts.append(entry)
@@ -38,7 +51,7 @@ def document(kind: str, run_id: str, started: dt.datetime, inventory: str, patte
         "run_id": run_id,
         "tool": {"name": "remediate", "version": __version__},
         "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "inventory": inventory,
         "pattern": pattern,
         "options": options,

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from remediate.connection import ConnectOptions, Connection, connect
+from remediate.connection import Connection, ConnectOptions, connect
 from remediate.errors import ConnectionFailed, RemediateError
 
 OK, UNREACHABLE, FAILED = "ok", "unreachable", "failed"
@@ -47,9 +47,16 @@ Work = Callable[[Connection, Any], Any]
 Progress = Callable[[int, int, HostOutcome], None]
 
 
-def run_fleet(hosts: Sequence[Any], work: Work, options: ConnectOptions, *, forks: int = 10,
-              resolve_host: Callable[[str], Any] | None = None, progress: Progress | None = None,
-              stop: threading.Event | None = None) -> list[HostOutcome]:
+def run_fleet(
+    hosts: Sequence[Any],
+    work: Work,
+    options: ConnectOptions,
+    *,
+    forks: int = 10,
+    resolve_host: Callable[[str], Any] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> list[HostOutcome]:
     """Run `work(connection, host)` on every host, at most `forks` at once; outcomes in host order."""
     done = 0
     lock = threading.Lock()
@@ -103,7 +110,7 @@ class _HostJob:
             self._finish(UNREACHABLE, None, str(exc))
         except RemediateError as exc:
             self._finish(FAILED, None, str(exc))
-        except Exception as exc:  # noqa: BLE001 — a bug on one host is reported, not fatal to the fleet
+        except Exception as exc:
             self._finish(FAILED, None, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             if self.conn is not None:

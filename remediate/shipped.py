@@ -18,8 +18,10 @@ def shipped_dir(name: str) -> Path:
     for candidate in (PACKAGE / "_data" / name, PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
-    raise RuntimeError(f"remediate is installed without its {name}/ (neither {PACKAGE / '_data' / name} "
-                       f"nor {PACKAGE.parent / name} exists): reinstall it from a wheel or a checkout")
+    raise RuntimeError(
+        f"remediate is installed without its {name}/ (neither {PACKAGE / '_data' / name} "
+        f"nor {PACKAGE.parent / name} exists): reinstall it from a wheel or a checkout"
+    )
 
 
 TEMPLATES_DIR = shipped_dir("templates")

@@ -34,8 +34,9 @@ class Target:
             password = os.environ.get("REMEDIATE_BECOME_PASSWORD")
             if self.ask_become_pass:
                 password = getpass.getpass("sudo password: ")
-            self._options = ConnectOptions(known_hosts=self.known_hosts, accept_new_host_keys=self.accept_new_host_keys,
-                                           become_password=password)
+            self._options = ConnectOptions(
+                known_hosts=self.known_hosts, accept_new_host_keys=self.accept_new_host_keys, become_password=password
+            )
         return self._options
 
 

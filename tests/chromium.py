@@ -28,9 +28,20 @@ class Page:
 
 
 def _run(args: list[str], profile: Path) -> subprocess.CompletedProcess:
-    argv = [BINARY, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}",
-            "--enable-logging=stderr", "--v=0", *args]
+    argv = [
+        BINARY,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
     # Its own session, so a hung browser and its helpers are stopped together, by our own process group.
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

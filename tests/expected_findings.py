@@ -19,8 +19,27 @@ EXPECTED_FAILURES = {
     "tcp-mutual-tls": WITH_DAEMON_JSON,  # tls true with a CA: dockerd verifies clients, 2.7 and REM-TCP pass
     "loose-perms": WITH_DAEMON_JSON | {"3.2", "3.6", "3.16", "3.18"},
     # 4.6: busybox, which they run, has no HEALTHCHECK and none of them sets --health-cmd
-    "risky-containers": STOCK | {"4.1", "4.6", "5.4", "5.5", "5.7", "5.8", "5.10", "5.11", "5.13", "5.14", "5.16", "5.22",
-                                 "5.26", "5.28", "5.29", "5.30", "5.32", "REM-SOCK-MOUNT"},
+    "risky-containers": STOCK
+    | {
+        "4.1",
+        "4.6",
+        "5.4",
+        "5.5",
+        "5.7",
+        "5.8",
+        "5.10",
+        "5.11",
+        "5.13",
+        "5.14",
+        "5.16",
+        "5.22",
+        "5.26",
+        "5.28",
+        "5.29",
+        "5.30",
+        "5.32",
+        "REM-SOCK-MOUNT",
+    },
     "custom-settings": WITH_DAEMON_JSON | {"2.3", "2.5"},
     "hardened": set(),
     # REM-IP-FORWARD (dockerd down: ip_forward 0) is advisory: a warning, not a failure

@@ -64,16 +64,35 @@ class Facts:
         owner, group = owner_group.split(":")
         return self.file(path, owner=owner, group=group)
 
-    def add_file(self, path: str, text: str | None = None, *, kind: str = "file", mode: int = 0o644,
-                 owner: str = "root", group: str = "root", inode: tuple[int, int] | None = None) -> Facts:
+    def add_file(
+        self,
+        path: str,
+        text: str | None = None,
+        *,
+        kind: str = "file",
+        mode: int = 0o644,
+        owner: str = "root",
+        group: str = "root",
+        inode: tuple[int, int] | None = None,
+    ) -> Facts:
         """A new file fact. Key material (probes.is_key_material) gets its size but no content, as gather
         records it: it is only ever stat-ed."""
         facts = self._copy()
         content = text.encode() if text is not None else None
         dev, ino = inode or (None, None)
-        facts.files[path] = FileFact(path=path, kind=kind, mode=mode, uid=0, gid=0, owner=owner, group=group,
-                                     size=len(content) if content is not None else None,
-                                     content=None if is_key_material(path) else content, dev=dev, ino=ino)
+        facts.files[path] = FileFact(
+            path=path,
+            kind=kind,
+            mode=mode,
+            uid=0,
+            gid=0,
+            owner=owner,
+            group=group,
+            size=len(content) if content is not None else None,
+            content=None if is_key_material(path) else content,
+            dev=dev,
+            ino=ino,
+        )
         return Facts(facts)
 
     def remove_file(self, path: str) -> Facts:
@@ -118,8 +137,11 @@ class Facts:
         facts = self._copy()
         old = facts.command(name)
         changes = {k: v for k, v in (("stdout", stdout), ("rc", rc)) if v is not None}
-        facts.commands[name] = replace(old, **changes) if name in facts.commands else CommandFact(
-            rc=changes.get("rc", 0), stdout=changes.get("stdout", ""))
+        facts.commands[name] = (
+            replace(old, **changes)
+            if name in facts.commands
+            else CommandFact(rc=changes.get("rc", 0), stdout=changes.get("stdout", ""))
+        )
         return Facts(facts)
 
     def _props(self, command: str, props: dict[str, str]) -> Facts:
@@ -143,7 +165,7 @@ class Facts:
     def exec_start(self, argv: str) -> Facts:
         """Replace the argv[] of the service's ExecStart property (what `systemctl show` prints)."""
         current = self.facts.command("service").stdout
-        match = re.search(r"^ExecStart=.*$", current, re.M)
+        match = re.search(r"^ExecStart=.*$", current, re.MULTILINE)
         assert match, "no ExecStart property in the service facts"
         line = re.sub(r"argv\[\]=.*? ; ignore_errors=", lambda _m: f"argv[]={argv} ; ignore_errors=", match.group(0))
         return self.service(ExecStart=line.partition("=")[2])
@@ -182,18 +204,45 @@ def captured_containers(name: str = "risky-containers") -> dict[str, dict]:
 # A container that passes every container check: the captured /privileged container of
 # risky-containers with each risky field turned into its safe value.
 SAFE_CONTAINER_FIELDS = {
-    "Name": "/web", "Status": "running", "User": "1000:1000", "Privileged": False, "CapAdd": None,
-    "SecurityOpt": ["no-new-privileges:true"], "PidMode": "", "IpcMode": "private",
-    "UTSMode": "", "UsernsMode": "", "Memory": 268435456, "PidsLimit": 100, "ReadonlyRootfs": True,
-    "PortBindings": {"8080/tcp": [{"HostIp": "10.0.0.5", "HostPort": "8080"}]}, "Devices": [],
-    "Mounts": [{"Destination": "/data", "Mode": "", "Propagation": "rprivate", "RW": True,
-                "Source": "/srv/web-data", "Type": "bind"}],
+    "Name": "/web",
+    "Status": "running",
+    "User": "1000:1000",
+    "Privileged": False,
+    "CapAdd": None,
+    "SecurityOpt": ["no-new-privileges:true"],
+    "PidMode": "",
+    "IpcMode": "private",
+    "UTSMode": "",
+    "UsernsMode": "",
+    "Memory": 268435456,
+    "PidsLimit": 100,
+    "ReadonlyRootfs": True,
+    "PortBindings": {"8080/tcp": [{"HostIp": "10.0.0.5", "HostPort": "8080"}]},
+    "Devices": [],
+    "Mounts": [
+        {
+            "Destination": "/data",
+            "Mode": "",
+            "Propagation": "rprivate",
+            "RW": True,
+            "Source": "/srv/web-data",
+            "Type": "bind",
+        }
+    ],
     "Healthcheck": {"Test": ["CMD", "wget", "-q", "--spider", "http://localhost:8080/"]},
-    "AppArmorProfile": "docker-default", "CpuShares": 512,
-    "RestartPolicy": {"MaximumRetryCount": 5, "Name": "on-failure"}, "CgroupParent": "",
-    "Image": "registry.lab.invalid:5000/web@sha256:" + "0f" * 32, "NetworkMode": "webnet", "CapDrop": ["ALL"],
-    "PublishAllPorts": False, "ExposedPorts": {"8080/tcp": {}}, "Ports": None, "Ulimits": None,
-    "Path": "/usr/local/bin/web", "ExecIDs": None,
+    "AppArmorProfile": "docker-default",
+    "CpuShares": 512,
+    "RestartPolicy": {"MaximumRetryCount": 5, "Name": "on-failure"},
+    "CgroupParent": "",
+    "Image": "registry.lab.invalid:5000/web@sha256:" + "0f" * 32,
+    "NetworkMode": "webnet",
+    "CapDrop": ["ALL"],
+    "PublishAllPorts": False,
+    "ExposedPorts": {"8080/tcp": {}},
+    "Ports": None,
+    "Ulimits": None,
+    "Path": "/usr/local/bin/web",
+    "ExecIDs": None,
 }
 
 
@@ -206,8 +255,14 @@ def container(**changes) -> dict:
 
 
 def mount(source: str, *, rw: bool = True, propagation: str = "rprivate", destination: str | None = None) -> dict:
-    return {"Destination": destination or source, "Mode": "", "Propagation": propagation, "RW": rw,
-            "Source": source, "Type": "bind"}
+    return {
+        "Destination": destination or source,
+        "Mode": "",
+        "Propagation": propagation,
+        "RW": rw,
+        "Source": source,
+        "Type": "bind",
+    }
 
 
 def port(host_port: str, host_ip: str = "10.0.0.5", container_port: str = "8080/tcp") -> dict:

@@ -34,8 +34,15 @@ FLOOD_CHUNK = b"x" * 32768
 
 
 class FakeSSHServer:
-    def __init__(self, directory: Path, behaviour: str = "answer", *, reply: Reply | None = None,
-                 flood_bytes: int | None = None, name: str = "fake"):
+    def __init__(
+        self,
+        directory: Path,
+        behaviour: str = "answer",
+        *,
+        reply: Reply | None = None,
+        flood_bytes: int | None = None,
+        name: str = "fake",
+    ):
         if behaviour not in ("answer", "hang", "flood"):
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour = behaviour
@@ -57,23 +64,38 @@ class FakeSSHServer:
         self.key_file = directory / f"{name}_id_ecdsa"
         self._client_key.write_private_key_file(str(self.key_file))
         self.known_hosts = directory / f"{name}_known_hosts"
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {self._host_key.get_name()} "
-                                    f"{self._host_key.get_base64()}\n")
+        self.known_hosts.write_text(
+            f"[127.0.0.1]:{self.port} {self._host_key.get_name()} {self._host_key.get_base64()}\n"
+        )
 
     # --- what a test connects with ---------------------------------------------------------------------
 
     def endpoint(self, label: str | None = None) -> Endpoint:
-        return Endpoint(label=label or self.name, host="127.0.0.1", port=self.port, user=USER,
-                        key_files=[self.key_file], known_hosts=[self.known_hosts])
+        return Endpoint(
+            label=label or self.name,
+            host="127.0.0.1",
+            port=self.port,
+            user=USER,
+            key_files=[self.key_file],
+            known_hosts=[self.known_hosts],
+        )
 
     def connect(self, limits: Limits | None = None, label: str | None = None) -> SSHConnection:
         return SSHConnection(self.endpoint(label), SSHSettings(connect_timeout=5, use_agent=False), limits=limits)
 
     def host(self, name: str | None = None) -> SimpleNamespace:
         """An inventory host for remediate.connection.connect / run_fleet (strict host-key checking on)."""
-        return SimpleNamespace(name=name or self.name, groups=(), vars={
-            "ansible_host": "127.0.0.1", "ansible_port": self.port, "ansible_user": USER,
-            "ansible_ssh_private_key_file": str(self.key_file), "remediate_known_hosts": [str(self.known_hosts)]})
+        return SimpleNamespace(
+            name=name or self.name,
+            groups=(),
+            vars={
+                "ansible_host": "127.0.0.1",
+                "ansible_port": self.port,
+                "ansible_user": USER,
+                "ansible_ssh_private_key_file": str(self.key_file),
+                "remediate_known_hosts": [str(self.known_hosts)],
+            },
+        )
 
     @staticmethod
     def options(limits: Limits | None = None) -> ConnectOptions:
@@ -111,7 +133,7 @@ class FakeSSHServer:
         while not self._stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return  # the listener was closed: stopping

@@ -28,14 +28,24 @@ def policy(**host_vars):
     return policy_for(host_vars)
 
 
-def with_file(facts: HostFacts, path: str, content: bytes | None, mode: int = 0o644, owner: str = "root",
-              group: str = "root") -> HostFacts:
+def with_file(
+    facts: HostFacts, path: str, content: bytes | None, mode: int = 0o644, owner: str = "root", group: str = "root"
+) -> HostFacts:
     facts = copy_facts(facts)
     if content is None:
         facts.files[path] = FileFact(path=path, kind="missing")
     else:
-        facts.files[path] = FileFact(path=path, kind="file", mode=mode, uid=0, gid=0, owner=owner, group=group,
-                                     size=len(content), content=content)
+        facts.files[path] = FileFact(
+            path=path,
+            kind="file",
+            mode=mode,
+            uid=0,
+            gid=0,
+            owner=owner,
+            group=group,
+            size=len(content),
+            content=content,
+        )
     refresh_units(facts)
     return facts
 

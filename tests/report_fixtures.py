@@ -35,7 +35,7 @@ SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "schemas" / "sarif-schema-2.
 # Screenshots and rendered reports a person (or CI) can open after the tests; reports/ is git-ignored.
 ARTIFACTS = Path(os.environ.get("REMEDIATE_ARTIFACTS") or ROOT / "reports" / "artifacts")
 TODAY = dt.date(2026, 1, 15)
-T0 = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
 WAIVER = {"check": "2.9", "hosts": "stock", "reason": "CHG-1234: images need host uids", "expires": "2027-03-31"}
 
 
@@ -57,19 +57,29 @@ def audit(name: str, host_vars: dict | None = None) -> tuple[HostAudit, HostFact
 
 def validation_of(plan: Plan) -> Validation:
     ok = plan.refused is None
-    return Validation(ok, [{"name": "model", "ok": ok,
-                            "detail": plan.refused or "dockerd would accept the planned configuration"}])
+    return Validation(
+        ok, [{"name": "model", "ok": ok, "detail": plan.refused or "dockerd would accept the planned configuration"}]
+    )
 
 
 def harden_entry(name: str, host_vars: dict | None = None, apply: ApplyResult | None = None) -> dict:
     host_audit, facts = audit(name, host_vars)
     plan = plan_host(facts, host_audit.policy, groups=("lab",), today=TODAY)
-    return {**host_audit.to_json(), "plan": plan.to_json(), "validation": validation_of(plan).to_json(),
-            "apply": apply.to_json() if apply else None}
+    return {
+        **host_audit.to_json(),
+        "plan": plan.to_json(),
+        "validation": validation_of(plan).to_json(),
+        "apply": apply.to_json() if apply else None,
+    }
 
 
-def outcome(name: str, kind: str = "audit", host_vars: dict | None = None, seconds: float = 1.25,
-            apply: ApplyResult | None = None) -> HostOutcome:
+def outcome(
+    name: str,
+    kind: str = "audit",
+    host_vars: dict | None = None,
+    seconds: float = 1.25,
+    apply: ApplyResult | None = None,
+) -> HostOutcome:
     data = harden_entry(name, host_vars, apply) if kind == "harden" else audit(name, host_vars)[0].to_json()
     return HostOutcome(name, "ok", _Entry(data), seconds=seconds, round_trips=2)
 
@@ -78,9 +88,15 @@ def unreachable(name: str = "gone-01") -> HostOutcome:
     return HostOutcome(name, "unreachable", error="ssh: connect to 127.0.0.1:1: connection refused", seconds=0.5)
 
 
-def document(outcomes: list[HostOutcome], kind: str = "audit", run_id: str = "20260115T090000Z-aaaaaa",
-             started: dt.datetime = T0, options: dict | None = None, inventory: str = "inventories/fleet.yml",
-             pattern: str = "all") -> dict:
+def document(
+    outcomes: list[HostOutcome],
+    kind: str = "audit",
+    run_id: str = "20260115T090000Z-aaaaaa",
+    started: dt.datetime = T0,
+    options: dict | None = None,
+    inventory: str = "inventories/fleet.yml",
+    pattern: str = "all",
+) -> dict:
     if options is None:
         options = {"only": None, "skip": None, "fail_on": "high", "profile": None}
         if kind == "harden":
@@ -93,8 +109,9 @@ def document(outcomes: list[HostOutcome], kind: str = "audit", run_id: str = "20
 
 def fleet(kind: str = "audit", names: list[str] | None = None, **kwargs) -> dict:
     """Every scenario (the stock host with a waiver), plus one unreachable host."""
-    outcomes = [outcome(n, kind, {"remediate_waivers": [WAIVER]} if n == "stock" else None)
-                for n in (names or SCENARIOS)]
+    outcomes = [
+        outcome(n, kind, {"remediate_waivers": [WAIVER]} if n == "stock" else None) for n in (names or SCENARIOS)
+    ]
     return document(outcomes + [unreachable()], kind, **kwargs)
 
 

@@ -20,8 +20,10 @@ KIND_FACTS = (File, Directory, Socket)
 
 lines = host.get_fact(FileContents, path="/etc/docker/daemon.json")
 current = json.loads("\n".join(lines)) if lines else {}
-stats = {path: next((s for s in (host.get_fact(f, path=path) for f in KIND_FACTS) if s), None)
-         for path in SPEC["docker_paths"]}
+stats = {
+    path: next((s for s in (host.get_fact(f, path=path) for f in KIND_FACTS) if s), None)
+    for path in SPEC["docker_paths"]
+}
 docker_info = host.get_fact(Command, command="docker info --format '{{json .}}'")
 docker_unit = host.get_fact(Command, command="systemctl cat docker.service")
 
@@ -29,13 +31,17 @@ files.template(
     name="Template daemon.json",
     src=str(BENCH / "templates" / "daemon.json.j2"),
     dest="/etc/docker/daemon.json",
-    user="root", group="root", mode="644",
+    user="root",
+    group="root",
+    mode="644",
     daemon_json=json.dumps({**current, **SPEC["hardening"]}, indent=2, sort_keys=True),
 )
 files.template(
     name="Template the docker.service drop-in",
     src=str(BENCH / "templates" / "docker.service.conf.j2"),
     dest="/etc/systemd/system/docker.service.d/zz-remediate.conf",
-    user="root", group="root", mode="644",
+    user="root",
+    group="root",
+    mode="644",
     host_label=host.name,
 )

@@ -35,16 +35,22 @@ from remediate.policy import Policy
 from remediate.process import machine_ids, start_time
 
 CHANGED, UNCHANGED, HELD_BACK, REFUSED, FAILED, ROLLED_BACK = (
-    "changed", "unchanged", "held-back", "refused", "failed", "rolled-back")
+    "changed",
+    "unchanged",
+    "held-back",
+    "refused",
+    "failed",
+    "rolled-back",
+)
 OUTCOMES = (CHANGED, UNCHANGED, HELD_BACK, REFUSED, FAILED, ROLLED_BACK)
 MANIFEST_FORMAT = "remediate.backup/1"
 
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    restart_timeout: int = 90        # seconds to wait for dockerd after a reload or restart
+    restart_timeout: int = 90  # seconds to wait for dockerd after a reload or restart
     verify_image: str | None = None  # a local image to start a container from after the change
-    keep_runs: int = 20              # backups of this many runs are kept on each host
+    keep_runs: int = 20  # backups of this many runs are kept on each host
 
 
 @dataclass
@@ -60,8 +66,14 @@ class ApplyResult:
     preexisting: str | None = None
 
     def to_json(self) -> dict:
-        return {"outcome": self.outcome, "run_id": self.run_id, "backup_dir": self.backup_dir,
-                "error": self.error, "steps": self.steps, "preexisting": self.preexisting}
+        return {
+            "outcome": self.outcome,
+            "run_id": self.run_id,
+            "backup_dir": self.backup_dir,
+            "error": self.error,
+            "steps": self.steps,
+            "preexisting": self.preexisting,
+        }
 
 
 class StepLog:
@@ -90,8 +102,10 @@ def controller_identity() -> str:
     """Who runs this: user@host, pid and its start time, and which machine and boot, so `invoke unlock` can tell
     the run died (and never takes a namesake machine's live run for a dead one of its own)."""
     machine, boot = machine_ids()
-    return (f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} start {start_time(os.getpid())} "
-            f"machine {machine} boot-id {boot}")
+    return (
+        f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} start {start_time(os.getpid())} "
+        f"machine {machine} boot-id {boot}"
+    )
 
 
 def script_actions(plan: Plan) -> str:
@@ -102,7 +116,7 @@ def script_actions(plan: Plan) -> str:
         if action.kind == "restart-docker":
             units = [u for u in action.units if u in UNITS] or ["docker.service"]
             words.append("restart-docker:" + "+".join(units))
-        elif action.kind == "reload-docker" and "restart-docker" in kinds[i + 1:]:
+        elif action.kind == "reload-docker" and "restart-docker" in kinds[i + 1 :]:
             words.append("reload-live-restore")
         elif action.kind == "add-remap-user":
             words.append("add-remap-user:" + action.units[0])
@@ -120,10 +134,16 @@ def docker_before(state: str) -> str:
 
 
 def manifest(run_id: str, host: str, entries: list[Entry], plan: Plan, was: str) -> bytes:
-    doc = {"format": MANIFEST_FORMAT, "run_id": run_id, "host": host,
-           "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "controller": controller_identity(), "docker_before": was,
-           "actions": script_actions(plan), "entries": [e.to_json() for e in entries]}
+    doc = {
+        "format": MANIFEST_FORMAT,
+        "run_id": run_id,
+        "host": host,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "controller": controller_identity(),
+        "docker_before": was,
+        "actions": script_actions(plan),
+        "entries": [e.to_json() for e in entries],
+    }
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
@@ -143,7 +163,10 @@ def start_container(conn: Connection, image: str, *, become: bool) -> tuple[bool
     result = conn.run_script(
         'docker image inspect -- "$1" >/dev/null 2>&1 || { echo "no local image $1"; exit 3; }\n'
         'timeout 60 docker run --rm --pull never --network none -- "$1" true 2>&1',
-        args=[image], become=become, timeout=90)
+        args=[image],
+        become=become,
+        timeout=90,
+    )
     if result.rc == 3:
         return True, f"not verified: {result.text().strip()}"
     if result.rc != 0:
@@ -151,9 +174,18 @@ def start_container(conn: Connection, image: str, *, become: bool) -> tuple[bool
     return True, f"a container from {image} started and exited 0"
 
 
-def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *, run_id: str, become: bool,
-               options: ApplyOptions = ApplyOptions(), groups: tuple[str, ...] = (),
-               regather: Callable[[Connection], HostFacts] | None = None) -> ApplyResult:
+def apply_host(
+    conn: Connection,
+    facts: HostFacts,
+    plan: Plan,
+    policy: Policy,
+    *,
+    run_id: str,
+    become: bool,
+    options: ApplyOptions = ApplyOptions(),
+    groups: tuple[str, ...] = (),
+    regather: Callable[[Connection], HostFacts] | None = None,
+) -> ApplyResult:
     """Make the host match the plan, verified, or leave it exactly as it was."""
     if plan.refused:
         return ApplyResult(REFUSED, error=plan.refused)
@@ -172,9 +204,19 @@ def apply_host(conn: Connection, facts: HostFacts, plan: Plan, policy: Policy, *
     log.add("lock", True, "acquired")
     result = ApplyResult(FAILED, run_id, error="interrupted")
     try:
-        result = _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options,
-                                        groups, regather or (lambda c: gather(
-                                            c, become=become, extra_paths=tuple(ch.path for ch in plan.changes))))
+        result = _prepare_commit_verify(
+            tx,
+            conn,
+            facts,
+            plan,
+            policy,
+            entries,
+            was,
+            log,
+            options,
+            groups,
+            regather or (lambda c: gather(c, become=become, extra_paths=tuple(ch.path for ch in plan.changes))),
+        )
         return result
     finally:
         if not result.lock_kept:
@@ -189,8 +231,7 @@ def finish_run(tx: Transaction, log: StepLog, options: ApplyOptions, state: str)
         log.add("unlock", False, f"the lock could not be released: {exc}")
 
 
-def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options, groups,
-                           regather) -> ApplyResult:
+def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, options, groups, regather) -> ApplyResult:
     run_id = tx.run_id
     writes = [e.content or b"" for e in entries if e.op == "write"]
     body = manifest(run_id, facts.host, entries, plan, was)
@@ -200,21 +241,32 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
             reply = tx.call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
             log.add("validate", reply.ok, reply.error() if not reply.ok else "host checks passed")
             if not reply.ok:
-                return ApplyResult(FAILED, run_id, None, "validation failed, nothing changed: " + reply.error(),
-                                   log.steps)
+                return ApplyResult(
+                    FAILED, run_id, None, "validation failed, nothing changed: " + reply.error(), log.steps
+                )
         reply = tx.call("prepare", str(len(body)), *entry_words(entries), stdin=body + b"".join(writes), timeout=120)
     except (ConnectionFailed, CommandTimeout) as exc:
         # The host may still finish preparing on its own (staged temp files, its lock): unlock cleans up after it.
         log.add("prepare", False, str(exc))
-        return ApplyResult(FAILED, run_id, None,
-                           f"the connection was lost before the commit, nothing changed ({exc}); the host keeps "
-                           "this run's lock, and any files it staged, until `invoke unlock` clears them", log.steps, lock_kept=True)
+        return ApplyResult(
+            FAILED,
+            run_id,
+            None,
+            f"the connection was lost before the commit, nothing changed ({exc}); the host keeps "
+            "this run's lock, and any files it staged, until `invoke unlock` clears them",
+            log.steps,
+            lock_kept=True,
+        )
     log.add("prepare", reply.ok, reply.error() if not reply.ok else "compare-and-swap ok, backups taken, files staged")
     if not reply.ok:
         stale = any(f.step == "cas" for f in reply.failures())
-        return ApplyResult(REFUSED if stale else FAILED, run_id, None,
-                           ("stale plan, nothing changed: " if stale else "nothing changed: ") + reply.error(),
-                           log.steps)
+        return ApplyResult(
+            REFUSED if stale else FAILED,
+            run_id,
+            None,
+            ("stale plan, nothing changed: " if stale else "nothing changed: ") + reply.error(),
+            log.steps,
+        )
     backups = f"{BASE}/runs/{run_id}"
     baseline = None
     if options.verify_image:  # how the host starts a container now, to compare with after the change
@@ -222,35 +274,61 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
         log.add("baseline", ok, detail)
         baseline = None if ok else detail
     try:
-        reply = tx.call("commit", str(options.restart_timeout), script_actions(plan),
-                        was, *entry_words(entries),
-                        timeout=4 * options.restart_timeout + 60)
+        reply = tx.call(
+            "commit",
+            str(options.restart_timeout),
+            script_actions(plan),
+            was,
+            *entry_words(entries),
+            timeout=4 * options.restart_timeout + 60,
+        )
     except RemediateError as exc:
         log.add("commit", False, str(exc))
-        return ApplyResult(FAILED, run_id, backups,
-                           f"the connection was lost during the commit ({exc}); the host finishes it, or rolls it "
-                           f"back, on its own: see {BASE}/runs/{run_id}/state there; its lock stays until "
-                           "`invoke unlock`", log.steps, lock_kept=True)
+        return ApplyResult(
+            FAILED,
+            run_id,
+            backups,
+            f"the connection was lost during the commit ({exc}); the host finishes it, or rolls it "
+            f"back, on its own: see {BASE}/runs/{run_id}/state there; its lock stays until "
+            "`invoke unlock`",
+            log.steps,
+            lock_kept=True,
+        )
     state = _state(reply)
     if not reply.ok and state is None and not any(line.step == "rollback" for line in reply.lines):
         log.add("commit", False, reply.error())
         aborted = tx.call("abort", *entry_words(entries))
         log.add("abort", aborted.ok, aborted.error() if not aborted.ok else "staged files removed")
-        return ApplyResult(FAILED, run_id, None, "the commit did not start, nothing changed: " + reply.error(),
-                           log.steps)
+        return ApplyResult(
+            FAILED, run_id, None, "the commit did not start, nothing changed: " + reply.error(), log.steps
+        )
     if not reply.ok:
         log.add("commit", False, reply.error())
         if state == "rolled-back":
             return ApplyResult(ROLLED_BACK, run_id, backups, reply.error(), log.steps)
-        return ApplyResult(FAILED, run_id, backups, "ROLLBACK FAILED, the host needs attention: " + reply.error(),
-                           log.steps)
-    log.add("commit", True, ", ".join(f"{line.step} {line.detail}".strip() for line in reply.lines
-                                      if line.kind == "ok" and line.step == "action") or "files in place")
+        return ApplyResult(
+            FAILED, run_id, backups, "ROLLBACK FAILED, the host needs attention: " + reply.error(), log.steps
+        )
+    log.add(
+        "commit",
+        True,
+        ", ".join(
+            f"{line.step} {line.detail}".strip() for line in reply.lines if line.kind == "ok" and line.step == "action"
+        )
+        or "files in place",
+    )
     problems, preexisting = _verify(conn, facts, plan, policy, groups, regather, options, tx.become, log, baseline)
     if not problems:
         return ApplyResult(CHANGED, run_id, backups, None, log.steps, preexisting=preexisting)
-    reply = tx.call("restore", str(options.restart_timeout), was, "rolled-back",
-                    run_id, *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
+    reply = tx.call(
+        "restore",
+        str(options.restart_timeout),
+        was,
+        "rolled-back",
+        run_id,
+        *entry_words(entries, restore=True),
+        timeout=4 * options.restart_timeout + 60,
+    )
     log.add("rollback", reply.ok, reply.error() if not reply.ok else "backups restored, dockerd back as it was")
     error = "verification failed: " + "; ".join(problems)
     if reply.ok:
@@ -258,8 +336,9 @@ def _prepare_commit_verify(tx, conn, facts, plan, policy, entries, was, log, opt
     return ApplyResult(FAILED, run_id, backups, f"{error}; ROLLBACK FAILED: {reply.error()}", log.steps)
 
 
-def _verify(conn, facts, plan, policy, groups, regather, options, become, log,
-            baseline: str | None) -> tuple[list[str], str | None]:
+def _verify(
+    conn, facts, plan, policy, groups, regather, options, become, log, baseline: str | None
+) -> tuple[list[str], str | None]:
     """What the change broke, and a failure the host already had before it (baseline: the container start
     that failed before the commit, or None)."""
     try:
@@ -273,10 +352,16 @@ def _verify(conn, facts, plan, policy, groups, regather, options, become, log,
         ok, detail = start_container(conn, options.verify_image, become=become)
         log.add("container", ok, detail)
         if not ok and baseline is not None:
-            preexisting = (f"containers could not start before this change either, so it was kept: before: "
-                           f"{baseline}; after: {detail}")
+            preexisting = (
+                f"containers could not start before this change either, so it was kept: before: "
+                f"{baseline}; after: {detail}"
+            )
         elif not ok:
             problems.append(detail)
-    log.add("verify", not problems, "; ".join(problems) or "the host matches the plan"
-            + (" (a failure it had before remains)" if preexisting else ""))
+    log.add(
+        "verify",
+        not problems,
+        "; ".join(problems)
+        or "the host matches the plan" + (" (a failure it had before remains)" if preexisting else ""),
+    )
     return problems, preexisting

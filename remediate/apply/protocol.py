@@ -63,22 +63,57 @@ class Entry:
 
     def words(self) -> list[str]:
         content = self.content or b""
-        return [self.path, self.op, self.before_sha, self.before_mode, self.before_owner, self.before_group,
-                self.owner, self.group, self.mode, str(len(content)) if self.op == "write" else "0",
-                sha256(content) if self.op == "write" else "-", str(self.index), self.inode]
+        return [
+            self.path,
+            self.op,
+            self.before_sha,
+            self.before_mode,
+            self.before_owner,
+            self.before_group,
+            self.owner,
+            self.group,
+            self.mode,
+            str(len(content)) if self.op == "write" else "0",
+            sha256(content) if self.op == "write" else "-",
+            str(self.index),
+            self.inode,
+        ]
 
     def to_json(self) -> dict:
-        return {"path": self.path, "op": self.op, "kind": self.kind, "index": self.index,
-                "before_sha256": self.before_sha, "before_mode": self.before_mode,
-                "before_owner": self.before_owner, "before_group": self.before_group,
-                "owner": self.owner, "group": self.group, "mode": self.mode, "after_sha256": self.after_sha,
-                "inode": self.inode}
+        return {
+            "path": self.path,
+            "op": self.op,
+            "kind": self.kind,
+            "index": self.index,
+            "before_sha256": self.before_sha,
+            "before_mode": self.before_mode,
+            "before_owner": self.before_owner,
+            "before_group": self.before_group,
+            "owner": self.owner,
+            "group": self.group,
+            "mode": self.mode,
+            "after_sha256": self.after_sha,
+            "inode": self.inode,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Entry:
-        return cls(data["path"], data["op"], data["before_sha256"], data["before_mode"], data["before_owner"],
-                   data["before_group"], data["owner"], data["group"], data["mode"], None, int(data["index"]),
-                   data.get("kind", "file"), data["after_sha256"], data.get("inode", "-"))
+        return cls(
+            data["path"],
+            data["op"],
+            data["before_sha256"],
+            data["before_mode"],
+            data["before_owner"],
+            data["before_group"],
+            data["owner"],
+            data["group"],
+            data["mode"],
+            None,
+            int(data["index"]),
+            data.get("kind", "file"),
+            data["after_sha256"],
+            data.get("inode", "-"),
+        )
 
     def restore_words(self) -> list[str]:
         """Words for `restore`: the content is in the backup copy, not on stdin."""
@@ -89,10 +124,25 @@ class Entry:
     def expected_now(self) -> Entry:
         """The entry a compare-and-swap uses before undoing this change: the state it left behind (a chmod or
         chown keeps the inode; a write or delete leaves another one, or none)."""
-        mode, owner, group = (("-", "-", "-") if self.op == "delete" or self.kind == "socket"
-                              else (self.mode, self.owner, self.group))
-        return Entry(self.path, self.op, self.after_sha, mode, owner, group, self.owner, self.group, self.mode,
-                     None, self.index, self.kind, self.after_sha, self.inode if self.op == "meta" else "-")
+        mode, owner, group = (
+            ("-", "-", "-") if self.op == "delete" or self.kind == "socket" else (self.mode, self.owner, self.group)
+        )
+        return Entry(
+            self.path,
+            self.op,
+            self.after_sha,
+            mode,
+            owner,
+            group,
+            self.owner,
+            self.group,
+            self.mode,
+            None,
+            self.index,
+            self.kind,
+            self.after_sha,
+            self.inode if self.op == "meta" else "-",
+        )
 
 
 def entry_for(change: FileChange, index: int) -> Entry:
@@ -107,12 +157,19 @@ def entry_for(change: FileChange, index: int) -> Entry:
     found = change.before is not None or change.metadata_only
     after_sha = sha256(change.after or b"") if op == "write" else "absent" if op == "delete" else before_sha
     return Entry(
-        path=change.path, op=op, before_sha=before_sha,
+        path=change.path,
+        op=op,
+        before_sha=before_sha,
         before_mode=stat_mode(change.old_mode) if found else "-",
         before_owner=(change.old_owner or "-") if found else "-",
         before_group=(change.old_group or "-") if found else "-",
-        owner=change.owner, group=change.group, mode=stat_mode(change.mode),
-        content=change.after if op == "write" else None, index=index, kind=change.kind, after_sha=after_sha,
+        owner=change.owner,
+        group=change.group,
+        mode=stat_mode(change.mode),
+        content=change.after if op == "write" else None,
+        index=index,
+        kind=change.kind,
+        after_sha=after_sha,
         inode=(change.old_inode or "-") if found and change.kind != "socket" else "-",
     )
 
@@ -188,8 +245,13 @@ class Transaction:
         self.base = base
 
     def raw(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> CommandResult:
-        return self.conn.run_script(script(), args=[*pause_args(), command, self.base, self.run_id, *args],
-                                    stdin=stdin, become=self.become, timeout=timeout)
+        return self.conn.run_script(
+            script(),
+            args=[*pause_args(), command, self.base, self.run_id, *args],
+            stdin=stdin,
+            become=self.become,
+            timeout=timeout,
+        )
 
     def call(self, command: str, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> Reply:
         return parse_reply(self.raw(command, *args, stdin=stdin, timeout=timeout))

@@ -14,8 +14,18 @@ import re
 import socket
 from dataclasses import dataclass
 
-from remediate.apply.engine import (FAILED, REFUSED, ROLLED_BACK, UNCHANGED, ApplyOptions, ApplyResult, StepLog,
-                                    controller_identity, finish_run, locked_message)
+from remediate.apply.engine import (
+    FAILED,
+    REFUSED,
+    ROLLED_BACK,
+    UNCHANGED,
+    ApplyOptions,
+    ApplyResult,
+    StepLog,
+    controller_identity,
+    finish_run,
+    locked_message,
+)
 from remediate.apply.protocol import BASE, LOCKED, Entry, Transaction, entry_words
 from remediate.connection.base import Connection
 from remediate.errors import CommandFailed
@@ -29,8 +39,10 @@ MANIFEST_MAX = 4 * 1024 * 1024  # bytes; transaction.sh's MANIFEST_MAX
 ENDED = ("verified", "rolled-back", "rollback-failed", "failed", "refused")
 UNCOMMITTED = ("preparing", "prepared")  # states of runs that may have staged temp files but changed nothing
 # The controller in a lock's owner line (engine.controller_identity): "by USER@HOST pid N start T".
-CONTROLLER = re.compile(r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?"
-                        r"(?: machine (?P<machine>\S+) boot-id (?P<boot>\S+))?")
+CONTROLLER = re.compile(
+    r" by \S+@(?P<host>\S+) pid (?P<pid>\d+)(?: start (?P<start>\d+))?"
+    r"(?: machine (?P<machine>\S+) boot-id (?P<boot>\S+))?"
+)
 
 
 @dataclass(frozen=True)
@@ -65,11 +77,20 @@ def manifest_entries(doc: dict, run_id: str) -> list[Entry]:
     try:
         return [Entry.from_json(e) for e in doc["entries"]]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CommandFailed(f"the manifest of run {run_id} has a malformed entry ({type(exc).__name__}: {exc})") from None
+        raise CommandFailed(
+            f"the manifest of run {run_id} has a malformed entry ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become: bool, force: bool = False,
-                  options: ApplyOptions = ApplyOptions()) -> ApplyResult:
+def rollback_host(
+    conn: Connection,
+    run_id: str,
+    *,
+    from_run: str | None,
+    become: bool,
+    force: bool = False,
+    options: ApplyOptions = ApplyOptions(),
+) -> ApplyResult:
     """Restore the backups of `from_run` (default: the newest run whose changes are live)."""
     if from_run is not None and not RUN_ID.fullmatch(from_run):
         raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
@@ -85,11 +106,17 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
     else:
         target = next((r for r in runs if r.run_id == from_run), None)
         if target is None:
-            return ApplyResult(REFUSED, run_id, None, f"no run {from_run} on this host (runs: "
-                               + (", ".join(r.run_id for r in runs) or "none") + ")", log.steps)
+            return ApplyResult(
+                REFUSED,
+                run_id,
+                None,
+                f"no run {from_run} on this host (runs: " + (", ".join(r.run_id for r in runs) or "none") + ")",
+                log.steps,
+            )
         if target.state not in ROLLBACKABLE:
-            return ApplyResult(REFUSED, run_id, None, f"run {from_run} is {target.state}: its changes are not live",
-                               log.steps)
+            return ApplyResult(
+                REFUSED, run_id, None, f"run {from_run} is {target.state}: its changes are not live", log.steps
+            )
     doc = read_manifest(conn, target.run_id, become=become)
     entries = manifest_entries(doc, target.run_id)
     log.add("manifest", True, f"run {target.run_id}: {len(entries)} change(s)")
@@ -105,11 +132,22 @@ def rollback_host(conn: Connection, run_id: str, *, from_run: str | None, become
             log.add("check", reply.ok, reply.error() if not reply.ok else "files as the run left them")
             if not reply.ok:
                 outcome = REFUSED
-                return ApplyResult(REFUSED, run_id, None, "files changed since run " + target.run_id
-                                   + " (use --force to restore anyway): " + reply.error(), log.steps)
-        reply = tx.call("restore", str(options.restart_timeout), doc.get("docker_before", "active"), "rolled-back",
-                        target.run_id,
-                        *entry_words(entries, restore=True), timeout=4 * options.restart_timeout + 60)
+                return ApplyResult(
+                    REFUSED,
+                    run_id,
+                    None,
+                    "files changed since run " + target.run_id + " (use --force to restore anyway): " + reply.error(),
+                    log.steps,
+                )
+        reply = tx.call(
+            "restore",
+            str(options.restart_timeout),
+            doc.get("docker_before", "active"),
+            "rolled-back",
+            target.run_id,
+            *entry_words(entries, restore=True),
+            timeout=4 * options.restart_timeout + 60,
+        )
         log.add("restore", reply.ok, reply.error() if not reply.ok else f"backups of {target.run_id} restored")
         if not reply.ok:
             return ApplyResult(FAILED, run_id, f"{BASE}/runs/{target.run_id}", reply.error(), log.steps)
@@ -150,8 +188,9 @@ class LockState:
         reached an end state or its controller (a process on this machine) is gone."""
         if not self.locked:
             return False
-        return not self.boot_matches or (self.busy is None and (self.run_state in ENDED
-                                                                or controller_gone(self.holder)))
+        return not self.boot_matches or (
+            self.busy is None and (self.run_state in ENDED or controller_gone(self.holder))
+        )
 
     def why_stale(self) -> str:
         if not self.boot_matches:
@@ -163,8 +202,10 @@ class LockState:
     def why_alive(self) -> str:
         if self.busy:
             return f"its run is {self.run_state or 'in progress'} and still running on the host (pid {self.busy})"
-        return (f"its run is {self.run_state or 'in progress'}, the host has not rebooted since and its controller "
-                "is not a process of this machine that ended, so it may still be running")
+        return (
+            f"its run is {self.run_state or 'in progress'}, the host has not rebooted since and its controller "
+            "is not a process of this machine that ended, so it may still be running"
+        )
 
 
 def lock_state(conn: Connection, *, become: bool) -> LockState:
@@ -177,8 +218,14 @@ def lock_state(conn: Connection, *, become: bool) -> LockState:
         return LockState(False, None, "", True, None)
     holder_run, _, holder = locked.detail.partition(" ")
     lock_boot = holder.rsplit("boot=", 1)[-1].split()[0] if "boot=" in holder else ""
-    return LockState(True, holder_run, holder, lock_boot == (boot.detail if boot else ""),
-                     state.detail if state else None, busy.detail if busy else None)
+    return LockState(
+        True,
+        holder_run,
+        holder,
+        lock_boot == (boot.detail if boot else ""),
+        state.detail if state else None,
+        busy.detail if busy else None,
+    )
 
 
 def clear_lock(conn: Connection, *, become: bool, force: bool = False) -> tuple[bool, str]:
@@ -209,5 +256,8 @@ def abort_staged(conn: Connection, run_id: str, *, become: bool) -> str:
     if not reply.ok:
         return f"its staged files were not removed: {reply.error()}"
     removed = [line.detail for line in reply.lines if line.kind == "ok" and line.step == "unstaged"]
-    return (f"run {run_id} was never committed: removed its staged files {', '.join(removed)}" if removed
-            else f"run {run_id} was never committed and had no staged files left")
+    return (
+        f"run {run_id} was never committed: removed its staged files {', '.join(removed)}"
+        if removed
+        else f"run {run_id} was never committed and had no staged files left"
+    )

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from remediate.apply.protocol import Transaction
 from remediate.connection.base import Connection
 from remediate.dockerd.systemd import exec_start_prefixes, split_words
+from remediate.facts import parse
 from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
 from remediate.facts.model import HostFacts
-from remediate.facts import parse
 from remediate.plan.dir_safety import tightened_dirs
 from remediate.plan.model import Plan
 from remediate.plan.simulate import apply_plan
@@ -118,8 +118,11 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
     spec.probes += [Probe("writable", change.path) for change in plan.changes]
     if binary and eff.version_tuple and eff.version_tuple >= VALIDATE_FROM:
         change = plan.change(eff.daemon_json_path)
-        spec.daemon_json = change.after if change is not None and change.after is not None else (
-            post.file(eff.daemon_json_path).content or b"{}")
+        spec.daemon_json = (
+            change.after
+            if change is not None and change.after is not None
+            else (post.file(eff.daemon_json_path).content or b"{}")
+        )
         if remap == "default" and _remap_would_write(facts, plan):
             spec.daemon_json = _without_userns_remap(spec.daemon_json)
             spec.notes.append(USERNS_NOT_VALIDATED)
@@ -130,16 +133,18 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
 # Seen on dockerd 26.1 and 28.5: `dockerd --validate` with userns-remap "default" creates the dockremap user and
 # appends id ranges to /etc/subuid and /etc/subgid when they are missing: a validation that writes.
 USERNS_NOT_VALIDATED = (
-    "userns-remap \"default\" was left out of the daemon.json given to `dockerd --validate`: dockerd 23+ creates "
+    'userns-remap "default" was left out of the daemon.json given to `dockerd --validate`: dockerd 23+ creates '
     "the dockremap user and its id ranges while validating that key, and validation must write nothing; remediate "
     "checked it instead (dockremap's ranges in /etc/subuid and /etc/subgid, present or written by this plan past "
-    "every other user's, so none overlaps; harden adds the user itself before the restart)")
+    "every other user's, so none overlaps; harden adds the user itself before the restart)"
+)
 
 
 def _remap_would_write(facts: HostFacts, plan: Plan) -> bool:
     """dockerd --validate would create dockremap or its ranges: the user or a range is not there yet."""
-    return (facts.command("dockremap_user").rc != 0
-            or any(plan.change(path) is not None for path in ("/etc/subuid", "/etc/subgid")))
+    return facts.command("dockremap_user").rc != 0 or any(
+        plan.change(path) is not None for path in ("/etc/subuid", "/etc/subgid")
+    )
 
 
 def _without_userns_remap(content: bytes) -> bytes:
@@ -155,8 +160,11 @@ def _without_userns_remap(content: bytes) -> bytes:
 
 def model_step(plan: Plan, facts: HostFacts) -> dict:
     version = effective_config(facts).version or "unknown"
-    return {"name": "model", "ok": True,
-            "detail": f"dockerd {version} would accept the planned configuration (remediate's emulation of its checks)"}
+    return {
+        "name": "model",
+        "ok": True,
+        "detail": f"dockerd {version} would accept the planned configuration (remediate's emulation of its checks)",
+    }
 
 
 def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: bool) -> Validation:
@@ -167,8 +175,7 @@ def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: 
     spec = validation_spec(facts, plan)
     if spec.empty:
         return Validation(True, steps)
-    reply = Transaction(conn, "validate", become=become).call("validate", *spec.args(), stdin=spec.stdin(),
-                                                               timeout=120)
+    reply = Transaction(conn, "validate", become=become).call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
     for line in reply.lines:
         if line.kind in ("ok", "fail"):
             steps.append({"name": line.step, "ok": line.kind == "ok", "detail": line.detail})

@@ -32,18 +32,30 @@ def _file_problems(after: HostFacts, plan: Plan) -> list[str]:
         if not found.exists:
             problems.append(f"{change.path} is missing")
             continue
-        if (change.kind == "file" and not change.metadata_only and found.content is not None
-                and found.content != change.after):
+        if (
+            change.kind == "file"
+            and not change.metadata_only
+            and found.content is not None
+            and found.content != change.after
+        ):
             problems.append(f"{change.path} does not hold the planned bytes")
         if found.mode is not None and found.mode & 0o7777 != change.mode & 0o7777:
             problems.append(f"{change.path} has mode {found.mode:04o}, planned {change.mode:04o}")
         if (found.owner, found.group) != (change.owner, change.group):
-            problems.append(f"{change.path} is owned by {found.owner}:{found.group}, planned {change.owner}:{change.group}")
+            problems.append(
+                f"{change.path} is owned by {found.owner}:{found.group}, planned {change.owner}:{change.group}"
+            )
     return problems
 
 
-def verify_applied(before: HostFacts, after: HostFacts, plan: Plan, policy: Policy,
-                   groups: tuple[str, ...] = (), today: dt.date | None = None) -> list[str]:
+def verify_applied(
+    before: HostFacts,
+    after: HostFacts,
+    plan: Plan,
+    policy: Policy,
+    groups: tuple[str, ...] = (),
+    today: dt.date | None = None,
+) -> list[str]:
     """Everything about the host that differs from what the plan promised; empty when verified."""
     today = today or dt.date.today()
     predicted = HostView(apply_plan(before, plan), policy, groups, today)
@@ -53,12 +65,16 @@ def verify_applied(before: HostFacts, after: HostFacts, plan: Plan, policy: Poli
     restarted = {"restart-docker", "reload-docker"} & set(plan.action_kinds())
     if (was_active or restarted) and actual.docker_state != "active":
         reason = actual.effective.down_reason
-        problems.append(f"docker.service is {actual.docker_state}" + (f": {reason.message}" if reason and reason.message else ""))
+        problems.append(
+            f"docker.service is {actual.docker_state}" + (f": {reason.message}" if reason and reason.message else "")
+        )
     for drift in actual.effective.drift:
         problems.append(f"the running dockerd differs from its configuration: {drift.message}")
     for check_id, expected in predicted.results.items():
         got = actual.results.get(check_id)
         if expected.check.fixable and expected.status == PASS and got is not None and got.status != PASS:
-            problems.append(f"check {check_id} ({expected.check.title}) should pass after the plan but is "
-                            f"{got.status}: {'; '.join(got.evidence) or 'no evidence'}")
+            problems.append(
+                f"check {check_id} ({expected.check.title}) should pass after the plan but is "
+                f"{got.status}: {'; '.join(got.evidence) or 'no evidence'}"
+            )
     return problems

@@ -65,25 +65,55 @@ def remediate_audit(fleet: BenchInventory, forks: int, scratch: Path) -> Command
 
 
 def _invoke(task: str, fleet: BenchInventory, forks: int, results: Path) -> list[str]:
-    return [str(_tool("invoke")), task, "--hosts", GROUP, "--inventory", str(fleet.yaml_path),
-            "--forks", str(forks), "--json", str(results)]
+    return [
+        str(_tool("invoke")),
+        task,
+        "--hosts",
+        GROUP,
+        "--inventory",
+        str(fleet.yaml_path),
+        "--forks",
+        str(forks),
+        "--json",
+        str(results),
+    ]
 
 
 def ansible(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
     """ansible-playbook --check --diff, pipelining on; a fresh ControlPath dir, so no round starts warm."""
     control = scratch / "cp"
     control.mkdir()
-    env = {"ANSIBLE_CONFIG": str(BENCH_DIR / "ansible" / "ansible.cfg"), "ANSIBLE_HOME": str(scratch / "home"),
-           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control), "ANSIBLE_NOCOLOR": "1"}
-    argv = [str(_tool("ansible-playbook")), "-i", str(fleet.yaml_path), str(BENCH_DIR / "ansible" / "playbook.yml"),
-            "--check", "--diff", "--forks", str(forks)]
+    env = {
+        "ANSIBLE_CONFIG": str(BENCH_DIR / "ansible" / "ansible.cfg"),
+        "ANSIBLE_HOME": str(scratch / "home"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    argv = [
+        str(_tool("ansible-playbook")),
+        "-i",
+        str(fleet.yaml_path),
+        str(BENCH_DIR / "ansible" / "playbook.yml"),
+        "--check",
+        "--diff",
+        "--forks",
+        str(forks),
+    ]
     return Command(argv, env=env, after=lambda: _close_masters(control))
 
 
 def pyinfra(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
     """pyinfra --dry --diff: facts, change detection and diffs, nothing executed."""
-    argv = [str(_tool("pyinfra")), str(BENCH_DIR / "pyinfra" / "inventory.py"),
-            str(BENCH_DIR / "pyinfra" / "deploy.py"), "--dry", "--diff", "--parallel", str(forks), "--no-wait"]
+    argv = [
+        str(_tool("pyinfra")),
+        str(BENCH_DIR / "pyinfra" / "inventory.py"),
+        str(BENCH_DIR / "pyinfra" / "deploy.py"),
+        "--dry",
+        "--diff",
+        "--parallel",
+        str(forks),
+        "--no-wait",
+    ]
     return Command(argv, cwd=BENCH_DIR, env={"REMEDIATE_BENCH_HOSTS": str(fleet.json_path)})
 
 
@@ -93,8 +123,9 @@ def floor(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
 
 
 CONTESTANTS = (
-    Contestant(REFERENCE, "invoke harden --dry-run (facts, audit, plan, host validation, diffs, JSON)",
-               remediate_dry_run),
+    Contestant(
+        REFERENCE, "invoke harden --dry-run (facts, audit, plan, host validation, diffs, JSON)", remediate_dry_run
+    ),
     Contestant("remediate audit", "invoke audit (facts, every check, JSON)", remediate_audit),
     Contestant("ansible", "ansible-playbook --check --diff (pipelining, ControlPersist)", ansible, "ansible"),
     Contestant("pyinfra", "pyinfra --dry --diff (facts, change detection, diffs)", pyinfra, "pyinfra"),
@@ -106,8 +137,9 @@ def check_tools(contestants=CONTESTANTS) -> None:
     """Refuse to start when the bench extra is missing; never install anything ourselves."""
     missing = [c.module for c in contestants if c.module and importlib.util.find_spec(c.module) is None]
     if missing:
-        raise BenchError(f"{' and '.join(missing)} not installed: the benchmark needs the optional extra "
-                         f"`bench` ({INSTALL_HINT})")
+        raise BenchError(
+            f"{' and '.join(missing)} not installed: the benchmark needs the optional extra `bench` ({INSTALL_HINT})"
+        )
 
 
 def _tool(name: str) -> Path:
@@ -120,5 +152,6 @@ def _tool(name: str) -> Path:
 def _close_masters(control: Path) -> None:
     """Stop the ssh ControlPersist masters this Ansible run left (they would idle 60 s otherwise)."""
     for socket_path in control.iterdir():
-        subprocess.run(["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "bench"],
-                       capture_output=True, timeout=10)
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "bench"], capture_output=True, timeout=10
+        )

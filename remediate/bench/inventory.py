@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from remediate.private_files import write_private
 from remediate.inventory import load_inventory
+from remediate.private_files import write_private
 
 GROUP = "bench"
 # The lab inventory's group of plain `stock` hosts (lab.up --extra N).
@@ -65,17 +65,28 @@ def ansible_inventory(hosts: list[BenchHost], shared: dict) -> dict:
     """Ansible YAML inventory data: group `bench`; OpenSSH gets the lab's known_hosts, checked strictly."""
     known_hosts = shared["remediate_known_hosts"]
     ssh_args = ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
-    return {"all": {
-        "vars": {**shared, "ansible_ssh_common_args": shlex.join(ssh_args)},
-        "children": {GROUP: {"hosts": {h.name: {"ansible_host": h.address, "ansible_port": h.port}
-                                       for h in hosts}}},
-    }}
+    return {
+        "all": {
+            "vars": {**shared, "ansible_ssh_common_args": shlex.join(ssh_args)},
+            "children": {
+                GROUP: {"hosts": {h.name: {"ansible_host": h.address, "ansible_port": h.port} for h in hosts}}
+            },
+        }
+    }
 
 
 def host_list(hosts: list[BenchHost], shared: dict) -> list[dict]:
-    return [{"name": h.name, "host": h.address, "port": h.port, "user": shared.get("ansible_user", "root"),
-             "key": str(shared["ansible_ssh_private_key_file"]), "known_hosts": str(shared["remediate_known_hosts"])}
-            for h in hosts]
+    return [
+        {
+            "name": h.name,
+            "host": h.address,
+            "port": h.port,
+            "user": shared.get("ansible_user", "root"),
+            "key": str(shared["ansible_ssh_private_key_file"]),
+            "known_hosts": str(shared["remediate_known_hosts"]),
+        }
+        for h in hosts
+    ]
 
 
 def write(directory: Path, base: list[BenchHost], shared: dict, count: int) -> BenchInventory:

@@ -56,8 +56,9 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
 
 
-def run_once(contestant: Contestant, fleet: BenchInventory, forks: int, scratch: Path, round_no: int,
-             log_path: Path) -> Run:
+def run_once(
+    contestant: Contestant, fleet: BenchInventory, forks: int, scratch: Path, round_no: int, log_path: Path
+) -> Run:
     """Run one contestant once; a failure is a BenchError with the end of its output."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -70,9 +71,17 @@ def run_once(contestant: Contestant, fleet: BenchInventory, forks: int, scratch:
     if rc not in command.ok_codes:
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
         raise BenchError(f"{contestant.name} failed (exit {rc}); its output is in {log_path}:\n{tail}")
-    return Run(contestant.name, round_no, len(fleet.hosts), round(seconds, 3), rc,
-               round(usage.ru_utime + usage.ru_stime, 3), round(machine, 3), usage.ru_maxrss,
-               _round_trips(command, fleet))
+    return Run(
+        contestant.name,
+        round_no,
+        len(fleet.hosts),
+        round(seconds, 3),
+        rc,
+        round(usage.ru_utime + usage.ru_stime, 3),
+        round(machine, 3),
+        usage.ru_maxrss,
+        _round_trips(command, fleet),
+    )
 
 
 def _spawn(command: Command, log_path: Path):
@@ -80,8 +89,9 @@ def _spawn(command: Command, log_path: Path):
     with open(log_path, "wb") as log:
         busy = machine_busy_seconds()
         started = time.monotonic()
-        proc = subprocess.Popen(command.argv, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command.argv, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
         timer = threading.Timer(RUN_TIMEOUT, proc.kill)
         timer.start()
         try:
@@ -105,8 +115,16 @@ def _round_trips(command: Command, fleet: BenchInventory) -> list[int] | None:
     return [h["round_trips"] for h in hosts]
 
 
-def rounds(contestants: Sequence[Contestant], fleet: BenchInventory, forks: int, count: int, warmup: int,
-           scratch: Path, logs: Path, progress: Callable[[Run, bool], None]) -> dict[str, list[Run]]:
+def rounds(
+    contestants: Sequence[Contestant],
+    fleet: BenchInventory,
+    forks: int,
+    count: int,
+    warmup: int,
+    scratch: Path,
+    logs: Path,
+    progress: Callable[[Run, bool], None],
+) -> dict[str, list[Run]]:
     """`warmup` uncounted rounds, then `count` rounds; round r starts with contestant r (mod n)."""
     runs: dict[str, list[Run]] = {c.name: [] for c in contestants}
     for round_no in range(-warmup, count):
@@ -143,10 +161,19 @@ def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
         seconds = [r.seconds for r in items]
         trips = [t for r in items for t in (r.round_trips or [])]
         median = statistics.median(seconds)
-        out.append(Summary(name, round(median, 3), min(seconds), max(seconds), round(median / ref, 2),
-                           round(statistics.median(r.cpu_seconds for r in items), 2),
-                           round(statistics.median(r.machine_cpu_seconds for r in items), 2),
-                           round(max(r.max_rss_kb for r in items) / 1024, 1), max(trips) if trips else None))
+        out.append(
+            Summary(
+                name,
+                round(median, 3),
+                min(seconds),
+                max(seconds),
+                round(median / ref, 2),
+                round(statistics.median(r.cpu_seconds for r in items), 2),
+                round(statistics.median(r.machine_cpu_seconds for r in items), 2),
+                round(max(r.max_rss_kb for r in items) / 1024, 1),
+                max(trips) if trips else None,
+            )
+        )
     return out
 
 
@@ -162,22 +189,40 @@ class ScalePoint:
         return asdict(self)
 
 
-def scale(contestant: Contestant, fleets: Sequence[BenchInventory], forks: int, scratch: Path, logs: Path,
-          progress: Callable[[Run, bool], None]) -> list[ScalePoint]:
+def scale(
+    contestant: Contestant,
+    fleets: Sequence[BenchInventory],
+    forks: int,
+    scratch: Path,
+    logs: Path,
+    progress: Callable[[Run, bool], None],
+) -> list[ScalePoint]:
     """One run per fleet size: wall time and peak controller memory as the inventory grows."""
     points = []
     for fleet in fleets:
         slug = f"scale-{len(fleet.hosts)}"
         run = run_once(contestant, fleet, forks, scratch / slug, 0, logs / f"{slug}.log")
         progress(run, False)
-        points.append(ScalePoint(len(fleet.hosts), run.seconds, round(run.max_rss_kb / 1024, 1),
-                                 round(run.seconds / len(fleet.hosts), 4), max(run.round_trips or [0])))
+        points.append(
+            ScalePoint(
+                len(fleet.hosts),
+                run.seconds,
+                round(run.max_rss_kb / 1024, 1),
+                round(run.seconds / len(fleet.hosts), 4),
+                max(run.round_trips or [0]),
+            )
+        )
     return points
 
 
 def marginal(points: Sequence[ScalePoint]) -> list[dict]:
     """Cost of each host added between consecutive points: flat when cost grows linearly."""
-    return [{"from": a.hosts, "to": b.hosts,
-             "seconds_per_host": round((b.seconds - a.seconds) / (b.hosts - a.hosts), 4),
-             "kb_per_host": round((b.max_rss_mb - a.max_rss_mb) * 1024 / (b.hosts - a.hosts), 1)}
-            for a, b in zip(points, points[1:])]
+    return [
+        {
+            "from": a.hosts,
+            "to": b.hosts,
+            "seconds_per_host": round((b.seconds - a.seconds) / (b.hosts - a.hosts), 4),
+            "kb_per_host": round((b.max_rss_mb - a.max_rss_mb) * 1024 / (b.hosts - a.hosts), 1),
+        }
+        for a, b in zip(points, points[1:])
+    ]

@@ -10,10 +10,10 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediate.private_files import write_private
 from remediate import output
 from remediate.bench.contestants import REFERENCE, ROUND_TRIP_BUDGET
 from remediate.bench.measure import ScalePoint, Summary, marginal
+from remediate.private_files import write_private
 
 FORMAT = "remediate.bench/1"
 PACKAGES = ("remediate", "ansible-core", "pyinfra", "paramiko")
@@ -46,8 +46,13 @@ def targets(summary: list[Summary]) -> list[dict]:
     for name, budget in ROUND_TRIP_BUDGET.items():
         if name in by_name and by_name[name].round_trips_max is not None:
             trips = by_name[name].round_trips_max
-            out.append({"target": f"{name}: at most {budget} round trips per host",
-                        "measured": f"{trips} per host", "met": trips <= budget})
+            out.append(
+                {
+                    "target": f"{name}: at most {budget} round trips per host",
+                    "measured": f"{trips} per host",
+                    "met": trips <= budget,
+                }
+            )
     return out
 
 
@@ -61,14 +66,25 @@ def scale_verdict(points: list[ScalePoint]) -> dict:
     return verdict
 
 
-def document(options: dict, started: dt.datetime, load_before: tuple, summary: list[Summary], runs: dict,
-             contestants, scale_points: list[ScalePoint]) -> dict:
+def document(
+    options: dict,
+    started: dt.datetime,
+    load_before: tuple,
+    summary: list[Summary],
+    runs: dict,
+    contestants,
+    scale_points: list[ScalePoint],
+) -> dict:
     return {
         "format": FORMAT,
         "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "load_before": [round(v, 2) for v in load_before],
-                    "load_after": [round(v, 2) for v in os.getloadavg()], "python": platform.python_version()},
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_before": [round(v, 2) for v in load_before],
+            "load_after": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(),
+        },
         "versions": {p: _version(p) for p in PACKAGES},
         "options": options,
         "contestants": [{"name": c.name, "what": c.what} for c in contestants],
@@ -86,17 +102,45 @@ def write(doc: dict, path: Path) -> None:
 def show(doc: dict) -> None:
     """The tables a person reads: contestants, targets, scale."""
     opts = doc["options"]
-    print(f"\n{opts['hosts']} hosts, {opts['forks']} in parallel, median of {opts['rounds']} alternating rounds "
-          f"(load average before {doc['machine']['load_before'][0]}, after {doc['machine']['load_after'][0]}; "
-          f"{doc['machine']['cpus']} CPUs shared by the controller and every lab host)\n")
+    print(
+        f"\n{opts['hosts']} hosts, {opts['forks']} in parallel, median of {opts['rounds']} alternating rounds "
+        f"(load average before {doc['machine']['load_before'][0]}, after {doc['machine']['load_after'][0]}; "
+        f"{doc['machine']['cpus']} CPUs shared by the controller and every lab host)\n"
+    )
     # Where the CPU went: the contestant's own processes, and everything else (the lab hosts' sshd, shells
     # and probes, plus the idle lab's background) per host. On shared cores this is what bounds wall time.
-    rows = [[s["contestant"], f"{s['median']:.2f}", f"{s['min']:.2f}", f"{s['max']:.2f}", f"{s['ratio']:.2f}x",
-             f"{s['machine_cpu_seconds']:.1f}", f"{s['cpu_seconds']:.1f}",
-             f"{(s['machine_cpu_seconds'] - s['cpu_seconds']) * 1000 / opts['hosts']:.0f}", f"{s['max_rss_mb']:.0f}",
-             "-" if s["round_trips_max"] is None else str(s["round_trips_max"])] for s in doc["summary"]]
-    print(output.table(["contestant", "median s", "min s", "max s", "vs remediate", "machine CPU s",
-                        "controller CPU s", "hosts' CPU ms/host", "peak RSS MB", "round trips/host"], rows))
+    rows = [
+        [
+            s["contestant"],
+            f"{s['median']:.2f}",
+            f"{s['min']:.2f}",
+            f"{s['max']:.2f}",
+            f"{s['ratio']:.2f}x",
+            f"{s['machine_cpu_seconds']:.1f}",
+            f"{s['cpu_seconds']:.1f}",
+            f"{(s['machine_cpu_seconds'] - s['cpu_seconds']) * 1000 / opts['hosts']:.0f}",
+            f"{s['max_rss_mb']:.0f}",
+            "-" if s["round_trips_max"] is None else str(s["round_trips_max"]),
+        ]
+        for s in doc["summary"]
+    ]
+    print(
+        output.table(
+            [
+                "contestant",
+                "median s",
+                "min s",
+                "max s",
+                "vs remediate",
+                "machine CPU s",
+                "controller CPU s",
+                "hosts' CPU ms/host",
+                "peak RSS MB",
+                "round trips/host",
+            ],
+            rows,
+        )
+    )
     print()
     for t in doc["targets"]:
         mark = output.color("met", "green") if t["met"] else output.color("NOT MET", "red")
@@ -105,13 +149,32 @@ def show(doc: dict) -> None:
     if scale:
         print()
         steps = {m["to"]: m for m in scale["marginal"]}
-        rows = [[str(p["hosts"]), f"{p['seconds']:.2f}", f"{p['seconds_per_host'] * 1000:.0f}",
-                 f"{p['max_rss_mb']:.0f}",
-                 f"{steps[p['hosts']]['seconds_per_host'] * 1000:.0f}" if p["hosts"] in steps else "-",
-                 f"{steps[p['hosts']]['kb_per_host']:.0f}" if p["hosts"] in steps else "-",
-                 str(p["round_trips_max"])] for p in scale["points"]]
-        print(output.table(["inventory hosts", "seconds", "ms/host", "peak RSS MB", "added ms/host",
-                            "added KB/host", "round trips/host"], rows))
+        rows = [
+            [
+                str(p["hosts"]),
+                f"{p['seconds']:.2f}",
+                f"{p['seconds_per_host'] * 1000:.0f}",
+                f"{p['max_rss_mb']:.0f}",
+                f"{steps[p['hosts']]['seconds_per_host'] * 1000:.0f}" if p["hosts"] in steps else "-",
+                f"{steps[p['hosts']]['kb_per_host']:.0f}" if p["hosts"] in steps else "-",
+                str(p["round_trips_max"]),
+            ]
+            for p in scale["points"]
+        ]
+        print(
+            output.table(
+                [
+                    "inventory hosts",
+                    "seconds",
+                    "ms/host",
+                    "peak RSS MB",
+                    "added ms/host",
+                    "added KB/host",
+                    "round trips/host",
+                ],
+                rows,
+            )
+        )
 
 
 def _version(package: str) -> str | None:

@@ -44,7 +44,7 @@ def run_bench(opts: BenchOptions, log=output.info) -> dict:
     cs.check_tools()
     lab = bench_lab(opts.lab, log)
     was_up = bool(lab.hosts()) and all(h.alive() for h in lab.hosts().values())
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     load_before = os.getloadavg()
     lab.up(extra=opts.hosts)
     logs = opts.out.parent / "bench-logs"
@@ -54,16 +54,34 @@ def run_bench(opts: BenchOptions, log=output.info) -> dict:
             scratch = Path(tmp)
             base, shared = inventory.lab_fleet(lab.inventory_path)
             fleet = inventory.write(scratch / "fleet", base, shared, opts.hosts)
-            log(f"bench: {len(cs.CONTESTANTS)} contestants on {opts.hosts} hosts, {opts.forks} in parallel, "
-                f"{opts.warmup} warm-up + {opts.rounds} rounds; logs in {logs}/")
-            runs = measure.rounds(cs.CONTESTANTS, fleet, opts.forks, opts.rounds, opts.warmup, scratch / "runs",
-                                  logs, lambda run, warm: _progress(log, run, warm))
+            log(
+                f"bench: {len(cs.CONTESTANTS)} contestants on {opts.hosts} hosts, {opts.forks} in parallel, "
+                f"{opts.warmup} warm-up + {opts.rounds} rounds; logs in {logs}/"
+            )
+            runs = measure.rounds(
+                cs.CONTESTANTS,
+                fleet,
+                opts.forks,
+                opts.rounds,
+                opts.warmup,
+                scratch / "runs",
+                logs,
+                lambda run, warm: _progress(log, run, warm),
+            )
             fleets = [inventory.write(scratch / "fleet", base, shared, n) for n in opts.scale]
             if fleets:
-                log(f"bench: scale, remediate on inventories of {', '.join(map(str, opts.scale))} hosts "
-                    f"aliasing the {len(base)} lab hosts")
-            points = measure.scale(cs.CONTESTANTS[0], fleets, opts.forks, scratch / "runs", logs,
-                                   lambda run, warm: _progress(log, run, warm))
+                log(
+                    f"bench: scale, remediate on inventories of {', '.join(map(str, opts.scale))} hosts "
+                    f"aliasing the {len(base)} lab hosts"
+                )
+            points = measure.scale(
+                cs.CONTESTANTS[0],
+                fleets,
+                opts.forks,
+                scratch / "runs",
+                logs,
+                lambda run, warm: _progress(log, run, warm),
+            )
     finally:
         if not opts.keep_lab and not was_up:
             lab.down()

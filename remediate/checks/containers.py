@@ -20,10 +20,27 @@ CONTAINERD_SOCKETS = ("/run/containerd/containerd.sock", "/run/containerd/contai
 # A rootless dockerd's API socket ($XDG_RUNTIME_DIR/docker.sock).
 ROOTLESS_SOCKET = re.compile(r"^/run/user/[0-9]+/docker\.sock$")
 # moby oci/caps/defaults.go: the capabilities every container gets unless it drops them.
-DEFAULT_CAPS = frozenset({"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
-                          "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"})
+DEFAULT_CAPS = frozenset(
+    {
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FSETID",
+        "FOWNER",
+        "MKNOD",
+        "NET_RAW",
+        "SETGID",
+        "SETUID",
+        "SETFCAP",
+        "SETPCAP",
+        "NET_BIND_SERVICE",
+        "SYS_CHROOT",
+        "KILL",
+        "AUDIT_WRITE",
+    }
+)
 # A full image ID: the hash of the image's config, which names every layer: as immutable as a digest.
 IMAGE_ID = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+
 
 def _name(c: dict) -> str:
     return f"{c.get('Name', '?').lstrip('/')} ({c.get('Status', '?')})"
@@ -67,7 +84,7 @@ def _sensitive(c: dict) -> str | None:
 def _host_path(path: str) -> str:
     """/var/run is a link to /run on every current distribution: compare the two as one."""
     path = posixpath.normpath(path or "/")
-    return "/run" + path[len("/var/run"):] if path == "/var/run" or path.startswith("/var/run/") else path
+    return "/run" + path[len("/var/run") :] if path == "/var/run" or path.startswith("/var/run/") else path
 
 
 def _api_sockets(ctx: CheckContext) -> dict[str, str]:
@@ -88,6 +105,7 @@ def _reached(source: str, sockets: dict[str, str]) -> list[str]:
     def below(path: str) -> bool:
         spellings = (path, "/var" + path) if path.startswith("/run/") else (path,)  # /var holds /var/run
         return any(p == src or p.startswith(src.rstrip("/") + "/") for p in spellings)
+
     inside = [api for path, api in sockets.items() if below(path)]
     if ROOTLESS_SOCKET.match(src) or src in ("/", "/var", "/run", "/run/user") or re.match(r"^/run/user/[0-9]+$", src):
         inside.append(f"rootless Docker API ({src if src.endswith('.sock') else '/run/user/N/docker.sock'})")
@@ -95,8 +113,11 @@ def _reached(source: str, sockets: dict[str, str]) -> list[str]:
 
 
 def api_socket_mounts(ctx: CheckContext, c: dict) -> list[str]:
-    return [f"mounts {m.get('Source')}: reaches the {', the '.join(apis)}"
-            for m in _mounts(c) if (apis := _reached(m.get("Source") or "", _api_sockets(ctx)))]
+    return [
+        f"mounts {m.get('Source')}: reaches the {', the '.join(apis)}"
+        for m in _mounts(c)
+        if (apis := _reached(m.get("Source") or "", _api_sockets(ctx)))
+    ]
 
 
 def _bindings(c: dict) -> list[tuple[str, str, str]]:
@@ -133,7 +154,7 @@ def _all_interfaces(c: dict) -> str | None:
 
 def _cap(name: str) -> str:
     name = name.upper()
-    return name[4:] if name.startswith("CAP_") else name
+    return name.removeprefix("CAP_")
 
 
 def _capabilities(c: dict) -> str | None:
@@ -195,6 +216,7 @@ def no_sshd(ctx: CheckContext) -> Outcome:
         found = [f"runs {path}"] if posixpath.basename(path) in SSH_SERVERS else []
         found += [f"process {name} (pid {pid} on the host)" for pid, name in processes.get(c.get("Id", ""), [])]
         return "; ".join(found) or None
+
     return judge(ctx, problem, "no sshd: neither a main process nor a running process of a container")
 
 
@@ -205,7 +227,9 @@ def _seccomp_off(c: dict) -> str | None:
 
 def _no_new_privs(c: dict) -> str | None:
     opts = [o.replace(":", "=") for o in c.get("SecurityOpt") or []]
-    return None if any(o in ("no-new-privileges", "no-new-privileges=true") for o in opts) else "no-new-privileges not set"
+    return (
+        None if any(o in ("no-new-privileges", "no-new-privileges=true") for o in opts) else "no-new-privileges not set"
+    )
 
 
 def _no_healthcheck(c: dict) -> str | None:
@@ -236,20 +260,32 @@ RULES: dict[str, tuple[Callable[[dict], str | None], str]] = {
     "5.10": (_host_mode("NetworkMode"), "none shares the host network"),
     "5.11": (lambda c: "no memory limit" if not c.get("Memory") else None, "all have memory limits"),
     "5.12": (lambda c: "no CPU shares set" if not c.get("CpuShares") else None, "CPU shares set"),
-    "5.13": (lambda c: "root filesystem writable" if not c.get("ReadonlyRootfs") else None, "read-only root filesystems"),
+    "5.13": (
+        lambda c: "root filesystem writable" if not c.get("ReadonlyRootfs") else None,
+        "read-only root filesystems",
+    ),
     "5.14": (_all_interfaces, "ports bound to specific interfaces"),
     "5.15": (_restart, "restart policies bounded"),
     "5.16": (_host_mode("PidMode"), "none shares the host PID namespace"),
     "5.17": (_host_mode("IpcMode"), "none shares the host IPC namespace"),
     "5.18": (lambda c: f"{len(c['Devices'])} host device(s)" if c.get("Devices") else None, "no host devices"),
-    "5.20": (lambda c: "shared mount propagation" if any(m.get("Propagation") in ("shared", "rshared") for m in _mounts(c)) else None,
-             "no shared propagation"),
+    "5.20": (
+        lambda c: (
+            "shared mount propagation"
+            if any(m.get("Propagation") in ("shared", "rshared") for m in _mounts(c))
+            else None
+        ),
+        "no shared propagation",
+    ),
     "5.21": (_host_mode("UTSMode"), "none shares the host UTS namespace"),
     "5.22": (_seccomp_off, "seccomp profile in force"),
     "5.25": (lambda c: f"cgroup parent {c['CgroupParent']}" if c.get("CgroupParent") else None, "default cgroups"),
     "5.27": (_no_healthcheck, "health checks defined"),
     "5.28": (_latest, "every image named by a version tag, a digest or its ID"),
-    "5.29": (lambda c: "no PIDs limit" if not c.get("PidsLimit") or c.get("PidsLimit", 0) <= 0 else None, "PIDs limits set"),
+    "5.29": (
+        lambda c: "no PIDs limit" if not c.get("PidsLimit") or c.get("PidsLimit", 0) <= 0 else None,
+        "PIDs limits set",
+    ),
     "5.30": (_default_bridge, "none on the default bridge docker0"),
     "5.31": (_host_mode("UsernsMode"), "none shares the host user namespace"),
     "REM-IMAGE-DIGEST": (_unpinned, "every running container's image is pinned by digest (or by its image ID)"),
@@ -262,8 +298,11 @@ for _id, (_problem, _ok) in RULES.items():
 @predicate("5.32")
 @predicate("REM-SOCK-MOUNT")
 def api_socket_mounted(ctx: CheckContext) -> Outcome:
-    return judge(ctx, lambda c: "; ".join(api_socket_mounts(ctx, c)) or None,
-                 "docker.sock not mounted, nor containerd's socket, nor a directory above them")
+    return judge(
+        ctx,
+        lambda c: "; ".join(api_socket_mounts(ctx, c)) or None,
+        "docker.sock not mounted, nor containerd's socket, nor a directory above them",
+    )
 
 
 @predicate("5.26")
@@ -281,8 +320,12 @@ def no_new_privileges(ctx: CheckContext) -> Outcome:
             return None if own else "no-new-privileges not in its SecurityOpt (dockerd's record of it was not readable)"
         if known:
             return None
-        return "no-new-privileges not set" + (" (created before the daemon-wide setting, which applies only to "
-                                              "containers created after it)" if daemon_wide else "")
+        return "no-new-privileges not set" + (
+            " (created before the daemon-wide setting, which applies only to containers created after it)"
+            if daemon_wide
+            else ""
+        )
+
     return judge(ctx, problem, "all set no-new-privileges (their own, or dockerd's when they were created)")
 
 
@@ -297,8 +340,10 @@ def swarm(ctx: CheckContext) -> Outcome:
 def apparmor_profiles(ctx: CheckContext) -> Outcome:
     if ctx.facts.command("apparmor").stdout.strip() != "Y":
         return Outcome.na("AppArmor is not enabled on this host")
-    return per_container(lambda c: "no AppArmor profile" if c.get("AppArmorProfile") in ("", "unconfined", None) else None,
-                         "AppArmor profiles applied")(ctx)
+    return per_container(
+        lambda c: "no AppArmor profile" if c.get("AppArmorProfile") in ("", "unconfined", None) else None,
+        "AppArmor profiles applied",
+    )(ctx)
 
 
 def _unlabelled(c: dict) -> str | None:
@@ -314,21 +359,27 @@ def selinux_options(ctx: CheckContext) -> Outcome:
     if mode not in ("Enforcing", "Permissive"):
         return Outcome.na("SELinux is not enabled on this host")
     if mode == "Permissive":
-        return Outcome.failed("SELinux is Permissive: container labels are only logged, never enforced "
-                              "(setenforce 1, SELINUX=enforcing in /etc/selinux/config)")
+        return Outcome.failed(
+            "SELinux is Permissive: container labels are only logged, never enforced "
+            "(setenforce 1, SELINUX=enforcing in /etc/selinux/config)"
+        )
     enabled = ctx.setting("selinux-enabled")
     if enabled.value is not True:
-        return Outcome.failed(f"selinux-enabled = {enabled.value} ({enabled.source or 'dockerd default'}): dockerd "
-                              "gives containers no SELinux label, so SELinux does not confine them")
+        return Outcome.failed(
+            f"selinux-enabled = {enabled.value} ({enabled.source or 'dockerd default'}): dockerd "
+            "gives containers no SELinux label, so SELinux does not confine them"
+        )
     return judge(ctx, _unlabelled, "SELinux options set (labelled by dockerd: selinux-enabled)")
 
 
 def _ulimit_overrides(c: dict, defaults: dict) -> str | None:
     """The container's ulimits that are not the daemon's: dockerd copies its default-ulimits into every
     container's HostConfig.Ulimits when it creates it (moby mergeUlimits), so those are no override."""
+
     def daemon(name: str) -> tuple:
         d = defaults.get(name) or {}
         return d.get("Soft"), d.get("Hard")
+
     own = [u for u in c.get("Ulimits") or [] if (u.get("Soft"), u.get("Hard")) != daemon(u.get("Name"))]
     return ", ".join(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}" for u in own) or None
 
@@ -349,11 +400,17 @@ def _exec_record(ctx: CheckContext, flag: str) -> Outcome:
     flags are API fields no audit watch sees): only the sessions it still tracks are listed."""
     if not ctx.containers_known:
         return Outcome.na("dockerd is not answering: containers could not be listed")
-    live = [f"{_name(c)}: {len(c['ExecIDs'])} exec session(s) dockerd still tracks (docker exec inspect shows "
-            f"their {flag})" for c in ctx.containers if c.get("ExecIDs")]
-    return Outcome.info(*live, f"past `docker exec {'--privileged' if flag == 'Privileged' else '--user root'}` "
-                        "leaves no record on the host: dockerd forgets an exec once it has ended; an authorization "
-                        "plugin (2.12) is what can refuse or log them")
+    live = [
+        f"{_name(c)}: {len(c['ExecIDs'])} exec session(s) dockerd still tracks (docker exec inspect shows their {flag})"
+        for c in ctx.containers
+        if c.get("ExecIDs")
+    ]
+    return Outcome.info(
+        *live,
+        f"past `docker exec {'--privileged' if flag == 'Privileged' else '--user root'}` "
+        "leaves no record on the host: dockerd forgets an exec once it has ended; an authorization "
+        "plugin (2.12) is what can refuse or log them",
+    )
 
 
 predicate("5.23")(lambda ctx: _exec_record(ctx, "Privileged"))

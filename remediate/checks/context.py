@@ -137,8 +137,11 @@ class CheckContext:
     @cached_property
     def image_of_container(self) -> dict[str, str]:
         """Container name -> the id of the image it runs (not its Config.Image, which a re-tag may have moved)."""
-        return {c["Name"].lstrip("/"): c["ImageId"] for c in self.containers
-                if isinstance(c.get("Name"), str) and isinstance(c.get("ImageId"), str)}
+        return {
+            c["Name"].lstrip("/"): c["ImageId"]
+            for c in self.containers
+            if isinstance(c.get("Name"), str) and isinstance(c.get("ImageId"), str)
+        }
 
     @cached_property
     def images_in_use(self) -> list[dict]:
@@ -183,8 +186,11 @@ class CheckContext:
         rules: list[AuditRule] = []
         auditctl = self.facts.command("auditctl")
         if auditctl.ok and auditctl.stdout.strip() and "No rules" not in auditctl.stdout:
-            rules += [AuditRule("auditctl -l", n, line.strip())
-                      for n, line in enumerate(parse.lines(auditctl.stdout), 1) if line.strip()]
+            rules += [
+                AuditRule("auditctl -l", n, line.strip())
+                for n, line in enumerate(parse.lines(auditctl.stdout), 1)
+                if line.strip()
+            ]
             return rules
         for path, fact in sorted(self.facts.files.items()):
             if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":

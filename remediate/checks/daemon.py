@@ -20,8 +20,15 @@ from remediate.facts import parse
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 # A runtime is a sandbox by the binary it runs (its path's basename) or its containerd shim (runtimeType),
 # never by the name it is registered under: {"gvisor": {"path": "/usr/bin/runsc"}} is gVisor.
-SANDBOX_BINARIES = ("runsc", "kata-runtime", "kata-qemu", "kata-fc", "kata-clh", "containerd-shim-runsc-v1",
-                    "containerd-shim-kata-v2")
+SANDBOX_BINARIES = (
+    "runsc",
+    "kata-runtime",
+    "kata-qemu",
+    "kata-fc",
+    "kata-clh",
+    "containerd-shim-runsc-v1",
+    "containerd-shim-kata-v2",
+)
 SANDBOX_SHIMS = ("io.containerd.runsc.", "io.containerd.kata.", "io.containerd.kata-")
 # Checks that need the running daemon's answer (ctx.docker_info) say this when it gave none.
 NOT_ANSWERING = "dockerd is not answering: "
@@ -46,6 +53,7 @@ def _daemon_check(func):
         if not ctx.docker_installed:
             return Outcome.na("dockerd is not installed")
         return func(ctx)
+
     check.__name__ = func.__name__
     return check
 
@@ -54,6 +62,7 @@ def expect(key: str, wanted, *, equal: bool = True):
     def check(ctx: CheckContext) -> Outcome:
         value = ctx.setting(key).value
         return Outcome.of((value == wanted) == equal, where(ctx, key))
+
     return _daemon_check(check)
 
 
@@ -72,9 +81,11 @@ def live_restore(ctx: CheckContext) -> Outcome:
     """dockerd refuses to start with live-restore on a swarm node: there it cannot be had, and passes (as
     docker-bench-security passes it); 5.1 is where swarm itself is judged."""
     if parse.in_swarm(ctx.docker_info):
-        return Outcome.passed(f"this node is in a swarm (LocalNodeState={parse.swarm_state(ctx.docker_info)}): "
-                              "swarm mode and live-restore exclude each other, dockerd refuses to start with both",
-                              where(ctx, "live-restore"))
+        return Outcome.passed(
+            f"this node is in a swarm (LocalNodeState={parse.swarm_state(ctx.docker_info)}): "
+            "swarm mode and live-restore exclude each other, dockerd refuses to start with both",
+            where(ctx, "live-restore"),
+        )
     return Outcome.of(ctx.setting("live-restore").value is hardened.wanted("live-restore"), where(ctx, "live-restore"))
 
 
@@ -149,15 +160,18 @@ def tcp_tls(ctx: CheckContext) -> Outcome:
 def tcp_exposure(ctx: CheckContext) -> Outcome:
     exposures = ctx.effective.tcp_exposures
     if not exposures:
-        return Outcome.passed("no TCP endpoint in daemon.json hosts, -H flags, DOCKER_OPTS/Environment or docker.socket")
+        return Outcome.passed(
+            "no TCP endpoint in daemon.json hosts, -H flags, DOCKER_OPTS/Environment or docker.socket"
+        )
     return _exposure_outcome(exposures, ctx.effective.tls)
 
 
 def _exposure_outcome(exposures, tls) -> Outcome:
     """Passes only with client verification against a known CA: tlsverify without tlscacert (in
     daemon.json) accepts a client certificate from any CA of the system roots."""
-    lines = [f"{e.written} ({e.origin}, {e.source}): TLS {e.tls}" + "".join(f"; {n}" for n in e.notes)
-             for e in exposures]
+    lines = [
+        f"{e.written} ({e.origin}, {e.source}): TLS {e.tls}" + "".join(f"; {n}" for n in e.notes) for e in exposures
+    ]
     return Outcome.of(all(e.tls == "tlsverify" for e in exposures) and tls.ca is not None, *lines)
 
 
@@ -215,16 +229,20 @@ def seccomp_default(ctx: CheckContext) -> Outcome:
     if profile == "unconfined":
         return Outcome.failed(where(ctx, "seccomp-profile"))
     if ctx.docker_info is None:
-        return Outcome.na(NOT_ANSWERING + f"seccomp profile {profile or 'default'} is configured; whether seccomp "
-                          "is in force is only in docker info's SecurityOptions")
+        return Outcome.na(
+            NOT_ANSWERING + f"seccomp profile {profile or 'default'} is configured; whether seccomp "
+            "is in force is only in docker info's SecurityOptions"
+        )
     options = ctx.docker_info.get("SecurityOptions")
     seccomp = [o for o in options or [] if o.startswith("name=seccomp")]
     if options is not None and not seccomp:
         return Outcome.failed(f"docker info SecurityOptions lacks seccomp: {options}")
     unconfined = [o for o in seccomp if "profile=unconfined" in o.split(",")]
     if unconfined:
-        return Outcome.failed(f"docker info SecurityOptions: {unconfined[0]} (dockerd runs containers without "
-                              "seccomp unless they ask for a profile)")
+        return Outcome.failed(
+            f"docker info SecurityOptions: {unconfined[0]} (dockerd runs containers without "
+            "seccomp unless they ask for a profile)"
+        )
     return Outcome.passed(f"seccomp profile: {profile or 'default'}")
 
 
@@ -250,8 +268,11 @@ def _storage_notes(ctx: CheckContext) -> list[str]:
 
 def _problem_text(problem) -> str:
     where = ", ".join(str(s) for s in problem.evidence)
-    return f"{problem.kind}: {problem.message}" + (f" [{where}]" if where else "") + (
-        " — dockerd refuses to start" if problem.fatal else "")
+    return (
+        f"{problem.kind}: {problem.message}"
+        + (f" [{where}]" if where else "")
+        + (" — dockerd refuses to start" if problem.fatal else "")
+    )
 
 
 @predicate("REM-RUNNING")
@@ -261,15 +282,22 @@ def running(ctx: CheckContext) -> Outcome:
         answers = "dockerd answers" if ctx.docker_info is not None else "dockerd does not answer"
         return Outcome.na(f"systemctl was not found: docker.service's state cannot be read ({answers})")
     state = ctx.service.get("ActiveState", "unknown")
-    masked = [u for u, props in (("docker.service", ctx.service), ("docker.socket", ctx.socket))
-              if props.get("LoadState") == "masked"]
+    masked = [
+        u
+        for u, props in (("docker.service", ctx.service), ("docker.socket", ctx.socket))
+        if props.get("LoadState") == "masked"
+    ]
     if masked:
-        return Outcome.failed(f"docker.service is {state}", *(
-            f"{unit} is masked: docker.service cannot be started again until it is unmasked" for unit in masked))
+        return Outcome.failed(
+            f"docker.service is {state}",
+            *(f"{unit} is masked: docker.service cannot be started again until it is unmasked" for unit in masked),
+        )
     if state == "active":
         return Outcome.passed("docker.service is active")
     reason = ctx.effective.down_reason
-    return Outcome.failed(f"docker.service is {state}", *([f"journal: {reason.message or reason.line}"] if reason else []))
+    return Outcome.failed(
+        f"docker.service is {state}", *([f"journal: {reason.message or reason.line}"] if reason else [])
+    )
 
 
 @predicate("REM-DRIFT")

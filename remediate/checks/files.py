@@ -20,9 +20,15 @@ def _mode_outcome(files: list[FileFact], allowed: int, what: str) -> Outcome:
     if not present:
         return Outcome.na(f"{what}: not present on this host")
     bad = [f for f in present if f.mode is None or not mode_ok(f.mode, allowed)]
-    evidence = [f"{f.path}: mode {f.mode_octal()}, allowed at most {allowed:04o}"
-                + (f" (extra bits {f.mode & ~allowed & 0o7777:04o})" if f.mode is not None and not mode_ok(f.mode, allowed) else "")
-                for f in (bad or present)]
+    evidence = [
+        f"{f.path}: mode {f.mode_octal()}, allowed at most {allowed:04o}"
+        + (
+            f" (extra bits {f.mode & ~allowed & 0o7777:04o})"
+            if f.mode is not None and not mode_ok(f.mode, allowed)
+            else ""
+        )
+        for f in (bad or present)
+    ]
     return Outcome.of(not bad, *evidence)
 
 
@@ -52,18 +58,31 @@ def _files(ctx: CheckContext, what: str) -> list[FileFact]:
 
 # check id -> (files, owner:group) or (files, max mode)
 OWNERS = {
-    "3.1": ("docker.service", "root:root"), "3.3": ("docker.socket", "root:root"),
-    "3.5": ("/etc/docker", "root:root"), "3.7": ("certs.d", "root:root"),
-    "3.9": ("tlscacert", "root:root"), "3.11": ("tlscert", "root:root"), "3.13": ("tlskey", "root:root"),
-    "3.15": ("docker.sock", "root:docker"), "3.17": ("daemon.json", "root:root"),
-    "3.19": ("/etc/default/docker", "root:root"), "3.22": ("/etc/sysconfig/docker", "root:root"),
+    "3.1": ("docker.service", "root:root"),
+    "3.3": ("docker.socket", "root:root"),
+    "3.5": ("/etc/docker", "root:root"),
+    "3.7": ("certs.d", "root:root"),
+    "3.9": ("tlscacert", "root:root"),
+    "3.11": ("tlscert", "root:root"),
+    "3.13": ("tlskey", "root:root"),
+    "3.15": ("docker.sock", "root:docker"),
+    "3.17": ("daemon.json", "root:root"),
+    "3.19": ("/etc/default/docker", "root:root"),
+    "3.22": ("/etc/sysconfig/docker", "root:root"),
     "3.23": ("/run/containerd/containerd.sock", "root:root"),
 }
 MODES = {
-    "3.2": ("docker.service", 0o644), "3.4": ("docker.socket", 0o644), "3.6": ("/etc/docker", 0o755),
-    "3.8": ("certs.d", 0o444), "3.10": ("tlscacert", 0o444), "3.12": ("tlscert", 0o444),
-    "3.14": ("tlskey", 0o400), "3.16": ("docker.sock", 0o660), "3.18": ("daemon.json", 0o644),
-    "3.20": ("/etc/default/docker", 0o644), "3.21": ("/etc/sysconfig/docker", 0o644),
+    "3.2": ("docker.service", 0o644),
+    "3.4": ("docker.socket", 0o644),
+    "3.6": ("/etc/docker", 0o755),
+    "3.8": ("certs.d", 0o444),
+    "3.10": ("tlscacert", 0o444),
+    "3.12": ("tlscert", 0o444),
+    "3.14": ("tlskey", 0o400),
+    "3.16": ("docker.sock", 0o660),
+    "3.18": ("daemon.json", 0o644),
+    "3.20": ("/etc/default/docker", 0o644),
+    "3.21": ("/etc/sysconfig/docker", 0o644),
     "3.24": ("/run/containerd/containerd.sock", 0o660),
 }
 

@@ -36,8 +36,10 @@ AUDITED = {
     "1.1.18": ("bin", "runc"),
 }
 # Why the policy's default (audit_data_dirs: none) leaves 1.1.4 and 1.1.5 unwatched.
-DATA_DIR_WHY = ("not watched on purpose (policy audit_data_dirs: none): a `-w DIR` watch is recursive, so every "
-                "file containers and image pulls write under it becomes an audit record (log volume, audit backlog)")
+DATA_DIR_WHY = (
+    "not watched on purpose (policy audit_data_dirs: none): a `-w DIR` watch is recursive, so every "
+    "file containers and image pulls write under it becomes an audit record (log volume, audit backlog)"
+)
 # Directories the facts do not read but that exist wherever Docker runs.
 _ALWAYS_PRESENT = {"/run/containerd"}
 # Release lines and their newest patch release: data, updated in one place (1.2.2).
@@ -80,8 +82,10 @@ def _absent(ctx: CheckContext, check_id: str) -> str:
         return f"{name} does not exist on this host"
     path = configured_path(ctx, check_id)
     if kind == "data-root" and path not in ctx.facts.files:
-        return (f"data-root {path} is not among the paths gathered, and the running dockerd does not report it "
-                "as its root: whether it exists is unknown")
+        return (
+            f"data-root {path} is not among the paths gathered, and the running dockerd does not report it "
+            "as its root: whether it exists is unknown"
+        )
     return f"{path} does not exist on this host"
 
 
@@ -93,14 +97,20 @@ def _audit_check(check_id: str):
         real = ctx.canonical(path)
         matches = ctx.rules_watching(path)
         if matches:
-            return Outcome.passed(*(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path(), path, real)
-                                    for r in matches))
+            return Outcome.passed(
+                *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path(), path, real) for r in matches)
+            )
         near = [r for r in ctx.audit_rules if r.watched_path() and path in r.watched_path()]
         hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
         source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
         resolved = [f"{path} is {real} as this host resolves it"] if real != path else []
-        return Outcome.failed(f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
-                              *hint, *resolved, *_unwatched_on_purpose(ctx, check_id))
+        return Outcome.failed(
+            f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
+            *hint,
+            *resolved,
+            *_unwatched_on_purpose(ctx, check_id),
+        )
+
     return check
 
 
@@ -175,22 +185,28 @@ def docker_version(ctx: CheckContext) -> Outcome:
     if line is None:
         if version > max(_numbers(spec["latest"]) for spec in lines.values()):
             return Outcome.passed(found, "newer than every line in the release table: the table needs updating")
-        return Outcome.failed(found, f"engine line {version[0]}.{version[1]} is past its end of life (no security "
-                                     f"fixes); {upgrade}")
+        return Outcome.failed(
+            found, f"engine line {version[0]}.{version[1]} is past its end of life (no security fixes); {upgrade}"
+        )
     spec = lines[line]
     latest = str(spec["latest"])
     newest = f"the newest {line} patch release is {latest}" + (f" ({spec['released']})" if spec["released"] else "")
     eol = spec["eol"]
     if isinstance(eol, dt.date) and ctx.today > eol:
-        return Outcome.failed(found, f"engine line {line} is past its end of life since {eol} (no security fixes; "
-                                     f"{newest}); {upgrade}")
+        return Outcome.failed(
+            found, f"engine line {line} is past its end of life since {eol} (no security fixes; {newest}); {upgrade}"
+        )
     if version < _numbers(latest):
-        return Outcome.failed(found, f"{newest}: later patch releases carry security fixes this engine lacks "
-                                     f"(newest maintained release: {_newest_maintained(lines, ctx.today)})")
+        return Outcome.failed(
+            found,
+            f"{newest}: later patch releases carry security fixes this engine lacks "
+            f"(newest maintained release: {_newest_maintained(lines, ctx.today)})",
+        )
     return Outcome.passed(found, f"{newest}" + (f"; line {line} is maintained until {eol}" if eol else ""))
 
 
 def _newest_maintained(lines: dict, today: dt.date) -> str:
-    maintained = [str(spec["latest"]) for spec in lines.values()
-                  if not isinstance(spec["eol"], dt.date) or spec["eol"] >= today]
+    maintained = [
+        str(spec["latest"]) for spec in lines.values() if not isinstance(spec["eol"], dt.date) or spec["eol"] >= today
+    ]
     return max(maintained, key=_numbers) if maintained else "none in the table"

@@ -36,8 +36,8 @@ def per_image_in_use(problem):
             return Outcome.na(f"no container runs any of the {len(ctx.images)} image(s) on this host")
         found = [(image, problem(ctx, image)) for image in ctx.images_in_use]
         bad = [f"{image_name(i)}: {why} (used by {_users(ctx, i)})" for i, why in found if why]
-        return (Outcome.failed(*bad) if bad else
-                Outcome.passed(f"{len(found)} image(s) in use, none failing"))
+        return Outcome.failed(*bad) if bad else Outcome.passed(f"{len(found)} image(s) in use, none failing")
+
     return check
 
 

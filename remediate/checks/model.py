@@ -74,9 +74,16 @@ class Result:
     waiver: dict | None = None
 
     def to_json(self) -> dict:
-        data = {"id": self.check.id, "cis": self.check.cis, "title": self.check.title,
-                "severity": self.check.severity, "concern": self.check.concern, "status": self.status,
-                "fixable": self.check.fixable, "evidence": list(self.evidence)}
+        data = {
+            "id": self.check.id,
+            "cis": self.check.cis,
+            "title": self.check.title,
+            "severity": self.check.severity,
+            "concern": self.check.concern,
+            "status": self.status,
+            "fixable": self.check.fixable,
+            "evidence": list(self.evidence),
+        }
         if self.waiver:
             data["waiver"] = self.waiver
         return data
@@ -95,6 +102,7 @@ class Registry:
                 raise ValueError(f"two predicates for check {check_id}")
             self.predicates[check_id] = func
             return func
+
         return decorate
 
 

@@ -15,13 +15,19 @@ SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 # strconv.ParseBool's false spellings: the docker CLI treats every other non-empty value as true.
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 _ASSIGNMENT = re.compile(r"""(?:^|[\s;])(?:export\s+)?DOCKER_CONTENT_TRUST=(?:"([^"]*)"|'([^']*)'|([^\s;]*))""")
-NOTARY_RETIRED = ("Docker Content Trust is retired: the Notary v1 service at notary.docker.io shuts down on "
-                  "2026-12-08 and the docker CLI dropped content trust in 29.0")
-TRUST_BREAKS = ("with it set, an older docker CLI asks notary.docker.io for signatures: once Notary v1 is gone every "
-                "`docker pull`, `docker push`, `docker run` and `docker build` of a Docker Hub image fails, and "
-                "`docker trust` stops working")
-TRUST_INSTEAD = ("unset it, and pin images by digest (image@sha256:...) and verify signed attestations "
-                 "(cosign, Docker's image attestations) instead")
+NOTARY_RETIRED = (
+    "Docker Content Trust is retired: the Notary v1 service at notary.docker.io shuts down on "
+    "2026-12-08 and the docker CLI dropped content trust in 29.0"
+)
+TRUST_BREAKS = (
+    "with it set, an older docker CLI asks notary.docker.io for signatures: once Notary v1 is gone every "
+    "`docker pull`, `docker push`, `docker run` and `docker build` of a Docker Hub image fails, and "
+    "`docker trust` stops working"
+)
+TRUST_INSTEAD = (
+    "unset it, and pin images by digest (image@sha256:...) and verify signed attestations "
+    "(cosign, Docker's image attestations) instead"
+)
 
 
 def content_trust_settings(text: str) -> list[tuple[str, str]]:
@@ -44,14 +50,18 @@ def content_trust(ctx: CheckContext) -> Outcome:
         return Outcome.failed(*enabled, NOTARY_RETIRED, TRUST_BREAKS, TRUST_INSTEAD)
     if settings:
         return Outcome.passed(*(f"{line} (set to a false value: content trust stays off)" for line, _ in settings))
-    return Outcome.passed("DOCKER_CONTENT_TRUST is not set system-wide (/etc/environment, /etc/profile, "
-                          "/etc/profile.d, /etc/bash.bashrc)")
+    return Outcome.passed(
+        "DOCKER_CONTENT_TRUST is not set system-wide (/etc/environment, /etc/profile, /etc/profile.d, /etc/bash.bashrc)"
+    )
 
 
 @predicate("4.5")
 def content_trust_retired(ctx: CheckContext) -> Outcome:
-    return Outcome.info(f"retired: {NOTARY_RETIRED}; remediate does not recommend enabling it (REM-CONTENT-TRUST "
-                        "warns where it is still set)", TRUST_INSTEAD.replace("unset it, and pin", "pin"))
+    return Outcome.info(
+        f"retired: {NOTARY_RETIRED}; remediate does not recommend enabling it (REM-CONTENT-TRUST "
+        "warns where it is still set)",
+        TRUST_INSTEAD.replace("unset it, and pin", "pin"),
+    )
 
 
 # Runtime monitors that also run as containers: the monitor's own images (not a forwarder such as falcosidekick,
@@ -67,8 +77,12 @@ def runtime_monitor(ctx: CheckContext) -> Outcome:
         return Outcome.passed("Falco is active (systemd unit)")
     running = [c for c in ctx.running_containers if _monitor(c)]
     if running:
-        return Outcome.passed(*(f"container {str(c.get('Name', '?')).lstrip('/')} runs {_monitor(c)} "
-                                f"(image {c.get('Image')})" for c in running))
+        return Outcome.passed(
+            *(
+                f"container {str(c.get('Name', '?')).lstrip('/')} runs {_monitor(c)} (image {c.get('Image')})"
+                for c in running
+            )
+        )
     seen = "no Falco service is active"
     if not ctx.containers_known:
         return Outcome.failed(seen, "containers could not be listed: a monitor running as a container is not seen")
@@ -86,8 +100,10 @@ def _monitor(container: dict) -> str | None:
 def mandatory_access_control(ctx: CheckContext) -> Outcome:
     apparmor = ctx.facts.command("apparmor").stdout.strip() == "Y"
     selinux = ctx.facts.command("selinux").stdout.strip()
-    return Outcome.of(apparmor or selinux == "Enforcing",
-                      f"AppArmor: {'enabled' if apparmor else 'not enabled'}; SELinux: {selinux or 'not installed'}")
+    return Outcome.of(
+        apparmor or selinux == "Enforcing",
+        f"AppArmor: {'enabled' if apparmor else 'not enabled'}; SELinux: {selinux or 'not installed'}",
+    )
 
 
 @predicate("REM-IP-FORWARD")
@@ -97,17 +113,23 @@ def ip_forward(ctx: CheckContext) -> Outcome:
         return Outcome.na("sysctl net.ipv4.ip_forward could not be read")
     if value == "1":
         return Outcome.passed("net.ipv4.ip_forward = 1")
-    return Outcome.failed(f"net.ipv4.ip_forward = {value}: containers on bridge networks get no traffic routed "
-                          "through the host (dockerd sets 1 at start unless ip-forward is false; something reset it)")
+    return Outcome.failed(
+        f"net.ipv4.ip_forward = {value}: containers on bridge networks get no traffic routed "
+        "through the host (dockerd sets 1 at start unless ip-forward is false; something reset it)"
+    )
 
 
 def overlapping_ranges(text: str) -> list[str]:
     """Each pair of different users whose subordinate ranges share ids, as 'a START-END and b START-END'."""
-    spans = sorted((start, start + count, name) for name, ranges in parse.id_ranges(text).items()
-                   for start, count in ranges if count > 0)
+    spans = sorted(
+        (start, start + count, name)
+        for name, ranges in parse.id_ranges(text).items()
+        for start, count in ranges
+        if count > 0
+    )
     found = []
     for i, (start, end, name) in enumerate(spans):
-        for other_start, other_end, other in spans[i + 1:]:
+        for other_start, other_end, other in spans[i + 1 :]:
             if other_start >= end:
                 break
             if other != name:
@@ -124,4 +146,6 @@ def subid_overlap(ctx: CheckContext) -> Outcome:
     overlaps = [f"{f.path}: {pair}" for f in present for pair in overlapping_ranges(f.text() or "")]
     if overlaps:
         return Outcome.failed(*overlaps)
-    return Outcome.passed(*(f"{f.path}: {len(parse.id_ranges(f.text() or ''))} user(s), no shared ids" for f in present))
+    return Outcome.passed(
+        *(f"{f.path}: {len(parse.id_ranges(f.text() or ''))} user(s), no shared ids" for f in present)
+    )

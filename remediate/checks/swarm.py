@@ -28,11 +28,14 @@ def swarm_check(func=None, *, manager: bool = False):
                 return Outcome.na("this node is not in a swarm (LocalNodeState=inactive)")
             state = parse.swarm_state(ctx.docker_info)
             if manager and not ctx.swarm_manager:
-                return Outcome.na(f"only a manager can tell (this node: LocalNodeState={state}, not a manager "
-                                  "or a locked one)")
+                return Outcome.na(
+                    f"only a manager can tell (this node: LocalNodeState={state}, not a manager or a locked one)"
+                )
             return func(ctx)
+
         check.__name__ = func.__name__
         return check
+
     return wrap(func) if func else wrap
 
 
@@ -45,8 +48,10 @@ def managers(ctx: CheckContext) -> Outcome:
     tolerated = (count - 1) // 2
     evidence = f"{count} manager(s) of {ctx.swarm.get('Nodes', '?')} node(s): raft tolerates losing {tolerated}"
     if count % 2 == 0:
-        return Outcome.failed(evidence + f"; an even count tolerates no more loss than {count - 1} managers "
-                                          "and adds a node whose compromise controls the swarm")
+        return Outcome.failed(
+            evidence + f"; an even count tolerates no more loss than {count - 1} managers "
+            "and adds a node whose compromise controls the swarm"
+        )
     if count > 7:
         return Outcome.failed(evidence + "; Docker advises at most 7 managers")
     return Outcome.passed(evidence)
@@ -56,35 +61,51 @@ def managers(ctx: CheckContext) -> Outcome:
 @swarm_check
 def bound_interfaces(ctx: CheckContext) -> Outcome:
     if parse.swarm_state(ctx.docker_info) == "locked":
-        return Outcome.na("this manager is locked (autolock, since its restart): it serves no swarm port until "
-                          "`docker swarm unlock`")
-    bad = [f"dockerd listens on {listener.address or '*'}:{listener.port} ({SWARM_PORTS[listener.port]}) "
-           "on every interface" for listener in ctx.listeners
-           if listener.port in SWARM_PORTS and "dockerd" in listener.process and listener.address in WILDCARDS]
+        return Outcome.na(
+            "this manager is locked (autolock, since its restart): it serves no swarm port until `docker swarm unlock`"
+        )
+    bad = [
+        f"dockerd listens on {listener.address or '*'}:{listener.port} ({SWARM_PORTS[listener.port]}) "
+        "on every interface"
+        for listener in ctx.listeners
+        if listener.port in SWARM_PORTS and "dockerd" in listener.process and listener.address in WILDCARDS
+    ]
     for service in ctx.swarm_services:
         for port in service.get("Ports") or []:
             if port.get("PublishedPort"):
-                bad.append(f"service {service.get('Name')}: {port.get('PublishedPort')}/{port.get('Protocol', 'tcp')}"
-                           f"->{port.get('TargetPort')} published in {port.get('PublishMode', 'ingress')} mode on "
-                           "every interface of " + ("every node" if port.get("PublishMode") != "host" else "its nodes"))
+                bad.append(
+                    f"service {service.get('Name')}: {port.get('PublishedPort')}/{port.get('Protocol', 'tcp')}"
+                    f"->{port.get('TargetPort')} published in {port.get('PublishMode', 'ingress')} mode on "
+                    "every interface of " + ("every node" if port.get("PublishMode") != "host" else "its nodes")
+                )
     if bad:
         return Outcome.failed(*bad)
     shown = [f"{l.address}:{l.port}" for l in ctx.listeners if l.port in SWARM_PORTS and "dockerd" in l.process]
-    return Outcome.passed(f"swarm ports bound to {', '.join(shown) or 'no wildcard address'}; "
-                          f"{len(ctx.swarm_services)} service(s) listed, none published")
+    return Outcome.passed(
+        f"swarm ports bound to {', '.join(shown) or 'no wildcard address'}; "
+        f"{len(ctx.swarm_services)} service(s) listed, none published"
+    )
 
 
 @predicate("7.3")
 @swarm_check
 def encrypted_overlays(ctx: CheckContext) -> Outcome:
     if not ctx.facts.command("swarm_networks").ok:
-        return Outcome.na("overlay networks could not be listed: " + ctx.facts.command("swarm_networks").stderr.strip()[:200])
+        return Outcome.na(
+            "overlay networks could not be listed: " + ctx.facts.command("swarm_networks").stderr.strip()[:200]
+        )
     if not ctx.overlay_networks:
         return Outcome.na("no overlay network on this node")
-    bad = [f"overlay network {n.get('Name')}{' (the ingress network)' if n.get('Ingress') else ''} is not encrypted"
-           for n in ctx.overlay_networks if "encrypted" not in (n.get("Options") or {})]
-    return Outcome.failed(*bad) if bad else Outcome.passed(
-        f"{len(ctx.overlay_networks)} overlay network(s), all with the encrypted option")
+    bad = [
+        f"overlay network {n.get('Name')}{' (the ingress network)' if n.get('Ingress') else ''} is not encrypted"
+        for n in ctx.overlay_networks
+        if "encrypted" not in (n.get("Options") or {})
+    ]
+    return (
+        Outcome.failed(*bad)
+        if bad
+        else Outcome.passed(f"{len(ctx.overlay_networks)} overlay network(s), all with the encrypted option")
+    )
 
 
 @predicate("7.4")
@@ -95,10 +116,14 @@ def secrets_used(ctx: CheckContext) -> Outcome:
     using = [s.get("Name") for s in ctx.swarm_services if s.get("Secrets")]
     others = [s.get("Name") for s in ctx.swarm_services if not s.get("Secrets")]
     if using:
-        return Outcome.passed(f"service(s) using swarm secrets: {', '.join(using)}",
-                              *([f"no secret referenced by: {', '.join(others)}"] if others else []))
-    return Outcome.failed(f"none of the {len(others)} service(s) references a swarm secret: {', '.join(others)} "
-                          "(credentials then travel in environment variables or images)")
+        return Outcome.passed(
+            f"service(s) using swarm secrets: {', '.join(using)}",
+            *([f"no secret referenced by: {', '.join(others)}"] if others else []),
+        )
+    return Outcome.failed(
+        f"none of the {len(others)} service(s) references a swarm secret: {', '.join(others)} "
+        "(credentials then travel in environment variables or images)"
+    )
 
 
 @predicate("7.5")
@@ -116,8 +141,11 @@ def node_cert_expiry(ctx: CheckContext) -> Outcome:
     if not isinstance(expiry, int) or expiry <= 0:
         return Outcome.na(f"docker info gives no node certificate expiry ({expiry!r})")
     days = expiry / NS_PER_DAY
-    return Outcome.of(days <= limit, f"node certificates expire (and are rotated) every {days:g} days "
-                                     f"(Swarm.Cluster.Spec.CAConfig.NodeCertExpiry; policy: at most {limit})")
+    return Outcome.of(
+        days <= limit,
+        f"node certificates expire (and are rotated) every {days:g} days "
+        f"(Swarm.Cluster.Spec.CAConfig.NodeCertExpiry; policy: at most {limit})",
+    )
 
 
 @predicate("7.9")
@@ -125,8 +153,9 @@ def node_cert_expiry(ctx: CheckContext) -> Outcome:
 def data_path_separated(ctx: CheckContext) -> Outcome:
     node = ctx.swarm_node
     if not node:
-        return Outcome.na("dockerd's swarm state file could not be read: " +
-                          ctx.facts.command("swarm_node").stderr.strip()[:200])
+        return Outcome.na(
+            "dockerd's swarm state file could not be read: " + ctx.facts.command("swarm_node").stderr.strip()[:200]
+        )
     advertise = parse.host_of(str(node.get("AdvertiseAddr") or node.get("LocalAddr") or ""))
     data_path = parse.host_of(str(node.get("DataPathAddr") or ""))
     evidence = f"advertise address {advertise or '(none)'}, data path address {data_path or '(unset: the same)'}"

@@ -21,8 +21,7 @@ from remediate.connection.local import LocalConnection
 from remediate.connection.ssh import Endpoint, SSHConnection, SSHSettings
 from remediate.errors import InventoryError
 
-__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "Limits", "connect",
-           "quote_command"]
+__all__ = ["Become", "CommandResult", "ConnectOptions", "Connection", "HostLike", "Limits", "connect", "quote_command"]
 
 TRUE_WORDS = {"true", "yes", "on", "1"}
 _ADDRESS = re.compile(r"[A-Za-z0-9_.:%][A-Za-z0-9_.:%-]*")
@@ -71,14 +70,17 @@ def become_of(host: HostLike, options: ConnectOptions) -> Become:
     method = str(host.vars.get("ansible_become_method") or "sudo")
     if method != "sudo":
         raise InventoryError(f"{host.name}: ansible_become_method {method!r} is not supported (only sudo)")
-    password = (options.become_password or host.vars.get("ansible_become_password")
-                or host.vars.get("ansible_become_pass"))
-    return Become(user=str(host.vars.get("ansible_become_user") or "root"),
-                  password=str(password) if password else None)
+    password = (
+        options.become_password or host.vars.get("ansible_become_password") or host.vars.get("ansible_become_pass")
+    )
+    return Become(
+        user=str(host.vars.get("ansible_become_user") or "root"), password=str(password) if password else None
+    )
 
 
-def endpoint_of(host: HostLike, options: ConnectOptions, resolve_host: Resolver | None = None,
-                depth: int = 0) -> Endpoint:
+def endpoint_of(
+    host: HostLike, options: ConnectOptions, resolve_host: Resolver | None = None, depth: int = 0
+) -> Endpoint:
     """Where and how to log in to `host`, with its jump hosts, from its vars and ~/.ssh/config."""
     if depth > MAX_JUMPS:
         raise InventoryError(f"{host.name}: proxy jump chain longer than {MAX_JUMPS} hops (a loop?)")
@@ -96,7 +98,8 @@ def endpoint_of(host: HostLike, options: ConnectOptions, resolve_host: Resolver 
         key_files=_key_files(v.get("ansible_ssh_private_key_file"), cfg),
         password=_str_or_none(v.get("ansible_password") or v.get("ansible_ssh_pass")),
         known_hosts=[Path(str(p)).expanduser() for p in ([extra] if isinstance(extra, (str, Path)) else extra)]
-        + _config_known_hosts(cfg) + list(options.known_hosts),
+        + _config_known_hosts(cfg)
+        + list(options.known_hosts),
         host_key_alias=cfg.get("hostkeyalias"),
         strict_host_key_checking="accept-new" if options.accept_new_host_keys else cfg.get("stricthostkeychecking"),
     )
@@ -106,8 +109,9 @@ def endpoint_of(host: HostLike, options: ConnectOptions, resolve_host: Resolver 
     return endpoint
 
 
-def _jump_chain(label: str, spec: str, target: Endpoint, options: ConnectOptions,
-                resolve_host: Resolver | None, depth: int) -> Endpoint:
+def _jump_chain(
+    label: str, spec: str, target: Endpoint, options: ConnectOptions, resolve_host: Resolver | None, depth: int
+) -> Endpoint:
     """`[user@]host[:port]` hops, comma-separated and in order, like ssh -J; a hop may name an inventory host."""
     previous: Endpoint | None = None
     for hop in (h.strip() for h in spec.split(",") if h.strip()):
@@ -118,7 +122,8 @@ def _jump_chain(label: str, spec: str, target: Endpoint, options: ConnectOptions
             user, host, port = parse_jump(label, hop)
             cfg = _ssh_config(options).lookup(_checked_address(label, "proxy jump host", host))
             endpoint = Endpoint(
-                label=f"{label} (jump host {hop})", host=str(cfg.get("hostname") or host),
+                label=f"{label} (jump host {hop})",
+                host=str(cfg.get("hostname") or host),
                 port=_port(label, port or cfg.get("port") or 22),
                 user=user or str(cfg.get("user") or target.user),
                 # The inventory's key for the target usually opens the bastion too (same admins).
@@ -146,8 +151,10 @@ def _checked_address(label: str, what: str, address: str) -> str:
     """A host name or IP literal, nothing else: it is looked up in ~/.ssh/config, where paramiko runs
     `Match exec` commands through a shell with the name spliced in (%h), as OpenSSH did before 9.6."""
     if not _ADDRESS.fullmatch(address):
-        raise InventoryError(f"{label}: {what} {address!r} is not a host name or IP address "
-                             "(letters, digits and . _ : % - only, not starting with -)")
+        raise InventoryError(
+            f"{label}: {what} {address!r} is not a host name or IP address "
+            "(letters, digits and . _ : % - only, not starting with -)"
+        )
     return address
 
 

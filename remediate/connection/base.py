@@ -94,8 +94,11 @@ class CommandResult:
         """Return self, or raise CommandFailed naming `what` when the command failed."""
         if not self.ok:
             detail = self.text("stderr").strip()[-500:]
-            raise CommandFailed(f"{what} failed (exit {self.rc})" + (f": {detail}" if detail else ""),
-                                rc=self.rc, stderr=self.text("stderr"))
+            raise CommandFailed(
+                f"{what} failed (exit {self.rc})" + (f": {detail}" if detail else ""),
+                rc=self.rc,
+                stderr=self.text("stderr"),
+            )
         return self
 
 
@@ -122,7 +125,7 @@ def quote_command(argv: Sequence[str]) -> str:
 def describe(argv: Sequence[str], width: int = 160) -> str:
     """A command as an operator recognises it in a message: script bodies left out, cut at `width`."""
     text = " ".join("<script>" if "\n" in word or len(word) > 80 else shlex.quote(word) for word in argv)
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def script_argv(script: str, args: Sequence[str] = ()) -> list[str]:
@@ -145,8 +148,14 @@ class Connection(ABC):
     login_user: str
     become: Become
 
-    def __init__(self, host_name: str, login_user: str, become: Become | None = None,
-                 become_by_default: bool = False, limits: Limits | None = None):
+    def __init__(
+        self,
+        host_name: str,
+        login_user: str,
+        become: Become | None = None,
+        become_by_default: bool = False,
+        limits: Limits | None = None,
+    ):
         self.host_name = host_name
         self.login_user = login_user
         self.become = become or Become()
@@ -187,8 +196,9 @@ class Connection(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.host_name} user={self.login_user} become={self.become!r}>"
 
-    def run(self, argv: Sequence[str], *, stdin: bytes | None = None, become: bool = False,
-            timeout: float | None = None) -> CommandResult:
+    def run(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, become: bool = False, timeout: float | None = None
+    ) -> CommandResult:
         """Run argv (never through a shell of ours); with become, as the become user via sudo.
 
         `timeout` None means the connection's default deadline (limits.command_timeout), never "forever"."""
@@ -204,8 +214,15 @@ class Connection(ABC):
             self._running = None
             self.phase = ""
 
-    def run_script(self, script: str, *, args: Sequence[str] = (), stdin: bytes | None = None,
-                   become: bool = False, timeout: float | None = None) -> CommandResult:
+    def run_script(
+        self,
+        script: str,
+        *,
+        args: Sequence[str] = (),
+        stdin: bytes | None = None,
+        become: bool = False,
+        timeout: float | None = None,
+    ) -> CommandResult:
         """Run a trusted POSIX sh script of ours; `args` become its $1, $2, ..."""
         return self.run(script_argv(script, args), stdin=stdin, become=become, timeout=timeout)
 
@@ -238,8 +255,7 @@ class Connection(ABC):
             what = f"{size_text(self.limits.host_output)} of output over this connection"
         else:
             what = f"{size_text(self.limits.command_output)} of output for one command"
-        return OutputTooLarge(f"{self.host_name}: sent more than {what}; stopped reading "
-                              f"(command: {self._last})")
+        return OutputTooLarge(f"{self.host_name}: sent more than {what}; stopped reading (command: {self._last})")
 
     def _timed_out(self, timeout: float) -> CommandTimeout:
         waiting = f" waiting for {self.phase}" if self.phase else ""

@@ -107,7 +107,9 @@ class FileInfo:
     target_kind: str  # what the path resolves to (== kind unless a symlink)
     link_target: str | None
     stat: FileStat | None  # None when stat is missing or failed on the host
-    content: bytes | None = field(repr=False)  # regular files (or links to them) that could be read; never for a stat step
+    content: bytes | None = field(
+        repr=False
+    )  # regular files (or links to them) that could be read; never for a stat step
     truncated: bool = False
 
     @property
@@ -144,15 +146,28 @@ class StepResult:
         if "kind" not in meta:
             return None
         try:
-            stat = FileStat(int(meta["mode"], 8), int(meta["uid"]), int(meta["gid"]), meta["owner"],
-                            meta["group"], int(meta["size"]), int(meta["mtime"]),
-                            *(int(meta[k]) if meta.get(k, "").isdigit() else None for k in ("dev", "ino")))
+            stat = FileStat(
+                int(meta["mode"], 8),
+                int(meta["uid"]),
+                int(meta["gid"]),
+                meta["owner"],
+                meta["group"],
+                int(meta["size"]),
+                int(meta["mtime"]),
+                *(int(meta[k]) if meta.get(k, "").isdigit() else None for k in ("dev", "ino")),
+            )
         except (KeyError, ValueError):
             stat = None
         target = meta.get("target", meta["kind"])
         readable = target == "file" and self.rc == 0 and meta.get("read") != "no"
-        return FileInfo(kind=meta["kind"], target_kind=target, link_target=meta.get("link"), stat=stat,
-                        content=self.stdout if readable else None, truncated=meta.get("truncated") == "1")
+        return FileInfo(
+            kind=meta["kind"],
+            target_kind=target,
+            link_target=meta.get("link"),
+            stat=stat,
+            content=self.stdout if readable else None,
+            truncated=meta.get("truncated") == "1",
+        )
 
 
 @dataclass(frozen=True)
@@ -185,8 +200,9 @@ class Batch:
         words = checked_argv(argv)
         refs = self._params(words)
         m, o, e = self._files()
-        return self._add(key, f"run {quote_command(words)[:80]}",
-                         f': >{m}; ( {" ".join(refs)} ) </dev/null >{o} 2>{e}', words)
+        return self._add(
+            key, f"run {quote_command(words)[:80]}", f": >{m}; ( {' '.join(refs)} ) </dev/null >{o} 2>{e}", words
+        )
 
     def add_read(self, key: str, path: str, *, limit: int = READ_LIMIT) -> Batch:
         """Read a path: kind, stat (mode, owner, size, mtime, device, inode), symlink target, and a regular
@@ -204,8 +220,9 @@ class Batch:
         m, o, e = self._files()
         return self._add(key, f"stat {path!r}", f": >{o}; statfile {ref} >{m} 2>{e}", [path])
 
-    def add_shell(self, key: str, snippet: str, env: Mapping[str, str] | None = None,
-                  inputs: Mapping[str, str] | None = None) -> Batch:
+    def add_shell(
+        self, key: str, snippet: str, env: Mapping[str, str] | None = None, inputs: Mapping[str, str] | None = None
+    ) -> Batch:
         """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
 
         Each env value is passed as a positional parameter and assigned inside
@@ -247,17 +264,18 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
             raise BatchOutputError("the batch produced no framed output" + self._at(0))
         # The rc line, one size line per file, the data line, then the bytes.
         head = output[start:].split(b"\n", 3 * steps + 2)
-        rcs, sizes = head[0].split(b" ")[2:], head[1:1 + 3 * steps]
+        rcs, sizes = head[0].split(b" ")[2:], head[1 : 1 + 3 * steps]
         frames = []
         for index in range(steps):
             try:
-                frame = (int(rcs[index]), *(int(n) for n in sizes[3 * index:3 * index + 3]))
+                frame = (int(rcs[index]), *(int(n) for n in sizes[3 * index : 3 * index + 3]))
                 if len(frame) != 4 or min(frame[1:]) < 0:
                     raise ValueError
             except (IndexError, ValueError):
                 detail = "ended" if len(head) < 3 * index + 5 else "is garbled"
-                raise BatchOutputError(f"batch output {detail} in the step results (from byte {start})"
-                                       + self._at(index)) from None
+                raise BatchOutputError(
+                    f"batch output {detail} in the step results (from byte {start})" + self._at(index)
+                ) from None
             frames.append(frame)
         if len(rcs) != steps or len(head) < 3 * steps + 3 or head[3 * steps + 1] != self.marker + b" data":
             raise BatchOutputError(f"batch output is garbled after the step results (from byte {start})")
@@ -266,9 +284,14 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
         for index, (step, (rc, n_meta, n_out, n_err)) in enumerate(zip(self._steps, frames)):
             stop = pos + n_meta + n_out + n_err
             if stop > len(output):
-                raise BatchOutputError(f"batch output truncated: {len(output) - pos} of {stop - pos} bytes"
-                                       + self._at(index))
-            meta, out, err = output[pos:pos + n_meta], output[pos + n_meta:stop - n_err], output[stop - n_err:stop]
+                raise BatchOutputError(
+                    f"batch output truncated: {len(output) - pos} of {stop - pos} bytes" + self._at(index)
+                )
+            meta, out, err = (
+                output[pos : pos + n_meta],
+                output[pos + n_meta : stop - n_err],
+                output[stop - n_err : stop],
+            )
             results[step.key] = self._result(step.key, rc, meta, out, err)
             pos = stop
         if not output.startswith(self.marker + b" end %d\n" % steps, pos):
@@ -321,8 +344,9 @@ def _meta(raw: bytes) -> dict[str, str]:
     return meta
 
 
-def run_batch(conn: Connection, batch: Batch, *, become: bool = False,
-              timeout: float | None = 120) -> dict[str, StepResult]:
+def run_batch(
+    conn: Connection, batch: Batch, *, become: bool = False, timeout: float | None = 120
+) -> dict[str, StepResult]:
     """Run the whole batch in one round trip and return each step's result."""
     script, args = batch.script()
     result = conn.run_script(script, args=args, become=become, timeout=timeout)
@@ -330,6 +354,8 @@ def run_batch(conn: Connection, batch: Batch, *, become: bool = False,
         return batch.parse(result.stdout)
     except BatchOutputError as exc:
         detail = result.text("stderr").strip()[-300:]
-        raise BatchOutputError(f"{conn.host_name}: {exc} (script exit {result.rc}"
-                               + (f": {detail})" if detail else ")"), rc=result.rc,
-                               stderr=result.text("stderr")) from None
+        raise BatchOutputError(
+            f"{conn.host_name}: {exc} (script exit {result.rc}" + (f": {detail})" if detail else ")"),
+            rc=result.rc,
+            stderr=result.text("stderr"),
+        ) from None

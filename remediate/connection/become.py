@@ -68,20 +68,21 @@ class Sudo:
             password = None
         return self._attempt(exec_, argv, stdin, timeout, password)
 
-    def _attempt(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float | None,
-                 password: str | None):
+    def _attempt(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float | None, password: str | None):
         marker = secrets.token_hex(16)
         tail = 'exec "$@"' if stdin is not None else 'exec "$@" </dev/null'
-        result = exec_(self._sudo_argv(password, f"printf %s {marker}; {tail}", ["sh", *argv]),
-                       self._feed(password, stdin), timeout)
+        result = exec_(
+            self._sudo_argv(password, f"printf %s {marker}; {tail}", ["sh", *argv]),
+            self._feed(password, stdin),
+            timeout,
+        )
         return self._unwrap(result, marker)
 
     def _probe(self, exec_: Exec, password: str, timeout: float | None) -> None:
         """One round trip: is the password right, and does sudo read it at all (NOPASSWD)?"""
         marker = secrets.token_hex(16)
         script = f"printf %s {marker}; if IFS= read -r line; then printf unread; fi"
-        result = self._unwrap(exec_(self._sudo_argv(password, script, []), self._feed(password, None), timeout),
-                              marker)
+        result = self._unwrap(exec_(self._sudo_argv(password, script, []), self._feed(password, None), timeout), marker)
         self._needs_password = result.stdout != b"unread"
 
     def _sudo_argv(self, password: str | None, script: str, args: list[str]) -> list[str]:
@@ -99,8 +100,7 @@ class Sudo:
         pos = result.stdout.find(marker.encode())
         if pos < 0:
             raise BecomeFailed(f"{self._host}: sudo to {self._become.user} failed: {self._reason(result)}")
-        return dataclasses.replace(result, stdout=result.stdout[pos + len(marker):],
-                                   stderr=self.scrub(result.stderr))
+        return dataclasses.replace(result, stdout=result.stdout[pos + len(marker) :], stderr=self.scrub(result.stderr))
 
     def _reason(self, result) -> str:
         err = self.scrub(result.stderr).decode(errors="replace").strip()

@@ -140,8 +140,10 @@ class KnownHosts:
                 problems.append(f"{path}: {exc.strerror or exc}")
                 continue
             return path
-        raise HostKeyRejected(f"cannot record the new key of {name}: no writable known_hosts file"
-                              + (f" ({'; '.join(problems)})" if problems else " was given"))
+        raise HostKeyRejected(
+            f"cannot record the new key of {name}: no writable known_hosts file"
+            + (f" ({'; '.join(problems)})" if problems else " was given")
+        )
 
 
 def _append(path: Path, line: str) -> None:
@@ -174,8 +176,10 @@ class StrictHostKeyPolicy(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client, hostname, key) -> None:
         revoked = self.known.revoked(self.name, key)
         if revoked:
-            raise HostKeyRejected(f"{self.label}: the host key of {self.name} ({key.get_name()} {fingerprint(key)}) "
-                                  f"is marked @revoked at {revoked.path}:{revoked.line}; refusing to connect.")
+            raise HostKeyRejected(
+                f"{self.label}: the host key of {self.name} ({key.get_name()} {fingerprint(key)}) "
+                f"is marked @revoked at {revoked.path}:{revoked.line}; refusing to connect."
+            )
         recorded = self.known.keys_for(self.name)
         if any(k.same_key(key) for k in recorded):
             self.accepted = True
@@ -219,12 +223,23 @@ class AcceptNewHostKeyPolicy(StrictHostKeyPolicy):
 
     def unknown(self, key: paramiko.PKey) -> None:
         path = self.known.record(self.name, key)
-        log.warning("%s: recorded new host key %s %s for %s in %s", self.label, key.get_name(),
-                    fingerprint(key), self.name, path)
+        log.warning(
+            "%s: recorded new host key %s %s for %s in %s",
+            self.label,
+            key.get_name(),
+            fingerprint(key),
+            self.name,
+            path,
+        )
 
 
-_POLICIES = {"yes": StrictHostKeyPolicy, "ask": StrictHostKeyPolicy, "accept-new": AcceptNewHostKeyPolicy,
-             "no": AcceptNewHostKeyPolicy, "off": AcceptNewHostKeyPolicy}
+_POLICIES = {
+    "yes": StrictHostKeyPolicy,
+    "ask": StrictHostKeyPolicy,
+    "accept-new": AcceptNewHostKeyPolicy,
+    "no": AcceptNewHostKeyPolicy,
+    "off": AcceptNewHostKeyPolicy,
+}
 
 
 def policy_for(mode: str | None, known: KnownHosts, name: str, label: str) -> StrictHostKeyPolicy:

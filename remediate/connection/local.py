@@ -21,8 +21,13 @@ KILL_GRACE = 5.0  # how long a killed command may take to be reaped
 class LocalConnection(Connection):
     """argv goes straight to exec; sudo is used only when we are not already the become user."""
 
-    def __init__(self, host_name: str = "localhost", become: Become | None = None,
-                 become_by_default: bool = False, limits: Limits | None = None):
+    def __init__(
+        self,
+        host_name: str = "localhost",
+        become: Become | None = None,
+        become_by_default: bool = False,
+        limits: Limits | None = None,
+    ):
         super().__init__(host_name, pwd.getpwuid(os.geteuid()).pw_name, become, become_by_default, limits)
         self._proc: subprocess.Popen | None = None
 
@@ -30,8 +35,13 @@ class LocalConnection(Connection):
         deadline = time.monotonic() + timeout
         try:
             # A session of its own: on timeout the whole process group goes, not just the first child.
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except FileNotFoundError:
             return CommandResult(127, b"", f"{argv[0]}: command not found\n".encode())
         except PermissionError as exc:
@@ -55,8 +65,7 @@ class LocalConnection(Connection):
         rc = proc.returncode if proc.returncode is not None else -signal.SIGKILL
         return CommandResult(128 - rc if rc < 0 else rc, out, err)  # killed by signal N: 128+N, as sh reports
 
-    def _pump(self, proc: subprocess.Popen, stdin: bytes, deadline: float,
-              budget: OutputBudget) -> tuple[bytes, bytes]:
+    def _pump(self, proc: subprocess.Popen, stdin: bytes, deadline: float, budget: OutputBudget) -> tuple[bytes, bytes]:
         """Feed stdin and read stdout and stderr until both end, the deadline passes, the output passes the
         budget (the command is killed) or the connection is closed."""
         chunks: dict[object, list[bytes]] = {proc.stdout: [], proc.stderr: []}
@@ -76,7 +85,7 @@ class LocalConnection(Connection):
                 for key, _ in selector.select(min(left, POLL)):
                     if key.fileobj is proc.stdin:
                         try:
-                            pending = pending[os.write(key.fd, pending[:select.PIPE_BUF]):]
+                            pending = pending[os.write(key.fd, pending[: select.PIPE_BUF]) :]
                         except BrokenPipeError:
                             pending = pending[:0]  # the command exited without reading everything
                         if not pending:

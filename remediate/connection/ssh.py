@@ -21,8 +21,14 @@ import paramiko
 from remediate.connection.base import READ_CHUNK, CommandResult, Connection, Limits, OutputBudget, quote_command
 from remediate.connection.become import Become
 from remediate.connection.known_hosts import KnownHosts, lookup_name, policy_for
-from remediate.errors import (AuthenticationFailed, CommandFailed, ConnectionFailed, HostKeyRejected,
-                              RemediateError, Unreachable)
+from remediate.errors import (
+    AuthenticationFailed,
+    CommandFailed,
+    ConnectionFailed,
+    HostKeyRejected,
+    RemediateError,
+    Unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +71,14 @@ class SSHSettings:
 
 
 class SSHConnection(Connection):
-    def __init__(self, endpoint: Endpoint, settings: SSHSettings | None = None, become: Become | None = None,
-                 become_by_default: bool = False, limits: Limits | None = None):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: SSHSettings | None = None,
+        become: Become | None = None,
+        become_by_default: bool = False,
+        limits: Limits | None = None,
+    ):
         super().__init__(endpoint.label, endpoint.user, become, become_by_default, limits)
         self.endpoint = endpoint
         self.settings = settings or SSHSettings()
@@ -100,11 +112,21 @@ class SSHConnection(Connection):
 
         timeout = self.settings.connect_timeout
         try:
-            client.connect(ep.host, ep.port, username=ep.user, password=ep.password,
-                           key_filename=[str(p) for p in ep.key_files] or None,
-                           look_for_keys=not ep.key_files, allow_agent=self.settings.use_agent, sock=sock,
-                           timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
-                           transport_factory=transport_factory)
+            client.connect(
+                ep.host,
+                ep.port,
+                username=ep.user,
+                password=ep.password,
+                key_filename=[str(p) for p in ep.key_files] or None,
+                look_for_keys=not ep.key_files,
+                allow_agent=self.settings.use_agent,
+                sock=sock,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
+                transport_factory=transport_factory,
+            )
         except HostKeyRejected:
             raise
         except paramiko.AuthenticationException as exc:
@@ -112,8 +134,10 @@ class SSHConnection(Connection):
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if policy.accepted:  # the host proved its identity; what failed was logging in
                 raise AuthenticationFailed(self._auth_message(ep, exc)) from None
-            raise Unreachable(f"{ep.label}: no SSH service answered at {ep.host}:{ep.port}"
-                              f"{self._via(ep)}: {exc or type(exc).__name__}") from None
+            raise Unreachable(
+                f"{ep.label}: no SSH service answered at {ep.host}:{ep.port}"
+                f"{self._via(ep)}: {exc or type(exc).__name__}"
+            ) from None
         transport = client.get_transport()
         transport.set_keepalive(self.settings.keepalive)
         return transport
@@ -125,13 +149,15 @@ class SSHConnection(Connection):
             try:
                 return hop.open_channel("direct-tcpip", (ep.host, ep.port), ("127.0.0.1", 0), timeout=timeout)
             except (paramiko.SSHException, OSError, EOFError) as exc:
-                raise Unreachable(f"{ep.label}: jump host {ep.jump.address} could not reach "
-                                  f"{ep.host}:{ep.port}: {exc or type(exc).__name__}") from None
+                raise Unreachable(
+                    f"{ep.label}: jump host {ep.jump.address} could not reach "
+                    f"{ep.host}:{ep.port}: {exc or type(exc).__name__}"
+                ) from None
         try:
             sock = socket.create_connection((ep.host, ep.port), timeout=timeout)
         except socket.gaierror as exc:
             reason = f"cannot resolve host name ({exc.strerror})"
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             reason = f"no answer within {timeout:g}s"
         except ConnectionRefusedError:
             reason = "connection refused"
@@ -155,14 +181,18 @@ class SSHConnection(Connection):
             offered.append("ssh-agent")
         if ep.password:
             offered.append("a password")
-        return (f"{ep.label}: {ep.address}{self._via(ep)} refused every key offered ({', '.join(offered)}): "
-                f"{exc or type(exc).__name__}")
+        return (
+            f"{ep.label}: {ep.address}{self._via(ep)} refused every key offered ({', '.join(offered)}): "
+            f"{exc or type(exc).__name__}"
+        )
 
     def _exec(self, argv: list[str], stdin: bytes | None, timeout: float, budget: OutputBudget) -> CommandResult:
         command = quote_command(argv)
         if len(command.encode()) > MAX_COMMAND_BYTES:
-            raise CommandFailed(f"{self.host_name}: command line of {len(command.encode())} bytes is longer than "
-                                f"the remote shell accepts ({MAX_COMMAND_BYTES}); split the batch")
+            raise CommandFailed(
+                f"{self.host_name}: command line of {len(command.encode())} bytes is longer than "
+                f"the remote shell accepts ({MAX_COMMAND_BYTES}); split the batch"
+            )
         deadline = time.monotonic() + timeout
         self.phase = "the SSH server to open a session"
         try:
@@ -247,7 +277,7 @@ def _drain(channel: paramiko.Channel, recv, budget: OutputBudget) -> bytes:
                 _close(channel)  # stop the command where it is: nothing more of it is read or kept
                 break
             chunks.append(chunk)
-    except socket.timeout:
+    except TimeoutError:
         pass  # the deadline passed; the caller's timer reports it
     return b"".join(chunks)
 

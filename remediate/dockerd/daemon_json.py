@@ -237,7 +237,9 @@ def _parse(s: str) -> _Document:
                 doc.duplicates += [(_child(frame.path, k), v) for k, v in frame.seen.items() if len(v) > 1]
                 value, pos = frame.container, pos + 1
             else:
-                raise _Syntax(pos, "after object key:value pair" if isinstance(frame.container, dict) else "after array element")
+                raise _Syntax(
+                    pos, "after object key:value pair" if isinstance(frame.container, dict) else "after array element"
+                )
 
 
 def _utf8(latin1: str) -> str:
@@ -253,7 +255,7 @@ def _position(s: str, pos: int) -> tuple[int, int, str]:
     text = _utf8(s[start:end]).rstrip("\r")
     if len(text) > 120:
         left = max(0, column - 60)
-        text = ("…" if left else "") + text[left:left + 120] + "…"
+        text = ("…" if left else "") + text[left : left + 120] + "…"
     return 1 + s.count("\n", 0, start), column, text
 
 
@@ -328,39 +330,70 @@ class _Reader:
     def dockerd(self, error: str) -> str:
         return f"unable to configure the Docker daemon with file {self.path}: {error}"
 
-    def report(self, reason: str, message: str, fatal: bool, error: str | None = None, line=None, column=None, excerpt=None):
+    def report(
+        self, reason: str, message: str, fatal: bool, error: str | None = None, line=None, column=None, excerpt=None
+    ):
         where = f"{self.path}:{line}:{column}" if line else self.path
-        self.problems.append(JsonSyntaxError(
-            message=f"{where}: {message}", fatal=fatal, evidence=(Source(self.path, line),),
-            dockerd_message=self.dockerd(error) if error and fatal else None,
-            reason=reason, line=line, column=column, excerpt=excerpt,
-        ))
+        self.problems.append(
+            JsonSyntaxError(
+                message=f"{where}: {message}",
+                fatal=fatal,
+                evidence=(Source(self.path, line),),
+                dockerd_message=self.dockerd(error) if error and fatal else None,
+                reason=reason,
+                line=line,
+                column=column,
+                excerpt=excerpt,
+            )
+        )
 
     def decode_encoding(self, data: bytes) -> bytes:
         """Strip or decode a BOM, and check UTF-8, as the host's release would."""
         for bom, codec in _UTF16_BOMS.items():
             if data.startswith(bom):
-                self.report("bom", f"UTF-16 text with a byte order mark ({codec}); "
-                            + ("accepted by dockerd 23.0 and later" if self.modern else "dockerd before 23.0 refuses it"),
-                            fatal=self.modern is not True, error=f"invalid character {quote_char(data[0])} looking for beginning of value",
-                            line=1, column=1)
+                self.report(
+                    "bom",
+                    f"UTF-16 text with a byte order mark ({codec}); "
+                    + ("accepted by dockerd 23.0 and later" if self.modern else "dockerd before 23.0 refuses it"),
+                    fatal=self.modern is not True,
+                    error=f"invalid character {quote_char(data[0])} looking for beginning of value",
+                    line=1,
+                    column=1,
+                )
                 return data[2:].decode(codec, "replace").encode("utf-8")
         if data.startswith(_UTF8_BOM):
-            self.report("bom", "starts with a UTF-8 byte order mark (BOM); "
-                        + ("dockerd 23.0 and later skip it" if self.modern else "dockerd before 23.0 refuses it: save the file as UTF-8 without BOM"),
-                        fatal=self.modern is not True, error="invalid character 'ï' looking for beginning of value",
-                        line=1, column=1)
-            data = data[len(_UTF8_BOM):]
+            self.report(
+                "bom",
+                "starts with a UTF-8 byte order mark (BOM); "
+                + (
+                    "dockerd 23.0 and later skip it"
+                    if self.modern
+                    else "dockerd before 23.0 refuses it: save the file as UTF-8 without BOM"
+                ),
+                fatal=self.modern is not True,
+                error="invalid character 'ï' looking for beginning of value",
+                line=1,
+                column=1,
+            )
+            data = data[len(_UTF8_BOM) :]
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line, column, excerpt = _position(data.decode("latin-1"), exc.start)
-            self.report("utf8", f"invalid UTF-8 at byte offset {exc.start}; "
-                        + ("dockerd 23.0 and later refuse the file" if self.modern is not False
-                           else "dockerd before 23.0 reads it as U+FFFD inside strings"),
-                        fatal=self.modern is not False,
-                        error=f"failed to decode configuration JSON at offset {exc.start}: encoding: invalid UTF-8",
-                        line=line, column=column, excerpt=excerpt)
+            self.report(
+                "utf8",
+                f"invalid UTF-8 at byte offset {exc.start}; "
+                + (
+                    "dockerd 23.0 and later refuse the file"
+                    if self.modern is not False
+                    else "dockerd before 23.0 reads it as U+FFFD inside strings"
+                ),
+                fatal=self.modern is not False,
+                error=f"failed to decode configuration JSON at offset {exc.start}: encoding: invalid UTF-8",
+                line=line,
+                column=column,
+                excerpt=excerpt,
+            )
         return data
 
     def syntax(self, s: str, exc: _Syntax) -> None:
@@ -379,9 +412,17 @@ class _Reader:
     def read(self, data: bytes) -> DaemonJson:
         s = self.decode_encoding(data).decode("latin-1")
         if not s.strip(" \t\n\r"):
-            self.report("empty", "the file is empty; " + ("dockerd 23.0 and later read it as {}" if self.modern
-                        else "dockerd before 23.0 refuses it with \"EOF\": write {} instead"),
-                        fatal=self.modern is not True, error="EOF")
+            self.report(
+                "empty",
+                "the file is empty; "
+                + (
+                    "dockerd 23.0 and later read it as {}"
+                    if self.modern
+                    else 'dockerd before 23.0 refuses it with "EOF": write {} instead'
+                ),
+                fatal=self.modern is not True,
+                error="EOF",
+            )
             return self.result({}, {})
         try:
             doc = _parse(s)
@@ -396,15 +437,24 @@ class _Reader:
         for key in doc.too_deep:
             if values is not None and key in values:
                 values[key] = f"<nested deeper than {ANALYSED_DEPTH} levels: not analysed>"
-                self.report("too-deep", f"the value of {key!r} nests deeper than {ANALYSED_DEPTH} levels; it was not analysed",
-                            False, line=doc.lines.get((key,)))
+                self.report(
+                    "too-deep",
+                    f"the value of {key!r} nests deeper than {ANALYSED_DEPTH} levels; it was not analysed",
+                    False,
+                    line=doc.lines.get((key,)),
+                )
         for key_path, key_lines in doc.duplicates:
             name = _path_text(key_path)
-            self.problems.append(DuplicateKey(
-                message=f"{self.path}: {name!r} is set {len(key_lines)} times (lines {', '.join(map(str, key_lines))}); "
-                        f"dockerd silently keeps the last one (line {key_lines[-1]})",
-                fatal=False, evidence=tuple(Source(self.path, n) for n in key_lines), key=name, lines=tuple(key_lines),
-            ))
+            self.problems.append(
+                DuplicateKey(
+                    message=f"{self.path}: {name!r} is set {len(key_lines)} times (lines {', '.join(map(str, key_lines))}); "
+                    f"dockerd silently keeps the last one (line {key_lines[-1]})",
+                    fatal=False,
+                    evidence=tuple(Source(self.path, n) for n in key_lines),
+                    key=name,
+                    lines=tuple(key_lines),
+                )
+            )
         return self.result(values, doc.lines)
 
     def trailing(self, s: str, end: int) -> None:
@@ -414,8 +464,16 @@ class _Reader:
         line, column, excerpt = _position(s, rest)
         error = f"invalid character {quote_char(ord(s[rest]))} after top-level value"
         if self.modern is False:
-            self.report("trailing-data", "text after the JSON object is ignored by dockerd before 23.0 "
-                        "(23.0 and later refuse the file): keep one object", False, None, line, column, excerpt)
+            self.report(
+                "trailing-data",
+                "text after the JSON object is ignored by dockerd before 23.0 "
+                "(23.0 and later refuse the file): keep one object",
+                False,
+                None,
+                line,
+                column,
+                excerpt,
+            )
         else:
             self.report("trailing-data", f"{error} — keep one JSON object per file", True, error, line, column, excerpt)
 
@@ -424,8 +482,16 @@ class _Reader:
         line, column, excerpt = _position(s, pos)
         shown = text if len(text) <= 40 else text[:20] + "…" + text[-10:]
         error = f"json: cannot unmarshal number {text} into Go value of type float64"
-        self.report("number-range", f"the number {shown} is beyond what dockerd can hold (a float64, up to about "
-                    "1.8e308); dockerd refuses the file", True, error, line, column, excerpt)
+        self.report(
+            "number-range",
+            f"the number {shown} is beyond what dockerd can hold (a float64, up to about "
+            "1.8e308); dockerd refuses the file",
+            True,
+            error,
+            line,
+            column,
+            excerpt,
+        )
 
     def top_level(self, value: object) -> dict | None:
         if isinstance(value, dict):

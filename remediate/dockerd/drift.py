@@ -57,8 +57,11 @@ def _insecure_running(info: dict) -> set[str]:
     registry = info.get("RegistryConfig") or {}
     cidrs = set(_strings(registry.get("InsecureRegistryCIDRs"))) - _LOCAL_INSECURE
     indexes = registry.get("IndexConfigs")
-    names = {name for name, index in (indexes.items() if isinstance(indexes, dict) else ())
-             if isinstance(index, dict) and index.get("Secure") is False}
+    names = {
+        name
+        for name, index in (indexes.items() if isinstance(indexes, dict) else ())
+        if isinstance(index, dict) and index.get("Secure") is False
+    }
     return cidrs | names
 
 
@@ -72,29 +75,67 @@ def _info_views(settings: dict[str, Setting], info: dict):
 
     def value(key: str):
         return settings[key].value if key in settings else None
+
     if "Debug" in info:
         yield "debug", value("debug"), info["Debug"], ".Debug", value("debug") == info["Debug"]
     if "LiveRestoreEnabled" in info:
-        yield ("live-restore", value("live-restore"), info["LiveRestoreEnabled"], ".LiveRestoreEnabled",
-               value("live-restore") == info["LiveRestoreEnabled"])
+        yield (
+            "live-restore",
+            value("live-restore"),
+            info["LiveRestoreEnabled"],
+            ".LiveRestoreEnabled",
+            value("live-restore") == info["LiveRestoreEnabled"],
+        )
     if "ExperimentalBuild" in info:
-        yield ("experimental", value("experimental"), info["ExperimentalBuild"], ".ExperimentalBuild",
-               value("experimental") == info["ExperimentalBuild"])
+        yield (
+            "experimental",
+            value("experimental"),
+            info["ExperimentalBuild"],
+            ".ExperimentalBuild",
+            value("experimental") == info["ExperimentalBuild"],
+        )
     if "LoggingDriver" in info:
-        yield ("log-driver", value("log-driver"), info["LoggingDriver"], ".LoggingDriver",
-               value("log-driver") == info["LoggingDriver"])
+        yield (
+            "log-driver",
+            value("log-driver"),
+            info["LoggingDriver"],
+            ".LoggingDriver",
+            value("log-driver") == info["LoggingDriver"],
+        )
     if value("storage-driver") and "Driver" in info:
-        yield "storage-driver", value("storage-driver"), info["Driver"], ".Driver", value("storage-driver") == info["Driver"]
+        yield (
+            "storage-driver",
+            value("storage-driver"),
+            info["Driver"],
+            ".Driver",
+            value("storage-driver") == info["Driver"],
+        )
     if "SecurityOptions" in info:
         remap = bool(value("userns-remap"))
-        yield "userns-remap", value("userns-remap"), "userns" in security, ".SecurityOptions name=userns", remap == ("userns" in security)
-        yield ("selinux-enabled", value("selinux-enabled"), "selinux" in security, ".SecurityOptions name=selinux",
-               bool(value("selinux-enabled")) == ("selinux" in security))
+        yield (
+            "userns-remap",
+            value("userns-remap"),
+            "userns" in security,
+            ".SecurityOptions name=userns",
+            remap == ("userns" in security),
+        )
+        yield (
+            "selinux-enabled",
+            value("selinux-enabled"),
+            "selinux" in security,
+            ".SecurityOptions name=selinux",
+            bool(value("selinux-enabled")) == ("selinux" in security),
+        )
         if "seccomp" in security:
             running = security["seccomp"].get("profile", "")
             configured = value("seccomp-profile") or ""
-            yield ("seccomp-profile", configured, running, ".SecurityOptions name=seccomp",
-                   _seccomp_running(configured, running))
+            yield (
+                "seccomp-profile",
+                configured,
+                running,
+                ".SecurityOptions name=seccomp",
+                _seccomp_running(configured, running),
+            )
     registry = info.get("RegistryConfig")
     if isinstance(registry, dict):
         running = sorted(normalize_mirror(m) for m in _strings(registry.get("Mirrors")))
@@ -124,12 +165,15 @@ def _shown(value, limit: int = 200) -> str:
 def _message(key: str, configured, running, source: Source | None, where: str) -> str:
     pending = "reload (SIGHUP) or restart pending" if key in RELOADABLE else "restart pending"
     origin = f" ({source})" if source else ""
-    return (f"{key}: configured {_shown(configured)}{origin} but the running dockerd has {_shown(running)} ({where}): "
-            f"{pending}")
+    return (
+        f"{key}: configured {_shown(configured)}{origin} but the running dockerd has {_shown(running)} ({where}): "
+        f"{pending}"
+    )
 
 
-def find_drift(settings: dict[str, Setting], unit: CommandLine, live: CommandLine | None,
-               info: dict | None) -> list[Drift]:
+def find_drift(
+    settings: dict[str, Setting], unit: CommandLine, live: CommandLine | None, info: dict | None
+) -> list[Drift]:
     drift: list[Drift] = []
     if live is not None:
         for key in dict.fromkeys(unit.keys() + live.keys()):
@@ -137,14 +181,32 @@ def find_drift(settings: dict[str, Setting], unit: CommandLine, live: CommandLin
             running = live.go_string(key) if live.given(key) else None
             if configured != running:
                 source = unit.given(key)[-1].source if unit.given(key) else None
-                drift.append(Drift(key, configured, running, source, LIVE_CMDLINE, False,
-                                   _message(key, configured, running, source, LIVE_CMDLINE)))
+                drift.append(
+                    Drift(
+                        key,
+                        configured,
+                        running,
+                        source,
+                        LIVE_CMDLINE,
+                        False,
+                        _message(key, configured, running, source, LIVE_CMDLINE),
+                    )
+                )
     seen = {d.key for d in drift}
     for key, configured, running, label, same in _info_views(settings, info or {}):
         if same or key in seen:
             continue
         source = settings[key].source if key in settings else None
         evidence = f"docker info {label}"
-        drift.append(Drift(key, configured, running, source, evidence, key in RELOADABLE,
-                           _message(key, configured, running, source, evidence)))
+        drift.append(
+            Drift(
+                key,
+                configured,
+                running,
+                source,
+                evidence,
+                key in RELOADABLE,
+                _message(key, configured, running, source, evidence),
+            )
+        )
     return drift

@@ -29,14 +29,20 @@ LIVE_SOURCE = Source("/proc/<dockerd>/cmdline", via="running dockerd")
 
 def _file_settings(doc: DaemonJson, column: int | None) -> dict[str, Setting]:
     table = KeyTable.load()
-    return {key: Setting(value, doc.source(key), "file")
-            for key, value in (doc.values or {}).items() if table.valid(key, column)}
+    return {
+        key: Setting(value, doc.source(key), "file")
+        for key, value in (doc.values or {}).items()
+        if table.valid(key, column)
+    }
 
 
 def _flag_settings(flags: CommandLine, known: set[str]) -> dict[str, Setting]:
     table = KeyTable.load()
-    return {key: Setting(flags.value(key), flags.given(key)[-1].source, "flag")
-            for key in flags.keys() if key in known or table.known(key)}
+    return {
+        key: Setting(flags.value(key), flags.given(key)[-1].source, "flag")
+        for key in flags.keys()
+        if key in known or table.known(key)
+    }
 
 
 def _tls_settings(values: dict[str, Setting], env: dict[str, EnvValue]) -> None:
@@ -55,15 +61,28 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
         return []
     path = given[-1].value
     if path != inputs.daemon_json_path:
-        return [UnitProblem(
-            message=f"{given[-1].source}: dockerd reads --config-file {path}, but the facts hold {inputs.daemon_json_path}: "
-                    "the file analysed here is not the one dockerd reads",
-            fatal=False, evidence=(given[-1].source,), detail="config-file-mismatch")]
+        return [
+            UnitProblem(
+                message=f"{given[-1].source}: dockerd reads --config-file {path}, but the facts hold {inputs.daemon_json_path}: "
+                "the file analysed here is not the one dockerd reads",
+                fatal=False,
+                evidence=(given[-1].source,),
+                detail="config-file-mismatch",
+            )
+        ]
     if inputs.daemon_json is None:
         error = f"unable to configure the Docker daemon with file {path}: open {path}: no such file or directory"
-        return [InvalidValue(message=f"{given[-1].source}: --config-file {path} does not exist; dockerd refuses to start "
-                                     "(without --config-file a missing file is fine)",
-                             fatal=True, evidence=(given[-1].source,), dockerd_message=error, key="config-file", value=path)]
+        return [
+            InvalidValue(
+                message=f"{given[-1].source}: --config-file {path} does not exist; dockerd refuses to start "
+                "(without --config-file a missing file is fine)",
+                fatal=True,
+                evidence=(given[-1].source,),
+                dockerd_message=error,
+                key="config-file",
+                value=path,
+            )
+        ]
     return []
 
 
@@ -74,24 +93,34 @@ def _unread_config(inputs: DockerdInputs) -> list[Problem]:
         return []
     evidence = (Source(path),)
     if why == "dir":
-        return [UnreadableConfig(
-            message=f"{path} is a directory, not a file: dockerd refuses to start with it", fatal=True,
-            evidence=evidence, dockerd_message=f"unable to configure the Docker daemon with file {path}: "
-                                               f"read {path}: is a directory", detail="dir")]
+        return [
+            UnreadableConfig(
+                message=f"{path} is a directory, not a file: dockerd refuses to start with it",
+                fatal=True,
+                evidence=evidence,
+                dockerd_message=f"unable to configure the Docker daemon with file {path}: read {path}: is a directory",
+                detail="dir",
+            )
+        ]
     what = "is not a regular file" if why == "other" else f"was not read ({why})"
-    return [UnreadableConfig(
-        message=f"{path} {what}: its settings are not analysed, and every daemon check here assumes it is empty",
-        fatal=False, evidence=evidence, detail="other" if why == "other" else "unread")]
+    return [
+        UnreadableConfig(
+            message=f"{path} {what}: its settings are not analysed, and every daemon check here assumes it is empty",
+            fatal=False,
+            evidence=evidence,
+            detail="other" if why == "other" else "unread",
+        )
+    ]
 
 
 @dataclass(frozen=True)
 class EffectiveConfig:
     version: str | None
     version_tuple: Version | None
-    key_table: str | None               # the release column of the key table used; None: all releases
-    daemon_json_path: str               # the file dockerd reads: --config-file, or the default
+    key_table: str | None  # the release column of the key table used; None: all releases
+    daemon_json_path: str  # the file dockerd reads: --config-file, or the default
     daemon_json: DaemonJson
-    argv: tuple[Arg, ...]               # dockerd's arguments as systemd passes them
+    argv: tuple[Arg, ...]  # dockerd's arguments as systemd passes them
     command_line: CommandLine
     values: dict[str, Setting]
     problems: tuple[Problem, ...]
@@ -102,7 +131,7 @@ class EffectiveConfig:
     unix_sockets: tuple[str, ...] = ()  # every unix socket of the API (exposures.api_socket_paths)
 
     @classmethod
-    def build(cls, inputs: DockerdInputs) -> "EffectiveConfig":
+    def build(cls, inputs: DockerdInputs) -> EffectiveConfig:
         version = version_tuple(inputs.version)
         table = KeyTable.load()
         column = table.column_for(version)
@@ -112,9 +141,14 @@ class EffectiveConfig:
         command = systemd_command(inputs.exec_start, inputs.exec_start_source, env)
         problems: list[Problem] = list(env_problems) + list(command.problems)
         if command.argv0 and not command.is_dockerd:
-            problems.append(UnitProblem(
-                message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: its flags are not analysed",
-                fatal=False, evidence=(Source(inputs.exec_start_source, via="ExecStart"),), detail="not-dockerd"))
+            problems.append(
+                UnitProblem(
+                    message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: its flags are not analysed",
+                    fatal=False,
+                    evidence=(Source(inputs.exec_start_source, via="ExecStart"),),
+                    detail="not-dockerd",
+                )
+            )
         flags = parse_flags(list(command.args) if command.is_dockerd else [], options)
         problems += flags.problems
         problems += _missing_config_file(flags, inputs)
@@ -142,10 +176,18 @@ class EffectiveConfig:
 
         config_file = flags.given("config-file")
         return cls(
-            version=inputs.version, version_tuple=version, key_table=table.label(column),
+            version=inputs.version,
+            version_tuple=version,
+            key_table=table.label(column),
             daemon_json_path=config_file[-1].value if config_file else inputs.daemon_json_path,
-            daemon_json=doc, argv=command.args, command_line=flags, values=values, problems=tuple(problems),
-            tcp_exposures=tuple(exposures), tls=tls, drift=tuple(drift),
+            daemon_json=doc,
+            argv=command.args,
+            command_line=flags,
+            values=values,
+            problems=tuple(problems),
+            tcp_exposures=tuple(exposures),
+            tls=tls,
+            drift=tuple(drift),
             down_reason=down_reason(inputs.active_state, inputs.journal_tail),
             unix_sockets=api_socket_paths(flags.given("hosts"), doc, inputs.socket_listen),
         )

@@ -34,8 +34,8 @@ DEFAULT_TLS_FILES = {"tlscacert": "ca.pem", "tlscert": "cert.pem", "tlskey": "ke
 class TlsState:
     enabled: bool
     verify: bool
-    source: Source | None      # where TLS was turned on
-    ca: str | None             # CA file client certificates must chain to; None: the system roots
+    source: Source | None  # where TLS was turned on
+    ca: str | None  # CA file client certificates must chain to; None: the system roots
     notes: tuple[str, ...]
     files: tuple[tuple[str, str], ...] = ()  # (tlscacert/tlscert/tlskey, path) dockerd loads, defaults included
 
@@ -45,9 +45,15 @@ class TlsState:
         return "tlsverify" if self.enabled and self.verify else ("tls" if self.enabled else "none")
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "enabled": self.enabled, "verify": self.verify,
-                "source": to_jsonable(self.source), "ca": self.ca, "notes": list(self.notes),
-                "files": dict(self.files)}
+        return {
+            "mode": self.mode,
+            "enabled": self.enabled,
+            "verify": self.verify,
+            "source": to_jsonable(self.source),
+            "ca": self.ca,
+            "notes": list(self.notes),
+            "files": dict(self.files),
+        }
 
 
 def tls_state(settings: dict[str, Setting], cert_dir: str | None) -> TlsState:
@@ -75,7 +81,7 @@ def tls_state(settings: dict[str, Setting], cert_dir: str | None) -> TlsState:
 
 def _run_path(path: str) -> str:
     """/var/run is a link to /run on every systemd host: one socket, one name."""
-    return "/run/" + path[len("/var/run/"):] if path.startswith("/var/run/") else path
+    return "/run/" + path[len("/var/run/") :] if path.startswith("/var/run/") else path
 
 
 def api_socket_paths(host_flags: list[Flag], doc: DaemonJson, listen: list[str]) -> tuple[str, ...]:
@@ -97,13 +103,13 @@ def api_socket_paths(host_flags: list[Flag], doc: DaemonJson, listen: list[str])
 class TcpExposure:
     address: str
     port: int
-    written: str          # the value as configured ("tcp://0.0.0.0:2375", "2375")
-    origin: str           # "daemon.json hosts", "-H flag" or "docker.socket ListenStream"
+    written: str  # the value as configured ("tcp://0.0.0.0:2375", "2375")
+    origin: str  # "daemon.json hosts", "-H flag" or "docker.socket ListenStream"
     source: Source
-    tls: str              # none, tls or tlsverify
+    tls: str  # none, tls or tlsverify
     all_interfaces: bool
     loopback: bool
-    served: bool          # dockerd answers there (a ListenStream socket needs -H fd://)
+    served: bool  # dockerd answers there (a ListenStream socket needs -H fd://)
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict:
@@ -117,17 +123,22 @@ def _endpoint(text) -> Endpoint | None:
         return None
 
 
-def tcp_exposures(host_flags: list[Flag], doc: DaemonJson, listen: list[str], listen_source: str,
-                  tls: TlsState) -> list[TcpExposure]:
+def tcp_exposures(
+    host_flags: list[Flag], doc: DaemonJson, listen: list[str], listen_source: str, tls: TlsState
+) -> list[TcpExposure]:
     file_hosts = doc.values.get("hosts") if doc.values else None
     hosts = [(f.value, f.source, "-H flag") for f in host_flags]
     if isinstance(file_hosts, list):
-        hosts += [(h, doc.source("hosts", i) if doc.line_of("hosts", i) else doc.source("hosts"), "daemon.json hosts")
-                  for i, h in enumerate(file_hosts)]
+        hosts += [
+            (h, doc.source("hosts", i) if doc.line_of("hosts", i) else doc.source("hosts"), "daemon.json hosts")
+            for i, h in enumerate(file_hosts)
+        ]
     parsed = [(_endpoint(text), text, source, origin) for text, source, origin in hosts]
     serves_fd = any(e and e.proto == "fd" for e, *_ in parsed)
-    sockets = [(parse_listen_stream(text), text, Source(listen_source, via="ListenStream"), "docker.socket ListenStream")
-               for text in listen]
+    sockets = [
+        (parse_listen_stream(text), text, Source(listen_source, via="ListenStream"), "docker.socket ListenStream")
+        for text in listen
+    ]
 
     exposures = []
     for endpoint, text, source, origin in parsed + sockets:
@@ -139,9 +150,18 @@ def tcp_exposures(host_flags: list[Flag], doc: DaemonJson, listen: list[str], li
             notes.append("no TLS: whoever reaches this port controls dockerd, i.e. root on the host")
         if not served:
             notes.append("dockerd does not take systemd's sockets (no -H fd://), yet systemd keeps this port open")
-        exposures.append(TcpExposure(
-            address=endpoint.address, port=endpoint.port, written=text, origin=origin, source=source,
-            tls=tls.mode, all_interfaces=endpoint.all_interfaces, loopback=endpoint.loopback,
-            served=served, notes=tuple(notes),
-        ))
+        exposures.append(
+            TcpExposure(
+                address=endpoint.address,
+                port=endpoint.port,
+                written=text,
+                origin=origin,
+                source=source,
+                tls=tls.mode,
+                all_interfaces=endpoint.all_interfaces,
+                loopback=endpoint.loopback,
+                served=served,
+                notes=tuple(notes),
+            )
+        )
     return exposures

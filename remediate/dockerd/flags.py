@@ -24,12 +24,17 @@ NO_ARGUMENTS = '"dockerd" accepts no argument(s).'
 class Flag:
     option: Option
     written: str  # as it appears on the command line, e.g. "-H tcp://0.0.0.0:2375"
-    value: str    # the raw value; "true" for a bare boolean flag
+    value: str  # the raw value; "true" for a bare boolean flag
     source: Source
 
     def to_dict(self) -> dict:
-        return {"flag": f"--{self.option.flag}", "key": self.option.key, "written": self.written,
-                "value": self.value, "source": self.source.to_dict()}
+        return {
+            "flag": f"--{self.option.flag}",
+            "key": self.option.key,
+            "written": self.written,
+            "value": self.value,
+            "source": self.source.to_dict(),
+        }
 
 
 def normalize_mirror(url: str) -> str:
@@ -115,10 +120,15 @@ class _Parser:
         self.problems: list[Problem] = []
 
     def fail(self, arg: Arg, error: str, hint: str = "") -> None:
-        self.problems.append(FlagError(
-            message=f"{arg.source}: {error}{hint}; dockerd refuses to start",
-            fatal=True, evidence=(arg.source,), dockerd_message=error, arg=arg.text,
-        ))
+        self.problems.append(
+            FlagError(
+                message=f"{arg.source}: {error}{hint}; dockerd refuses to start",
+                fatal=True,
+                evidence=(arg.source,),
+                dockerd_message=error,
+                arg=arg.text,
+            )
+        )
 
     def add(self, option: Option, written: str, value: str, source: Source, arg: Arg) -> None:
         error = self.check(option, value)
@@ -165,9 +175,16 @@ class _Parser:
         if stray and not self.problems:
             arg, previous = stray[0]
             hint = ""
-            if previous and previous.option.kind == "bool" and parse_bool(arg.text) is not None and previous.written.startswith("--"):
-                hint = (f" (a boolean flag takes its value only after '=': write --{previous.option.flag}={arg.text}; "
-                        f"as written, {previous.option.flag} is true)")
+            if (
+                previous
+                and previous.option.kind == "bool"
+                and parse_bool(arg.text) is not None
+                and previous.written.startswith("--")
+            ):
+                hint = (
+                    f" (a boolean flag takes its value only after '=': write --{previous.option.flag}={arg.text}; "
+                    f"as written, {previous.option.flag} is true)"
+                )
             self.fail(arg, NO_ARGUMENTS, f" — stray argument {arg.text!r}{hint}")
         return CommandLine(tuple(self.flags), tuple(self.problems))
 

@@ -32,7 +32,7 @@ class Hardened:
     reloadable: bool
     since: str
     policy: bool = True
-    refused: Any = None     # audit "not": the value that fails the check
+    refused: Any = None  # audit "not": the value that fails the check
 
     @property
     def wanted_copy(self) -> Any:
@@ -57,8 +57,16 @@ def table() -> dict[str, Hardened]:
         policy = spec.get("policy", True)
         if policy != ("wanted" in spec):
             raise ValueError(f"hardened.yml {key}: a key has a wanted value exactly when the policy gives it")
-        out[key] = Hardened(key, spec.get("wanted"), tuple(str(c) for c in spec["checks"]), audit,
-                            bool(spec["reloadable"]), str(spec["since"]), policy, refused)
+        out[key] = Hardened(
+            key,
+            spec.get("wanted"),
+            tuple(str(c) for c in spec["checks"]),
+            audit,
+            bool(spec["reloadable"]),
+            str(spec["since"]),
+            policy,
+            refused,
+        )
     return out
 
 

@@ -24,8 +24,8 @@ ALL_INTERFACES = "*"
 
 @dataclass(frozen=True)
 class Endpoint:
-    proto: str          # tcp, unix, fd, npipe, vsock
-    address: str        # host for tcp (ALL_INTERFACES for every address), path for unix
+    proto: str  # tcp, unix, fd, npipe, vsock
+    address: str  # host for tcp (ALL_INTERFACES for every address), path for unix
     port: int | None = None
 
     @property

@@ -30,8 +30,8 @@ _SYSTEMD = [
 @dataclass(frozen=True)
 class DownReason:
     state: str
-    message: str | None   # dockerd's error, or systemd's when dockerd logged none
-    line: str | None      # the journal line it was taken from
+    message: str | None  # dockerd's error, or systemd's when dockerd logged none
+    line: str | None  # the journal line it was taken from
 
     def to_dict(self) -> dict:
         return {"state": self.state, "message": self.message, "line": self.line}
@@ -42,7 +42,7 @@ def _latest(lines: list[str], patterns: list[re.Pattern]) -> tuple[str, str] | N
         for pattern in patterns:
             match = pattern.search(line)
             if match:
-                return re.sub(r'\\(.)', r"\1", match.group(1)) if "msg=" in match.group(0) else match.group(1), line
+                return re.sub(r"\\(.)", r"\1", match.group(1)) if "msg=" in match.group(0) else match.group(1), line
     return None
 
 

@@ -25,10 +25,10 @@ from .versions import KeyTable, Version
 
 @dataclass(frozen=True)
 class Option:
-    flag: str                 # long flag name, without dashes
-    short: str | None         # shorthand letter
-    kind: str                 # bool, int, string, list, map, ulimits, pools, runtimes, bytes
-    key: str                  # directive: the daemon.json name dockerd's conflict check uses
+    flag: str  # long flag name, without dashes
+    short: str | None  # shorthand letter
+    kind: str  # bool, int, string, list, map, ulimits, pools, runtimes, bytes
+    key: str  # directive: the daemon.json name dockerd's conflict check uses
     since: int | None = None  # first major release, for flags whose key is not in the key table
     until: int | None = None  # last major release, likewise
 
@@ -146,11 +146,16 @@ def _load() -> tuple[Option, ...]:
     for row in _TABLE.strip().splitlines():
         flag, short, kind, *rest = row.split() + ["-"] * 3
         key, since, until = rest[:3]
-        options.append(Option(
-            flag=flag, short=None if short == "-" else short, kind=kind,
-            key=flag if key == "-" else key,
-            since=None if since == "-" else int(since), until=None if until == "-" else int(until),
-        ))
+        options.append(
+            Option(
+                flag=flag,
+                short=None if short == "-" else short,
+                kind=kind,
+                key=flag if key == "-" else key,
+                since=None if since == "-" else int(since),
+                until=None if until == "-" else int(until),
+            )
+        )
     return tuple(options)
 
 
@@ -161,16 +166,22 @@ SKIP_VALIDATION = frozenset({"features", "builder", "deprecated-key-path", "allo
 
 # Objects dockerd keeps whole; any other object's members are checked as if
 # they were top-level keys (daemon/config/config.go flatOptions, configValuesSet).
-FLAT_OBJECTS = frozenset({"cluster-store-opts", "default-network-opts", "log-opts", "runtimes",
-                          "default-ulimits", "features", "builder"})
+FLAT_OBJECTS = frozenset(
+    {"cluster-store-opts", "default-network-opts", "log-opts", "runtimes", "default-ulimits", "features", "builder"}
+)
 
 # Directives the conflict check skips because dockerd merges them.
 MERGED = frozenset({"runtimes"})
 
 # JSON types of the keys that have no flag of the same kind.
 _EXTRA_KINDS = {
-    "features": "bool-map", "builder": "object", "proxies": "object", "nri-opts": "object",
-    "host-gateway-ips": "list", "deprecated-key-path": "string", "min-api-version": "string",
+    "features": "bool-map",
+    "builder": "object",
+    "proxies": "object",
+    "nri-opts": "object",
+    "host-gateway-ips": "list",
+    "deprecated-key-path": "string",
+    "min-api-version": "string",
     "default-stop-timeout": "int",
 }
 
@@ -250,9 +261,24 @@ def defaults(version: Version | None) -> dict[str, object]:
 
 
 # Keys a SIGHUP reload applies (daemon/reload.go); every other change needs a restart.
-RELOADABLE = frozenset({
-    "debug", "labels", "live-restore", "insecure-registries", "registry-mirrors", "max-concurrent-downloads",
-    "max-concurrent-uploads", "max-download-attempts", "shutdown-timeout", "default-runtime", "runtimes",
-    "authorization-plugins", "default-shm-size", "default-ipc-mode", "default-cgroupns-mode",
-    "allow-nondistributable-artifacts", "features",
-})
+RELOADABLE = frozenset(
+    {
+        "debug",
+        "labels",
+        "live-restore",
+        "insecure-registries",
+        "registry-mirrors",
+        "max-concurrent-downloads",
+        "max-concurrent-uploads",
+        "max-download-attempts",
+        "shutdown-timeout",
+        "default-runtime",
+        "runtimes",
+        "authorization-plugins",
+        "default-shm-size",
+        "default-ipc-mode",
+        "default-cgroupns-mode",
+        "allow-nondistributable-artifacts",
+        "features",
+    }
+)

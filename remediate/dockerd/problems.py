@@ -150,4 +150,3 @@ class UnitProblem(Problem):
     """systemd reads the unit or an environment file differently from what it looks like."""
 
     detail: str = ""
-

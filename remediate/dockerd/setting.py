@@ -7,6 +7,7 @@ from typing import Any
 
 from .problems import Source
 
+
 @dataclass(frozen=True)
 class Setting:
     """origin: default (dockerd's built-in value), file (daemon.json), flag (the

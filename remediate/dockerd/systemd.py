@@ -37,8 +37,19 @@ from .problems import Problem, Source, UnitProblem
 WHITESPACE = " \t\n\r"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SURROGATES = re.compile("[\udc80-\udcff]")
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-                   "\\": "\\", '"': '"', "'": "'", "s": " "}
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "s": " ",
+}
 _HEX = {"x": 2, "u": 4, "U": 8}
 
 
@@ -72,13 +83,13 @@ def _cunescape(text: str, i: int) -> tuple[str, int] | None:
     if c in _SIMPLE_ESCAPES:
         return _SIMPLE_ESCAPES[c], 1
     if c in _HEX:
-        digits = text[i + 1:i + 1 + _HEX[c]]
+        digits = text[i + 1 : i + 1 + _HEX[c]]
         if len(digits) == _HEX[c] and all(d in "0123456789abcdefABCDEF" for d in digits):
             code = int(digits, 16)
             if code and code <= 0x10FFFF:
                 return chr(code), 1 + len(digits)
         return None
-    digits = text[i:i + 3]
+    digits = text[i : i + 3]
     if len(digits) == 3 and digits[0] in "0123" and all(d in "01234567" for d in digits) and digits != "000":
         return chr(int(digits, 8)), 3
     return None
@@ -168,14 +179,14 @@ def exec_start_text(entry: str) -> str:
     """The command line of one ExecStart entry: a unit file line or `systemctl show` output."""
     text = re.sub(r"\\\n", " ", entry.strip())
     text = re.sub(r"^ExecStart\s*=\s*", "", text)
-    shown = re.match(r"\{\s*path=.*?;\s*argv\[\]=(.*?)\s*;\s*(?:ignore_errors|flags)=", text, re.S)
+    shown = re.match(r"\{\s*path=.*?;\s*argv\[\]=(.*?)\s*;\s*(?:ignore_errors|flags)=", text, re.DOTALL)
     return shown.group(1) if shown else text
 
 
 def exec_start_prefixes(word: str) -> tuple[str, str]:
     """Split systemd's executable prefixes ("-", "@", ":", "+", "!", "!!") from the path."""
     match = re.match(r"[-@:+!]*", word)
-    return match.group(), word[match.end():]
+    return match.group(), word[match.end() :]
 
 
 def _replace_braced(word: str, env: dict[str, EnvValue]) -> tuple[str, list[str]]:
@@ -193,9 +204,9 @@ def _replace_braced(word: str, env: dict[str, EnvValue]) -> tuple[str, list[str]
             if end < 0:
                 out.append(word[i:])
                 break
-            name = word[i + 2:end]
+            name = word[i + 2 : end]
             if ":" in name:
-                out.append(word[i:end + 1])
+                out.append(word[i : end + 1])
             else:
                 used.append(name)
                 out.append(env[name].value if name in env else "")
@@ -228,21 +239,32 @@ def parse_env_file(content: bytes, path: str) -> EnvFile:
     text = content.decode("utf-8", "surrogateescape")
     for key, value, line in _env_assignments(text):
         if _SURROGATES.search(key + value):
-            return EnvFile(problems=result.problems + [UnitProblem(
-                message=f"{path}:{line}: invalid UTF-8 in an assignment; systemd refuses the whole file "
+            return EnvFile(
+                problems=result.problems
+                + [
+                    UnitProblem(
+                        message=f"{path}:{line}: invalid UTF-8 in an assignment; systemd refuses the whole file "
                         "(the service fails, or the file is skipped when EnvironmentFile= has a '-' prefix)",
-                fatal=False, evidence=(Source(path, line),), detail="invalid-utf8",
-            )])
+                        fatal=False,
+                        evidence=(Source(path, line),),
+                        detail="invalid-utf8",
+                    )
+                ]
+            )
         if _ENV_NAME.match(key):
             result.assignments.append((key, value, line))
             continue
         hint = ""
         if key.startswith("export ") and _ENV_NAME.match(key[7:].strip()):
             hint = f": systemd has no 'export', so {key[7:].strip()} is NOT set by this line (write {key[7:].strip()}=... instead)"
-        result.problems.append(UnitProblem(
-            message=f"{path}:{line}: systemd ignores the assignment to {json.dumps(key)}, not a valid variable name{hint}",
-            fatal=False, evidence=(Source(path, line),), detail="invalid-name",
-        ))
+        result.problems.append(
+            UnitProblem(
+                message=f"{path}:{line}: systemd ignores the assignment to {json.dumps(key)}, not a valid variable name{hint}",
+                fatal=False,
+                evidence=(Source(path, line),),
+                detail="invalid-name",
+            )
+        )
     return result
 
 
@@ -336,7 +358,9 @@ def _env_assignments(text: str):
         yield finish()
 
 
-def resolve_environment(environment: dict[str, str], files: dict[str, bytes | None]) -> tuple[dict[str, EnvValue], list[UnitProblem]]:
+def resolve_environment(
+    environment: dict[str, str], files: dict[str, bytes | None]
+) -> tuple[dict[str, EnvValue], list[UnitProblem]]:
     """The service's variables: Environment= first, then each EnvironmentFile= in order, later wins."""
     env = {k: EnvValue(v, Source("Environment=", via=k)) for k, v in environment.items()}
     problems: list[UnitProblem] = []
@@ -374,15 +398,26 @@ def systemd_command(exec_start: list[str], source: str, env: dict[str, EnvValue]
     evidence = (Source(source, via="ExecStart"),)
     problems: list[Problem] = []
     if len(entries) > 1:
-        problems.append(UnitProblem(
-            message=f"{source}: {len(entries)} ExecStart= command lines; systemd refuses more than one for docker.service "
-                    "(Type=notify): a drop-in replacing ExecStart= must first clear it with an empty ExecStart=",
-            fatal=True, evidence=evidence, detail="several-exec-start"))
+        problems.append(
+            UnitProblem(
+                message=f"{source}: {len(entries)} ExecStart= command lines; systemd refuses more than one for docker.service "
+                "(Type=notify): a drop-in replacing ExecStart= must first clear it with an empty ExecStart=",
+                fatal=True,
+                evidence=evidence,
+                detail="several-exec-start",
+            )
+        )
     try:
         words = split_words(entries[-1])
     except UnitSyntaxError as exc:
-        problems.append(UnitProblem(message=f"{source}: ExecStart= has {exc}; systemd ignores the line and cannot start docker.service",
-                                    fatal=True, evidence=evidence, detail="unbalanced-quoting"))
+        problems.append(
+            UnitProblem(
+                message=f"{source}: ExecStart= has {exc}; systemd ignores the line and cannot start docker.service",
+                fatal=True,
+                evidence=evidence,
+                detail="unbalanced-quoting",
+            )
+        )
         return SystemdCommand(None, (), tuple(problems))
     prefixes, path = exec_start_prefixes(words[0]) if words else ("", "")
     rest = words[1:]

@@ -15,8 +15,7 @@ from .flags import CommandLine
 from .golang import go_value
 from .hosts import HostError, parse_daemon_host
 from .options import FLAT_OBJECTS, MERGED, SKIP_VALIDATION, Option, ignored_instead, key_kind
-from .problems import (Conflict, IgnoredKey, InvalidValue, Problem, Source, UnknownKey,
-                       UnsupportedForVersion, WrongType)
+from .problems import Conflict, IgnoredKey, InvalidValue, Problem, Source, UnknownKey, UnsupportedForVersion, WrongType
 from .setting import Setting
 from .versions import KeyTable, Version, version_label
 
@@ -36,7 +35,9 @@ def directives(doc: DaemonJson) -> dict[str, tuple[object, Source, str]]:
     return out
 
 
-def check_keys(doc: DaemonJson, options: tuple[Option, ...], column: int | None, version: Version | None) -> list[Problem]:
+def check_keys(
+    doc: DaemonJson, options: tuple[Option, ...], column: int | None, version: Version | None
+) -> list[Problem]:
     """Unknown, unsupported-in-this-release and silently ignored keys."""
     table = KeyTable.load()
     recognised = {o.flag for o in options} | {o.key for o in options} | SKIP_VALIDATION
@@ -55,26 +56,42 @@ def check_keys(doc: DaemonJson, options: tuple[Option, ...], column: int | None,
         reported.add(name)
         releases = table.releases_with(name)
         if releases and column is not None:
-            problems.append(UnsupportedForVersion(
-                message=f"{source}: {name!r} is not a dockerd {version_label(version)} option (it exists in "
-                        f"{', '.join(releases)}); dockerd refuses to start",
-                fatal=True, evidence=(source,), dockerd_message=dockerd,
-                key=name, version=version_label(version), supported_in=tuple(releases),
-            ))
+            problems.append(
+                UnsupportedForVersion(
+                    message=f"{source}: {name!r} is not a dockerd {version_label(version)} option (it exists in "
+                    f"{', '.join(releases)}); dockerd refuses to start",
+                    fatal=True,
+                    evidence=(source,),
+                    dockerd_message=dockerd,
+                    key=name,
+                    version=version_label(version),
+                    supported_in=tuple(releases),
+                )
+            )
         else:
-            problems.append(UnknownKey(
-                message=f"{source}: {key!r} is not a dockerd option; dockerd refuses to start",
-                fatal=True, evidence=(source,), dockerd_message=dockerd, key=key,
-            ))
-    for key in (doc.values or {}):
+            problems.append(
+                UnknownKey(
+                    message=f"{source}: {key!r} is not a dockerd option; dockerd refuses to start",
+                    fatal=True,
+                    evidence=(source,),
+                    dockerd_message=dockerd,
+                    key=key,
+                )
+            )
+    for key in doc.values or {}:
         if key in recognised and key not in SKIP_VALIDATION and not table.valid(key, column):
             instead = ignored_instead(key, options)
             source = doc.source(key)
-            problems.append(IgnoredKey(
-                message=f"{source}: {key!r} is accepted by dockerd but sets nothing"
-                        + (f"; use {instead!r}" if instead else ""),
-                fatal=False, evidence=(source,), key=key, instead=instead,
-            ))
+            problems.append(
+                IgnoredKey(
+                    message=f"{source}: {key!r} is accepted by dockerd but sets nothing"
+                    + (f"; use {instead!r}" if instead else ""),
+                    fatal=False,
+                    evidence=(source,),
+                    key=key,
+                    instead=instead,
+                )
+            )
     return problems
 
 
@@ -91,25 +108,39 @@ def check_conflicts(doc: DaemonJson, flags: CommandLine) -> list[Conflict]:
     if not parts:
         return []
     directive = lambda option, fv, dv: f"{option.key}: (from flag: {fv}, from file: {dv})"  # noqa: E731
-    dockerd = (f"unable to configure the Docker daemon with file {doc.path}: {_CONFLICT_PREFIX}"
-               + ", ".join(directive(o, fv, dv) for o, fv, dv, _ in parts))
+    dockerd = f"unable to configure the Docker daemon with file {doc.path}: {_CONFLICT_PREFIX}" + ", ".join(
+        directive(o, fv, dv) for o, fv, dv, _ in parts
+    )
     conflicts = []
     for option, flag_value, file_value, file_source in parts:
         flag_sources = tuple(dict.fromkeys(f.source for f in flags.given(option.key)))
-        conflicts.append(Conflict(
-            message=f"{option.key!r} is set both by --{option.flag} ({', '.join(map(str, flag_sources))}) and in "
-                    f"{file_source}; dockerd refuses to start whatever the values — keep only one",
-            fatal=True, evidence=flag_sources + (file_source,), dockerd_message=dockerd,
-            key=option.key, directive=directive(option, flag_value, file_value),
-            flag_value=flag_value, file_value=file_value,
-        ))
+        conflicts.append(
+            Conflict(
+                message=f"{option.key!r} is set both by --{option.flag} ({', '.join(map(str, flag_sources))}) and in "
+                f"{file_source}; dockerd refuses to start whatever the values — keep only one",
+                fatal=True,
+                evidence=flag_sources + (file_source,),
+                dockerd_message=dockerd,
+                key=option.key,
+                directive=directive(option, flag_value, file_value),
+                flag_value=flag_value,
+                file_value=file_value,
+            )
+        )
     return conflicts
 
 
 _EXPECTED = {
-    "bool": "true or false", "int": "an integer", "string": "a string", "bytes": "a size such as \"64m\"",
-    "list": "a list of strings", "map": "an object of string values", "ulimits": "an object of ulimit objects",
-    "pools": "a list of pool objects", "runtimes": "an object of runtime objects", "bool-map": "an object of true/false",
+    "bool": "true or false",
+    "int": "an integer",
+    "string": "a string",
+    "bytes": 'a size such as "64m"',
+    "list": "a list of strings",
+    "map": "an object of string values",
+    "ulimits": "an object of ulimit objects",
+    "pools": "a list of pool objects",
+    "runtimes": "an object of runtime objects",
+    "bool-map": "an object of true/false",
     "object": "an object",
 }
 
@@ -155,11 +186,18 @@ def check_types(doc: DaemonJson, column: int | None) -> list[WrongType]:
             got = _json_value_at(value, path[1:])
             name = key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[1:])
             source = doc.source(*path) if doc.line_of(*path) else doc.source(key)
-            problems.append(WrongType(
-                message=f"{source}: {name} must be {_EXPECTED[expected]}, not a JSON {_json_kind(got)} "
-                        f"({go_value(got)}); dockerd refuses to start (json: cannot unmarshal {_json_kind(got)})",
-                fatal=True, evidence=(source,), key=key, path=name, expected=expected, got=_json_kind(got),
-            ))
+            problems.append(
+                WrongType(
+                    message=f"{source}: {name} must be {_EXPECTED[expected]}, not a JSON {_json_kind(got)} "
+                    f"({go_value(got)}); dockerd refuses to start (json: cannot unmarshal {_json_kind(got)})",
+                    fatal=True,
+                    evidence=(source,),
+                    key=key,
+                    path=name,
+                    expected=expected,
+                    got=_json_kind(got),
+                )
+            )
     return problems
 
 
@@ -175,8 +213,14 @@ _LOG_LEVELS = {"panic", "fatal", "error", "warn", "info", "debug", "trace"}
 def _invalid(setting: Setting, key: str, value, why: str, dockerd: str | None, fatal: bool = True) -> InvalidValue:
     source = setting.source
     where = f"{source}: " if source else ""
-    return InvalidValue(message=f"{where}{why}", fatal=fatal, evidence=(source,) if source else (),
-                        dockerd_message=dockerd, key=key, value=value)
+    return InvalidValue(
+        message=f"{where}{why}",
+        fatal=fatal,
+        evidence=(source,) if source else (),
+        dockerd_message=dockerd,
+        key=key,
+        value=value,
+    )
 
 
 def check_values(settings: dict[str, Setting], version: Version | None, live_info: dict | None) -> list[InvalidValue]:
@@ -188,17 +232,29 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
     if isinstance(level.value, str) and level.value:
         accepted = _LOG_LEVELS | ({"warning"} if major is not None and major < 25 else set())
         if level.value.lower() not in accepted:
-            problems.append(_invalid(level, "log-level", level.value,
-                                     f"log-level {level.value!r} is not one of debug, info, warn, error, fatal",
-                                     f"invalid logging level: {level.value}"))
+            problems.append(
+                _invalid(
+                    level,
+                    "log-level",
+                    level.value,
+                    f"log-level {level.value!r} is not one of debug, info, warn, error, fatal",
+                    f"invalid logging level: {level.value}",
+                )
+            )
 
     mirrors = settings.get("registry-mirrors")
     for mirror in mirrors.value if mirrors and isinstance(mirrors.value, list) else []:
         if isinstance(mirror, str) and not mirror.lower().startswith(("http://", "https://")):
             scheme = mirror.split("://")[0] if "://" in mirror else ""
-            problems.append(_invalid(mirrors, "registry-mirrors", mirror,
-                                     f"registry mirror {mirror!r} needs http:// or https://",
-                                     f'invalid mirror: unsupported scheme "{scheme}" in "{mirror}"'))
+            problems.append(
+                _invalid(
+                    mirrors,
+                    "registry-mirrors",
+                    mirror,
+                    f"registry mirror {mirror!r} needs http:// or https://",
+                    f'invalid mirror: unsupported scheme "{scheme}" in "{mirror}"',
+                )
+            )
 
     hosts = settings["hosts"]
     if hosts.origin == "file" and isinstance(hosts.value, list):
@@ -210,42 +266,87 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
 
     seccomp = settings["seccomp-profile"]
     if seccomp.value == "builtin" and seccomp.origin != "default" and (major is None or major < 23):
-        problems.append(_invalid(seccomp, "seccomp-profile", "builtin",
-                                 "seccomp-profile \"builtin\" is understood from dockerd 23.0; older releases read it "
-                                 "as a file path and refuse to start (leave the key out for the default profile)",
-                                 "opening seccomp profile (builtin) failed: open builtin: no such file or directory"))
+        problems.append(
+            _invalid(
+                seccomp,
+                "seccomp-profile",
+                "builtin",
+                'seccomp-profile "builtin" is understood from dockerd 23.0; older releases read it '
+                "as a file path and refuse to start (leave the key out for the default profile)",
+                "opening seccomp profile (builtin) failed: open builtin: no such file or directory",
+            )
+        )
 
     if settings["icc"].value is False and settings["iptables"].value is False:
         icc = settings["icc"]
-        problems.append(_invalid(icc, "icc", False,
-                                 "icc false needs iptables: with iptables false as well dockerd refuses to start",
-                                 "You specified --iptables=false with --icc=false. ICC=false uses iptables to function. "
-                                 "Please set --icc or --iptables to true."))
+        problems.append(
+            _invalid(
+                icc,
+                "icc",
+                False,
+                "icc false needs iptables: with iptables false as well dockerd refuses to start",
+                "You specified --iptables=false with --icc=false. ICC=false uses iptables to function. "
+                "Please set --icc or --iptables to true.",
+            )
+        )
 
-    if (settings["icc"].value is False and settings["ipv6"].value is True and settings["ip6tables"].value is False
-            and (major is None or major >= 27)):
+    if (
+        settings["icc"].value is False
+        and settings["ipv6"].value is True
+        and settings["ip6tables"].value is False
+        and (major is None or major >= 27)
+    ):
         icc = settings["icc"]
-        problems.append(_invalid(icc, "icc", False,
-                                 "icc false needs ip6tables when ipv6 is on (dockerd 27.0 and later refuse to start "
-                                 "with ip6tables false; `dockerd --validate` does not catch it)",
-                                 "You specified --ip6tables=false with --icc=false. ICC=false uses ip6tables to "
-                                 "function. Please set --icc or --ip6tables to true"))
+        problems.append(
+            _invalid(
+                icc,
+                "icc",
+                False,
+                "icc false needs ip6tables when ipv6 is on (dockerd 27.0 and later refuse to start "
+                "with ip6tables false; `dockerd --validate` does not catch it)",
+                "You specified --ip6tables=false with --icc=false. ICC=false uses ip6tables to "
+                "function. Please set --icc or --ip6tables to true",
+            )
+        )
 
-    if settings["ip6tables"].value is True and settings["experimental"].value is not True and (major is None or major < 27):
-        problems.append(_invalid(settings["ip6tables"], "ip6tables", True,
-                                 "ip6tables needs experimental true before dockerd 27.0",
-                                 "ip6tables rules are only available if experimental features are enabled"))
+    if (
+        settings["ip6tables"].value is True
+        and settings["experimental"].value is not True
+        and (major is None or major < 27)
+    ):
+        problems.append(
+            _invalid(
+                settings["ip6tables"],
+                "ip6tables",
+                True,
+                "ip6tables needs experimental true before dockerd 27.0",
+                "ip6tables rules are only available if experimental features are enabled",
+            )
+        )
 
     if settings["live-restore"].value is True and swarm_state(live_info) != "inactive":
-        problems.append(_invalid(settings["live-restore"], "live-restore", True,
-                                 "live-restore is incompatible with swarm mode, which this node is in: "
-                                 "dockerd will refuse to start at its next restart",
-                                 "--live-restore daemon configuration is incompatible with swarm mode"))
+        problems.append(
+            _invalid(
+                settings["live-restore"],
+                "live-restore",
+                True,
+                "live-restore is incompatible with swarm mode, which this node is in: "
+                "dockerd will refuse to start at its next restart",
+                "--live-restore daemon configuration is incompatible with swarm mode",
+            )
+        )
 
     exec_opts = settings.get("exec-opts")
     for opt in exec_opts.value if exec_opts and isinstance(exec_opts.value, list) else []:
         name, eq, value = opt.partition("=") if isinstance(opt, str) else ("", "", "")
         if not (eq and name.strip() and value.strip()):
-            problems.append(_invalid(exec_opts, "exec-opts", opt, f"exec-opt {opt!r} must be formatted 'opt=value'",
-                                     f"invalid exec-opt ({opt}): must be formatted 'opt=value'"))
+            problems.append(
+                _invalid(
+                    exec_opts,
+                    "exec-opts",
+                    opt,
+                    f"exec-opt {opt!r} must be formatted 'opt=value'",
+                    f"invalid exec-opt ({opt}): must be formatted 'opt=value'",
+                )
+            )
     return problems

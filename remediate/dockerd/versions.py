@@ -45,7 +45,7 @@ class KeyTable:
 
     @classmethod
     @cache
-    def load(cls) -> "KeyTable":
+    def load(cls) -> KeyTable:
         text = resources.files(__package__).joinpath("data/daemon-json-keys.tsv").read_text("utf-8")
         header, *rows = [line.split("\t") for line in text.splitlines() if line.strip()]
         columns = tuple(header[1:])

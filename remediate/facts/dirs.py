@@ -24,7 +24,7 @@ CREATED_IN = ("/etc/systemd/system/docker.service.d", "/etc/systemd/system/docke
 DIR_CHAIN_SNIPPET = (
     "set -f; IFS='\n'; set -- $REMEDIATE_DIRS; [ $# -gt 0 ] || exit 0; "
     'c=$(readlink -m -- "$@"); '
-    "for d in \"$@\"; do printf 'dir %s\\n' \"$d\"; done; for r in $c; do printf 'real %s\\n' \"$r\"; done; "
+    'for d in "$@"; do printf \'dir %s\\n\' "$d"; done; for r in $c; do printf \'real %s\\n\' "$r"; done; '
     'p=; for x in "$@" $c; do while :; do p="$p\n$x"; [ "$x" = / ] && break; x=${x%/*}; [ -n "$x" ] || x=/; '
     "done; done; stat -c 'stat %u %f %n' -- $p 2>/dev/null; true"
 )

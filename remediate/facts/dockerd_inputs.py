@@ -28,8 +28,10 @@ def dockerd_inputs(facts: HostFacts):
         exec_start=_exec_start(facts, service, service_files),
         exec_start_source=_last_setting(facts, service_files, "ExecStart") or service.get("FragmentPath", ""),
         environment=parse.environment(service.get("Environment", "")),
-        environment_files={path: facts.file(path).content
-                           for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))},
+        environment_files={
+            path: facts.file(path).content
+            for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))
+        },
         socket_listen=parse.socket_listen(socket),
         socket_listen_source=_last_setting(facts, socket_files, "ListenStream") or socket.get("FragmentPath", ""),
         live_cmdline=cmdline or None,

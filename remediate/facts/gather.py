@@ -18,7 +18,14 @@ from remediate.facts import parse
 from remediate.facts.dirs import CREATED_IN, DIR_CHAIN_SNIPPET, dirs_to_ask, parse_dir_chain
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import (
-    COMMANDS, CONTAINER_TEMPLATE, FALCO_UNITS, FIXED_PATHS, SNIPPET_INPUTS, SNIPPETS, TLS_KEYS, UNIT_FACTS,
+    COMMANDS,
+    CONTAINER_TEMPLATE,
+    FALCO_UNITS,
+    FIXED_PATHS,
+    SNIPPET_INPUTS,
+    SNIPPETS,
+    TLS_KEYS,
+    UNIT_FACTS,
     is_key_material,
 )
 
@@ -76,8 +83,7 @@ def add_path(batch: Batch, path: str, named: Collection[str] = ()) -> None:
         batch.add_read(f"file:{path}", path)
 
 
-def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: Collection[str],
-               become: bool) -> None:
+def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: Collection[str], become: bool) -> None:
     """One more round trip for the paths not gathered yet (none when there are none)."""
     wanted = sorted(set(paths) - set(facts.files))
     if wanted:
@@ -94,8 +100,11 @@ def _ask_dir_chain(batch: Batch, facts: HostFacts, paths: Iterable[str]) -> None
     asked = parse_dir_chain(facts.command("dir_chain").stdout).resolved if "dir_chain" in facts.commands else {}
     dirs = [d for d in dirs_to_ask(paths) if d not in asked and "\n" not in d]
     if dirs:
-        batch.add_shell(f"cmd:{DIR_CHAIN_MORE if 'dir_chain' in facts.commands else 'dir_chain'}",
-                        DIR_CHAIN_SNIPPET, env={"REMEDIATE_DIRS": "\n".join(dirs)})
+        batch.add_shell(
+            f"cmd:{DIR_CHAIN_MORE if 'dir_chain' in facts.commands else 'dir_chain'}",
+            DIR_CHAIN_SNIPPET,
+            env={"REMEDIATE_DIRS": "\n".join(dirs)},
+        )
 
 
 def _forget_key_material(facts: HostFacts, named: Collection[str]) -> None:
@@ -128,13 +137,15 @@ def _absorb(facts: HostFacts, results: dict[str, StepResult]) -> None:
         if kind == "file":
             facts.files[name] = file_fact(name, result)
         else:
-            facts.commands[name] = CommandFact(rc=result.rc, stdout=result.text(),
-                                               stderr=result.stderr.decode("utf-8", errors="replace"))
+            facts.commands[name] = CommandFact(
+                rc=result.rc, stdout=result.text(), stderr=result.stderr.decode("utf-8", errors="replace")
+            )
     more = facts.commands.pop(DIR_CHAIN_MORE, None)
     if more is not None:
         first = facts.command("dir_chain")
-        facts.commands["dir_chain"] = CommandFact(rc=first.rc or more.rc, stdout=first.stdout + more.stdout,
-                                                  stderr=first.stderr + more.stderr)
+        facts.commands["dir_chain"] = CommandFact(
+            rc=first.rc or more.rc, stdout=first.stdout + more.stdout, stderr=first.stderr + more.stderr
+        )
 
 
 def _split_units(facts: HostFacts) -> None:
@@ -149,8 +160,9 @@ def _split_units(facts: HostFacts) -> None:
         facts.commands[name] = CommandFact(rc=shown.rc, stdout=text, stderr=shown.stderr)
     states = [parse.systemctl_show(by_unit[unit]).get("ActiveState", "") for unit in FALCO_UNITS]
     if shown.rc == 0:
-        facts.commands["falco"] = CommandFact(rc=0 if "active" in states else 3,
-                                              stdout="".join(f"{state}\n" for state in states))
+        facts.commands["falco"] = CommandFact(
+            rc=0 if "active" in states else 3, stdout="".join(f"{state}\n" for state in states)
+        )
     else:
         facts.commands["falco"] = CommandFact(rc=shown.rc, stdout="", stderr=shown.stderr)
 
@@ -161,8 +173,11 @@ def file_fact(path: str, result: StepResult) -> FileFact:
     if kind == "missing":
         return FileFact(path=path, kind="missing")
     if "mode" not in meta and kind != "missing":
-        return FileFact(path=path, kind="error" if not meta else kind,
-                        error=result.stderr.decode(errors="replace").strip() or "could not stat")
+        return FileFact(
+            path=path,
+            kind="error" if not meta else kind,
+            error=result.stderr.decode(errors="replace").strip() or "could not stat",
+        )
     values = {k: int(meta[k]) for k in _INT_FIELDS if meta.get(k, "").isdigit()}
     read = meta.get("read") != "no"  # a stat step (Batch.add_stat): no bytes, by construction
     content = result.stdout if read and kind in ("file", "symlink") and meta.get("mode") else None

@@ -44,7 +44,7 @@ class FileFact:
 
     @property
     def inode(self) -> str | None:
-        """"DEV:INO" (decimal): which file this is; a file replaced since (new inode) is another one."""
+        """ "DEV:INO" (decimal): which file this is; a file replaced since (new inode) is another one."""
         return None if self.dev is None or self.ino is None else f"{self.dev}:{self.ino}"
 
     def text(self) -> str | None:

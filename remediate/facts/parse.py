@@ -78,8 +78,8 @@ def environment_files(value: str) -> list[tuple[str, bool]]:
     return found
 
 
-_SHOWN_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"(?= |$)|([^ ]+)', re.S)
-_SHOWN_ESCAPE = re.compile(r"\\([0-3][0-7]{2}|.)", re.S)
+_SHOWN_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"(?= |$)|([^ ]+)', re.DOTALL)
+_SHOWN_ESCAPE = re.compile(r"\\([0-3][0-7]{2}|.)", re.DOTALL)
 _C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
@@ -219,7 +219,7 @@ def canonical_path(path: str, resolved: Mapping[str, str]) -> str:
         if ancestor == "/":
             return path
         ancestor = ancestor.rpartition("/")[0] or "/"
-    rest = directory[len(ancestor):].lstrip("/")
+    rest = directory[len(ancestor) :].lstrip("/")
     real = posixpath.join(resolved[ancestor], rest) if rest else resolved[ancestor]
     return posixpath.join(real, name)
 

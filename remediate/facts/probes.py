@@ -66,8 +66,13 @@ ALL_PROPS = ",".join(dict.fromkeys(f"{SERVICE_PROPS},{SOCKET_PROPS}".split(","))
 
 # The binaries CIS 1.1.x wants audited; resolved to real paths on the host.
 AUDITED_BINARIES = (
-    "dockerd", "docker", "containerd", "containerd-shim", "containerd-shim-runc-v1",
-    "containerd-shim-runc-v2", "runc",
+    "dockerd",
+    "docker",
+    "containerd",
+    "containerd-shim",
+    "containerd-shim-runc-v1",
+    "containerd-shim-runc-v2",
+    "runc",
 )
 
 # Fields our container checks need, and nothing else: never .Config.Env.
@@ -81,10 +86,10 @@ CONTAINER_TEMPLATE = (
     '"Memory":{{json .HostConfig.Memory}},"PidsLimit":{{json .HostConfig.PidsLimit}},'
     '"ReadonlyRootfs":{{json .HostConfig.ReadonlyRootfs}},"PortBindings":{{json .HostConfig.PortBindings}},'
     '"Devices":{{json .HostConfig.Devices}},"Mounts":{{json .Mounts}},'
-    '"Healthcheck":{{json (index .Config \"Healthcheck\")}},"AppArmorProfile":{{json .AppArmorProfile}},'
+    '"Healthcheck":{{json (index .Config "Healthcheck")}},"AppArmorProfile":{{json .AppArmorProfile}},'
     '"CpuShares":{{json .HostConfig.CpuShares}},"RestartPolicy":{{json .HostConfig.RestartPolicy}},'
     '"CgroupParent":{{json .HostConfig.CgroupParent}},"CapDrop":{{json .HostConfig.CapDrop}},'
-    '"PublishAllPorts":{{json .HostConfig.PublishAllPorts}},"ExposedPorts":{{json (index .Config \"ExposedPorts\")}},'
+    '"PublishAllPorts":{{json .HostConfig.PublishAllPorts}},"ExposedPorts":{{json (index .Config "ExposedPorts")}},'
     '"Ports":{{json .NetworkSettings.Ports}},"Ulimits":{{json .HostConfig.Ulimits}},"Path":{{json .Path}},'
     '"ExecIDs":{{json .ExecIDs}},"Networks":{{json .NetworkSettings.Networks}},'
     # which image it runs, by id (its Config.Image is a name a later tag may have moved): CIS 4 judges those images
@@ -128,8 +133,10 @@ COMMANDS: dict[str, list[str]] = {
 def _service_prop(var: str, prop: str) -> str:
     """Shell that sets $var to docker.service's PROP from the `systemd` probe (the first block, up to its blank
     line), with builtins only: no process for what the probe already printed."""
-    return (f'{var}=; while IFS= read -r l; do [ -n "$l" ] || break; '
-            f'case $l in {prop}=*) {var}=${{l#{prop}=}};; esac; done < "$UNITS"; ')
+    return (
+        f'{var}=; while IFS= read -r l; do [ -n "$l" ] || break; '
+        f'case $l in {prop}=*) {var}=${{l#{prop}=}};; esac; done < "$UNITS"; '
+    )
 
 
 _MAIN_PID = _service_prop("pid", "MainPID")
@@ -150,20 +157,23 @@ SNIPPET_INPUTS: dict[str, dict[str, str]] = {
 
 # docker info's one line read by shell builtins (no process on hosts the snippets have nothing to ask): only a
 # daemon's answer counts (parse.docker_info), and it starts with a non-empty ID.
-_ANSWERED = ("i=; IFS= read -r i < \"$INFO\" 2>/dev/null; "
-             "case $i in '{\"ID\":\"\"'*) exit 0;; '{\"ID\":\"'*) ;; *) exit 0;; esac; ")
+_ANSWERED = (
+    'i=; IFS= read -r i < "$INFO" 2>/dev/null; case $i in \'{"ID":""\'*) exit 0;; \'{"ID":"\'*) ;; *) exit 0;; esac; '
+)
 # The swarm snippets run on a node docker info says is in a swarm (every state but inactive: parse.in_swarm).
-_IN_SWARM = (_ANSWERED + "case $i in *'\"LocalNodeState\":\"inactive\"'*) exit 0;; "
-             "*'\"LocalNodeState\":\"'[a-z]*) ;; *) exit 0;; esac; ")
+_IN_SWARM = (
+    _ANSWERED + 'case $i in *\'"LocalNodeState":"inactive"\'*) exit 0;; '
+    '*\'"LocalNodeState":"\'[a-z]*) ;; *) exit 0;; esac; '
+)
 
 SNIPPETS: dict[str, str] = {
     # What the running dockerd says, as `docker info --format '{{json .}}'` prints it (exit code kept), except
     # a swarm manager's root CA certificate (Swarm.Cluster.TLSInfo.TrustRoot): certificates never leave a host.
     "docker_info": (
         "i=$(docker info --format '{{json .}}'); r=$?; "
-        "case $i in *'\"TrustRoot\":\"-'*) "
-        "i=$(printf '%s\\n' \"$i\" | sed 's/\"TrustRoot\":\"[^\"]*\"/\"TrustRoot\":\"(not read: a certificate)\"/');; esac; "
-        "[ -z \"$i\" ] || printf '%s\\n' \"$i\"; exit $r"
+        'case $i in *\'"TrustRoot":"-\'*) '
+        'i=$(printf \'%s\\n\' "$i" | sed \'s/"TrustRoot":"[^"]*"/"TrustRoot":"(not read: a certificate)"/\');; esac; '
+        '[ -z "$i" ] || printf \'%s\\n\' "$i"; exit $r'
     ),
     "dockerd_cmdline": (
         _MAIN_PID + 'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
@@ -171,9 +181,10 @@ SNIPPETS: dict[str, str] = {
     # The running daemon's version when it runs the dockerd on PATH (not replaced since it started:
     # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it.
     "dockerd_version": (
-        "b=$(command -v dockerd) || exit 127; " + _MAIN_PID
+        "b=$(command -v dockerd) || exit 127; "
+        + _MAIN_PID
         + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
-        + "v=$(sed -n 's/.*\"ServerVersion\":\"\\([^\"]*\\)\".*/\\1/p' \"$INFO\" 2>/dev/null); "
+        + 'v=$(sed -n \'s/.*"ServerVersion":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
         + '[ -n "$v" ] && { echo "Docker version $v (running)"; exit 0; }; fi; '
         + "exec dockerd --version"
     ),
@@ -190,26 +201,26 @@ SNIPPETS: dict[str, str] = {
     # `docker info` already counted the containers; list them only when there are any. Only a daemon's answer
     # counts: with dockerd down, a 26.1+ client prints a zero-valued info whose ID is "" (parse.docker_info).
     "containers": (
-        "grep -q '^{\"ID\":\"[^\"][^\"]*\",\"Containers\":0,\"ContainersRunning\":0,' \"$INFO\" 2>/dev/null && exit 0; "
+        'grep -q \'^{"ID":"[^"][^"]*","Containers":0,"ContainersRunning":0,\' "$INFO" 2>/dev/null && exit 0; '
         "ids=$(docker ps -aq --no-trunc) || exit 3; "
         '[ -n "$ids" ] || exit 0; docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids || exit; '
         # CIS 5.7: an sshd (or dropbear) anywhere on the host, one grep; for each (few), the container id in its
         # cgroup path, if any: "process<TAB>id<TAB>pid<TAB>name".
-        "for f in $(grep -lxs -e sshd -e dropbear /proc/[0-9]*/comm); do d=${f%/comm}; read -r n < \"$f\" || continue; "
+        'for f in $(grep -lxs -e sshd -e dropbear /proc/[0-9]*/comm); do d=${f%/comm}; read -r n < "$f" || continue; '
         "c=$(grep -om1 '[0-9a-f]\\{64\\}' \"$d/cgroup\" 2>/dev/null) || continue; "
-        "printf 'process\\t%s\\t%s\\t%s\\n' \"$c\" \"${d#/proc/}\" \"$n\"; done; "
+        'printf \'process\\t%s\\t%s\\t%s\\n\' "$c" "${d#/proc/}" "$n"; done; '
         # The no-new-privileges dockerd recorded at each creation (config.v2.json, never in inspect): one grep,
         # of that one field (the file also holds the environment).
-        "root=$(sed -n 's/.*\"DockerRootDir\":\"\\([^\"]*\\)\".*/\\1/p' \"$INFO\" 2>/dev/null); "
+        'root=$(sed -n \'s/.*"DockerRootDir":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
         '[ -n "$root" ] || exit 0; set --; for id in $ids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
-        "grep -Hos '\"NoNewPrivileges\":[a-z]*' \"$@\"; true"
+        'grep -Hos \'"NoNewPrivileges":[a-z]*\' "$@"; true'
     ),
     # Every image (CIS 4, 6.1), only when docker info counted some (the containers probe tells which each runs). An
     # image listed once per tag is inspected as often: parse.images keeps one (no pipe to sort, whose status
     # would hide a failed listing).
     "images": (
         _ANSWERED + "case $i in *'\"Images\":0,'*) exit 0;; esac; "
-        "ids=$(docker images -q --no-trunc) || exit 3; [ -n \"$ids\" ] || exit 0; "
+        'ids=$(docker images -q --no-trunc) || exit 3; [ -n "$ids" ] || exit 0; '
         f"docker image inspect --format '{IMAGE_TEMPLATE}' $ids || exit 3"
     ),
     "swarm_networks": (
@@ -224,7 +235,7 @@ SNIPPETS: dict[str, str] = {
     # The node's own swarm addresses (advertise, listen, data path: CIS 7.9), which docker info does not show;
     # read from dockerd's state file, so a locked manager shows them too.
     "swarm_node": (
-        _IN_SWARM + "r=${i#*'\"DockerRootDir\":\"'}; [ \"$r\" != \"$i\" ] || exit 3; r=${r%%'\"'*}; "
+        _IN_SWARM + 'r=${i#*\'"DockerRootDir":"\'}; [ "$r" != "$i" ] || exit 3; r=${r%%\'"\'*}; '
         'exec cat "$r/swarm/docker-state.json"'
     ),
     # Only read to tell why docker.service is down (dockerd.journal.down_reason); an active one needs none.
@@ -257,15 +268,15 @@ SNIPPETS: dict[str, str] = {
         '[ $# -gt 0 ] || exit 0; IFS=$n; r=$(readlink -m -- "$@") || exit 1; '
         # a resolution holding a newline would pair every later directory with another's: none then
         'c=0; for x in $r; do c=$((c + 1)); done; [ "$c" -eq $# ] || exit 1; '
-        "for x in $r; do printf '%s\\t%s\\n' \"$1\" \"$x\"; shift; done"
+        'for x in $r; do printf \'%s\\t%s\\n\' "$1" "$x"; shift; done'
     ),
     # Paths only the host knows, beyond the units' files (gather takes those from the `systemd` probe):
     # audit rules.d, registry certificates, a rootless daemon.json.
     "discovered_paths": (
-        "for f in /etc/audit/rules.d/*.rules; do [ -e \"$f\" ] && echo \"$f\"; done; "
+        'for f in /etc/audit/rules.d/*.rules; do [ -e "$f" ] && echo "$f"; done; '
         "[ -d /etc/docker/certs.d ] && find /etc/docker/certs.d -type f 2>/dev/null; "
         # rootless dockerd of the login user
-        "[ -n \"$HOME\" ] && [ -e \"$HOME/.config/docker/daemon.json\" ] && echo \"$HOME/.config/docker/daemon.json\"; true"
+        '[ -n "$HOME" ] && [ -e "$HOME/.config/docker/daemon.json" ] && echo "$HOME/.config/docker/daemon.json"; true'
     ),
 }
 
@@ -287,5 +298,9 @@ def is_key_material(path: str, named: Collection[str] = ()) -> bool:
     `named`: the TLS files the host's dockerd configuration names (gather.tls_files), whatever their names.
     """
     normal = posixpath.normpath(path)
-    return (normal.startswith(KEY_DIRS) or normal in KEY_FILES or normal.lower().endswith(KEY_SUFFIXES)
-            or normal in {posixpath.normpath(n) for n in named})
+    return (
+        normal.startswith(KEY_DIRS)
+        or normal in KEY_FILES
+        or normal.lower().endswith(KEY_SUFFIXES)
+        or normal in {posixpath.normpath(n) for n in named}
+    )

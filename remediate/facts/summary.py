@@ -25,9 +25,11 @@ def summarize(facts: HostFacts) -> DockerSummary:
     daemon = facts.file(daemon_json_path(facts))
     daemon_state = "absent" if not daemon.exists else f"{daemon.mode_octal()} {daemon.size}B"
     tcp = ",".join(
-        f"{l.address}:{l.port}" for l in parse.ss_listeners(facts.command("listeners").stdout)
-        if "dockerd" in l.process or "systemd" in l.process and l.port != 22
+        f"{l.address}:{l.port}"
+        for l in parse.ss_listeners(facts.command("listeners").stdout)
+        if "dockerd" in l.process or ("systemd" in l.process and l.port != 22)
     )
     containers = len(parse.json_lines(facts.command("containers").stdout))
-    return DockerSummary(service.get("ActiveState", "unknown"), match.group(1) if match else None,
-                         daemon_state, tcp, containers)
+    return DockerSummary(
+        service.get("ActiveState", "unknown"), match.group(1) if match else None, daemon_state, tcp, containers
+    )

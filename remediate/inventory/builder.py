@@ -157,7 +157,7 @@ class InventoryBuilder:
         """Longest distance from "all" (Ansible's group depth); refuses cycles."""
         waiting = {name: len(parents[name]) for name in self._groups}
         ready = [name for name, count in waiting.items() if count == 0]
-        depths = {name: 0 for name in ready}
+        depths = dict.fromkeys(ready, 0)
         while ready:
             name = ready.pop()
             for child in self._groups[name].children:

@@ -59,9 +59,7 @@ class Inventory:
         try:
             return self.hosts[name]
         except KeyError:
-            raise InventoryError(
-                f"no host named {name!r} in {self.source}{self.suggest(name)}"
-            ) from None
+            raise InventoryError(f"no host named {name!r} in {self.source}{self.suggest(name)}") from None
 
     def suggest(self, name: str) -> str:
         """A "did you mean" hint built from the known host and group names."""

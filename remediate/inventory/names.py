@@ -43,8 +43,7 @@ def check_var_name(name: Any, where: str) -> str:
     """Var names must be identifiers, or templates could never reference them."""
     if not isinstance(name, str) or not _VAR.fullmatch(name):
         raise InventoryError(
-            f"{where}: invalid variable name {name!r}: use letters, digits and _, "
-            "not starting with a digit"
+            f"{where}: invalid variable name {name!r}: use letters, digits and _, not starting with a digit"
         )
     return name
 

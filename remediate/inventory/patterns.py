@@ -96,8 +96,4 @@ def _colon_hint(inventory: Inventory, pattern: str) -> str:
 def _select_names(inventory: Inventory, matches) -> set[str]:
     """Hosts whose own name matches, plus every host of a declared group whose name matches."""
     groups = {name for name in inventory.groups if name not in IMPLICIT_GROUPS and matches(name)}
-    return {
-        host.name
-        for host in inventory.hosts.values()
-        if matches(host.name) or groups.intersection(host.groups)
-    }
+    return {host.name for host in inventory.hosts.values() if matches(host.name) or groups.intersection(host.groups)}

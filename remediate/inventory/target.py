@@ -14,9 +14,7 @@ INVENTORY_SUFFIXES = (".yml", ".yaml", ".ini", "")
 _BARE_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-def resolve_target(
-    hosts: str, inventory: str | Path | None, inventories_dir: Path
-) -> tuple[Inventory, list[Host]]:
+def resolve_target(hosts: str, inventory: str | Path | None, inventories_dir: Path) -> tuple[Inventory, list[Host]]:
     """The inventory to use and the hosts selected in it.
 
     1. `inventory` given: load it and select the `hosts` pattern in it.
@@ -54,7 +52,8 @@ def _named_inventory(hosts: str, inventories_dir: Path) -> Path | None:
     found = [path for path in found if path.is_file()]
     if len(found) > 1:
         raise InventoryError(
-            f"--hosts {name!r} is ambiguous: " + ", ".join(map(str, found))
+            f"--hosts {name!r} is ambiguous: "
+            + ", ".join(map(str, found))
             + " all exist; keep one, or pass --inventory PATH"
         )
     return found[0] if found else None

@@ -25,8 +25,7 @@ def parse(path: Path, builder: InventoryBuilder) -> None:
         raise InventoryError(f"{path}: the inventory file is empty")
     if not isinstance(data, dict):
         raise InventoryError(
-            f"{path}: the top level must be a mapping of group names (all:, webservers:, ...), "
-            f"got {_kind(data)}"
+            f"{path}: the top level must be a mapping of group names (all:, webservers:, ...), got {_kind(data)}"
         )
     if "plugin" in data:
         raise InventoryError(
@@ -58,9 +57,7 @@ def _group(
     for key, value in body.items():
         at = document.where(body, key)
         if key not in GROUP_KEYS:
-            raise InventoryError(
-                f"{at}: unknown key {key!r} in group {name!r}; allowed keys: {', '.join(GROUP_KEYS)}"
-            )
+            raise InventoryError(f"{at}: unknown key {key!r} in group {name!r}; allowed keys: {', '.join(GROUP_KEYS)}")
         if value is None:
             continue
         if not isinstance(value, dict):

@@ -65,9 +65,15 @@ class HostStatus:
 class Lab:
     """A named lab under LAB_HOME; tests use their own name so a user's lab is never touched."""
 
-    def __init__(self, name: str = "default", home: Path = LAB_HOME, log=print,
-                 scenario_names: tuple[str, ...] = SCENARIO_ORDER, extra_packages: tuple[str, ...] = (),
-                 engine: str | None = None):
+    def __init__(
+        self,
+        name: str = "default",
+        home: Path = LAB_HOME,
+        log=print,
+        scenario_names: tuple[str, ...] = SCENARIO_ORDER,
+        extra_packages: tuple[str, ...] = (),
+        engine: str | None = None,
+    ):
         """extra_packages: Debian packages added to the base image (part of its recipe, so cached apart).
 
         engine: the Docker engine to boot (see image.ENGINES; `newest` and `28.5` are one); None keeps
@@ -121,8 +127,11 @@ class Lab:
     def engine_info(self) -> dict:
         """The lab's engine and what its image holds (dockerd, containerd, runc versions), from its state."""
         state = self.load_state()
-        return {"engine": self.recorded_engine(state) or self.engine, "image": state.get("image", ""),
-                **state.get("versions", {})}
+        return {
+            "engine": self.recorded_engine(state) or self.engine,
+            "image": state.get("image", ""),
+            **state.get("versions", {}),
+        }
 
     def hosts(self) -> dict[str, LabHost]:
         return {name: LabHost.from_json(data) for name, data in self.load_state()["hosts"].items()}
@@ -156,8 +165,10 @@ class Lab:
             raise LabError("the lab needs root (namespaces, mounts, chroot)")
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         if hard != resource.RLIM_INFINITY and hard < LAB_NOFILE:
-            raise LabError(f"the open-files hard limit is {hard}; lab containers need {LAB_NOFILE} "
-                           f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)")
+            raise LabError(
+                f"the open-files hard limit is {hard}; lab containers need {LAB_NOFILE} "
+                f"(raise it with `ulimit -Hn {LAB_NOFILE}` as root before lab.up)"
+            )
         self._raise_inotify_limits()
         for name in self.scenario_names:
             scenarios.get(name)  # an unknown scenario fails before anything boots
@@ -171,8 +182,11 @@ class Lab:
                 note = image.version_note(image.engine(engine), found)
                 if note:
                     self.log(note)
-            state.update(engine=engine, image=base.parent.name,
-                         versions={k: found.get(k, "") for k in ("dockerd", "containerd", "runc")})
+            state.update(
+                engine=engine,
+                image=base.parent.name,
+                versions={k: found.get(k, "") for k in ("dockerd", "containerd", "runc")},
+            )
             self._ensure_credentials(state)
             wanted = self.wanted(extra)
             for name in [n for n in hosts if n not in wanted or not hosts[n].alive()]:
@@ -197,7 +211,7 @@ class Lab:
                 for name, future in futures.items():
                     try:
                         hosts[name] = future.result()
-                    except Exception as exc:  # noqa: BLE001 — every host's failure is reported together
+                    except Exception as exc:
                         errors.append(f"{name}: {exc}")
             self._save(state, hosts)
             self._write_access_files(state, hosts, inventory_copy)
@@ -216,7 +230,8 @@ class Lab:
             raise LabError(
                 f"lab {self.name!r} runs Docker engine {recorded}{got} on {len(running)} host(s); it will not mix "
                 f"in engine {wanted}. Stop it first (invoke lab.down --name {self.name}) or boot engine {wanted} "
-                f"as another lab (--name)")
+                f"as another lab (--name)"
+            )
         return wanted
 
     def down(self) -> list[str]:
@@ -249,8 +264,9 @@ class Lab:
                 result = labhost.host_exec(h, ["systemctl", "is-active", "docker.service"], check=False, timeout=30)
                 docker = result.stdout.decode().strip() or "unknown"
                 # Ask the running daemon (through the lab's back door), not the package: it is what serves.
-                answer = labhost.host_exec(h, ["docker", "version", "--format", "{{.Server.Version}}"],
-                                           check=False, timeout=30)
+                answer = labhost.host_exec(
+                    h, ["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=30
+                )
                 version = answer.stdout.decode().strip() if answer.returncode == 0 else ""
             except LabError:
                 docker = "no answer"  # a status must show every host, even one too busy to reply
@@ -264,9 +280,19 @@ class Lab:
         if name not in hosts:
             raise LabError(f"no lab host {name!r}; hosts: {', '.join(hosts) or 'none (run lab.up)'}")
         return [
-            "ssh", "-i", str(self.key_file), "-o", f"UserKnownHostsFile={self.known_hosts}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
-            "-p", str(hosts[name].port), "root@127.0.0.1", *(command or []),
+            "ssh",
+            "-i",
+            str(self.key_file),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-p",
+            str(hosts[name].port),
+            "root@127.0.0.1",
+            *(command or []),
         ]
 
     # Internals.
@@ -275,21 +301,34 @@ class Lab:
             current = int(Path(path).read_text())
             if current < wanted:
                 Path(path).write_text(f"{wanted}\n")
-                self.log(f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {wanted} "
-                         "(lab hosts each hold several inotify instances)")
+                self.log(
+                    f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {wanted} "
+                    "(lab hosts each hold several inotify instances)"
+                )
 
     def _ensure_credentials(self, state: dict) -> None:
         if not self.key_file.exists():
             subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"remediate-lab-{self.name}",
-                 "-f", str(self.key_file)],
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"remediate-lab-{self.name}",
+                    "-f",
+                    str(self.key_file),
+                ],
                 check=True,
             )
         state["ops_password"] = state.get("ops_password") or secrets.token_urlsafe(18)
         state["container_secret"] = state.get("container_secret") or "lab-secret-" + secrets.token_hex(12)
 
-    def _boot(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int,
-              base: Path) -> LabHost:
+    def _boot(
+        self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int, base: Path
+    ) -> LabHost:
         """Boot one host; a boot that fails is retried once from scratch, with the first error kept."""
         try:
             return self._boot_once(name, scenario_name, state, bastion_pid, jump_port, base)
@@ -297,8 +336,9 @@ class Lab:
             self.log(f"{name}: boot failed, retrying once: {first}")
             return self._boot_once(name, scenario_name, state, bastion_pid, jump_port, base)
 
-    def _boot_once(self, name: str, scenario_name: str, state: dict, bastion_pid: int | None,
-                   jump_port: int, base: Path) -> LabHost:
+    def _boot_once(
+        self, name: str, scenario_name: str, state: dict, bastion_pid: int | None, jump_port: int, base: Path
+    ) -> LabHost:
         scenario = scenarios.get(scenario_name)
         host_dir = self.dir / "hosts" / name
         host = LabHost(name=name, scenario=scenario_name, jump_port=jump_port)
@@ -326,8 +366,10 @@ class Lab:
         if host.jump_forwarder:
             host.jump_forwarder.kill()
         host.jump_forwarder = labhost.start_forwarder(
-            host.pid, self.dir / "hosts" / host.name / "jump-forward.log",
-            listen_port=host.jump_port, in_netns_of=bastion_pid,
+            host.pid,
+            self.dir / "hosts" / host.name / "jump-forward.log",
+            listen_port=host.jump_port,
+            in_netns_of=bastion_pid,
         )
 
     def _stop_host(self, host: LabHost) -> None:

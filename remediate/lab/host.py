@@ -70,8 +70,9 @@ def nsenter_argv(pid: int, argv: list[str]) -> list[str]:
     return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--", *argv]
 
 
-def host_exec(host: LabHost, argv: list[str], *, stdin: bytes | None = None, timeout: float = 60.0,
-              check: bool = True) -> subprocess.CompletedProcess:
+def host_exec(
+    host: LabHost, argv: list[str], *, stdin: bytes | None = None, timeout: float = 60.0, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run a command inside a lab host without SSH (the lab's own back door for seeding)."""
     try:
         result = subprocess.run(nsenter_argv(host.pid, argv), input=stdin, capture_output=True, timeout=timeout)
@@ -103,8 +104,9 @@ def prepare(name: str, host_dir: Path, base_rootfs: Path, authorized_key: str) -
     layer.write("/etc/hosts", hosts_file.encode(), mode=0o644)
     ops_uid, ops_gid = layer.user_ids("ops")
     layer.write("/root/.ssh/authorized_keys", authorized_key.encode(), mode=0o600, dir_mode=0o700)
-    layer.write("/home/ops/.ssh/authorized_keys", authorized_key.encode(), mode=0o600, dir_mode=0o700,
-                uid=ops_uid, gid=ops_gid)
+    layer.write(
+        "/home/ops/.ssh/authorized_keys", authorized_key.encode(), mode=0o600, dir_mode=0o700, uid=ops_uid, gid=ops_gid
+    )
     return " ".join(key.with_suffix(".pub").read_text().split()[0:2])
 
 
@@ -173,8 +175,9 @@ class Layer:
             os.chmod(target, mode)
         return target
 
-    def write(self, path: str, content: bytes, *, mode: int, uid: int = 0, gid: int = 0,
-              dir_mode: int | None = None) -> None:
+    def write(
+        self, path: str, content: bytes, *, mode: int, uid: int = 0, gid: int = 0, dir_mode: int | None = None
+    ) -> None:
         path = self.resolve(path)
         parent = self.mkdirs(str(Path(path).parent), mode=dir_mode, uid=uid, gid=gid)
         if dir_mode is not None:
@@ -230,8 +233,19 @@ class Layer:
 def boot(host: LabHost, host_dir: Path, base_rootfs: Path, lab_name: str) -> None:
     """Start the host's namespaces and systemd; return once PID 1 is systemd."""
     argv = [
-        "unshare", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "--kill-child",
-        "/bin/sh", str(BOOT_SCRIPT), str(host_dir), str(base_rootfs), host.name,
+        "unshare",
+        "--pid",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--net",
+        "--fork",
+        "--kill-child",
+        "/bin/sh",
+        str(BOOT_SCRIPT),
+        str(host_dir),
+        str(base_rootfs),
+        host.name,
         cgroup_path(lab_name, host.name),
     ]
     host.unshare = spawn_daemon(argv, host_dir / "boot.log")
@@ -273,8 +287,10 @@ def _boot_diagnosis(host: LabHost) -> str:
         return " (the host's PID 1 died)"
     jobs = host_exec(host, ["systemctl", "list-jobs", "--no-pager", "--no-legend"], timeout=10, check=False)
     failed = host_exec(host, ["systemctl", "--failed", "--no-pager", "--no-legend"], timeout=10, check=False)
-    return (f"; pending jobs: {jobs.stdout.decode(errors='replace').strip() or 'none'}"
-            f"; failed units: {failed.stdout.decode(errors='replace').strip() or 'none'}")
+    return (
+        f"; pending jobs: {jobs.stdout.decode(errors='replace').strip() or 'none'}"
+        f"; failed units: {failed.stdout.decode(errors='replace').strip() or 'none'}"
+    )
 
 
 def start_forwarder(target_pid: int, log_path: Path, *, listen_port: int, in_netns_of: int | None = None) -> ProcessRef:

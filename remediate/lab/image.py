@@ -81,13 +81,33 @@ TRIXIE_EXTRA = ("e2fsprogs",)
 _BASE = tuple(p for p in PACKAGES if p != "docker.io") + TRIXIE_EXTRA
 ENGINES = {
     "20.10": Engine("20.10", "bookworm", PACKAGES, "Debian 12 bookworm docker.io", expected="20.10"),
-    "26.1": Engine("26.1", "trixie", PACKAGES + ("docker-cli",) + TRIXIE_EXTRA,
-                   "Debian 13 trixie docker.io + docker-cli", expected="26.1"),
-    "newest": Engine("newest", "trixie", _BASE, "Debian 13 trixie + docker.io, containerd, runc from unstable",
-                     steps=("sid-docker.sh",), expected="28.5", moving=True),
+    "26.1": Engine(
+        "26.1",
+        "trixie",
+        PACKAGES + ("docker-cli",) + TRIXIE_EXTRA,
+        "Debian 13 trixie docker.io + docker-cli",
+        expected="26.1",
+    ),
+    "newest": Engine(
+        "newest",
+        "trixie",
+        _BASE,
+        "Debian 13 trixie + docker.io, containerd, runc from unstable",
+        steps=("sid-docker.sh",),
+        expected="28.5",
+        moving=True,
+    ),
 }
-ALIASES = {"28.5": "newest", "28": "newest", "sid": "newest", "unstable": "newest", "20": "20.10",
-           "bookworm": "20.10", "26": "26.1", "trixie": "26.1"}
+ALIASES = {
+    "28.5": "newest",
+    "28": "newest",
+    "sid": "newest",
+    "unstable": "newest",
+    "20": "20.10",
+    "bookworm": "20.10",
+    "26": "26.1",
+    "trixie": "26.1",
+}
 DEFAULT_ENGINE = "20.10"
 
 
@@ -125,8 +145,8 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     deb822 = sources_dir / "sources.list.d" / "debian.sources"
     if deb822.exists():
         for stanza in deb822.read_text().split("\n\n"):
-            uris = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
-            suites = re.search(r"^Suites:\s*(.+)$", stanza, re.M)
+            uris = re.search(r"^URIs:\s*(\S+)", stanza, re.MULTILINE)
+            suites = re.search(r"^Suites:\s*(.+)$", stanza, re.MULTILINE)
             if uris and suites and any(_archive_suite(s) for s in suites.group(1).split()):
                 return uris.group(1)
     one_line = sources_dir / "sources.list"
@@ -174,8 +194,9 @@ def build_lock(images_dir: Path, key: str, log=print):
         yield
 
 
-def ensure_image(images_dir: Path, extra_packages: tuple[str, ...] = (), log=print,
-                 engine_name: str = DEFAULT_ENGINE) -> Path:
+def ensure_image(
+    images_dir: Path, extra_packages: tuple[str, ...] = (), log=print, engine_name: str = DEFAULT_ENGINE
+) -> Path:
     """Return the rootfs of the engine's base image, building it if this recipe has none yet."""
     eng = engine(engine_name)
     key = recipe_key(tuple(extra_packages), eng.name)
@@ -196,12 +217,16 @@ def _build(eng: Engine, key: str, images_dir: Path, extra_packages: tuple[str, .
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     mirror = apt_mirror()
-    log(f"building lab base image {key} (Docker engine {eng.name}: {eng.description}) with debootstrap "
-        f"from {mirror} (one to three minutes, once)")
+    log(
+        f"building lab base image {key} (Docker engine {eng.name}: {eng.description}) with debootstrap "
+        f"from {mirror} (one to three minutes, once)"
+    )
     include = ",".join(eng.packages + extra_packages)
     target = building / "rootfs"
-    _run(["debootstrap", "--variant=minbase", f"--include={include}", eng.suite, str(target), mirror],
-         building / "debootstrap.log")
+    _run(
+        ["debootstrap", "--variant=minbase", f"--include={include}", eng.suite, str(target), mirror],
+        building / "debootstrap.log",
+    )
     sshd_dir = target / "etc/ssh/sshd_config.d"
     sshd_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SSHD_CONFIG, sshd_dir / "remediate-lab.conf")
@@ -228,8 +253,10 @@ def _build(eng: Engine, key: str, images_dir: Path, extra_packages: tuple[str, .
 def _in_chroot(root: Path, argv: list[str]) -> list[str]:
     """argv in a chroot with /proc (apt and maintainer scripts want it), in a mount namespace of its own
     so nothing stays mounted on the image, whatever happens."""
-    script = 'mount -t proc proc "$1/proc" && cp /etc/resolv.conf "$1/etc/resolv.conf" && root=$1 && shift && ' \
-             'exec chroot "$root" "$@"'
+    script = (
+        'mount -t proc proc "$1/proc" && cp /etc/resolv.conf "$1/etc/resolv.conf" && root=$1 && shift && '
+        'exec chroot "$root" "$@"'
+    )
     return ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script, "sh", str(root), *argv]
 
 
@@ -244,8 +271,9 @@ dpkg-query -W -f='pkg:${Package}=${Version}\n' docker.io docker-cli containerd r
 
 def _read_versions(rootfs: Path) -> dict:
     """What the image's engine really is, read from its binaries and dpkg (no daemon needed)."""
-    result = subprocess.run(["chroot", str(rootfs), "/bin/sh", "-c", VERSION_PROBE], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["chroot", str(rootfs), "/bin/sh", "-c", VERSION_PROBE], capture_output=True, text=True, timeout=60
+    )
     raw: dict[str, str] = {}
     packages: dict[str, str] = {}
     for line in result.stdout.splitlines():
@@ -290,8 +318,10 @@ def version_note(eng: Engine, found: dict) -> str:
     if not eng.expected or got.startswith(eng.expected + "."):
         return ""
     if eng.moving:
-        return (f"note: engine {eng.name} follows Debian unstable, which now gives dockerd {got} "
-                f"(it gave {eng.expected} when the lab was written); the lab uses what it got")
+        return (
+            f"note: engine {eng.name} follows Debian unstable, which now gives dockerd {got} "
+            f"(it gave {eng.expected} when the lab was written); the lab uses what it got"
+        )
     return f"note: engine {eng.name} gave dockerd {got}, not {eng.expected}.x as expected; the lab uses what it got"
 
 

@@ -19,9 +19,7 @@ from remediate.templates import TEMPLATES_DIR
 
 SCENARIOS_FILE = TEMPLATES_DIR / "lab" / "scenarios.yml"
 SOURCES_DIR = TEMPLATES_DIR / "lab" / "scenarios"
-BUSYBOX_IMPORT = (
-    "tar -C /opt/remediate-lab/busybox -c . | docker import -c 'CMD [\"sh\"]' - busybox:latest >/dev/null"
-)
+BUSYBOX_IMPORT = "tar -C /opt/remediate-lab/busybox -c . | docker import -c 'CMD [\"sh\"]' - busybox:latest >/dev/null"
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,35 @@ def _signed(workdir: Path, name: str, usage: str, extra: str = "") -> None:
     """name-key.pem and name-cert.pem, signed by ca-key.pem, for `usage` (serverAuth or clientAuth)."""
     ext = workdir / f"{name}.ext"
     ext.write_text(f"extendedKeyUsage={usage}\n{extra}")
-    _openssl(workdir, "req", *EC_KEY, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
-             "-subj", f"/CN=remediate-lab-{name}")
-    _openssl(workdir, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-             "-CAcreateserial", "-days", DAYS, "-out", f"{name}-cert.pem", "-extfile", ext.name)
+    _openssl(
+        workdir,
+        "req",
+        *EC_KEY,
+        "-keyout",
+        f"{name}-key.pem",
+        "-out",
+        f"{name}.csr",
+        "-subj",
+        f"/CN=remediate-lab-{name}",
+    )
+    _openssl(
+        workdir,
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        DAYS,
+        "-out",
+        f"{name}-cert.pem",
+        "-extfile",
+        ext.name,
+    )
 
 
 def generate(server_dir: str, client_dir: str) -> list[tuple[str, bytes, int]]:
@@ -39,8 +64,20 @@ def generate(server_dir: str, client_dir: str) -> list[tuple[str, bytes, int]]:
     (dockerd's tlscacert/tlscert/tlskey), and the client's ca.pem, cert.pem and key.pem in client_dir."""
     with tempfile.TemporaryDirectory(prefix="remediate-lab-tls-") as tmp:
         work = Path(tmp)
-        _openssl(work, "req", "-x509", *EC_KEY, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", DAYS,
-                 "-subj", "/CN=remediate-lab-ca")
+        _openssl(
+            work,
+            "req",
+            "-x509",
+            *EC_KEY,
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            DAYS,
+            "-subj",
+            "/CN=remediate-lab-ca",
+        )
         _signed(work, "server", "serverAuth", "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
         _signed(work, "client", "clientAuth")
         read = lambda name: (work / name).read_bytes()  # noqa: E731

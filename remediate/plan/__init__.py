@@ -12,5 +12,17 @@ from remediate.plan.model import Action, FileChange, HeldBack, Impact, Plan, uni
 from remediate.plan.planner import plan_host, plan_view
 from remediate.plan.simulate import apply_plan
 
-__all__ = ["Action", "FileChange", "HeldBack", "Impact", "Plan", "apply_plan", "desired_daemon_json",
-           "merge_settings", "plan_host", "plan_view", "render_daemon_json", "unified_diff"]
+__all__ = [
+    "Action",
+    "FileChange",
+    "HeldBack",
+    "Impact",
+    "Plan",
+    "apply_plan",
+    "desired_daemon_json",
+    "merge_settings",
+    "plan_host",
+    "plan_view",
+    "render_daemon_json",
+    "unified_diff",
+]

@@ -60,8 +60,11 @@ def _watched_in_kernel(view: HostView) -> set[str] | None:
     auditctl = view.facts.command("auditctl")
     if not auditctl.ok:
         return None
-    return {view.ctx.canonical(w) for n, line in enumerate(auditctl.stdout.splitlines(), 1)
-            if (w := AuditRule("auditctl -l", n, line.strip()).watched_path())}
+    return {
+        view.ctx.canonical(w)
+        for n, line in enumerate(auditctl.stdout.splitlines(), 1)
+        if (w := AuditRule("auditctl -l", n, line.strip()).watched_path())
+    }
 
 
 def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
@@ -112,33 +115,57 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
             after = render("harden/docker.rules.j2", paths=missing).encode()
             before, mode, owner, group, inode = None, None, None, None, None
         fixes = tuple(sorted((c for c, p in usable.items() if canonical(p) in added and c in view.failing), key=_order))
-        change = FileChange(path=RULES_PATH, before=before, after=after, owner=owner or "root", group=group or "root",
-                            mode=RULES_MODE if mode is None else mode, fixes=fixes,
-                            reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
-                            old_mode=mode, old_owner=owner, old_group=group, old_inode=inode)
+        change = FileChange(
+            path=RULES_PATH,
+            before=before,
+            after=after,
+            owner=owner or "root",
+            group=group or "root",
+            mode=RULES_MODE if mode is None else mode,
+            fixes=fixes,
+            reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
+            old_mode=mode,
+            old_owner=owner,
+            old_group=group,
+            old_inode=inode,
+        )
     kernel = _watched_in_kernel(view)
     unloaded = {canonical(p) for p in usable.values() if kernel is not None and canonical(p) not in kernel}
     load = view.auditd_present and bool(missing or unloaded)
-    load_fixes = tuple(sorted((c for c, p in usable.items() if canonical(p) in added | unloaded and c in view.failing),
-                              key=_order)) if load else ()
+    load_fixes = (
+        tuple(
+            sorted((c for c, p in usable.items() if canonical(p) in added | unloaded and c in view.failing), key=_order)
+        )
+        if load
+        else ()
+    )
     if missing and not view.auditd_present:
-        notes.append("audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs")
-    unwatched = sorted(c for c in DATA_DIR_CHECKS if c not in wanted and c in view.results
-                       and view.results[c].status in (FAIL, WARN))
+        notes.append(
+            "audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs"
+        )
+    unwatched = sorted(
+        c for c in DATA_DIR_CHECKS if c not in wanted and c in view.results and view.results[c].status in (FAIL, WARN)
+    )
     if unwatched and view.policy.audit_data_dirs == "none":
         paths = " and ".join(configured_path(view.ctx, c) for c in unwatched)
-        notes.append(f"audit: {paths} left unwatched ({', '.join(unwatched)} stay warnings): {DATA_DIR_WHY}; "
-                     "set audit_data_dirs: recursive in the policy to add the CIS watches")
+        notes.append(
+            f"audit: {paths} left unwatched ({', '.join(unwatched)} stay warnings): {DATA_DIR_WHY}; "
+            "set audit_data_dirs: recursive in the policy to add the CIS watches"
+        )
     data_dirs = [p for c, p in usable.items() if c in DATA_DIR_CHECKS and canonical(p) in added]
     impacts = (data_dir_impact(data_dirs),) if data_dirs else ()
     return AuditPlan(change, load, load_fixes, tuple(notes), impacts)
 
 
 def data_dir_impact(paths: list[str]) -> Impact:
-    return Impact("audit-data-dirs", f"audit watches on {' and '.join(sorted(paths))} are recursive (a `-w DIR` watch "
-                  "covers the whole subtree): every file a container writes there, every image layer pulled and every "
-                  "container start adds audit records; on busy hosts expect a large audit log, rotated-away history "
-                  "and a full audit backlog (lost events, or a kernel panic where the failure flag is -f 2)", "medium")
+    return Impact(
+        "audit-data-dirs",
+        f"audit watches on {' and '.join(sorted(paths))} are recursive (a `-w DIR` watch "
+        "covers the whole subtree): every file a container writes there, every image layer pulled and every "
+        "container start adds audit records; on busy hosts expect a large audit log, rotated-away history "
+        "and a full audit backlog (lost events, or a kernel panic where the failure flag is -f 2)",
+        "medium",
+    )
 
 
 def _order(check_id: str) -> tuple[int, ...]:

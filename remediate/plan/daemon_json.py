@@ -65,10 +65,10 @@ class Merge:
 
     settings: dict
     notes: tuple[str, ...] = ()
-    written: tuple[str, ...] = ()       # keys set or changed to the policy's value
-    removed: tuple[str, ...] = ()       # keys taken out of the file
-    skipped: tuple[str, ...] = ()       # policy keys not written (flag, version, icc, held back)
-    conflicts: tuple[str, ...] = ()     # file keys removed because a flag sets them
+    written: tuple[str, ...] = ()  # keys set or changed to the policy's value
+    removed: tuple[str, ...] = ()  # keys taken out of the file
+    skipped: tuple[str, ...] = ()  # policy keys not written (flag, version, icc, held back)
+    conflicts: tuple[str, ...] = ()  # file keys removed because a flag sets them
 
     def __iter__(self):
         yield self.settings
@@ -103,9 +103,16 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, version: Version | None,
-                   flags: Mapping[str, FlagGiven] | None = None, hold: Collection[str] = (),
-                   hold_reasons: Mapping[str, str] | None = None, remove_hosts: bool = False) -> Merge:
+def merge_settings(
+    existing: Mapping[str, Any],
+    wanted: Mapping[str, Any],
+    *,
+    version: Version | None,
+    flags: Mapping[str, FlagGiven] | None = None,
+    hold: Collection[str] = (),
+    hold_reasons: Mapping[str, str] | None = None,
+    remove_hosts: bool = False,
+) -> Merge:
     """The pure merge: the host's settings (a parsed daemon.json) and the policy's `daemon:` mapping.
 
     flags: directives given on the command line that will remain after harden
@@ -133,23 +140,35 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
         if clash:
             conflicts.append(key)
             where = "; ".join(f"{d} from {flags[d].where}" for d in clash)
-            remove(key, f"also given as a flag ({where}) and dockerd refuses to start with both; the flag's value stays")
+            remove(
+                key, f"also given as a flag ({where}) and dockerd refuses to start with both; the flag's value stays"
+            )
 
     if remove_hosts and "hosts" in out:
-        remove("hosts", "the Docker API goes back to the unix socket only (TCP without TLS client verification "
-                        "is root for anyone who connects); the service keeps -H fd://")
+        remove(
+            "hosts",
+            "the Docker API goes back to the unix socket only (TCP without TLS client verification "
+            "is root for anyone who connects); the service keeps -H fd://",
+        )
 
     profile = out.get("seccomp-profile")
     if profile == "unconfined":
-        remove("seccomp-profile", "it disables seccomp for every container; without the key the default profile applies")
+        remove(
+            "seccomp-profile", "it disables seccomp for every container; without the key the default profile applies"
+        )
     elif profile == "builtin" and not at_least(version, 23):
-        remove("seccomp-profile", "dockerd before 23.0 reads \"builtin\" as a file path and refuses to start; "
-                                  "without the key the same default profile applies")
+        remove(
+            "seccomp-profile",
+            'dockerd before 23.0 reads "builtin" as a file path and refuses to start; '
+            "without the key the same default profile applies",
+        )
 
     def hold_note(key: str) -> None:
         skipped.append(key)
-        notes.append(f"daemon.json: {key} left as it is ({_show(out[key]) if key in out else 'unset'}): "
-                     + hold_reasons.get(key, "held back"))
+        notes.append(
+            f"daemon.json: {key} left as it is ({_show(out[key]) if key in out else 'unset'}): "
+            + hold_reasons.get(key, "held back")
+        )
 
     # Removals first: whether icc can be false depends on iptables being removed.
     for key in sorted(k for k, v in wanted.items() if v is None):
@@ -158,8 +177,7 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
         if key in hold:
             hold_note(key)
             continue
-        remove(key, f"the policy leaves {key} at dockerd's default"
-               + (f" ({_show(base[key])})" if key in base else ""))
+        remove(key, f"the policy leaves {key} at dockerd's default" + (f" ({_show(base[key])})" if key in base else ""))
 
     def given(key: str):
         return flags[key].value if key in flags else out.get(key)
@@ -173,8 +191,10 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
         if key in flags:
             if not json_equal(flags[key].value, value):
                 skipped.append(key)
-                notes.append(f"daemon.json: {key} not written: it is given as a flag on this host ({flags[key].where}) "
-                             f"and dockerd refuses a directive from both; change the flag to {_show(value)} by hand")
+                notes.append(
+                    f"daemon.json: {key} not written: it is given as a flag on this host ({flags[key].where}) "
+                    f"and dockerd refuses a directive from both; change the flag to {_show(value)} by hand"
+                )
             continue
         if json_equal(out.get(key), new):
             continue
@@ -182,17 +202,23 @@ def merge_settings(existing: Mapping[str, Any], wanted: Mapping[str, Any], *, ve
             hold_note(key)
         elif not table.valid(key, column):
             skipped.append(key)
-            notes.append(f"daemon.json: {key} not written: dockerd {'.'.join(map(str, version or ())) or '(unknown version)'} "
-                         "does not know this key")
+            notes.append(
+                f"daemon.json: {key} not written: dockerd {'.'.join(map(str, version or ())) or '(unknown version)'} "
+                "does not know this key"
+            )
         elif key == "seccomp-profile" and value == "builtin" and not at_least(version, 23):
             skipped.append(key)
-            notes.append("daemon.json: seccomp-profile \"builtin\" not written: dockerd before 23.0 reads it as a file "
-                         "path; the default profile applies without the key")
+            notes.append(
+                'daemon.json: seccomp-profile "builtin" not written: dockerd before 23.0 reads it as a file '
+                "path; the default profile applies without the key"
+            )
         elif key == "icc" and value is False and (iptables_off or ip6tables_off):
             skipped.append(key)
             which = "iptables" if iptables_off else "ip6tables (with ipv6 on)"
-            notes.append(f"daemon.json: icc false not written: {which} stays off on this host and dockerd refuses "
-                         f"icc=false without {which.split()[0]}")
+            notes.append(
+                f"daemon.json: icc false not written: {which} stays off on this host and dockerd refuses "
+                f"icc=false without {which.split()[0]}"
+            )
         else:
             out[key] = copy.deepcopy(new)
             written.append(key)
@@ -219,10 +245,18 @@ def _flag_value(flags: list) -> Any:
     return CommandLine(tuple(flags), ()).value(flags[0].option.key)
 
 
-def desired_daemon_json(effective, policy, version: Version | None = None, *, dropped_flags: Collection = (),
-                        hold: Collection[str] | None = None, accept_risk: Collection[str] = (),
-                        hold_reasons: Mapping[str, str] | None = None, remove_hosts: bool | None = None,
-                        existing: Mapping[str, Any] | None = None) -> Merge:
+def desired_daemon_json(
+    effective,
+    policy,
+    version: Version | None = None,
+    *,
+    dropped_flags: Collection = (),
+    hold: Collection[str] | None = None,
+    accept_risk: Collection[str] = (),
+    hold_reasons: Mapping[str, str] | None = None,
+    remove_hosts: bool | None = None,
+    existing: Mapping[str, Any] | None = None,
+) -> Merge:
     """The daemon.json this host should have under `policy`, from its EffectiveConfig.
 
     hold defaults to the policy's hold_back minus accept_risk. dropped_flags:
@@ -232,13 +266,19 @@ def desired_daemon_json(effective, policy, version: Version | None = None, *, dr
     """
     if hold is None:
         hold = set(policy.hold_back) - set(accept_risk)
-        hold_reasons = hold_reasons or {k: "held back by the policy (hold_back)" for k in hold}
+        hold_reasons = hold_reasons or dict.fromkeys(hold, "held back by the policy (hold_back)")
     if remove_hosts is None:
         remove_hosts = any(e.tls != "tlsverify" for e in effective.tcp_exposures)
     values = effective.daemon_json.values if existing is None else existing
-    return merge_settings(values or {}, policy.daemon, version=version or effective.version_tuple,
-                          flags=command_line_flags(effective, dropped_flags), hold=hold,
-                          hold_reasons=hold_reasons, remove_hosts=remove_hosts)
+    return merge_settings(
+        values or {},
+        policy.daemon,
+        version=version or effective.version_tuple,
+        flags=command_line_flags(effective, dropped_flags),
+        hold=hold,
+        hold_reasons=hold_reasons,
+        remove_hosts=remove_hosts,
+    )
 
 
 def _dumps(value: Any, ascii_only: bool = False) -> str:

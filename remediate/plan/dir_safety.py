@@ -16,9 +16,11 @@ from remediate.facts.dirs import parent, parse_dir_chain
 from remediate.facts.model import HostFacts
 from remediate.plan.model import FileChange, HeldBack
 
-HOW_TO_FIX = ("no option accepts this: move the file under a directory only root can write (such as "
-              "/etc/docker/certs) and point the configuration there, or make every directory on its way root's "
-              "and not writable by others, then plan again")
+HOW_TO_FIX = (
+    "no option accepts this: move the file under a directory only root can write (such as "
+    "/etc/docker/certs) and point the configuration there, or make every directory on its way root's "
+    "and not writable by others, then plan again"
+)
 
 
 def unsafe_changes(facts: HostFacts, changes: Iterable[FileChange]) -> dict[str, str]:
@@ -40,8 +42,12 @@ def tightened_dirs(changes: Iterable[FileChange]) -> frozenset[str]:
 
 
 def held_back(path: str, why: str) -> HeldBack:
-    return HeldBack(path, f"{why}: a user could swap {path} for a link to a root-only file while root changes "
-                          "it, so harden does not touch it", HOW_TO_FIX)
+    return HeldBack(
+        path,
+        f"{why}: a user could swap {path} for a link to a root-only file while root changes "
+        "it, so harden does not touch it",
+        HOW_TO_FIX,
+    )
 
 
 def refusal(unsafe: dict[str, str], changes: dict[str, FileChange]) -> str | None:
@@ -49,5 +55,9 @@ def refusal(unsafe: dict[str, str], changes: dict[str, FileChange]) -> str | Non
     written = [p for p in sorted(unsafe) if changes[p].content_changed]
     if not written:
         return None
-    return ("harden does not write where a user other than root can swap files for links: "
-            + "; ".join(f"{p}: {unsafe[p]}" for p in written) + "; " + HOW_TO_FIX)
+    return (
+        "harden does not write where a user other than root can swap files for links: "
+        + "; ".join(f"{p}: {unsafe[p]}" for p in written)
+        + "; "
+        + HOW_TO_FIX
+    )

@@ -23,9 +23,9 @@ TCP_CHECKS = ("2.7", "REM-TCP")
 
 @dataclass(frozen=True)
 class HostsDecision:
-    remove_tcp: bool            # TCP endpoints go: from -H flags, daemon.json's hosts and docker.socket
-    remove_file_hosts: bool     # daemon.json's hosts is removed (it holds TCP that goes)
-    need_host: bool             # the service drop-in gives -H fd://
+    remove_tcp: bool  # TCP endpoints go: from -H flags, daemon.json's hosts and docker.socket
+    remove_file_hosts: bool  # daemon.json's hosts is removed (it holds TCP that goes)
+    need_host: bool  # the service drop-in gives -H fd://
 
     @property
     def service_fixes(self) -> tuple[str, ...]:
@@ -43,13 +43,15 @@ def tcp_goes(exposure_tls: Sequence[str], waived: Collection[str]) -> bool:
     return any(tls != "tlsverify" for tls in exposure_tls) and not set(TCP_CHECKS) <= set(waived)
 
 
-def decide_hosts(*, remove_tcp: bool, file_values: Mapping[str, Any], given: Sequence, removed: Sequence) -> HostsDecision:
+def decide_hosts(
+    *, remove_tcp: bool, file_values: Mapping[str, Any], given: Sequence, removed: Sequence
+) -> HostsDecision:
     """file_values: daemon.json's settings (after a repair, {}); given: the -H flags of the command line;
     removed: those of them harden takes away (from ExecStart, DOCKER_OPTS or an Environment= drop-in)."""
     file_hosts = file_values.get("hosts")
     file_hosts_tcp = isinstance(file_hosts, list) and any(isinstance(h, str) and is_tcp(h) for h in file_hosts)
     remaining = [f for f in given if f not in removed]
     # daemon.json's hosts leaves the file when its TCP goes, or when a -H stays (dockerd refuses both)
-    hosts_leave_file = "hosts" in file_values and (remove_tcp and file_hosts_tcp or bool(remaining))
+    hosts_leave_file = "hosts" in file_values and ((remove_tcp and file_hosts_tcp) or bool(remaining))
     need_host = (hosts_leave_file or bool(removed)) and not remaining
     return HostsDecision(remove_tcp, remove_tcp and file_hosts_tcp, need_host)

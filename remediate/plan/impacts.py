@@ -43,25 +43,42 @@ def userns_impacts(view: HostView, *, held: bool) -> list[Impact]:
     lead = "userns-remap (held back) would" if held else "userns-remap will"
     severity = "info" if held else "high"
     if not view.ctx.containers_known and not info:
-        return [Impact("userns-remap", f"{lead} hide every existing image, container and volume "
-                       "(dockerd did not answer: how many is unknown)", severity)]
+        return [
+            Impact(
+                "userns-remap",
+                f"{lead} hide every existing image, container and volume (dockerd did not answer: how many is unknown)",
+                severity,
+            )
+        ]
     images, containers = info.get("Images"), info.get("Containers", len(view.ctx.containers))
     running = view.running_containers
-    out = [Impact("userns-remap",
-                  f"{lead} hide {images if images is not None else 'all'} image(s) and {containers} container(s) "
-                  f"({running} running) from dockerd: its data moves to /var/lib/docker/<uid>.<gid>; images must be "
-                  "pulled or loaded again and containers re-created", severity)]
+    out = [
+        Impact(
+            "userns-remap",
+            f"{lead} hide {images if images is not None else 'all'} image(s) and {containers} container(s) "
+            f"({running} running) from dockerd: its data moves to /var/lib/docker/<uid>.<gid>; images must be "
+            "pulled or loaded again and containers re-created",
+            severity,
+        )
+    ]
     risky = [(c, needs_userns_host(c)) for c in view.ctx.containers]
     risky = sorted((_name(c), why) for c, why in risky if why)
     if risky:
         names = "; ".join(f"{name} ({', '.join(why)})" for name, why in risky)
-        out.append(Impact("userns-host-needed",
-                          f"{lead} break {len(risky)} privileged or host-namespace container(s) unless re-created "
-                          f"with --userns=host: {names}", severity))
+        out.append(
+            Impact(
+                "userns-host-needed",
+                f"{lead} break {len(risky)} privileged or host-namespace container(s) unless re-created "
+                f"with --userns=host: {names}",
+                severity,
+            )
+        )
     return out
 
 
-def restart_impact(view: HostView, *, live_restore_after: bool, userns_enabling: bool = False) -> tuple[Impact | None, bool]:
+def restart_impact(
+    view: HostView, *, live_restore_after: bool, userns_enabling: bool = False
+) -> tuple[Impact | None, bool]:
     """The impact of restarting dockerd, and whether to reload first to activate live-restore.
 
     Not when userns-remap is switched on by the same restart: the remapped
@@ -74,16 +91,31 @@ def restart_impact(view: HostView, *, live_restore_after: bool, userns_enabling:
     if not running:
         return None, False
     if userns_enabling:
-        return Impact("restart", f"the restart stops the {running} running container(s): userns-remap takes them out "
-                      "of dockerd's view anyway, and live-restore would leave them running unmanaged", "high"), False
+        return Impact(
+            "restart",
+            f"the restart stops the {running} running container(s): userns-remap takes them out "
+            "of dockerd's view anyway, and live-restore would leave them running unmanaged",
+            "high",
+        ), False
     if view.info.get("LiveRestoreEnabled") is True:
-        return Impact("restart", f"dockerd restarts; its {running} running container(s) keep running (live-restore is "
-                      "active)", "info"), False
+        return Impact(
+            "restart",
+            f"dockerd restarts; its {running} running container(s) keep running (live-restore is active)",
+            "info",
+        ), False
     if live_restore_after:
-        return Impact("restart", f"dockerd restarts; live-restore is not active yet, so it is enabled first by a "
-                      f"reload (SIGHUP) and the {running} running container(s) keep running", "low"), True
-    return Impact("restart", f"the restart stops the {running} running container(s): live-restore is not active and "
-                  "this plan does not enable it", "high"), False
+        return Impact(
+            "restart",
+            f"dockerd restarts; live-restore is not active yet, so it is enabled first by a "
+            f"reload (SIGHUP) and the {running} running container(s) keep running",
+            "low",
+        ), True
+    return Impact(
+        "restart",
+        f"the restart stops the {running} running container(s): live-restore is not active and "
+        "this plan does not enable it",
+        "high",
+    ), False
 
 
 def ip_forward_impact(view: HostView) -> Impact | None:
@@ -91,14 +123,25 @@ def ip_forward_impact(view: HostView) -> Impact | None:
     if value != "0":
         return None
     if view.effective.value("ip-forward") is False:
-        return Impact("ip-forward", "net.ipv4.ip_forward=0 and dockerd's ip-forward is false: containers have no "
-                      "outbound network", "medium")
+        return Impact(
+            "ip-forward",
+            "net.ipv4.ip_forward=0 and dockerd's ip-forward is false: containers have no outbound network",
+            "medium",
+        )
     if view.docker_state == "active":
-        return Impact("ip-forward", "net.ipv4.ip_forward=0 although dockerd is running (it sets it to 1 at start): "
-                      "something on the host resets it (an OS-hardening sysctl?), so Docker networking is off "
-                      "whatever harden writes; keep net.ipv4.ip_forward=1 on Docker hosts", "high")
-    return Impact("ip-forward", "net.ipv4.ip_forward=0 (dockerd is not running; it sets 1 when it starts): if an "
-                  "OS-hardening sysctl resets it, Docker networking stays off whatever harden writes", "medium")
+        return Impact(
+            "ip-forward",
+            "net.ipv4.ip_forward=0 although dockerd is running (it sets it to 1 at start): "
+            "something on the host resets it (an OS-hardening sysctl?), so Docker networking is off "
+            "whatever harden writes; keep net.ipv4.ip_forward=1 on Docker hosts",
+            "high",
+        )
+    return Impact(
+        "ip-forward",
+        "net.ipv4.ip_forward=0 (dockerd is not running; it sets 1 when it starts): if an "
+        "OS-hardening sysctl resets it, Docker networking stays off whatever harden writes",
+        "medium",
+    )
 
 
 def setting_impacts(written: set[str], settings: dict | None = None) -> list[Impact]:
@@ -106,25 +149,48 @@ def setting_impacts(written: set[str], settings: dict | None = None) -> list[Imp
     settings = settings or {}
     out = []
     if "no-new-privileges" in written:
-        out.append(Impact("no-new-privileges", "no-new-privileges: inside containers created after the change, "
-                          "setuid binaries and sudo stop working, file capabilities are not granted (a non-root "
-                          "server given cap_net_bind_service by setcap can no longer bind :80) and SELinux domain "
-                          "transitions on exec are refused unless the new domain is bounded by the old; existing containers keep their setting until re-created",
-                          "low"))
+        out.append(
+            Impact(
+                "no-new-privileges",
+                "no-new-privileges: inside containers created after the change, "
+                "setuid binaries and sudo stop working, file capabilities are not granted (a non-root "
+                "server given cap_net_bind_service by setcap can no longer bind :80) and SELinux domain "
+                "transitions on exec are refused unless the new domain is bounded by the old; existing containers keep their setting until re-created",
+                "low",
+            )
+        )
     if "userland-proxy" in written:
-        out.append(Impact("userland-proxy", "userland-proxy false: ports published from IPv4-only networks (the "
-                          "default bridge and every network without IPv6) stop answering on every IPv6 address of "
-                          "the host, ::1 included: without docker-proxy nothing forwards IPv6 to a container's IPv4 "
-                          "address; clients that connect over IPv6 (AAAA records) fail; the host's IPv4 addresses "
-                          "keep working", "low"))
+        out.append(
+            Impact(
+                "userland-proxy",
+                "userland-proxy false: ports published from IPv4-only networks (the "
+                "default bridge and every network without IPv6) stop answering on every IPv6 address of "
+                "the host, ::1 included: without docker-proxy nothing forwards IPv6 to a container's IPv4 "
+                "address; clients that connect over IPv6 (AAAA records) fail; the host's IPv4 addresses "
+                "keep working",
+                "low",
+            )
+        )
     if "default-ulimits" in written:
-        out.append(Impact("default-ulimits", f"default-ulimits {_limits(settings.get('default-ulimits'))}: applies to "
-                          "every container at its next start (restarts included, not only new ones) unless it sets "
-                          "its own --ulimit; a workload needing more (databases, proxies with many connections) "
-                          "fails with \"too many open files\" or refuses to start", "medium"))
+        out.append(
+            Impact(
+                "default-ulimits",
+                f"default-ulimits {_limits(settings.get('default-ulimits'))}: applies to "
+                "every container at its next start (restarts included, not only new ones) unless it sets "
+                "its own --ulimit; a workload needing more (databases, proxies with many connections) "
+                'fails with "too many open files" or refuses to start',
+                "medium",
+            )
+        )
     if "icc" in written:
-        out.append(Impact("icc", "icc false: containers on the default bridge can no longer reach each other unless "
-                          "linked or on a user-defined network", "low"))
+        out.append(
+            Impact(
+                "icc",
+                "icc false: containers on the default bridge can no longer reach each other unless "
+                "linked or on a user-defined network",
+                "low",
+            )
+        )
     return out
 
 
@@ -132,5 +198,7 @@ def _limits(value) -> str:
     """{"nofile": {"Soft": 1024, "Hard": 65536}} as nofile=1024:65536."""
     if not isinstance(value, dict):
         return ""
-    return ", ".join(f"{name}={spec.get('Soft')}:{spec.get('Hard')}" if isinstance(spec, dict) else f"{name}={spec}"
-                     for name, spec in sorted(value.items()))
+    return ", ".join(
+        f"{name}={spec.get('Soft')}:{spec.get('Hard')}" if isinstance(spec, dict) else f"{name}={spec}"
+        for name, spec in sorted(value.items())
+    )

@@ -27,8 +27,16 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
-ACTION_KINDS = ("reset-failed", "daemon-reload", "reload-docker", "add-remap-user", "save-images", "restart-docker",
-                "load-images", "load-audit-rules")
+ACTION_KINDS = (
+    "reset-failed",
+    "daemon-reload",
+    "reload-docker",
+    "add-remap-user",
+    "save-images",
+    "restart-docker",
+    "load-images",
+    "load-audit-rules",
+)
 ALL_IMAGES = "*"  # save-images: every tagged image
 SEVERITIES = ("info", "low", "medium", "high")
 _GIT_TYPE = {"file": "10", "directory": "04", "socket": "14"}
@@ -75,8 +83,11 @@ class FileChange:
 
     @property
     def owner_changed(self) -> bool:
-        return (self.old_owner is not None and not self.deletes
-                and (self.old_owner, self.old_group) != (self.owner, self.group))
+        return (
+            self.old_owner is not None
+            and not self.deletes
+            and (self.old_owner, self.old_group) != (self.owner, self.group)
+        )
 
     @property
     def changed(self) -> bool:
@@ -91,8 +102,15 @@ class FileChange:
         data = {
             "path": self.path,
             "kind": self.kind,
-            "action": ("create" if self.creates else "delete" if self.deletes
-                       else "rewrite" if self.content_changed else "chmod/chown"),
+            "action": (
+                "create"
+                if self.creates
+                else "delete"
+                if self.deletes
+                else "rewrite"
+                if self.content_changed
+                else "chmod/chown"
+            ),
             "owner": self.owner,
             "group": self.group,
             "mode": f"{self.mode:04o}",
@@ -241,7 +259,10 @@ def unified_diff(change: FileChange) -> str:
         lines.append(f"deleted file mode {_git_mode(change.kind, change.old_mode or change.mode)}")
     else:
         if change.mode_changed:
-            lines += [f"old mode {_git_mode(change.kind, change.old_mode)}", f"new mode {_git_mode(change.kind, change.mode)}"]
+            lines += [
+                f"old mode {_git_mode(change.kind, change.old_mode)}",
+                f"new mode {_git_mode(change.kind, change.mode)}",
+            ]
         if change.owner_changed:
             lines += [f"old owner {change.old_owner}:{change.old_group}", f"new owner {change.owner}:{change.group}"]
     if change.content_changed:
@@ -252,7 +273,8 @@ def unified_diff(change: FileChange) -> str:
             lines.append(f"Binary files a/{rel} and b/{rel} differ")
         else:
             hunks = difflib.unified_diff(
-                old.splitlines(keepends=True), new.splitlines(keepends=True),
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
                 fromfile="/dev/null" if change.before is None else f"a/{rel}",
                 tofile="/dev/null" if change.after is None else f"b/{rel}",
             )

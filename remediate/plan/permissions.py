@@ -50,15 +50,27 @@ def permission_fixes(view: HostView) -> dict[str, FileChange]:
         if fact.kind == "symlink":
             continue  # chmod/chown follow the link: they would change a file the plan does not name
         out[path] = FileChange(
-            path=path, before=None, after=None,
-            owner=entry.get("owner", fact.owner), group=entry.get("group", fact.group),
-            mode=entry.get("mode", fact.mode), fixes=tuple(entry["fixes"]), reason="; ".join(entry["why"]),
-            old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, kind=_KINDS.get(fact.kind, "file"),
-            metadata_only=True, old_inode=fact.inode,
+            path=path,
+            before=None,
+            after=None,
+            owner=entry.get("owner", fact.owner),
+            group=entry.get("group", fact.group),
+            mode=entry.get("mode", fact.mode),
+            fixes=tuple(entry["fixes"]),
+            reason="; ".join(entry["why"]),
+            old_mode=fact.mode,
+            old_owner=fact.owner,
+            old_group=fact.group,
+            kind=_KINDS.get(fact.kind, "file"),
+            metadata_only=True,
+            old_inode=fact.inode,
         )
         if fact.kind == "socket":
-            out[path] = replace(out[path], reason=out[path].reason + "; the daemon owning the socket recreates it at "
-                                "its next start with its own settings (containerd: [grpc] uid/gid in config.toml)")
+            out[path] = replace(
+                out[path],
+                reason=out[path].reason + "; the daemon owning the socket recreates it at "
+                "its next start with its own settings (containerd: [grpc] uid/gid in config.toml)",
+            )
     return out
 
 
@@ -67,10 +79,18 @@ def combine(change: FileChange, fix: FileChange) -> FileChange:
     and the path as found come from the content change, whichever of the two it is)."""
     content, meta = (fix, change) if change.metadata_only and not fix.metadata_only else (change, fix)
     return FileChange(
-        path=change.path, before=content.before, after=content.after, owner=meta.owner, group=meta.group,
+        path=change.path,
+        before=content.before,
+        after=content.after,
+        owner=meta.owner,
+        group=meta.group,
         mode=content.mode & meta.mode if content.old_mode is not None else content.mode,
-        fixes=tuple(dict.fromkeys(change.fixes + fix.fixes)), reason=f"{change.reason}; {fix.reason}",
-        old_mode=content.old_mode, old_owner=content.old_owner, old_group=content.old_group, kind=content.kind,
-        metadata_only=change.metadata_only and fix.metadata_only, old_inode=content.old_inode or (
-            change.old_inode or fix.old_inode),
+        fixes=tuple(dict.fromkeys(change.fixes + fix.fixes)),
+        reason=f"{change.reason}; {fix.reason}",
+        old_mode=content.old_mode,
+        old_owner=content.old_owner,
+        old_group=content.old_group,
+        kind=content.kind,
+        metadata_only=change.metadata_only and fix.metadata_only,
+        old_inode=content.old_inode or (change.old_inode or fix.old_inode),
     )

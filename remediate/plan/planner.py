@@ -32,8 +32,8 @@ import datetime as dt
 import hashlib
 import re
 
-from remediate.dockerd.options import RELOADABLE
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
+from remediate.dockerd.options import RELOADABLE
 from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProblem
 from remediate.facts.model import HostFacts
 from remediate.plan import audit_rules, dir_safety, impacts, permissions, subids, units
@@ -47,9 +47,11 @@ from remediate.policy import Policy
 # SyntaxError reasons whose rewrite loses nothing dockerd reads (the file is re-rendered from its values).
 LOSSLESS = frozenset({"empty", "bom"})
 UNIT_PREFIXES = ("/etc/systemd/", "/run/systemd/", "/lib/systemd/", "/usr/lib/systemd/")
-_REPAIR_HINT = ("harden does not rewrite a daemon.json it cannot read exactly: fix it by hand, or plan with "
-                "repair_json (--repair-json) to keep a copy of it and replace it with the policy's settings alone "
-                "(its own settings are then lost)")
+_REPAIR_HINT = (
+    "harden does not rewrite a daemon.json it cannot read exactly: fix it by hand, or plan with "
+    "repair_json (--repair-json) to keep a copy of it and replace it with the policy's settings alone "
+    "(its own settings are then lost)"
+)
 
 
 def _refusal(view: HostView) -> tuple[str, bool] | None:
@@ -63,12 +65,20 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
     if fact.kind == "missing":
         return None
     if fact.kind == "error" or (fact.kind in ("file", "symlink") and fact.content is None):
-        return f"{path}: could not be read ({fact.error or 'no content gathered'}); harden plans only on files it has read", False
+        return (
+            f"{path}: could not be read ({fact.error or 'no content gathered'}); harden plans only on files it has read",
+            False,
+        )
     if fact.kind == "symlink":
-        return (f"{path} is a symlink to {fact.link_target}: harden writes regular files and would replace the link; "
-                "edit the target or replace the link by a file"), False
+        return (
+            f"{path} is a symlink to {fact.link_target}: harden writes regular files and would replace the link; "
+            "edit the target or replace the link by a file"
+        ), False
     if fact.kind != "file":
-        return f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it", False
+        return (
+            f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it",
+            False,
+        )
     if len(fact.content) > REVIEW_LIMIT:
         return f"{path} is {len(fact.content)} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
     bad = [p for p in eff.daemon_json.problems if isinstance(p, JsonSyntaxError) and p.reason not in LOSSLESS]
@@ -92,15 +102,20 @@ def _hold(view: HostView, accept_risk: frozenset[str]) -> tuple[dict[str, str], 
         if key in accept_risk or key not in policy.daemon:
             continue
         reasons[key] = f"held back by the policy (hold_back: {key}); accept with --accept-risk {key}"
-        held[key] = HeldBack(key, "listed in the policy's hold_back: the change has impacts on workloads (see impacts)",
-                             f"plan with accept_risk including {key!r} (harden --accept-risk {key}), or remove "
-                             f"{key} from the policy's hold_back")
+        held[key] = HeldBack(
+            key,
+            "listed in the policy's hold_back: the change has impacts on workloads (see impacts)",
+            f"plan with accept_risk including {key!r} (harden --accept-risk {key}), or remove "
+            f"{key} from the policy's hold_back",
+        )
     if view.swarm_active and policy.daemon.get("live-restore") is True:
         reasons["live-restore"] = "this node is in swarm mode: live-restore would stop dockerd at its next start"
-        held["live-restore"] = HeldBack("live-restore", "this node is an active swarm member, and dockerd refuses to "
-                                        "start with live-restore in swarm mode",
-                                        "cannot be accepted while the node is in swarm mode: leave the swarm "
-                                        "(docker swarm leave) or drop live-restore from the policy for this host")
+        held["live-restore"] = HeldBack(
+            "live-restore",
+            "this node is an active swarm member, and dockerd refuses to start with live-restore in swarm mode",
+            "cannot be accepted while the node is in swarm mode: leave the swarm "
+            "(docker swarm leave) or drop live-restore from the policy for this host",
+        )
     for key in sorted(policy.daemon):
         checks = KEY_CHECKS.get(key, ())
         if checks and key not in reasons and all(c in view.waived for c in checks):
@@ -108,16 +123,32 @@ def _hold(view: HostView, accept_risk: frozenset[str]) -> tuple[dict[str, str], 
     return reasons, held
 
 
-def plan_host(facts: HostFacts, policy: Policy, *, accept_risk: set[str] | frozenset[str] = frozenset(),
-              repair_json: bool = False, groups: tuple[str, ...] = (), today: dt.date | None = None,
-              carry_images: bool = False) -> Plan:
+def plan_host(
+    facts: HostFacts,
+    policy: Policy,
+    *,
+    accept_risk: set[str] | frozenset[str] = frozenset(),
+    repair_json: bool = False,
+    groups: tuple[str, ...] = (),
+    today: dt.date | None = None,
+    carry_images: bool = False,
+) -> Plan:
     """What harden would change on this host, from its facts alone."""
-    return plan_view(HostView(facts, policy, tuple(groups), today or dt.date.today()), accept_risk=accept_risk,
-                     repair_json=repair_json, carry_images=carry_images)
+    return plan_view(
+        HostView(facts, policy, tuple(groups), today or dt.date.today()),
+        accept_risk=accept_risk,
+        repair_json=repair_json,
+        carry_images=carry_images,
+    )
 
 
-def plan_view(view: HostView, *, accept_risk: set[str] | frozenset[str] = frozenset(),
-              repair_json: bool = False, carry_images: bool = False) -> Plan:
+def plan_view(
+    view: HostView,
+    *,
+    accept_risk: set[str] | frozenset[str] = frozenset(),
+    repair_json: bool = False,
+    carry_images: bool = False,
+) -> Plan:
     """plan_host on a view whose checks may already be evaluated (harden audits and plans from one view)."""
     facts = view.facts
     if not view.docker_installed:
@@ -131,12 +162,16 @@ def plan_view(view: HostView, *, accept_risk: set[str] | frozenset[str] = frozen
 def _service_refusal(view: HostView) -> str | None:
     """harden applies every change through systemd (daemon-reload, reload or restart docker.service)."""
     if view.facts.command("service").missing:
-        return ("systemctl was not found on this host: harden applies changes through systemd (daemon-reload, "
-                "restart of docker.service) and cannot restart dockerd without it")
+        return (
+            "systemctl was not found on this host: harden applies changes through systemd (daemon-reload, "
+            "restart of docker.service) and cannot restart dockerd without it"
+        )
     for unit, props in (("docker.service", view.ctx.service), ("docker.socket", view.socket_props)):
         if props.get("LoadState") == "masked":
-            return (f"{unit} is masked: dockerd cannot be restarted through it, and harden does not unmask what "
-                    f"its owner masked (systemctl unmask {unit} first, or leave this host out)")
+            return (
+                f"{unit} is masked: dockerd cannot be restarted through it, and harden does not unmask what "
+                f"its owner masked (systemctl unmask {unit} first, or leave this host out)"
+            )
     return None
 
 
@@ -189,8 +224,12 @@ class _Planner:
         exec_removals = [r for r in removals if r.via == "ExecStart" or units.from_environment(r)]
         file_values = (eff.daemon_json.values or {}) if existing is None else existing
         gone = env_handled + exec_removals
-        hosts = decide_hosts(remove_tcp=remove_tcp, file_values=file_values, given=eff.command_line.given("hosts"),
-                             removed=[r.flag for r in gone if r.flag.option.key == "hosts"])
+        hosts = decide_hosts(
+            remove_tcp=remove_tcp,
+            file_values=file_values,
+            given=eff.command_line.given("hosts"),
+            removed=[r.flag for r in gone if r.flag.option.key == "hosts"],
+        )
         service_fixes = self.fixes(*{c for r in exec_removals for c in r.checks}, *hosts.service_fixes)
         service = units.service_dropin(view, removals, need_host=hosts.need_host, fixes=service_fixes)
         self.notes += service.notes
@@ -200,18 +239,29 @@ class _Planner:
         dropped = list(env_handled) + list(service.handled)
         for removal in removals:
             if removal not in dropped and not any(removal.flag.written in n for n in self.notes):
-                self.notes.append(f"{removal.flag.written!r} ({removal.flag.source}) stays: it could not be removed safely")
+                self.notes.append(
+                    f"{removal.flag.written!r} ({removal.flag.source}) stays: it could not be removed safely"
+                )
 
         # 2. daemon.json
-        merge = desired_daemon_json(eff, view.policy, dropped_flags=[r.flag for r in dropped], hold=leave,
-                                    hold_reasons=reasons, remove_hosts=hosts.remove_file_hosts,
-                                    existing=existing)
+        merge = desired_daemon_json(
+            eff,
+            view.policy,
+            dropped_flags=[r.flag for r in dropped],
+            hold=leave,
+            hold_reasons=reasons,
+            remove_hosts=hosts.remove_file_hosts,
+            existing=existing,
+        )
         self.notes += merge.notes
         json_change = self._daemon_json(merge, existing is not None)
         self.add(json_change)
         if json_change is not None:
-            self.notes += [f"{p.message}: the rewrite keeps only that one" for p in eff.daemon_json.problems
-                           if isinstance(p, DuplicateKey)]
+            self.notes += [
+                f"{p.message}: the rewrite keeps only that one"
+                for p in eff.daemon_json.problems
+                if isinstance(p, DuplicateKey)
+            ]
 
         # 3. docker.socket
         socket_fixes = self.fixes(*hosts.socket_fixes, "3.15", "3.16")
@@ -221,9 +271,13 @@ class _Planner:
 
         # 4. userns-remap ranges
         flags_after = {f.option.key: f for f in eff.command_line.flags if f not in [r.flag for r in dropped]}
-        remap = flags_after["userns-remap"].value if "userns-remap" in flags_after else merge.settings.get("userns-remap")
+        remap = (
+            flags_after["userns-remap"].value if "userns-remap" in flags_after else merge.settings.get("userns-remap")
+        )
         if isinstance(remap, str) and remap:
-            sub_changes, sub_notes = subids.subid_changes(view, remap, self.fixes("2.9") if "userns-remap" in merge.written else ())
+            sub_changes, sub_notes = subids.subid_changes(
+                view, remap, self.fixes("2.9") if "userns-remap" in merge.written else ()
+            )
             self.notes += sub_notes
             for change in sub_changes:
                 self.add(change)
@@ -257,16 +311,24 @@ class _Planner:
         for problem in eff.problems:
             if problem.kind == "IgnoredKey":
                 self.notes.append(f"kept as the owner wrote it: {problem.message}")
-        draft = Plan(host, tuple(sorted(self.changes.values(), key=lambda c: c.path)), tuple(actions),
-                     tuple(self.impacts), tuple(held_entries[k] for k in sorted(held_entries)), None,
-                     tuple(self.notes))
+        draft = Plan(
+            host,
+            tuple(sorted(self.changes.values(), key=lambda c: c.path)),
+            tuple(actions),
+            tuple(self.impacts),
+            tuple(held_entries[k] for k in sorted(held_entries)),
+            None,
+            tuple(self.notes),
+        )
         return self._validated(draft)
 
     def _daemon_json(self, merge: Merge, repairing: bool) -> FileChange | None:
         view, eff = self.view, self.view.effective
         path = eff.daemon_json_path
         fact = view.file(path)
-        lossless = any(isinstance(p, JsonSyntaxError) and p.reason in LOSSLESS and p.fatal for p in eff.daemon_json.problems)
+        lossless = any(
+            isinstance(p, JsonSyntaxError) and p.reason in LOSSLESS and p.fatal for p in eff.daemon_json.problems
+        )
         old = eff.daemon_json.values
         if not repairing and not lossless and old is not None and json_equal(old, merge.settings):
             return None
@@ -289,24 +351,45 @@ class _Planner:
             parts.append("rewrite as plain UTF-8 JSON dockerd reads")
         reason = "; ".join(parts) + ("; the host's other keys kept" if not repairing else "")
         if fact.exists:
-            return FileChange(path=path, before=fact.content, after=after, owner=fact.owner or "root",
-                              group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
-                              fixes=fixes, reason=reason, old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group,
-                              old_inode=fact.inode)
-        return FileChange(path=path, before=None, after=after, owner="root", group="root", mode=0o644, fixes=fixes,
-                          reason=reason)
+            return FileChange(
+                path=path,
+                before=fact.content,
+                after=after,
+                owner=fact.owner or "root",
+                group=fact.group or "root",
+                mode=fact.mode if fact.mode is not None else 0o644,
+                fixes=fixes,
+                reason=reason,
+                old_mode=fact.mode,
+                old_owner=fact.owner,
+                old_group=fact.group,
+                old_inode=fact.inode,
+            )
+        return FileChange(
+            path=path, before=None, after=after, owner="root", group="root", mode=0o644, fixes=fixes, reason=reason
+        )
 
     def _backup(self, fact) -> None:
         digest = hashlib.sha256(fact.content).hexdigest()[:12]
         backup = f"{fact.path}.remediate-broken-{digest}"
-        self.add(FileChange(path=backup, before=None, after=fact.content, owner=fact.owner or "root",
-                            group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
-                            reason=f"copy of the unreadable {fact.path} before repair"))
+        self.add(
+            FileChange(
+                path=backup,
+                before=None,
+                after=fact.content,
+                owner=fact.owner or "root",
+                group=fact.group or "root",
+                mode=fact.mode if fact.mode is not None else 0o644,
+                reason=f"copy of the unreadable {fact.path} before repair",
+            )
+        )
         keys = _seen_keys(fact.content)
-        self.notes.append(f"repair: {fact.path} could not be parsed and is replaced by the policy's settings alone; "
-                          f"everything it held is dropped from the live configuration"
-                          + (f" (keys seen in it: {', '.join(keys)})" if keys else "")
-                          + f"; the original bytes are kept in {backup}")
+        self.notes.append(
+            f"repair: {fact.path} could not be parsed and is replaced by the policy's settings alone; "
+            f"everything it held is dropped from the live configuration"
+            + (f" (keys seen in it: {', '.join(keys)})" if keys else "")
+            + f"; the original bytes are kept in {backup}"
+        )
 
     def _actions(self, merge: Merge, json_change, socket_change, audit) -> list[Action]:
         view = self.view
@@ -339,37 +422,65 @@ class _Planner:
         if restart:
             line = view.effective.command_line
             live_after = merge.settings.get("live-restore") is True or (
-                bool(line.given("live-restore")) and line.value("live-restore") is True)
-            impact, reload_first = impacts.restart_impact(view, live_restore_after=live_after,
-                                                            userns_enabling="userns-remap" in merge.written)
+                bool(line.given("live-restore")) and line.value("live-restore") is True
+            )
+            impact, reload_first = impacts.restart_impact(
+                view, live_restore_after=live_after, userns_enabling="userns-remap" in merge.written
+            )
             if impact:
                 self.impacts.append(impact)
             if reload_first:
-                actions.append(Action("reload-docker", "activate live-restore before the restart (SIGHUP reload; "
-                                      "live-restore is reloadable) so running containers survive it",
-                                      ("docker.service",)))
+                actions.append(
+                    Action(
+                        "reload-docker",
+                        "activate live-restore before the restart (SIGHUP reload; "
+                        "live-restore is reloadable) so running containers survive it",
+                        ("docker.service",),
+                    )
+                )
             # docker.socket too whenever it exists: a dockerd that listened on the unix path itself (a `hosts`
             # key or -H unix://) replaced the socket file, and `-H fd://` then gets no socket from systemd.
             units_ = ("docker.socket", "docker.service") if view.socket_loaded else ("docker.service",)
             why = restart_why or ["docker.service is not running"]
-            if "userns-remap" in merge.written and merge.settings.get("userns-remap") == "default" \
-                    and view.facts.command("dockremap_user").rc != 0:
-                actions.append(Action("add-remap-user", f"userns-remap \"default\" maps to the system user "
-                                      f"{subids.REMAP_USER}: harden adds it (a rollback removes it)",
-                                      (subids.REMAP_USER,)))
+            if (
+                "userns-remap" in merge.written
+                and merge.settings.get("userns-remap") == "default"
+                and view.facts.command("dockremap_user").rc != 0
+            ):
+                actions.append(
+                    Action(
+                        "add-remap-user",
+                        f'userns-remap "default" maps to the system user '
+                        f"{subids.REMAP_USER}: harden adds it (a rollback removes it)",
+                        (subids.REMAP_USER,),
+                    )
+                )
             carried = self._carried_images(merge) if active else ()
             if carried:
-                actions.append(Action("save-images", "userns-remap moves dockerd's image store: save "
-                                      + _images_text(carried) + " before the restart", images=carried))
+                actions.append(
+                    Action(
+                        "save-images",
+                        "userns-remap moves dockerd's image store: save "
+                        + _images_text(carried)
+                        + " before the restart",
+                        images=carried,
+                    )
+                )
             actions.append(Action("restart-docker", "; ".join(why), units_))
             if carried:
-                actions.append(Action("load-images", "load " + _images_text(carried) + " into the remapped store",
-                                      images=carried))
+                actions.append(
+                    Action("load-images", "load " + _images_text(carried) + " into the remapped store", images=carried)
+                )
         elif reload_keys:
-            actions.append(Action("reload-docker", "only reloadable settings change: " + ", ".join(reload_keys),
-                                  ("docker.service",)))
+            actions.append(
+                Action(
+                    "reload-docker", "only reloadable settings change: " + ", ".join(reload_keys), ("docker.service",)
+                )
+            )
         if audit.load:
-            actions.append(Action("load-audit-rules", "load the Docker audit watches into the kernel (augenrules --load)"))
+            actions.append(
+                Action("load-audit-rules", "load the Docker audit watches into the kernel (augenrules --load)")
+            )
         return actions
 
     def _carried_images(self, merge: Merge) -> tuple[str, ...]:
@@ -383,14 +494,21 @@ class _Planner:
         image = self.view.policy.verify_image
         return (image,) if image else ()
 
-    def _held_back(self, merge: Merge, held: dict[str, HeldBack], leave: set[str], reasons: dict[str, str]) -> dict[str, HeldBack]:
+    def _held_back(
+        self, merge: Merge, held: dict[str, HeldBack], leave: set[str], reasons: dict[str, str]
+    ) -> dict[str, HeldBack]:
         """HeldBack entries for keys the plan would otherwise change."""
         if not held:
             return {}
         eff = self.view.effective
         keep = leave - set(held)
-        full = desired_daemon_json(eff, self.view.policy, hold=keep, hold_reasons=reasons,
-                                   existing=None if eff.daemon_json.values is not None else {})
+        full = desired_daemon_json(
+            eff,
+            self.view.policy,
+            hold=keep,
+            hold_reasons=reasons,
+            existing=None if eff.daemon_json.values is not None else {},
+        )
         out = {}
         for key, entry in held.items():
             if key in full.changed_keys:
@@ -407,10 +525,13 @@ class _Planner:
         if remove_tcp or not failing or not eff.tls.verify or eff.tls.ca is not None:
             return None
         listeners = ", ".join(e.written for e in eff.tcp_exposures)
-        return HeldBack("tlscacert", f"{listeners} requires client certificates but trusts every public CA "
-                                     f"(no tlscacert): {' and '.join(sorted(failing))} stay failing; harden neither "
-                                     "cuts its clients off nor chooses their CA",
-                        "set tlscacert (daemon.json or --tlscacert) to the CA that signs your clients' certificates")
+        return HeldBack(
+            "tlscacert",
+            f"{listeners} requires client certificates but trusts every public CA "
+            f"(no tlscacert): {' and '.join(sorted(failing))} stay failing; harden neither "
+            "cuts its clients off nor chooses their CA",
+            "set tlscacert (daemon.json or --tlscacert) to the CA that signs your clients' certificates",
+        )
 
     def _impacts(self, merge: Merge, held_entries: dict[str, HeldBack]) -> None:
         view = self.view
@@ -440,9 +561,12 @@ class _Planner:
         restarts = {"restart-docker", "reload-docker"} & set(draft.action_kinds())
         fatal = post_view.effective.fatal_problems if not draft.empty else []
         if restarts and fatal:
-            return Plan(draft.host, refused="after this plan dockerd would refuse its configuration, so harden does "
-                                            "not restart it: " + "; ".join(self._explain(p) for p in fatal),
-                        notes=draft.notes)
+            return Plan(
+                draft.host,
+                refused="after this plan dockerd would refuse its configuration, so harden does "
+                "not restart it: " + "; ".join(self._explain(p) for p in fatal),
+                notes=draft.notes,
+            )
         fixable = {i for i, r in post_view.results.items() if r.check.fixable}
         still = tuple(sorted(fixable & post_view.failing, key=_order))
         return Plan(draft.host, draft.changes, draft.actions, draft.impacts, draft.held_back, None, draft.notes, still)
@@ -453,7 +577,11 @@ def _images_text(images: tuple[str, ...]) -> str:
 
 
 def _same_problem(a, b) -> bool:
-    return a.kind == b.kind and getattr(a, "key", None) == getattr(b, "key", None) and getattr(a, "arg", None) == getattr(b, "arg", None)
+    return (
+        a.kind == b.kind
+        and getattr(a, "key", None) == getattr(b, "key", None)
+        and getattr(a, "arg", None) == getattr(b, "arg", None)
+    )
 
 
 def _order(check_id: str) -> tuple:

@@ -40,13 +40,22 @@ def _write(facts: HostFacts, change: FileChange) -> None:
     uid = 0 if change.owner == "root" else (old.uid if old.owner == change.owner else None)
     gid = 0 if change.group == "root" else (old.gid if old.group == change.group else None)
     if change.metadata_only:  # chmod/chown: the path keeps its kind and the bytes the facts hold
-        facts.files[change.path] = replace(old, mode=change.mode, uid=uid, gid=gid, owner=change.owner,
-                                           group=change.group)
+        facts.files[change.path] = replace(
+            old, mode=change.mode, uid=uid, gid=gid, owner=change.owner, group=change.group
+        )
     else:
         content = change.after
-        facts.files[change.path] = FileFact(path=change.path, kind="file", mode=change.mode, uid=uid, gid=gid,
-                                            owner=change.owner, group=change.group,
-                                            size=len(content) if content is not None else old.size, content=content)
+        facts.files[change.path] = FileFact(
+            path=change.path,
+            kind="file",
+            mode=change.mode,
+            uid=uid,
+            gid=gid,
+            owner=change.owner,
+            group=change.group,
+            size=len(content) if content is not None else old.size,
+            content=content,
+        )
 
 
 def _props(text: str) -> list[tuple[str, str]]:
@@ -93,14 +102,23 @@ def _shown(word: str) -> str:
     """A word as systemctl prints it in Environment= (shell_maybe_quote; what parse.environment reads)."""
     if word and not any(ord(c) < 32 or ord(c) == 127 or c in " \t\n\r\"\\`$*?['()<>|&;!" for c in word):
         return word
-    return '"' + "".join("\\" + c if c in '"\\`$' else (f"\\{ord(c):03o}" if ord(c) < 32 or ord(c) == 127 else c)
-                         for c in word) + '"'
+    return (
+        '"'
+        + "".join(
+            "\\" + c if c in '"\\`$' else (f"\\{ord(c):03o}" if ord(c) < 32 or ord(c) == 127 else c) for c in word
+        )
+        + '"'
+    )
 
 
 def _environment(facts: HostFacts, paths: list[str]) -> str | None:
     """docker.service's Environment= property from its unit files (None: no file sets any, keep systemd's)."""
-    lines = [e for path in paths for e in unit_lines(path, facts.file(path).text() or "")
-             if e.section == "Service" and e.key == "Environment"]
+    lines = [
+        e
+        for path in paths
+        for e in unit_lines(path, facts.file(path).text() or "")
+        if e.section == "Service" and e.key == "Environment"
+    ]
     if not lines:
         return None
     env: dict[str, str] = {}
@@ -138,13 +156,24 @@ def refresh_units(facts: HostFacts) -> None:
             if entries:
                 words = split_words(re.sub(r"\\\n", " ", entries[-1]))
                 binary = exec_start_prefixes(words[0])[1] if words else ""
-                props = _set(props, "ExecStart", [" ".join(
-                    f"{{ path={binary} ; argv[]={entry} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
-                    "pid=0 ; code=(null) ; status=0/0 }" for entry in entries)])
+                props = _set(
+                    props,
+                    "ExecStart",
+                    [
+                        " ".join(
+                            f"{{ path={binary} ; argv[]={entry} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
+                            "pid=0 ; code=(null) ; status=0/0 }"
+                            for entry in entries
+                        )
+                    ],
+                )
             environment = _environment(facts, paths)
             if environment is not None:
-                props = _set(props, "Environment", [environment]) if "Environment" in values else \
-                    props + [("Environment", environment)]
+                props = (
+                    _set(props, "Environment", [environment])
+                    if "Environment" in values
+                    else props + [("Environment", environment)]
+                )
         else:
             listen = _unit_values(facts, paths, "Socket", "ListenStream")
             props = _set(props, "Listen", [_listen_text(v) for v in listen])
@@ -168,7 +197,11 @@ def _running_info(facts: HostFacts, effective, *, restarted: bool) -> dict:
     # A down dockerd's client prints a zero-valued info (parse.docker_info): start from scratch, with an ID, as a
     # daemon that answers reports one.
     info = parse.docker_info(facts.command("docker_info")) or {
-        "ID": "(simulated)", "ServerVersion": effective.version, "Images": 0, "Containers": 0, "ContainersRunning": 0,
+        "ID": "(simulated)",
+        "ServerVersion": effective.version,
+        "Images": 0,
+        "Containers": 0,
+        "ContainersRunning": 0,
         "Swarm": {"LocalNodeState": "inactive"},
     }
     info["Debug"] = effective.value("debug") is True
@@ -186,8 +219,14 @@ def _running_info(facts: HostFacts, effective, *, restarted: bool) -> dict:
         remapped_before = any(str(o).startswith("name=userns") for o in info.get("SecurityOptions") or [])
         info["SecurityOptions"] = _security_options(effective)
         if effective.value("userns-remap") and not remapped_before:
-            info.update(Images=0, Containers=0, ContainersRunning=0, ContainersStopped=0, ContainersPaused=0,
-                        DockerRootDir="/var/lib/docker/165536.165536")
+            info.update(
+                Images=0,
+                Containers=0,
+                ContainersRunning=0,
+                ContainersStopped=0,
+                ContainersPaused=0,
+                DockerRootDir="/var/lib/docker/165536.165536",
+            )
     return info
 
 
@@ -202,14 +241,20 @@ def _restart(facts: HostFacts, plan: Plan, socket_restarted: bool) -> None:
     facts.commands["service"] = CommandFact(0, _render_props(service))
     command = parse.exec_start_commands(parse.systemctl_show(facts.commands["service"].stdout).get("ExecStart", ""))
     argv0 = exec_start_prefixes(split_words(command[-1])[0])[1] if command else "/usr/sbin/dockerd"
-    facts.commands["dockerd_cmdline"] = CommandFact(0, "".join(w + "\n" for w in [argv0] + [a.text for a in effective.argv]))
+    facts.commands["dockerd_cmdline"] = CommandFact(
+        0, "".join(w + "\n" for w in [argv0] + [a.text for a in effective.argv])
+    )
     info = _running_info(facts, effective, restarted=True)
     facts.commands["docker_info"] = CommandFact(0, json.dumps(info))
     if info.get("Containers") == 0:
         facts.commands["containers"] = CommandFact(0, "")
     if effective.value("userns-remap") == "default":
         facts.commands["dockremap_user"] = CommandFact(0, "dockremap:x:999:999::/nonexistent:/bin/false\n")
-    if not was_active and facts.command("ip_forward").stdout.strip() == "0" and effective.value("ip-forward") is not False:
+    if (
+        not was_active
+        and facts.command("ip_forward").stdout.strip() == "0"
+        and effective.value("ip-forward") is not False
+    ):
         facts.commands["ip_forward"] = CommandFact(0, "1\n")
     socket = parse.systemctl_show(facts.command("socket").stdout)
     if socket_restarted or not was_active:
@@ -219,10 +264,16 @@ def _restart(facts: HostFacts, plan: Plan, socket_restarted: bool) -> None:
             paths = {entry, "/var/run" + entry[4:]} if entry.startswith("/run/") else {entry}
             for path in paths:
                 old = facts.file(path)
-                facts.files[path] = FileFact(path=path, kind="socket", mode=int(socket.get("SocketMode") or "0666", 8),
-                                             owner=socket.get("SocketUser") or "root",
-                                             group=socket.get("SocketGroup") or "root", size=0,
-                                             uid=0, gid=old.gid)
+                facts.files[path] = FileFact(
+                    path=path,
+                    kind="socket",
+                    mode=int(socket.get("SocketMode") or "0666", 8),
+                    owner=socket.get("SocketUser") or "root",
+                    group=socket.get("SocketGroup") or "root",
+                    size=0,
+                    uid=0,
+                    gid=old.gid,
+                )
 
 
 def _reload(facts: HostFacts) -> None:
@@ -236,8 +287,11 @@ def _load_rules(facts: HostFacts) -> None:
     lines = []
     for path, fact in sorted(facts.files.items()):
         if path.startswith("/etc/audit/rules.d/") and path.endswith(".rules"):
-            lines += [line.strip() for line in (fact.text() or "").splitlines()
-                      if line.strip() and not line.lstrip().startswith("#")]
+            lines += [
+                line.strip()
+                for line in (fact.text() or "").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")
+            ]
     facts.commands["auditctl"] = CommandFact(0, "".join(line + "\n" for line in lines) or "No rules\n")
 
 

@@ -37,8 +37,10 @@ def subid_changes(view: HostView, remap: str, fixes: tuple[str, ...]) -> tuple[l
     if not lacking:
         return [], []
     if user != REMAP_USER:
-        return [], [f"userns-remap {remap!r}: {', '.join(lacking)} have no range for {user}; dockerd refuses to start "
-                    "until they do (harden only allocates ranges for \"default\", i.e. dockremap)"]
+        return [], [
+            f"userns-remap {remap!r}: {', '.join(lacking)} have no range for {user}; dockerd refuses to start "
+            'until they do (harden only allocates ranges for "default", i.e. dockremap)'
+        ]
     end = max([start + count for r in ranges.values() for spans in r.values() for start, count in spans] + [MIN_START])
     line = f"{REMAP_USER}:{end}:{RANGE}\n".encode()
     changes = []
@@ -47,9 +49,20 @@ def subid_changes(view: HostView, remap: str, fixes: tuple[str, ...]) -> tuple[l
         before = fact.content if fact.exists else None
         text = before or b""
         after = text + (b"\n" if text and not text.endswith(b"\n") else b"") + line
-        changes.append(FileChange(
-            path=path, before=before, after=after, owner=fact.owner or "root", group=fact.group or "root",
-            mode=fact.mode if fact.mode is not None else 0o644, fixes=fixes,
-            reason=f"subordinate ids {end}-{end + RANGE - 1} for {REMAP_USER} (userns-remap \"default\" needs them)",
-            old_mode=fact.mode, old_owner=fact.owner, old_group=fact.group, old_inode=fact.inode))
+        changes.append(
+            FileChange(
+                path=path,
+                before=before,
+                after=after,
+                owner=fact.owner or "root",
+                group=fact.group or "root",
+                mode=fact.mode if fact.mode is not None else 0o644,
+                fixes=fixes,
+                reason=f'subordinate ids {end}-{end + RANGE - 1} for {REMAP_USER} (userns-remap "default" needs them)',
+                old_mode=fact.mode,
+                old_owner=fact.owner,
+                old_group=fact.group,
+                old_inode=fact.inode,
+            )
+        )
     return changes, []

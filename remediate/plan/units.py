@@ -140,8 +140,8 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 def _without(words: list[str], part: list[str]) -> list[str] | None:
     """`words` with the first contiguous occurrence of `part` taken out; None if absent."""
     for i in range(len(words) - len(part) + 1):
-        if words[i:i + len(part)] == part:
-            return words[:i] + words[i + len(part):]
+        if words[i : i + len(part)] == part:
+            return words[:i] + words[i + len(part) :]
     return None
 
 
@@ -170,17 +170,21 @@ def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[st
         done = []
         for removal in group:
             part = removal.words
-            at = next((i for i in range(len(words) - len(part) + 1) if words[i:i + len(part)] == part), None)
+            at = next((i for i in range(len(words) - len(part) + 1) if words[i : i + len(part)] == part), None)
             if at is None:
-                notes.append(f"{removal.flag.written!r} could not be located as its own word(s) in {name} "
-                             "(Environment=): remove it by hand")
+                notes.append(
+                    f"{removal.flag.written!r} could not be located as its own word(s) in {name} "
+                    "(Environment=): remove it by hand"
+                )
                 continue
-            del words[at:at + len(part)]
+            del words[at : at + len(part)]
             done.append(removal)
         value = " ".join(words)
         if done and any(c in '"\\%' or ord(c) < 32 for c in value):
-            notes.append(f"{name} (Environment=) holds characters harden does not re-quote: "
-                         f"{', '.join(repr(r.flag.written) for r in done)} not removed (edit by hand)")
+            notes.append(
+                f"{name} (Environment=) holds characters harden does not re-quote: "
+                f"{', '.join(repr(r.flag.written) for r in done)} not removed (edit by hand)"
+            )
             continue
         if done:
             lines.append(f'"{name}={value}"')
@@ -188,7 +192,9 @@ def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[st
     return lines, handled, notes
 
 
-def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, fixes: tuple[str, ...]) -> ServiceDropIn:
+def service_dropin(
+    view: HostView, removals: list[Removal], *, need_host: bool, fixes: tuple[str, ...]
+) -> ServiceDropIn:
     """The docker.service drop-in, when a removal is on the ExecStart line or in a variable set by
     Environment=, or no -H would remain."""
     environment, env_handled, env_notes = _environment_lines(view, [r for r in removals if from_environment(r)])
@@ -198,21 +204,34 @@ def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, 
             return ServiceDropIn(None, (), tuple(env_notes))
         text = render("harden/docker.service.conf.j2", exec_start=None, environment=environment)
         reason = f"Environment= without {', '.join(repr(r.flag.written) for r in env_handled)}"
-        return ServiceDropIn(_new_file(view, SERVICE_DROPIN, text.encode(), UNIT_MODE, fixes, reason),
-                             tuple(env_handled), tuple(env_notes))
+        return ServiceDropIn(
+            _new_file(view, SERVICE_DROPIN, text.encode(), UNIT_MODE, fixes, reason),
+            tuple(env_handled),
+            tuple(env_notes),
+        )
     entry = exec_start_line(view)
     if entry is None:
-        return ServiceDropIn(None, (), ("docker.service: no ExecStart= line was read from its unit files; the "
-                                        "ExecStart flags cannot be rewritten (edit the unit by hand)",))
+        return ServiceDropIn(
+            None,
+            (),
+            (
+                "docker.service: no ExecStart= line was read from its unit files; the "
+                "ExecStart flags cannot be rewritten (edit the unit by hand)",
+            ),
+        )
     raw = entry.value
     try:
         decoded = split_words(raw)
     except UnitSyntaxError:
-        return ServiceDropIn(None, (), (f"{entry.path}:{entry.line}: ExecStart= has unbalanced quoting; not rewritten",))
+        return ServiceDropIn(
+            None, (), (f"{entry.path}:{entry.line}: ExecStart= has unbalanced quoting; not rewritten",)
+        )
     spans = word_spans(raw)
     words = [raw[a:b] for a, b in spans]
     if len(words) != len(decoded):
-        return ServiceDropIn(None, (), (f"{entry.path}:{entry.line}: ExecStart= could not be split safely; not rewritten",))
+        return ServiceDropIn(
+            None, (), (f"{entry.path}:{entry.line}: ExecStart= could not be split safely; not rewritten",)
+        )
     head = 1
     prefixes, _ = exec_start_prefixes(decoded[0]) if decoded else ("", "")
     if "@" in prefixes:
@@ -222,26 +241,37 @@ def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, 
     for removal in wanted:
         part = removal.words
         for i in range(head, len(decoded) - len(part) + 1):
-            if all(keep[i:i + len(part)]) and decoded[i:i + len(part)] == part:
+            if all(keep[i : i + len(part)]) and decoded[i : i + len(part)] == part:
                 for j in range(i, i + len(part)):
                     keep[j] = False
                 handled.append(removal)
                 break
         else:
-            notes.append(f"{entry.path}:{entry.line}: {removal.flag.written!r} could not be located as its own "
-                         "word(s) in ExecStart= (glued to other flags?): remove it by hand")
+            notes.append(
+                f"{entry.path}:{entry.line}: {removal.flag.written!r} could not be located as its own "
+                "word(s) in ExecStart= (glued to other flags?): remove it by hand"
+            )
     new_words = [w for w, k in zip(words, keep) if k]
     expected = [d for d, k in zip(decoded, keep) if k]
-    remaining_h = [f for f in view.effective.command_line.given("hosts")
-                   if f.source.via == "ExecStart" and f not in [r.flag for r in handled]]
+    remaining_h = [
+        f
+        for f in view.effective.command_line.given("hosts")
+        if f.source.via == "ExecStart" and f not in [r.flag for r in handled]
+    ]
     if need_host and not remaining_h:
         host = ["-H", "fd://"] if view.socket_loaded else ["-H", "unix:///var/run/docker.sock"]
         new_words[head:head] = host
         expected[head:head] = host
     exec_start = " ".join(new_words)
     if split_words(exec_start) != expected:
-        return ServiceDropIn(None, (), (f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
-                                        "intended; not written (edit by hand)",))
+        return ServiceDropIn(
+            None,
+            (),
+            (
+                f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
+                "intended; not written (edit by hand)",
+            ),
+        )
     later = _later_dropins(view, "docker.service", "Service", "ExecStart")
     notes += [f"{path} sorts after {DROP_IN_NAME} and sets ExecStart=: it overrides harden's drop-in" for path in later]
     text = render("harden/docker.service.conf.j2", exec_start=exec_start, environment=environment)
@@ -250,8 +280,9 @@ def service_dropin(view: HostView, removals: list[Removal], *, need_host: bool, 
     parts = [f"without {', '.join(repr(r.flag.written) for r in handled)}"] if handled else []
     parts += ["with -H fd:// (the unix socket only; hosts leaves daemon.json)"] if need_host else []
     reason = f"dockerd's command line as in {entry.path}:{entry.line}, " + " and ".join(parts)
-    return ServiceDropIn(_new_file(view, SERVICE_DROPIN, text.encode(), UNIT_MODE, fixes, reason),
-                         tuple(handled), tuple(notes))
+    return ServiceDropIn(
+        _new_file(view, SERVICE_DROPIN, text.encode(), UNIT_MODE, fixes, reason), tuple(handled), tuple(notes)
+    )
 
 
 def _later_dropins(view: HostView, unit: str, section: str, key: str) -> list[str]:
@@ -265,11 +296,20 @@ def _new_file(view: HostView, path: str, content: bytes, mode: int, fixes, reaso
     fact = view.file(path)
     if fact.exists and fact.content == content:
         return None
-    return FileChange(path=path, before=fact.content if fact.exists else None, after=content, owner="root",
-                      group="root", mode=mode if not fact.exists or fact.mode is None else fact.mode & mode,
-                      fixes=tuple(fixes), reason=reason, old_mode=fact.mode if fact.exists else None,
-                      old_owner=fact.owner if fact.exists else None, old_group=fact.group if fact.exists else None,
-                      old_inode=fact.inode if fact.exists else None)
+    return FileChange(
+        path=path,
+        before=fact.content if fact.exists else None,
+        after=content,
+        owner="root",
+        group="root",
+        mode=mode if not fact.exists or fact.mode is None else fact.mode & mode,
+        fixes=tuple(fixes),
+        reason=reason,
+        old_mode=fact.mode if fact.exists else None,
+        old_owner=fact.owner if fact.exists else None,
+        old_group=fact.group if fact.exists else None,
+        old_inode=fact.inode if fact.exists else None,
+    )
 
 
 # --- docker.socket --------------------------------------------------------------------------
@@ -286,8 +326,10 @@ def socket_needs(view: HostView, *, remove_tcp: bool) -> list[str]:
     if mode and int(mode, 8) & ~SOCKET_MODE:
         why.append(f"SocketMode={mode} (at most 0660)")
     if props.get("SocketUser", "root") not in ("", "root") or props.get("SocketGroup", "docker") not in ("", "docker"):
-        why.append(f"socket owned by {props.get('SocketUser') or 'root'}:{props.get('SocketGroup') or 'root'} "
-                   "(root:docker expected)")
+        why.append(
+            f"socket owned by {props.get('SocketUser') or 'root'}:{props.get('SocketGroup') or 'root'} "
+            "(root:docker expected)"
+        )
     failing = {"3.15", "3.16"} & view.failing
     if failing and not why:
         why.append("the socket file's owner or mode differs from the unit (" + ", ".join(sorted(failing)) + ")")
@@ -313,7 +355,9 @@ def socket_dropin(view: HostView, *, remove_tcp: bool, fixes: tuple[str, ...]) -
         notes.append("docker.socket: there is no docker group on this host; the socket is given to root:root")
     later = _later_dropins(view, "docker.socket", "Socket", "ListenStream")
     later += [p for p in _later_dropins(view, "docker.socket", "Socket", "SocketMode") if p not in later]
-    notes += [f"{path} sorts after {DROP_IN_NAME} and sets the same settings: it overrides harden's drop-in" for path in later]
+    notes += [
+        f"{path} sorts after {DROP_IN_NAME} and sets the same settings: it overrides harden's drop-in" for path in later
+    ]
     text = render("harden/docker.socket.conf.j2", listen=paths, mode=f"{mode:04o}", user="root", group=group)
     change = _new_file(view, SOCKET_DROPIN, text.encode(), UNIT_MODE, fixes, "docker.socket: " + "; ".join(why))
     return change, notes
@@ -355,11 +399,13 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
         done = []
         for removal in by_file[path]:
             name, line = removal.flag.source.via, removal.flag.source.line or 1
-            start = sum(len(x) for x in text.splitlines(keepends=True)[:line - 1])
+            start = sum(len(x) for x in text.splitlines(keepends=True)[: line - 1])
             match = _word_regex(removal.words).search(text, start)
             old = _assigned(text.encode("utf-8", "surrogateescape"), path, name)
             if match is None or old is None:
-                notes.append(f"{path}:{line}: {removal.flag.written!r} not found as plain words in {name}: remove it by hand")
+                notes.append(
+                    f"{path}:{line}: {removal.flag.written!r} not found as plain words in {name}: remove it by hand"
+                )
                 continue
             a, b = match.span()
             if a > 0 and text[a - 1] in " \t":
@@ -372,8 +418,10 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
             new = _assigned(candidate.encode("utf-8", "surrogateescape"), path, name)
             expected = _without(split_value(old), removal.words)
             if new is None or expected is None or split_value(new) != expected:
-                notes.append(f"{path}:{line}: removing {removal.flag.written!r} from {name} would change other words; "
-                             "remove it by hand")
+                notes.append(
+                    f"{path}:{line}: removing {removal.flag.written!r} from {name} would change other words; "
+                    "remove it by hand"
+                )
                 continue
             text = candidate
             done.append(removal)
@@ -381,11 +429,26 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
             continue
         after = text.encode("utf-8", "surrogateescape")
         checks = tuple(sorted({c for r in done for c in r.checks} & view.failing))
-        reason = f"{', '.join(sorted({r.via for r in done}))}: remove " + ", ".join(
-            f"{r.flag.written!r} ({r.why})" for r in done) + "; every other line kept"
-        changes.append(FileChange(path=path, before=fact.content, after=after, owner=fact.owner or "root",
-                                  group=fact.group or "root", mode=fact.mode if fact.mode is not None else 0o644,
-                                  fixes=checks, reason=reason, old_mode=fact.mode, old_owner=fact.owner,
-                                  old_group=fact.group, old_inode=fact.inode))
+        reason = (
+            f"{', '.join(sorted({r.via for r in done}))}: remove "
+            + ", ".join(f"{r.flag.written!r} ({r.why})" for r in done)
+            + "; every other line kept"
+        )
+        changes.append(
+            FileChange(
+                path=path,
+                before=fact.content,
+                after=after,
+                owner=fact.owner or "root",
+                group=fact.group or "root",
+                mode=fact.mode if fact.mode is not None else 0o644,
+                fixes=checks,
+                reason=reason,
+                old_mode=fact.mode,
+                old_owner=fact.owner,
+                old_group=fact.group,
+                old_inode=fact.inode,
+            )
+        )
         handled += done
     return changes, handled, notes

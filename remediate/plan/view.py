@@ -7,7 +7,6 @@ permissions, impacts) reads the same derived views; nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -16,8 +15,9 @@ from remediate.checks.context import CheckContext
 from remediate.checks.model import FAIL, WAIVED, Result
 from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
-from remediate.facts.units import UnitLine, unit_lines  # noqa: F401 (re-exported for the planner)
+from remediate.facts.units import UnitLine, unit_lines
 from remediate.policy import Policy
+
 
 @dataclass
 class HostView:

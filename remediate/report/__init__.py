@@ -77,8 +77,11 @@ def paths_from(*specs: str | None) -> list[Path]:
             if not item:
                 continue
             if any(c in item for c in "*?["):
-                matches = sorted(Path().glob(item)) if not Path(item).is_absolute() else sorted(
-                    Path("/").glob(item.lstrip("/")))
+                matches = (
+                    sorted(Path().glob(item))
+                    if not Path(item).is_absolute()
+                    else sorted(Path("/").glob(item.lstrip("/")))
+                )
                 if not matches:
                     raise RemediateError(f"no results file matches {item!r}")
                 paths += matches

@@ -88,8 +88,10 @@ def merge(docs: list[dict]) -> dict:
         return docs[0]
     kinds = sorted({d["kind"] for d in docs})
     if len(kinds) > 1:
-        raise RemediateError(f"cannot merge results of different kinds ({' and '.join(kinds)}): "
-                             "merge audit runs with audit runs, harden runs with harden runs")
+        raise RemediateError(
+            f"cannot merge results of different kinds ({' and '.join(kinds)}): "
+            "merge audit runs with audit runs, harden runs with harden runs"
+        )
     runs = _runs(docs)
     candidates = []  # (host entry, run id) in argument order
     for i, doc in enumerate(docs):
@@ -149,9 +151,9 @@ def _runs(docs: list[dict]) -> dict[str, dict]:
 def _when(stamp: str | None) -> dt.datetime:
     """A run's start as a comparable instant (a missing or naive time sorts as UTC / earliest)."""
     if not stamp:
-        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
     when = dt.datetime.fromisoformat(stamp)
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _join(values) -> str:

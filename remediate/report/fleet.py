@@ -23,8 +23,18 @@ from remediate.checks.model import ERROR, FAIL, INFO, NA, PASS, SEVERITIES, WAIV
 STATUS_RANK = {ERROR: 0, FAIL: 1, WARN: 2, WAIVED: 3, INFO: 4, PASS: 5, NA: 6}
 ISSUES = (ERROR, FAIL, WARN)
 APPLIED = ("changed", "unchanged")  # apply outcomes after which a plan's steps are in place
-_DIFF_META = ("diff --git", "--- ", "+++ ", "old mode", "new mode", "new file mode", "deleted file mode",
-              "old owner", "new owner", "Binary files")
+_DIFF_META = (
+    "diff --git",
+    "--- ",
+    "+++ ",
+    "old mode",
+    "new mode",
+    "new file mode",
+    "deleted file mode",
+    "old owner",
+    "new owner",
+    "Binary files",
+)
 
 
 @dataclass
@@ -228,8 +238,9 @@ def _columns(hosts: list[HostView]) -> list[Column]:
     columns: dict[str, Column] = {}
     for host in hosts:
         for r in host.results:
-            column = columns.setdefault(r["id"], Column(r["id"], r.get("title", ""), r.get("severity", "info"),
-                                                        r.get("concern", "")))
+            column = columns.setdefault(
+                r["id"], Column(r["id"], r.get("title", ""), r.get("severity", "info"), r.get("concern", ""))
+            )
             if r.get("status") in (FAIL, ERROR):
                 column.bad += 1
     return list(columns.values())
@@ -243,10 +254,13 @@ def _summary(hosts: list[HostView]) -> Summary:
     decided = sum(totals[s] for s in (PASS, FAIL, WARN, WAIVED))
     by_severity = []
     for severity in reversed(SEVERITIES):
-        failed = [(h.name, r["id"]) for h in reached for r in h.results
-                  if r.get("status") == FAIL and r.get("severity") == severity]
-        by_severity.append(SeverityRow(severity, len(failed), len({c for _, c in failed}),
-                                       len({h for h, _ in failed})))
+        failed = [
+            (h.name, r["id"])
+            for h in reached
+            for r in h.results
+            if r.get("status") == FAIL and r.get("severity") == severity
+        ]
+        by_severity.append(SeverityRow(severity, len(failed), len({c for _, c in failed}), len({h for h, _ in failed})))
     all_results = [r for h in reached for r in h.results]
     plans = [h.plan for h in reached if h.plan]
     return Summary(

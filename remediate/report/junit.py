@@ -13,7 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from remediate import neutralise
-from remediate.checks.model import ERROR, FAIL, NA, WAIVED, WARN, INFO
+from remediate.checks.model import ERROR, FAIL, INFO, NA, WAIVED, WARN
 from remediate.report import fleet
 from remediate.report.text import say
 
@@ -34,8 +34,13 @@ def render(doc: dict) -> str:
 
 
 def _suite(view: fleet.FleetView, host: fleet.HostView, doc: dict) -> ET.Element:
-    suite = ET.Element("testsuite", name=host.name, hostname=host.name, timestamp=doc.get("started") or "",
-                       time=_seconds(host.entry.get("seconds") or 0))
+    suite = ET.Element(
+        "testsuite",
+        name=host.name,
+        hostname=host.name,
+        timestamp=doc.get("started") or "",
+        time=_seconds(host.entry.get("seconds") or 0),
+    )
     props = ET.SubElement(suite, "properties")
     for name, value in _properties(host):
         ET.SubElement(props, "property", name=name, value=str(value))
@@ -55,9 +60,12 @@ def _check_case(suite: ET.Element, view: fleet.FleetView, host: fleet.HostView, 
     detail = say("result_detail", host.name, r, view.guidance.get(r["id"]))
     status = r.get("status")
     if status in (FAIL, ERROR):
-        element = ET.SubElement(case, "failure" if status == FAIL else "error",
-                                message=(r.get("evidence") or [r.get("title", "")])[-1 if status == ERROR else 0],
-                                type=r.get("severity") or status)
+        element = ET.SubElement(
+            case,
+            "failure" if status == FAIL else "error",
+            message=(r.get("evidence") or [r.get("title", "")])[-1 if status == ERROR else 0],
+            type=r.get("severity") or status,
+        )
         element.text = detail
     elif status in (WAIVED, NA):
         ET.SubElement(case, "skipped", message=say("skipped_message", r))
@@ -71,7 +79,9 @@ def _harden_case(suite: ET.Element, host: fleet.HostView) -> None:
     plan, validation, apply = host.plan or {}, host.validation, host.apply
     outcome = apply.get("outcome") if apply else None
     if outcome in APPLY_ERRORS:
-        ET.SubElement(case, "error", message=f"apply {outcome}: {apply.get('error') or ''}".strip(), type=outcome).text = text
+        ET.SubElement(
+            case, "error", message=f"apply {outcome}: {apply.get('error') or ''}".strip(), type=outcome
+        ).text = text
     elif plan.get("refused") or (validation and not validation.get("ok")) or outcome == "refused":
         ET.SubElement(case, "failure", message=text.splitlines()[0], type="refused").text = text
     elif outcome in APPLY_SKIPPED:
@@ -98,8 +108,12 @@ def _count(element: ET.Element, children: list[ET.Element]) -> None:
     """tests/failures/errors/skipped of a suite (from its cases) or of the root (from its suites)."""
     if element.tag == "testsuite":
         kinds = [next((c.tag for c in case if c.tag in ("failure", "error", "skipped")), None) for case in children]
-        totals = {"tests": len(children), "failures": kinds.count("failure"), "errors": kinds.count("error"),
-                  "skipped": kinds.count("skipped")}
+        totals = {
+            "tests": len(children),
+            "failures": kinds.count("failure"),
+            "errors": kinds.count("error"),
+            "skipped": kinds.count("skipped"),
+        }
     else:
         totals = {k: sum(int(s.get(k)) for s in children) for k in ("tests", "failures", "errors", "skipped")}
     for key, value in totals.items():

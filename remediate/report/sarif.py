@@ -57,14 +57,23 @@ def render(doc: dict) -> str:
 def log(doc: dict) -> dict:
     view = fleet.build(doc)
     index = {c.id: i for i, c in enumerate(view.columns)}
-    results = [_result(view, host, r, index[r["id"]])
-               for host in view.hosts for r in host.results if r.get("status") in FINDINGS]
+    results = [
+        _result(view, host, r, index[r["id"]])
+        for host in view.hosts
+        for r in host.results
+        if r.get("status") in FINDINGS
+    ]
     unreached = [h for h in view.hosts if not h.reached]
     invocation = {
         "executionSuccessful": not unreached,
         "toolExecutionNotifications": [
-            {"level": "error", "message": {"text": say("host_error", h.entry)},
-             "properties": {"host": h.name, "status": h.status}} for h in unreached],
+            {
+                "level": "error",
+                "message": {"text": say("host_error", h.entry)},
+                "properties": {"host": h.name, "status": h.status},
+            }
+            for h in unreached
+        ],
     }
     for key, field in (("startTimeUtc", "started"), ("endTimeUtc", "finished")):
         if doc.get(field):
@@ -72,17 +81,31 @@ def log(doc: dict) -> dict:
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "remediate", "version": doc["tool"]["version"],
-                                "semanticVersion": doc["tool"]["version"],
-                                "rules": [_rule(c, view.guidance.get(c.id)) for c in view.columns]}},
-            "automationDetails": {"id": f"remediate/{doc['kind']}/{doc.get('run_id') or ''}"},
-            "invocations": [invocation],
-            "results": results,
-            "properties": {"remediate": {"format": doc["format"], "kind": doc["kind"], "run_id": doc.get("run_id"),
-                                         "inventory": doc.get("inventory"), "pattern": doc.get("pattern"),
-                                         "hosts": [h.name for h in view.hosts]}},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "remediate",
+                        "version": doc["tool"]["version"],
+                        "semanticVersion": doc["tool"]["version"],
+                        "rules": [_rule(c, view.guidance.get(c.id)) for c in view.columns],
+                    }
+                },
+                "automationDetails": {"id": f"remediate/{doc['kind']}/{doc.get('run_id') or ''}"},
+                "invocations": [invocation],
+                "results": results,
+                "properties": {
+                    "remediate": {
+                        "format": doc["format"],
+                        "kind": doc["kind"],
+                        "run_id": doc.get("run_id"),
+                        "inventory": doc.get("inventory"),
+                        "pattern": doc.get("pattern"),
+                        "hosts": [h.name for h in view.hosts],
+                    }
+                },
+            }
+        ],
     }
 
 
@@ -110,8 +133,10 @@ def location(host: fleet.HostView, result: dict) -> tuple[str, int, int]:
 
 
 def _rule(column: fleet.Column, guidance) -> dict:
-    properties = {"tags": ["security", "docker", column.concern] + (["CIS-" + column.id] if guidance and guidance.cis else []),
-                  "precision": "high"}
+    properties = {
+        "tags": ["security", "docker", column.concern] + (["CIS-" + column.id] if guidance and guidance.cis else []),
+        "precision": "high",
+    }
     if column.severity in _SECURITY_SEVERITY:
         properties["security-severity"] = _SECURITY_SEVERITY[column.severity]
     rule = {
@@ -140,30 +165,39 @@ def _result(view: fleet.FleetView, host: fleet.HostView, r: dict, rule_index: in
         "kind": "fail",
         "level": level,
         "message": {"text": say("result_message", host.name, r)},
-        "locations": [{
-            "physicalLocation": {"artifactLocation": {"uri": uri},
-                                 "region": {"startLine": line, "startColumn": column,
-                                            "endLine": line, "endColumn": column + 1}},
-            "message": {"text": say("location_message", host.name)},
-        }],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line, "startColumn": column, "endLine": line, "endColumn": column + 1},
+                },
+                "message": {"text": say("location_message", host.name)},
+            }
+        ],
         "partialFingerprints": {"primaryLocationLineHash": f"{fingerprint}:1"},
-        "properties": {"host": host.name, "status": status, "severity": r.get("severity"), "cis": r.get("cis"),
-                       "evidence": list(r.get("evidence") or [])},
+        "properties": {
+            "host": host.name,
+            "status": status,
+            "severity": r.get("severity"),
+            "cis": r.get("cis"),
+            "evidence": list(r.get("evidence") or []),
+        },
     }
     if r.get("waiver"):
         w = r["waiver"]
         result["properties"]["waiver"] = w
         if status == WAIVED:
-            result["suppressions"] = [{"kind": "external", "status": "accepted",
-                                       "justification": say("waiver_justification", w)}]
+            result["suppressions"] = [
+                {"kind": "external", "status": "accepted", "justification": say("waiver_justification", w)}
+            ]
     return result
 
 
 def _utc(stamp: str) -> str:
     when = dt.datetime.fromisoformat(stamp)
-    when = when.astimezone(dt.timezone.utc) if when.tzinfo else when
+    when = when.astimezone(dt.UTC) if when.tzinfo else when
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 1] + "…"
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"

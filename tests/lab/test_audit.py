@@ -48,8 +48,9 @@ def test_hardened_host_has_no_failure_and_broken_json_is_diagnosed(lab_audit):
 def test_exit_code_and_output_and_json_hold_no_secret(lab, lab_audit, capsys, tmp_path):
     doc, outcomes, opts = lab_audit
     path = tmp_path / "results.json"
-    code = app.audit(app.Target(hosts="lab", inventory=str(lab.inventory_path), known_hosts=[]),
-                     app.AuditOptions(json_path=path))
+    code = app.audit(
+        app.Target(hosts="lab", inventory=str(lab.inventory_path), known_hosts=[]), app.AuditOptions(json_path=path)
+    )
     captured = capsys.readouterr()
     assert code == app.EXIT_FINDINGS
     saved = path.read_text()
@@ -64,7 +65,8 @@ def test_hardened_alone_exits_zero_and_unreachable_exits_three(lab, tmp_path):
     target = app.Target(hosts="hardened", inventory=str(lab.inventory_path), known_hosts=[])
     assert app.audit(target, app.AuditOptions()) == app.EXIT_OK
     broken = tmp_path / "inventory.yml"
-    broken.write_text(lab.inventory_path.read_text().replace(
-        f"ansible_port: {lab.hosts['hardened'].port}", "ansible_port: 1"))
+    broken.write_text(
+        lab.inventory_path.read_text().replace(f"ansible_port: {lab.hosts['hardened'].port}", "ansible_port: 1")
+    )
     target = app.Target(hosts="hardened", inventory=str(broken), known_hosts=[])
     assert app.audit(target, app.AuditOptions()) == app.EXIT_UNREACHABLE

@@ -18,8 +18,9 @@ LAB = os.environ.get("REMEDIATE_BENCH_TEST_LAB", "bench-test")
 def test_bench_runs_every_contestant_and_prints_the_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
     keep = bool(os.environ.get("REMEDIATE_KEEP_LAB"))
-    doc = run_bench(BenchOptions(rounds=1, warmup=0, hosts=2, forks=2, scale=(2, 6), out=out, lab=LAB,
-                                 keep_lab=keep), log=print)
+    doc = run_bench(
+        BenchOptions(rounds=1, warmup=0, hosts=2, forks=2, scale=(2, 6), out=out, lab=LAB, keep_lab=keep), log=print
+    )
     printed = capsys.readouterr().out
 
     assert json.loads(out.read_text()) == doc

@@ -99,15 +99,20 @@ def test_a_container_created_before_daemon_wide_no_new_privileges_runs_without_i
     run = lambda *argv, check=True: host_exec(host, list(argv), check=check, timeout=120)  # noqa: E731
     run("docker", "run", "-d", "--name", "before-nnp", "--network", "none", "busybox", "sleep", "1000000000")
     try:
-        run("sh", "-c", "printf '{\"no-new-privileges\": true}\\n' > /etc/docker/daemon.json && systemctl restart docker")
+        run(
+            "sh",
+            "-c",
+            "printf '{\"no-new-privileges\": true}\\n' > /etc/docker/daemon.json && systemctl restart docker",
+        )
         run("docker", "start", "before-nnp")
         run("docker", "run", "-d", "--name", "after-nnp", "--network", "none", "busybox", "sleep", "1000000000")
         status = run("sh", "-c", "grep NoNewPrivs /proc/$(docker inspect -f '{{.State.Pid}}' before-nnp)/status")
         assert status.stdout.decode().split() == ["NoNewPrivs:", "0"]
         result = audit(lab, "stock")["5.26"]
         assert result.status == FAIL
-        assert "before-nnp (running): no-new-privileges not set (created before the daemon-wide setting" in \
-            evidence(result)
+        assert "before-nnp (running): no-new-privileges not set (created before the daemon-wide setting" in evidence(
+            result
+        )
         assert "after-nnp" not in evidence(result)
     finally:
         run("docker", "rm", "-f", "before-nnp", "after-nnp", check=False)

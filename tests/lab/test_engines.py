@@ -29,8 +29,7 @@ def engine_lab(request):
         yield request.getfixturevalue("lab")
         return
     slug = request.param.replace(".", "")
-    yield from _booted(f"{TEST_LAB}-engine-{slug}", SCENARIO_ORDER + OPTIONAL_SCENARIOS, extra=1,
-                       engine=request.param)
+    yield from _booted(f"{TEST_LAB}-engine-{slug}", SCENARIO_ORDER + OPTIONAL_SCENARIOS, extra=1, engine=request.param)
 
 
 @pytest.fixture
@@ -61,7 +60,8 @@ def test_every_scenario_holds_and_dockerd_is_the_engine_of_the_image(engine_lab)
     rows = {r.name: r for r in fleet.status()}
     # The daemon itself answers with the version the image recorded (broken-json's never starts).
     assert {n: r.version for n, r in rows.items() if n != "broken-json"} == {
-        n: info["dockerd"] for n in rows if n != "broken-json"}
+        n: info["dockerd"] for n in rows if n != "broken-json"
+    }
     assert rows["broken-json"].version == ""
 
 
@@ -73,8 +73,12 @@ def test_docker_ce_unit_reads_no_environment_file(engine_lab):
     assert exec_start.count("argv[]=") == 1  # one command, no drop-in adding another
     assert "argv[]=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock ;" in exec_start
     # The distribution's units are replaced where they were installed, not overridden from /etc.
-    assert sh(host, "ls /etc/systemd/system/docker.service /etc/systemd/system/docker.socket 2>&1 || true").count(
-        "No such file") == 2
+    assert (
+        sh(host, "ls /etc/systemd/system/docker.service /etc/systemd/system/docker.socket 2>&1 || true").count(
+            "No such file"
+        )
+        == 2
+    )
 
 
 def test_a_container_runs_under_userns_remap(spare_host):
@@ -93,8 +97,11 @@ def test_a_container_runs_under_userns_remap(spare_host):
         uid_map = sh(host, "docker run --rm busybox cat /proc/self/uid_map").split()
         assert uid_map[0] == "0" and uid_map[1] != "0", uid_map  # root inside is not root outside
     finally:
-        sh(host, "rm -f /etc/docker/daemon.json && cp -p /root/userns-test/* /etc/ && rm -rf /root/userns-test "
-                 "&& systemctl restart docker")
+        sh(
+            host,
+            "rm -f /etc/docker/daemon.json && cp -p /root/userns-test/* /etc/ && rm -rf /root/userns-test "
+            "&& systemctl restart docker",
+        )
     assert "name=userns" not in sh(host, "docker info --format '{{json .SecurityOptions}}'")
     assert sh(host, "docker run --rm busybox id -u") == "0"
 
@@ -102,8 +109,9 @@ def test_a_container_runs_under_userns_remap(spare_host):
 def test_a_running_lab_refuses_another_engine(engine_lab):
     other = next(e for e in image.ENGINES if e != engine_lab.lab.engine_info()["engine"])
     before = {n: h.init for n, h in engine_lab.lab.hosts().items()}
-    again = Lab(engine_lab.lab.name, scenario_names=SCENARIO_ORDER + OPTIONAL_SCENARIOS, engine=other,
-                log=lambda m: None)
+    again = Lab(
+        engine_lab.lab.name, scenario_names=SCENARIO_ORDER + OPTIONAL_SCENARIOS, engine=other, log=lambda m: None
+    )
     with pytest.raises(LabError, match=f"runs Docker engine {engine_lab.lab.engine_info()['engine']}.*will not mix"):
         again.up(extra=1)
     assert {n: h.init for n, h in engine_lab.lab.hosts().items()} == before

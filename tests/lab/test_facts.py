@@ -40,8 +40,16 @@ def test_facts_see_the_seeded_scenarios(fleet_facts):
     assert b"ListenStream=2375" in facts["tcp-socket-unit"].file("/etc/systemd/system/docker.socket.d/tcp.conf").content
     assert b"-H tcp://0.0.0.0:2375" in facts["tcp-docker-opts"].file("/etc/default/docker").content
     names = {c["Name"] for c in parse.json_lines(facts["risky-containers"].command("containers").stdout)}
-    assert names == {"/sock-mount", "/sys-admin", "/host-namespaces", "/privileged", "/api-mounts", "/publish-all",
-                     "/sshd", "/ssh-inside"}
+    assert names == {
+        "/sock-mount",
+        "/sys-admin",
+        "/host-namespaces",
+        "/privileged",
+        "/api-mounts",
+        "/publish-all",
+        "/sshd",
+        "/ssh-inside",
+    }
     assert parse.systemctl_show(facts["broken-json"].command("service").stdout)["ActiveState"] != "active"
     # the journal is read where it explains a stopped dockerd, and skipped where dockerd runs
     assert "daemon.json" in facts["broken-json"].command("journal").stdout
@@ -68,11 +76,9 @@ def test_saved_facts_round_trip_and_hold_no_secret(lab, fleet_facts):
 
 def test_an_unreachable_host_is_reported_and_the_rest_finish(lab, tmp_path):
     broken = tmp_path / "inventory.yml"
-    text = lab.inventory_path.read_text().replace(
-        f"ansible_port: {lab.hosts['hardened'].port}", "ansible_port: 1")
+    text = lab.inventory_path.read_text().replace(f"ansible_port: {lab.hosts['hardened'].port}", "ansible_port: 1")
     broken.write_text(text)
-    outcomes = collect_facts(Target(hosts="hardened,stock,tcp-docker-opts", inventory=str(broken),
-                                    known_hosts=[]))
+    outcomes = collect_facts(Target(hosts="hardened,stock,tcp-docker-opts", inventory=str(broken), known_hosts=[]))
     status = {o.host: o.status for o in outcomes}
     assert status == {"hardened": UNREACHABLE, "stock": OK, "tcp-docker-opts": OK}
     assert "127.0.0.1:1" in next(o.error for o in outcomes if o.host == "hardened")

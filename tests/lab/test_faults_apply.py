@@ -95,11 +95,14 @@ def run_state(lab, name: str) -> str:
 
 def wait_paused(lab, name: str, proc: subprocess.Popen) -> str:
     """The run id, once the host's script stands at its pause point (the run must still be going)."""
+
     def paused():
         if proc.poll() is not None:
             pytest.fail(f"harden ended (exit {proc.returncode}) before {name} paused:\n{output(proc)}")
-        return host_sh(lab, name, f'for m in {RUNS}/*/paused; do [ -e "$m" ] && basename "$(dirname "$m")"; done; '
-                                  'true').strip()
+        return host_sh(
+            lab, name, f'for m in {RUNS}/*/paused; do [ -e "$m" ] && basename "$(dirname "$m")"; done; true'
+        ).strip()
+
     return wait_for(f"{name} to pause", paused)
 
 
@@ -107,7 +110,9 @@ def release(lab, name: str) -> None:
     host_sh(lab, name, f"rm -f {RUNS}/*/paused")
 
 
-VERSION = r'if [ -e "$1" ]; then echo "$(sha256sum <"$1" | cut -d" " -f1) $(stat -c "%a %U %G" "$1")"; else echo absent; fi'
+VERSION = (
+    r'if [ -e "$1" ]; then echo "$(sha256sum <"$1" | cut -d" " -f1) $(stat -c "%a %U %G" "$1")"; else echo absent; fi'
+)
 
 
 def versions(lab, name: str) -> dict[str, str]:
@@ -116,8 +121,11 @@ def versions(lab, name: str) -> dict[str, str]:
     out = {}
     for e in doc["entries"]:
         now = host_sh(lab, name, VERSION, e["path"]).strip()
-        old = "absent" if e["before_sha256"] == "absent" else (
-            f"{e['before_sha256']} {e['before_mode']} {e['before_owner']} {e['before_group']}")
+        old = (
+            "absent"
+            if e["before_sha256"] == "absent"
+            else (f"{e['before_sha256']} {e['before_mode']} {e['before_owner']} {e['before_group']}")
+        )
         new = f"{e['after_sha256']} {e['mode']} {e['owner']} {e['group']}"
         out[e["path"]] = "old" if now == old else "new" if now == new else f"neither: {now}"
     return out
@@ -130,11 +138,22 @@ def start_harden(lab, hosts: str, tmp_path: Path, *args: str, pause: str | None 
         env[PAUSE_ENV] = pause
     env["PYTHONUNBUFFERED"] = "1"
     stem = tmp_path / f"harden-{time.monotonic_ns()}"
-    argv = [sys.executable, "-m", "invoke", "harden", "--inventory", str(lab.inventory_path), "--hosts", hosts,
-            "--yes", "--json", f"{stem}.json", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "invoke",
+        "harden",
+        "--inventory",
+        str(lab.inventory_path),
+        "--hosts",
+        hosts,
+        "--yes",
+        "--json",
+        f"{stem}.json",
+        *args,
+    ]
     with open(f"{stem}.out", "w") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     proc.stem = stem
     return proc
 
@@ -159,8 +178,12 @@ def cut_forwarder(lab, name: str) -> int:
     forwarder = lab.lab.hosts()[name].forwarder
     assert forwarder.alive()
     connections = children(forwarder.pid)
-    refs = [ProcessRef(pid, start) for child in connections for pid in subtree(child)
-            if (start := start_time(pid)) is not None]
+    refs = [
+        ProcessRef(pid, start)
+        for child in connections
+        for pid in subtree(child)
+        if (start := start_time(pid)) is not None
+    ]
     for ref in refs:
         ref.kill()
     return len(connections)
@@ -168,8 +191,12 @@ def cut_forwarder(lab, name: str) -> int:
 
 def kill_sshd_sessions(lab, name: str) -> int:
     """Kill the host's sshd processes that serve a connection (not the listener): how many."""
-    pids = host_sh(lab, name, r"ss -Htnp state established '( sport = :22 )' | grep -o 'pid=[0-9]*' | cut -d= -f2 "
-                              r"| sort -u").split()
+    pids = host_sh(
+        lab,
+        name,
+        r"ss -Htnp state established '( sport = :22 )' | grep -o 'pid=[0-9]*' | cut -d= -f2 "
+        r"| sort -u",
+    ).split()
     host_sh(lab, name, 'kill -KILL "$@"', *pids)
     return len(pids)
 
@@ -177,6 +204,7 @@ def kill_sshd_sessions(lab, name: str) -> int:
 @pytest.fixture
 def pristine(faults_lab):
     """The lab's stock hosts as seeded, before and after the test (a host whose PID 1 died is booted again)."""
+
     def reset():
         if not all(h.alive() for h in faults_lab.lab.hosts().values()):
             faults_lab.lab.up(extra=3)
@@ -193,6 +221,7 @@ def pristine(faults_lab):
 
 
 # --- 2. the SSH connection cut between the write and the restart, and during the write --------------------------
+
 
 @pytest.mark.engines
 def test_connection_cut_between_write_and_restart_the_host_finishes_alone(faults_lab, pristine, tmp_path):
@@ -240,8 +269,9 @@ def test_connection_cut_during_the_write_leaves_each_file_old_or_new(faults_lab,
     assert code == app.EXIT_OK and hosts[name]["plan"]["empty"] and hosts[name]["lock"] is None
 
 
-def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_staged_files(faults_lab, pristine,
-                                                                                         tmp_path, capsys):
+def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_staged_files(
+    faults_lab, pristine, tmp_path, capsys
+):
     lab, name = faults_lab, "stock-01"
     proc = start_harden(lab, name, tmp_path, pause="staged")
     run = wait_paused(lab, name, proc)
@@ -265,11 +295,12 @@ def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_sta
     assert state(lab, name) == pristine[name] and host_sh(lab, name, f"ls {RUNS}").strip() == ""
 
 
-
 # --- 6. a stale lock from a killed run ------------------------------------------------------------------------------
 
-def test_the_lock_of_a_killed_run_is_stale_once_the_host_is_done_and_unlock_cleans_up_after_it(faults_lab, pristine,
-                                                                                              tmp_path, capsys):
+
+def test_the_lock_of_a_killed_run_is_stale_once_the_host_is_done_and_unlock_cleans_up_after_it(
+    faults_lab, pristine, tmp_path, capsys
+):
     lab, name = faults_lab, "stock-01"
     proc = start_harden(lab, name, tmp_path, pause="staged")
     run = wait_paused(lab, name, proc)
@@ -291,13 +322,17 @@ def test_the_lock_of_a_killed_run_is_stale_once_the_host_is_done_and_unlock_clea
     code, hosts = harden(lab, name, tmp_path, yes=True)
     assert code == app.EXIT_OK and hosts[name]["apply"]["outcome"] == "changed"
 
+
 # --- 3. the host dies mid-batch ------------------------------------------------------------------------------------
 
-def test_a_host_that_dies_mid_batch_is_reported_the_others_finish_and_max_fail_stops_the_rest(faults_lab, pristine,
-                                                                                              tmp_path):
+
+def test_a_host_that_dies_mid_batch_is_reported_the_others_finish_and_max_fail_stops_the_rest(
+    faults_lab, pristine, tmp_path
+):
     lab = faults_lab
-    proc = start_harden(lab, "stock-01,stock-02,stock-03", tmp_path, "--batch-size", "2", "--max-fail", "1",
-                        pause="renamed")
+    proc = start_harden(
+        lab, "stock-01,stock-02,stock-03", tmp_path, "--batch-size", "2", "--max-fail", "1", pause="renamed"
+    )
     wait_paused(lab, "stock-01", proc)
     wait_paused(lab, "stock-02", proc)
     dying = lab.lab.hosts()["stock-02"].init
@@ -316,6 +351,7 @@ def test_a_host_that_dies_mid_batch_is_reported_the_others_finish_and_max_fail_s
 
 # --- 8. Ctrl-C during a rollout ------------------------------------------------------------------------------------
 
+
 def test_ctrl_c_lets_the_host_in_flight_finish_skips_the_rest_and_prints_the_recap(faults_lab, pristine, tmp_path):
     lab = faults_lab
     proc = start_harden(lab, "stock-01,stock-02,stock-03", tmp_path, "--batch-size", "1", pause="renamed")
@@ -329,7 +365,7 @@ def test_ctrl_c_lets_the_host_in_flight_finish_skips_the_rest_and_prints_the_rec
     for name in ("stock-02", "stock-03"):
         assert hosts[name]["apply"]["outcome"] == "skipped" and "interrupted" in hosts[name]["apply"]["error"]
         assert state(lab, name) == pristine[name] and docker(lab, name) == "active"
-    recap = out[out.index("host "):]
+    recap = out[out.index("host ") :]
     assert "changed" in recap and recap.count("skipped") == 2 and "stopped: interrupted (Ctrl-C)" in recap
     assert set(versions(lab, "stock-01").values()) == {"new"} and docker(lab, "stock-01") == "active"
 
@@ -359,8 +395,7 @@ def test_no_space_under_etc_docker_is_a_clear_error_that_changes_nothing(faults_
     assert host_sh(lab, name, f"ls /var/lib/remediate; ls {RUNS}").split() == ["runs"]  # unlocked, no run left
 
 
-def test_a_read_only_etc_is_a_clear_error_in_the_plan_and_at_apply_and_changes_nothing(faults_lab, pristine,
-                                                                                       tmp_path):
+def test_a_read_only_etc_is_a_clear_error_in_the_plan_and_at_apply_and_changes_nothing(faults_lab, pristine, tmp_path):
     lab, name = faults_lab, "stock-02"
     t = target(lab, name)
     inventory, hosts = t.resolve()
@@ -373,9 +408,14 @@ def test_a_read_only_etc_is_a_clear_error_in_the_plan_and_at_apply_and_changes_n
     assert invalid and all("is not writable (a read-only filesystem?)" in d for d in invalid), invalid
     # The same when /etc turns read-only between the plan and the apply: validation runs again first.
     facts, policy, plan = planned
-    applied = run_fleet(hosts, lambda conn, host: apply_host(conn, facts, plan, policy, run_id=new_run_id(),
-                                                             become=False, groups=tuple(host.groups)),
-                        t.connect_options(), resolve_host=inventory.hosts.get)[0].value
+    applied = run_fleet(
+        hosts,
+        lambda conn, host: apply_host(
+            conn, facts, plan, policy, run_id=new_run_id(), become=False, groups=tuple(host.groups)
+        ),
+        t.connect_options(),
+        resolve_host=inventory.hosts.get,
+    )[0].value
     assert applied.outcome == "failed" and applied.error.startswith("validation failed, nothing changed: ")
     assert "read-only" in applied.error
     assert state(lab, name) == before and docker(lab, name) == "active"
@@ -385,7 +425,7 @@ def test_a_read_only_etc_is_a_clear_error_in_the_plan_and_at_apply_and_changes_n
 UNWRITABLE_BACKUPS = {
     "a-file": "rm -rf /var/lib/remediate && echo 'not a directory' >/var/lib/remediate",
     "read-only": "mkdir -p /var/lib/remediate && mount --bind /var/lib/remediate /var/lib/remediate "
-                 "&& mount -o remount,bind,ro /var/lib/remediate",
+    "&& mount -o remount,bind,ro /var/lib/remediate",
     "immutable": "mkdir -p -m 0700 /var/lib/remediate && chattr +i /var/lib/remediate",
 }
 
@@ -406,6 +446,7 @@ def test_an_unwritable_backups_directory_refuses_before_touching_anything(faults
 
 
 # --- 9. refused logins: wrong sudo password, unknown key, changed host key ----------------------------------------
+
 
 def inventory_with(lab, tmp_path, host: str, **host_vars) -> Path:
     """The lab inventory with some of one host's variables changed."""
@@ -431,14 +472,30 @@ def forged_known_hosts(lab, tmp_path, host: str, key_of: str) -> str:
 
 
 REFUSED_LOGINS = {
-    "wrong-sudo-password": ("stock-ops", lambda lab, tmp: {"ansible_become_password": "wrong-" + lab.ops_password},
-                            "failed", "incorrect sudo password"),
-    "unknown-host-key": ("stock-02", lambda lab, tmp: {"remediate_known_hosts": str(tmp / "empty")},
-                         "unreachable", "unknown"),
-    "changed-host-key": ("stock-02", lambda lab, tmp: {"remediate_known_hosts": forged_known_hosts(
-        lab, tmp, "stock-02", key_of="stock-03")}, "unreachable", "REMOTE HOST IDENTIFICATION HAS CHANGED"),
-    "unknown-private-key": ("stock-02", lambda lab, tmp: {"ansible_ssh_private_key_file": str(tmp / "other_key")},
-                            "unreachable", "refused every key"),
+    "wrong-sudo-password": (
+        "stock-ops",
+        lambda lab, tmp: {"ansible_become_password": "wrong-" + lab.ops_password},
+        "failed",
+        "incorrect sudo password",
+    ),
+    "unknown-host-key": (
+        "stock-02",
+        lambda lab, tmp: {"remediate_known_hosts": str(tmp / "empty")},
+        "unreachable",
+        "unknown",
+    ),
+    "changed-host-key": (
+        "stock-02",
+        lambda lab, tmp: {"remediate_known_hosts": forged_known_hosts(lab, tmp, "stock-02", key_of="stock-03")},
+        "unreachable",
+        "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    ),
+    "unknown-private-key": (
+        "stock-02",
+        lambda lab, tmp: {"ansible_ssh_private_key_file": str(tmp / "other_key")},
+        "unreachable",
+        "refused every key",
+    ),
 }
 
 

@@ -88,39 +88,61 @@ def audit_of(lab, host: str) -> dict:
 
 # --- 11. daemon.json that is not a plain, readable JSON file -----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Case:
-    setup: str                     # shell, as root on the host
-    audit: tuple[str, str]         # REM-CONFIG status, and text its evidence must hold
-    refused: str | None = None     # the plan refuses, saying this
-    invalid: str | None = None     # or the host's validation fails (dry run and apply), saying this
-    changed: bool = False          # or the file is rewritten losslessly
+    setup: str  # shell, as root on the host
+    audit: tuple[str, str]  # REM-CONFIG status, and text its evidence must hold
+    refused: str | None = None  # the plan refuses, saying this
+    invalid: str | None = None  # or the host's validation fails (dry run and apply), saying this
+    changed: bool = False  # or the file is rewritten losslessly
     repair_json: bool = False
 
 
 SITE_JSON = '{\n  "debug": false\n}\n'
 CASES = {
-    "symlink": Case(f"printf '{SITE_JSON}' >/etc/docker/site.json; ln -s site.json {DAEMON_JSON}",
-                    ("pass", "symlink to site.json"), refused="is a symlink"),
+    "symlink": Case(
+        f"printf '{SITE_JSON}' >/etc/docker/site.json; ln -s site.json {DAEMON_JSON}",
+        ("pass", "symlink to site.json"),
+        refused="is a symlink",
+    ),
     "directory": Case(f"mkdir {DAEMON_JSON}", ("fail", "is a directory"), refused="not a regular file"),
-    "immutable": Case(f"printf '{SITE_JSON}' >{DAEMON_JSON}; chattr +i {DAEMON_JSON}", ("pass", "consistent"),
-                      invalid="immutable (chattr +i)"),
+    "immutable": Case(
+        f"printf '{SITE_JSON}' >{DAEMON_JSON}; chattr +i {DAEMON_JSON}",
+        ("pass", "consistent"),
+        invalid="immutable (chattr +i)",
+    ),
     # Valid JSON padded to 2 MB: dockerd reads it, harden will not rewrite what nobody can review.
-    "huge": Case(f"{{ printf '{{\"debug\": false'; head -c 2000000 /dev/zero | tr '\\0' '\\n'; echo '}}'; }} >{DAEMON_JSON}",
-                 ("pass", "over the 1048576"), refused="too large to review"),
+    "huge": Case(
+        f"{{ printf '{{\"debug\": false'; head -c 2000000 /dev/zero | tr '\\0' '\\n'; echo '}}'; }} >{DAEMON_JSON}",
+        ("pass", "over the 1048576"),
+        refused="too large to review",
+    ),
     # Over what remediate reads at all: even --repair-json must not keep a copy of only its first bytes.
-    "huge-unread": Case(f"{{ printf '{{\"debug\": false'; head -c 9000000 /dev/zero | tr '\\0' ' '; echo '}}'; }} >{DAEMON_JSON}",
-                        ("fail", "was not read"), refused="could not be read", repair_json=True),
-    "binary": Case(f"head -c 4096 /usr/sbin/dockerd >{DAEMON_JSON}", ("fail", "SyntaxError"),
-                   refused="cannot read exactly"),
-    "comments": Case(f"printf '{{\\n  // site settings\\n  \"debug\": false\\n}}\\n' >{DAEMON_JSON}",
-                     ("fail", "JSON does not allow comments"), refused="JSON does not allow comments"),
+    "huge-unread": Case(
+        f"{{ printf '{{\"debug\": false'; head -c 9000000 /dev/zero | tr '\\0' ' '; echo '}}'; }} >{DAEMON_JSON}",
+        ("fail", "was not read"),
+        refused="could not be read",
+        repair_json=True,
+    ),
+    "binary": Case(
+        f"head -c 4096 /usr/sbin/dockerd >{DAEMON_JSON}", ("fail", "SyntaxError"), refused="cannot read exactly"
+    ),
+    "comments": Case(
+        f"printf '{{\\n  // site settings\\n  \"debug\": false\\n}}\\n' >{DAEMON_JSON}",
+        ("fail", "JSON does not allow comments"),
+        refused="JSON does not allow comments",
+    ),
     # Lossless rewrites: dockerd refuses these files (20.10) or reads only the last duplicate; the policy's
     # settings are merged into exactly what dockerd reads.
-    "duplicate-keys": Case(f"printf '{{\\n  \"debug\": true,\\n  \"debug\": false\\n}}\\n' >{DAEMON_JSON}",
-                           ("fail", "is set 2 times"), changed=True),
-    "utf8-bom": Case(f"printf '\\357\\273\\277{{\"debug\": false}}\\n' >{DAEMON_JSON}",
-                     ("fail", "byte order mark"), changed=True),
+    "duplicate-keys": Case(
+        f'printf \'{{\\n  "debug": true,\\n  "debug": false\\n}}\\n\' >{DAEMON_JSON}',
+        ("fail", "is set 2 times"),
+        changed=True,
+    ),
+    "utf8-bom": Case(
+        f"printf '\\357\\273\\277{{\"debug\": false}}\\n' >{DAEMON_JSON}", ("fail", "byte order mark"), changed=True
+    ),
     "empty": Case(f": >{DAEMON_JSON}", ("fail", "the file is empty"), changed=True),
 }
 
@@ -191,8 +213,16 @@ def test_a_file_made_immutable_after_validation_rolls_back_cleanly(inputs_lab, h
     def work(conn, host):
         facts, policy, plan = _plan_for(conn, host)
         assert plan.change(DAEMON_JSON) and len(plan.changes) > 1
-        return apply_host(ImmutableBeforeCommit(conn), facts, plan, policy, run_id=new_run_id(), become=False,
-                          options=ApplyOptions(verify_image="busybox:latest"), groups=tuple(host.groups))
+        return apply_host(
+            ImmutableBeforeCommit(conn),
+            facts,
+            plan,
+            policy,
+            run_id=new_run_id(),
+            become=False,
+            options=ApplyOptions(verify_image="busybox:latest"),
+            groups=tuple(host.groups),
+        )
 
     result = run_fleet(hosts, work, t.connect_options(), resolve_host=inventory.hosts.get)[0].value
     assert result.outcome == "rolled-back", result
@@ -203,15 +233,18 @@ def test_a_file_made_immutable_after_validation_rolls_back_cleanly(inputs_lab, h
 
 # --- 1. dockerd refuses the new configuration at restart -----------------------------------------------------------
 
+
 def test_a_unit_that_refuses_the_new_config_at_start_rolls_back(inputs_lab, host01, tmp_path):
     """Unlike test_harden's data-root case, dockerd itself never runs: a site's ExecStartPre check refuses
     any daemon.json, so the error comes from the unit, not from dockerd."""
-    host01.run("mkdir -p /etc/systemd/system/docker.service.d && cat >/etc/systemd/system/docker.service.d/site-check.conf <<'EOF'\n"
-               "[Service]\n"
-               "ExecStartPre=/bin/sh -c 'if [ -e /etc/docker/daemon.json ]; then echo \"site policy refuses "
-               "/etc/docker/daemon.json\" >&2; exit 1; fi'\n"
-               "EOF\n"
-               "systemctl daemon-reload")
+    host01.run(
+        "mkdir -p /etc/systemd/system/docker.service.d && cat >/etc/systemd/system/docker.service.d/site-check.conf <<'EOF'\n"
+        "[Service]\n"
+        "ExecStartPre=/bin/sh -c 'if [ -e /etc/docker/daemon.json ]; then echo \"site policy refuses "
+        "/etc/docker/daemon.json\" >&2; exit 1; fi'\n"
+        "EOF\n"
+        "systemctl daemon-reload"
+    )
     before = host01.state()
     code, hosts = harden(inputs_lab, host01.name, tmp_path, yes=True)
     result = hosts[host01.name]["apply"]
@@ -222,6 +255,7 @@ def test_a_unit_that_refuses_the_new_config_at_start_rolls_back(inputs_lab, host
 
 
 # --- 7. a file edited between plan and apply --------------------------------------------------------------------
+
 
 def test_a_file_edited_after_the_plan_refuses_that_host_only(inputs_lab, host01, host02, tmp_path):
     for host in (host01, host02):
@@ -235,8 +269,12 @@ def test_a_file_edited_after_the_plan_refuses_that_host_only(inputs_lab, host01,
         return True
 
     out = tmp_path / "stale.json"
-    code = app.harden(target(inputs_lab, f"{host01.name},{host02.name}"), HardenOptions(), json_path=out,
-                      confirm=teammate_edits_then_confirm)
+    code = app.harden(
+        target(inputs_lab, f"{host01.name},{host02.name}"),
+        HardenOptions(),
+        json_path=out,
+        confirm=teammate_edits_then_confirm,
+    )
     hosts = {h["host"]: h for h in json.loads(out.read_text())["hosts"]}
     assert asked and code == app.EXIT_ERROR
     stale = hosts[host01.name]["apply"]
@@ -253,11 +291,15 @@ def test_a_file_edited_after_the_plan_refuses_that_host_only(inputs_lab, host01,
 # --- 10. no dockerd, masked units, no systemd --------------------------------------------------------------------
 
 PARK = "/root/remediate-test-parked"
-NO_DOCKERD = (f"systemctl stop docker.service docker.socket; mkdir -p {PARK}; "
-              f"mv /usr/sbin/dockerd /lib/systemd/system/docker.service /lib/systemd/system/docker.socket {PARK}/; "
-              "systemctl daemon-reload")
-BACK_DOCKERD = (f"mv {PARK}/dockerd /usr/sbin/; mv {PARK}/docker.service {PARK}/docker.socket /lib/systemd/system/; "
-                f"rmdir {PARK}; systemctl daemon-reload; systemctl start docker.socket docker.service")
+NO_DOCKERD = (
+    f"systemctl stop docker.service docker.socket; mkdir -p {PARK}; "
+    f"mv /usr/sbin/dockerd /lib/systemd/system/docker.service /lib/systemd/system/docker.socket {PARK}/; "
+    "systemctl daemon-reload"
+)
+BACK_DOCKERD = (
+    f"mv {PARK}/dockerd /usr/sbin/; mv {PARK}/docker.service {PARK}/docker.socket /lib/systemd/system/; "
+    f"rmdir {PARK}; systemctl daemon-reload; systemctl start docker.socket docker.service"
+)
 
 
 def test_dockerd_removed_is_not_applicable_in_audit_and_harden(inputs_lab, host02, tmp_path):
@@ -316,6 +358,7 @@ def test_without_systemctl_audit_says_so_and_harden_refuses(inputs_lab, host02, 
 
 # --- secrets: a full run never shows the sudo password or a container's environment --------------------------------
 
+
 def _encodings(secret: str) -> list[bytes]:
     """The secret as written, and as it would appear inside any base64 text (facts keep file bytes in base64)."""
     raw = secret.encode()
@@ -330,8 +373,9 @@ def test_a_full_run_never_shows_the_sudo_password_or_container_secrets(inputs_la
     lab_hosts = target(inputs_lab, "lab")
     assert app.show_facts(lab_hosts, tmp_path / "facts") == app.EXIT_OK
     app.audit(lab_hosts, app.AuditOptions(json_path=tmp_path / "audit.json", report_dir=tmp_path / "audit"))
-    app.harden(lab_hosts, HardenOptions(dry_run=True), json_path=tmp_path / "dry-run.json",
-               report_dir=tmp_path / "dry-run")
+    app.harden(
+        lab_hosts, HardenOptions(dry_run=True), json_path=tmp_path / "dry-run.json", report_dir=tmp_path / "dry-run"
+    )
     ops = target(inputs_lab, "stock-ops")
     app.harden(ops, HardenOptions(yes=True), json_path=tmp_path / "apply.json", report_dir=tmp_path / "apply")
     applied = json.loads((tmp_path / "apply.json").read_text())["hosts"][0]["apply"]
@@ -343,8 +387,13 @@ def test_a_full_run_never_shows_the_sudo_password_or_container_secrets(inputs_la
     kinds = {p.suffix for p in written}
     assert {".json", ".html", ".md", ".xml", ".sarif"} <= kinds, kinds
     captured = capfd.readouterr()
-    texts = {"stdout": captured.out.encode(), "stderr": captured.err.encode(), "log": caplog.text.encode(),
-             "host manifests": manifests.encode(), **{str(p): data for p, data in written.items()}}
+    texts = {
+        "stdout": captured.out.encode(),
+        "stderr": captured.err.encode(),
+        "log": caplog.text.encode(),
+        "host manifests": manifests.encode(),
+        **{str(p): data for p, data in written.items()},
+    }
     assert captured.out and caplog.records  # the sweep looked at real output
     # What the risky-containers host would leak: it is gathered (its container checks ran), never its env.
     assert "host-namespaces" in (tmp_path / "audit.json").read_text()
@@ -352,6 +401,11 @@ def test_a_full_run_never_shows_the_sudo_password_or_container_secrets(inputs_la
         assert secret
         for where, data in texts.items():
             assert not any(needle in data for needle in _encodings(secret)), f"a secret appears in {where}"
-    journal = subprocess.run(inputs_lab.lab.ssh_argv("stock", ["journalctl --no-pager -o cat | grep -c -F -f /dev/stdin || true"]),
-                             input=inputs_lab.ops_password + "\n", capture_output=True, text=True, timeout=60)
+    journal = subprocess.run(
+        inputs_lab.lab.ssh_argv("stock", ["journalctl --no-pager -o cat | grep -c -F -f /dev/stdin || true"]),
+        input=inputs_lab.ops_password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert journal.stdout.strip() == "0", "the sudo password reached the host's journal (a command line?)"

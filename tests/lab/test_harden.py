@@ -26,8 +26,20 @@ from remediate.policy import policy_for
 from remediate.results import new_run_id
 from remediate.runner import run_fleet
 
-SCENARIOS = ["stock", "tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit", "tcp-mutual-tls", "loose-perms",
-             "risky-containers", "custom-settings", "docker-ce", "swarm", "hardened", "broken-json"]
+SCENARIOS = [
+    "stock",
+    "tcp-daemon-json",
+    "tcp-docker-opts",
+    "tcp-socket-unit",
+    "tcp-mutual-tls",
+    "loose-perms",
+    "risky-containers",
+    "custom-settings",
+    "docker-ce",
+    "swarm",
+    "hardened",
+    "broken-json",
+]
 # Every path harden may touch, with content hash, mode, owner and mtime: "exactly as it was" means this.
 # key.json is dockerd's own identity file, written by dockerd at its first start, not by harden.
 SNAPSHOT = r"""
@@ -97,8 +109,11 @@ def test_dry_run_shows_each_scenario_and_changes_nothing(harden_lab, before, tmp
     opts = diff("tcp-docker-opts", "/etc/default/docker").splitlines()
     assert any(line.startswith("-") and "tcp://0.0.0.0:2375" in line for line in opts)
     assert not any(line.startswith("+") and "tcp://" in line for line in opts)
-    socket_dropin = next(c for c in hosts["tcp-socket-unit"]["plan"]["changes"] if c["path"].startswith(
-        "/etc/systemd/system/docker.socket.d/"))
+    socket_dropin = next(
+        c
+        for c in hosts["tcp-socket-unit"]["plan"]["changes"]
+        if c["path"].startswith("/etc/systemd/system/docker.socket.d/")
+    )
     assert "ListenStream=\n" in socket_dropin["after"] and "2375" not in socket_dropin["after"]
     loose = {c["path"]: c for c in hosts["loose-perms"]["plan"]["changes"]}
     assert loose["/etc/docker"]["mode"] == "0755" and loose["/etc/docker"]["old_mode"] == "0777"
@@ -145,7 +160,7 @@ def test_apply_hardens_and_verifies_every_scenario(harden_lab, before, tmp_path)
     running_before = ssh(harden_lab, "risky-containers", "docker ps -q --no-trunc | sort")
     code, hosts = harden(harden_lab, "lab", tmp_path, yes=True)
     outcomes = {h: hosts[h]["apply"] and hosts[h]["apply"]["outcome"] for h in SCENARIOS}
-    assert outcomes == {**{h: "changed" for h in SCENARIOS}, "hardened": None, "broken-json": None}, outcomes
+    assert outcomes == {**dict.fromkeys(SCENARIOS, "changed"), "hardened": None, "broken-json": None}, outcomes
     assert code == app.EXIT_ERROR  # broken-json still refused
     assert snapshot(harden_lab, "broken-json") == before["broken-json"]
     for name in SCENARIOS[:-2]:
@@ -220,8 +235,9 @@ def test_dockerd_refusing_the_config_rolls_back(harden_lab, before, tmp_path):
 
 @pytest.mark.engines
 @pytest.mark.parametrize("host, user_there, carry", [("stock", False, False), ("docker-ce", True, True)])
-def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_lab, before, tmp_path, host, user_there,
-                                                                       carry):
+def test_userns_remap_applies_runs_containers_converges_and_rolls_back(
+    harden_lab, before, tmp_path, host, user_there, carry
+):
     """Issue 13: refused on every 26.1 host before (dockerd --validate wrote /etc/subgid between plan and
     compare-and-swap), and never proven by a running container. harden adds dockremap (unless the host has it)
     and its ranges, carries the verify image into the remapped store, a container runs there; a second run has
@@ -232,8 +248,9 @@ def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_la
     ssh(harden_lab, host, "docker tag busybox:latest ops/own-image:1")
     try:
         passwd = ssh(harden_lab, host, "cat /etc/passwd /etc/group")
-        code, hosts = harden(harden_lab, host, tmp_path, yes=True, accept_risk=frozenset({"userns-remap"}),
-                             carry_images=carry)
+        code, hosts = harden(
+            harden_lab, host, tmp_path, yes=True, accept_risk=frozenset({"userns-remap"}), carry_images=carry
+        )
         result = hosts[host]["apply"]
         assert result["outcome"] == "changed" and code == app.EXIT_OK, result
         kinds = [a["kind"] for a in hosts[host]["plan"]["actions"]]
@@ -261,8 +278,9 @@ def test_userns_remap_applies_runs_containers_converges_and_rolls_back(harden_la
 @pytest.mark.engines
 def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
     # dockerd starts, but containers cannot: the nofile hard limit is above what the host allows.
-    inventory = inventory_with_policy(harden_lab, tmp_path, {
-        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}})
+    inventory = inventory_with_policy(
+        harden_lab, tmp_path, {"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}}
+    )
     code, hosts = harden(harden_lab, "stock", tmp_path, inventory=inventory, yes=True)
     result = hosts["stock"]["apply"]
     assert result["outcome"] == "rolled-back", result
@@ -271,10 +289,18 @@ def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
 
 
 def test_canary_failure_stops_the_rollout(harden_lab, before, tmp_path):
-    inventory = inventory_with_policy(harden_lab, tmp_path, {
-        "default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}})
-    code, hosts = harden(harden_lab, "stock,tcp-docker-opts", tmp_path, inventory=inventory, yes=True,
-                         canary="tcp-docker-opts", max_fail=1)
+    inventory = inventory_with_policy(
+        harden_lab, tmp_path, {"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}}
+    )
+    code, hosts = harden(
+        harden_lab,
+        "stock,tcp-docker-opts",
+        tmp_path,
+        inventory=inventory,
+        yes=True,
+        canary="tcp-docker-opts",
+        max_fail=1,
+    )
     assert code == app.EXIT_ERROR
     assert hosts["tcp-docker-opts"]["apply"]["outcome"] == "rolled-back"
     assert hosts["stock"]["apply"]["outcome"] == "skipped" and "max-fail" in hosts["stock"]["apply"]["error"]
@@ -285,8 +311,12 @@ def test_canary_failure_stops_the_rollout(harden_lab, before, tmp_path):
 def test_declined_confirmation_changes_nothing(harden_lab, before, tmp_path):
     out = tmp_path / "declined.json"
     asked = []
-    code = app.harden(target(harden_lab, "stock"), HardenOptions(), json_path=out,
-                      confirm=lambda question: asked.append(question) or False)
+    code = app.harden(
+        target(harden_lab, "stock"),
+        HardenOptions(),
+        json_path=out,
+        confirm=lambda question: asked.append(question) or False,
+    )
     assert code == app.EXIT_ERROR and asked and "1 host" in asked[0]
     assert json.loads(out.read_text())["hosts"][0]["apply"] is None
     assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(before["stock"])
@@ -324,13 +354,24 @@ def test_concurrent_runs_on_one_host_never_interleave(harden_lab):
     def work(conn, host):
         facts, policy, plan = _plan_for(conn, host)
         barrier.wait()
-        return apply_host(conn, facts, plan, policy, run_id=new_run_id(), become=False,
-                          options=ApplyOptions(verify_image="busybox:latest"), groups=tuple(host.groups))
+        return apply_host(
+            conn,
+            facts,
+            plan,
+            policy,
+            run_id=new_run_id(),
+            become=False,
+            options=ApplyOptions(verify_image="busybox:latest"),
+            groups=tuple(host.groups),
+        )
 
     results = []
-    threads = [threading.Thread(target=lambda: results.extend(run_fleet(hosts, work, t.connect_options(),
-                                                                          resolve_host=inventory.hosts.get)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.extend(run_fleet(hosts, work, t.connect_options(), resolve_host=inventory.hosts.get))
+        )
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -356,8 +397,9 @@ def test_a_held_lock_refuses_and_a_stale_one_can_be_cleared(harden_lab, tmp_path
     assert holder in result["stock"]["apply"]["error"] and "teammate" in result["stock"]["apply"]["error"]
     # The holder has no run state and the host did not reboot: it may be alive, so unlock refuses...
     assert app.unlock(t) == app.EXIT_ERROR
-    state = run_fleet(hosts, lambda c, h: lock_state(c, become=False), t.connect_options(),
-                      resolve_host=inventory.hosts.get)[0].value
+    state = run_fleet(
+        hosts, lambda c, h: lock_state(c, become=False), t.connect_options(), resolve_host=inventory.hosts.get
+    )[0].value
     assert state.locked and not state.stale
     # ...until told the holder is dead.
     assert app.unlock(t, force=True) == app.EXIT_OK
@@ -399,9 +441,14 @@ def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
         assert ssh(harden_lab, MUTUAL_TLS, "ss -Hltn 'sport = :2376'").strip()
         version = "version --format '{{.Server.Version}}'"
         assert ssh(harden_lab, MUTUAL_TLS, f"docker --tlsverify {TLS_CLIENT} -H tcp://127.0.0.1:2376 {version}").strip()
-        no_cert = subprocess.run(harden_lab.lab.ssh_argv(MUTUAL_TLS, [
-            "docker --tlsverify --tlscacert /root/lab-tls/ca.pem -H tcp://127.0.0.1:2376 version"]),
-            capture_output=True, text=True, timeout=120)
+        no_cert = subprocess.run(
+            harden_lab.lab.ssh_argv(
+                MUTUAL_TLS, ["docker --tlsverify --tlscacert /root/lab-tls/ca.pem -H tcp://127.0.0.1:2376 version"]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert no_cert.returncode != 0, no_cert.stdout
         _, outcomes = app.run_audit(target(harden_lab, MUTUAL_TLS), app.AuditOptions(json_path=tmp_path / "a.json"))
         results = {r.check.id: r.status for r in outcomes[0].value.results}
@@ -418,9 +465,11 @@ def test_tcp_from_environment_in_a_drop_in_is_closed_by_harden(harden_lab, tmp_p
     """DOCKER_OPTS set by Environment= in an owner's drop-in: harden's own drop-in sets it again without the
     TCP -H (systemd takes the last assignment); the owner's file stays as written."""
     app.rollback(target(harden_lab, "stock"), None)  # start from the seeded host whatever ran before
-    seed = (f"mkdir -p {ENV_DROPIN.rsplit('/', 1)[0]} && printf '%s\\n' '[Service]' "
-            f"'Environment=\"DOCKER_OPTS=-H tcp://0.0.0.0:2375 --label=env-tcp=1\"' > {ENV_DROPIN} && "
-            "systemctl daemon-reload && systemctl restart docker")
+    seed = (
+        f"mkdir -p {ENV_DROPIN.rsplit('/', 1)[0]} && printf '%s\\n' '[Service]' "
+        f"'Environment=\"DOCKER_OPTS=-H tcp://0.0.0.0:2375 --label=env-tcp=1\"' > {ENV_DROPIN} && "
+        "systemctl daemon-reload && systemctl restart docker"
+    )
     ssh(harden_lab, "stock", seed)
     try:
         assert ssh(harden_lab, "stock", "ss -Hltn 'sport = :2375'").strip()

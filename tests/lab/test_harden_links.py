@@ -9,15 +9,14 @@ restore never follows a link planted where a planned file was.
 
 from __future__ import annotations
 
-import pytest
-
 import contextlib
 import json
+
+import pytest
 
 from remediate import app
 from remediate.apply.engine import apply_host
 from remediate.facts.gather import gather
-from remediate.plan import plan_host
 from remediate.plan.model import FileChange, Plan
 from remediate.policy import policy_for
 from remediate.results import new_run_id
@@ -59,8 +58,12 @@ def canary(lab, name: str) -> str:
 
 
 def seed_daemon_json(lab, name: str, settings: dict) -> None:
-    host_sh(lab, name, 'printf "%s\\n" "$1" >/etc/docker/daemon.json && systemctl restart docker.service',
-            json.dumps(settings))
+    host_sh(
+        lab,
+        name,
+        'printf "%s\\n" "$1" >/etc/docker/daemon.json && systemctl restart docker.service',
+        json.dumps(settings),
+    )
 
 
 def test_a_tls_file_in_a_users_home_is_held_back_and_never_chowned(faults_lab, pristine, tmp_path):
@@ -82,8 +85,20 @@ def test_the_host_refuses_a_plan_that_names_a_file_in_a_users_directory(faults_l
     lab, name = faults_lab, "stock-03"
     with users_certs(lab, name):
         stat = host_sh(lab, name, "stat -c '%d:%i' /home/ops/certs/ca.pem").strip()
-        change = FileChange("/home/ops/certs/ca.pem", None, None, "root", "root", 0o444, ("3.9", "3.10"),
-                            "forced by the test", 0o666, "ops", "ops", old_inode=stat)
+        change = FileChange(
+            "/home/ops/certs/ca.pem",
+            None,
+            None,
+            "root",
+            "root",
+            0o444,
+            ("3.9", "3.10"),
+            "forced by the test",
+            0o666,
+            "ops",
+            "ops",
+            old_inode=stat,
+        )
         plan = Plan(name, (change,))
 
         def work(conn, host):
@@ -99,16 +114,23 @@ def test_the_host_refuses_a_plan_that_names_a_file_in_a_users_directory(faults_l
 
 def test_rollback_never_chowns_through_a_link_planted_where_a_planned_file_was(faults_lab, pristine, tmp_path):
     lab, name = faults_lab, "stock-01"
-    with users_certs(lab, name, "mkdir -p /etc/docker/certs && cp /home/ops/certs/ca.pem /etc/docker/certs/ && "
-                                "chmod 0644 /etc/docker/certs/ca.pem"):
+    with users_certs(
+        lab,
+        name,
+        "mkdir -p /etc/docker/certs && cp /home/ops/certs/ca.pem /etc/docker/certs/ && "
+        "chmod 0644 /etc/docker/certs/ca.pem",
+    ):
         seed_daemon_json(lab, name, {"tlscacert": "/etc/docker/certs/ca.pem"})
         code, hosts = harden(lab, name, tmp_path, yes=True)
         changes = {c["path"]: c for c in hosts[name]["plan"]["changes"]}
         assert changes["/etc/docker/certs/ca.pem"]["mode"] == "0444"
         assert hosts[name]["apply"]["outcome"] == "changed"
         # What only root could do here, the test does through the back door: the planned file becomes a link.
-        host_sh(lab, name, f"mv /etc/docker/certs/ca.pem /etc/docker/certs/ca.pem.real && "
-                           f"ln -s {CANARY} /etc/docker/certs/ca.pem")
+        host_sh(
+            lab,
+            name,
+            f"mv /etc/docker/certs/ca.pem /etc/docker/certs/ca.pem.real && ln -s {CANARY} /etc/docker/certs/ca.pem",
+        )
         assert app.rollback(target(lab, name), None, force=True) == app.EXIT_ERROR
         assert canary(lab, name) == "root:root 600"
         state = host_sh(lab, name, "cat /var/lib/remediate/runs/*/state").split()

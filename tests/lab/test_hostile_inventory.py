@@ -10,8 +10,15 @@ from remediate.errors import BecomeFailed
 from remediate.inventory import load_inventory
 from remediate.inventory.model import Host
 
-HOSTILE = ["$(touch /tmp/pwned-a)", "`touch /tmp/pwned-b`", "x; touch /tmp/pwned-c", "x\ntouch /tmp/pwned-d",
-           "'; touch /tmp/pwned-e; '", "{{ lookup('pipe', 'touch /tmp/pwned-f') }}", "--help"]
+HOSTILE = [
+    "$(touch /tmp/pwned-a)",
+    "`touch /tmp/pwned-b`",
+    "x; touch /tmp/pwned-c",
+    "x\ntouch /tmp/pwned-d",
+    "'; touch /tmp/pwned-e; '",
+    "{{ lookup('pipe', 'touch /tmp/pwned-f') }}",
+    "--help",
+]
 
 
 def pwned_files(conn) -> bytes:
@@ -31,7 +38,9 @@ def test_hostile_become_user_is_refused_and_runs_nothing(lab, value):
 
 def test_hostile_vars_in_an_inventory_file_change_nothing_in_an_audit(lab, tmp_path):
     text = lab.inventory_path.read_text()
-    hostile_vars = "".join(f"    remediate_note_{i}: {value!r}\n".replace("\n'", "'") for i, value in enumerate(HOSTILE))
+    hostile_vars = "".join(
+        f"    remediate_note_{i}: {value!r}\n".replace("\n'", "'") for i, value in enumerate(HOSTILE)
+    )
     text = text.replace("  vars:\n", "  vars:\n" + hostile_vars.replace("\\n", " "), 1)
     inventory = tmp_path / "hostile.yml"
     inventory.write_text(text)

@@ -59,8 +59,12 @@ def gathered(lab, host: str):
 
 
 def judged(facts, only: str, policy: dict | None = None, today: dt.date | None = None) -> dict:
-    ctx = CheckContext(facts, policy_for({"remediate_policy": policy} if policy else {}), host_name=facts.host,
-                       **({"today": today} if today else {}))
+    ctx = CheckContext(
+        facts,
+        policy_for({"remediate_policy": policy} if policy else {}),
+        host_name=facts.host,
+        **({"today": today} if today else {}),
+    )
     return {r.check.id: r for r in evaluate(ctx, select(only=only))}
 
 
@@ -83,7 +87,14 @@ def test_image_and_sprawl_checks_fail_where_seeded_and_pass_where_not(lab):
 def test_the_seeded_swarm_fails_section_7_and_passes_2_15_and_a_plain_host_is_not_applicable(lab):
     found = judged(gathered(lab, "swarm"), "2.15,7.*")
     assert {c: found[c].status for c in SECTION_7} == {
-        "7.1": PASS, "7.2": FAIL, "7.3": FAIL, "7.4": WARN, "7.5": FAIL, "7.7": FAIL, "7.9": FAIL}
+        "7.1": PASS,
+        "7.2": FAIL,
+        "7.3": FAIL,
+        "7.4": WARN,
+        "7.5": FAIL,
+        "7.7": FAIL,
+        "7.9": FAIL,
+    }
     assert any("*:2377" in e or "0.0.0.0:2377" in e or ":::2377" in e for e in found["7.2"].evidence)
     assert "service web: 8080/tcp->80 published in ingress mode" in "\n".join(found["7.2"].evidence)
     assert "overlay network plain-overlay is not encrypted" in found["7.3"].evidence
@@ -101,8 +112,11 @@ def test_the_swarm_managers_root_certificate_is_not_gathered(lab):
 
 def test_harden_holds_live_restore_back_on_the_swarm_node(lab, tmp_path):
     out = tmp_path / "harden.json"
-    app.harden(app.Target(hosts="swarm", inventory=str(lab.inventory_path), known_hosts=[]),
-               HardenOptions(dry_run=True), json_path=out)
+    app.harden(
+        app.Target(hosts="swarm", inventory=str(lab.inventory_path), known_hosts=[]),
+        HardenOptions(dry_run=True),
+        json_path=out,
+    )
     (host,) = json.loads(out.read_text())["hosts"]
     assert "live-restore" in {h["what"] for h in host["plan"]["held_back"]}, host["plan"]
     assert all('"live-restore"' not in (c.get("after") or "") for c in host["plan"]["changes"])
@@ -113,7 +127,8 @@ def test_a_swarm_set_up_as_cis_asks_passes_section_7(lab):
         ssh(lab, "swarm", SWARM_AS_CIS_ASKS)
         found = judged(gathered(lab, "swarm"), "7.*")
         assert {c: found[c].status for c in SECTION_7} == dict.fromkeys(SECTION_7, PASS), {
-            c: r.evidence for c, r in found.items()}
+            c: r.evidence for c, r in found.items()
+        }
         assert "127.0.0.1:2377" in found["7.2"].evidence[0]
     finally:
         ssh(lab, "swarm", "docker swarm leave --force >/dev/null; " + SEEDED_SWARM)

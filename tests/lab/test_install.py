@@ -30,8 +30,14 @@ def installed(tmp_path_factory) -> Path:
     """The `remediate` executable of a fresh virtualenv into which the checkout was pip-installed (not editable)."""
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
-                         cwd=venv, env=_env(), capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        cwd=venv,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert pip.returncode == 0, pip.stderr
     return venv / "bin" / "remediate"
 
@@ -45,14 +51,19 @@ def elsewhere(tmp_path) -> Path:
 
 
 def remediate(executable: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(executable), *args], cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([str(executable), *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
 
 
 def test_the_installed_package_is_not_the_checkout_and_lists_every_task(installed, elsewhere):
     python = installed.parent / "python"
-    probe = subprocess.run([str(python), "-c", "import remediate.shipped as s; print(s.__file__, s.TEMPLATES_DIR, "
-                            "s.POLICIES_DIR)"], cwd=elsewhere, env=_env(), capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [str(python), "-c", "import remediate.shipped as s; print(s.__file__, s.TEMPLATES_DIR, s.POLICIES_DIR)"],
+        cwd=elsewhere,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
     module, templates, policies = map(Path, probe.stdout.split())
     site = installed.parent.parent
@@ -68,11 +79,11 @@ def test_the_installed_package_is_not_the_checkout_and_lists_every_task(installe
         assert refused.returncode == 1 and "needs a checkout" in refused.stderr, refused.stderr
 
 
-def test_remediate_audit_from_any_directory_with_an_inventory_path_and_exit_codes(installed, elsewhere,
-                                                                                  install_lab):
+def test_remediate_audit_from_any_directory_with_an_inventory_path_and_exit_codes(installed, elsewhere, install_lab):
     inventory = str(install_lab.inventory_path)
-    found = remediate(installed, elsewhere, "audit", "-i", inventory, "--hosts", "stock,hardened",
-                      "--json", "audit.json")
+    found = remediate(
+        installed, elsewhere, "audit", "-i", inventory, "--hosts", "stock,hardened", "--json", "audit.json"
+    )
     assert found.returncode == 2, found.stdout + found.stderr  # stock fails high-severity checks
     assert "stock" in found.stdout and "hardened" in found.stdout
     doc = json.loads((elsewhere / "audit.json").read_text())
@@ -99,8 +110,9 @@ def test_relative_defaults_resolve_against_the_current_directory(installed, else
 
 def test_remediate_harden_dry_run_shows_the_plan_and_changes_nothing(installed, elsewhere, install_lab):
     inventory = str(install_lab.inventory_path)
-    dry = remediate(installed, elsewhere, "harden", "--dry-run", "-i", inventory, "--hosts", "stock",
-                    "--json", "dry.json")
+    dry = remediate(
+        installed, elsewhere, "harden", "--dry-run", "-i", inventory, "--hosts", "stock", "--json", "dry.json"
+    )
     assert dry.returncode == 2, dry.stdout + dry.stderr  # changes pending
     assert "/etc/docker/daemon.json" in dry.stdout
     doc = json.loads((elsewhere / "dry.json").read_text())

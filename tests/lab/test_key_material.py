@@ -32,7 +32,7 @@ def encodings(data: bytes) -> list[bytes]:
     forms = [data]
     for pad in range(3):
         encoded = base64.b64encode(b"\0" * pad + data)
-        forms.append(encoded[4 if pad else 0:-4])  # the characters that depend on data alone
+        forms.append(encoded[4 if pad else 0 : -4])  # the characters that depend on data alone
     return forms
 
 
@@ -42,11 +42,14 @@ def planted_key(lab):
     removed afterwards (with certs.d when the test created it)."""
     key_secret, cert_secret = (f"KEYMATERIAL-{name}-{secrets.token_hex(16)}" for name in ("key", "cert"))
     existed = on_host(lab, "[ -e /etc/docker/certs.d ] && echo yes || echo no").strip() == "yes"
-    on_host(lab, f"set -e; umask 022; mkdir -p {shlex.quote(REGISTRY_DIR)}; "
-                 f"printf '%s\\n' '-----BEGIN PRIVATE KEY-----' {key_secret} > {shlex.quote(CLIENT_KEY)}; "
-                 f"chmod 0600 {shlex.quote(CLIENT_KEY)}; "
-                 f"printf '%s\\n' '-----BEGIN CERTIFICATE-----' {cert_secret} > {shlex.quote(CLIENT_CERT)}; "
-                 f"chmod 0644 {shlex.quote(CLIENT_CERT)}")
+    on_host(
+        lab,
+        f"set -e; umask 022; mkdir -p {shlex.quote(REGISTRY_DIR)}; "
+        f"printf '%s\\n' '-----BEGIN PRIVATE KEY-----' {key_secret} > {shlex.quote(CLIENT_KEY)}; "
+        f"chmod 0600 {shlex.quote(CLIENT_KEY)}; "
+        f"printf '%s\\n' '-----BEGIN CERTIFICATE-----' {cert_secret} > {shlex.quote(CLIENT_CERT)}; "
+        f"chmod 0644 {shlex.quote(CLIENT_CERT)}",
+    )
     try:
         yield key_secret.encode(), cert_secret.encode()
     finally:
@@ -86,6 +89,10 @@ def test_key_material_is_reported_by_its_metadata_and_never_by_its_bytes(lab, pl
     for path, old_mode in ((CLIENT_KEY, "0600"), (CLIENT_CERT, "0644")):
         change = changes[path]
         assert (change["action"], change["metadata_only"], change["before"], change["after"]) == (
-            "chmod/chown", True, None, None)
+            "chmod/chown",
+            True,
+            None,
+            None,
+        )
         assert (change["old_mode"], change["mode"]) == (old_mode, "0400" if old_mode == "0600" else "0444")
     assert changes[CLIENT_KEY]["old_inode"] == f"{key['dev']}:{key['ino']}"

@@ -37,8 +37,9 @@ def test_audit_passes_the_listener_and_its_files(lab, tmp_path):
     [outcome] = outcomes
     results = {r.check.id: r for r in outcome.value.results}
     checks = ("2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
-    assert {c: results[c].status for c in checks} == dict.fromkeys(checks, PASS), \
-        {c: results[c].evidence for c in checks}
+    assert {c: results[c].status for c in checks} == dict.fromkeys(checks, PASS), {
+        c: results[c].evidence for c in checks
+    }
     assert "tcp://0.0.0.0:2376" in results["2.7"].evidence[0] and "TLS tlsverify" in results["2.7"].evidence[0]
     assert "/etc/docker/tls/server-key.pem: mode 0400" in " ".join(results["3.14"].evidence)
 
@@ -49,13 +50,16 @@ EXTRA_SOCK = "/run/docker-extra.sock"
 def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path):
     """Issue 14 item 10 on a live host: `-H unix:///run/docker-extra.sock` in DOCKER_OPTS opens a second API
     socket; it is gathered and judged beside docker.socket's, then the host is put back."""
+
     def stock(script: str) -> str:
         done = subprocess.run(lab.lab.ssh_argv("stock", [script]), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    stock("cp -p /etc/default/docker /etc/default/docker.htls && "
-          f"echo 'DOCKER_OPTS=\"-H unix://{EXTRA_SOCK}\"' >> /etc/default/docker && systemctl restart docker")
+    stock(
+        "cp -p /etc/default/docker /etc/default/docker.htls && "
+        f"echo 'DOCKER_OPTS=\"-H unix://{EXTRA_SOCK}\"' >> /etc/default/docker && systemctl restart docker"
+    )
     try:
         assert stock(f"stat -c %F {EXTRA_SOCK}").strip() == "socket"
         target = app.Target(hosts="stock", inventory=str(lab.inventory_path), known_hosts=[])

@@ -27,8 +27,9 @@ def target(lab, hosts: str = "lab") -> app.Target:
 
 
 def schema_errors(doc: dict) -> list[str]:
-    validator = jsonschema.Draft202012Validator(json.loads(rf.SCHEMA.read_text()),
-                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft202012Validator(
+        json.loads(rf.SCHEMA.read_text()), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     return [f"{e.json_path}: {e.message[:160]}" for e in validator.iter_errors(doc)]
 
 
@@ -67,8 +68,11 @@ def test_audit_report_every_format_matches_the_lab(expected, lab, audit_reports)
     suites = {s.name: s for s in xml}
     assert set(suites) == set(expected)
     for host, wanted in expected.items():
-        failed = {case.name.split()[0] for case in suites[host]
-                  if any(isinstance(r, junitparser.Failure) for r in case.result)}
+        failed = {
+            case.name.split()[0]
+            for case in suites[host]
+            if any(isinstance(r, junitparser.Failure) for r in case.result)
+        }
         assert failed == wanted and suites[host].failures == len(wanted), host
 
     log = json.loads((out / "results.sarif").read_text())

@@ -63,8 +63,15 @@ def runbook_script(markdown: str) -> str:
 def run_runbook(markdown: str, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     script = tmp_path / "runbook.sh"
     script.write_text(runbook_script(markdown))
-    return subprocess.run(["bash", "-c", RUNNER, "runbook", str(script)], cwd=ROOT, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+    return subprocess.run(
+        ["bash", "-c", RUNNER, "runbook", str(script)],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=900,
+    )
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -105,8 +112,9 @@ def lab_before(runbooks_lab):
 
 @pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda path: path.stem)
 def test_runbook_runs_green_against_the_lab(runbook, runbooks_lab, lab_before, tmp_path):
-    env = clean_env(INVENTORY=str(runbooks_lab.inventory_path), REPORTS=str(tmp_path / "reports"),
-                    WORK=str(tmp_path / "work"))
+    env = clean_env(
+        INVENTORY=str(runbooks_lab.inventory_path), REPORTS=str(tmp_path / "reports"), WORK=str(tmp_path / "work")
+    )
     (tmp_path / "work").mkdir()
     result = run_runbook(runbook.read_text(), tmp_path, env)
     print(result.stdout)

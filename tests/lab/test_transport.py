@@ -106,8 +106,9 @@ def test_become_with_the_right_password(inventory, lab, caplog):
 
 def test_become_batch_reads_root_only_files_in_one_round_trip(inventory):
     with open_conn(inventory, "stock-ops") as conn:
-        results = run_batch(conn, Batch().add_read("shadow", "/etc/shadow").add_command("who", ["id", "-un"]),
-                            become=True)
+        results = run_batch(
+            conn, Batch().add_read("shadow", "/etc/shadow").add_command("who", ["id", "-un"]), become=True
+        )
         assert conn.round_trips == 1
         assert results["shadow"].file.stat.mode == 0o640 and results["shadow"].file.content.startswith(b"root:")
         assert results["who"].stdout == b"root\n"
@@ -125,8 +126,11 @@ def test_become_with_a_wrong_password_fails_fast_and_says_why(inventory, lab):
 
 
 def test_become_without_password_uses_sudo_n(inventory):
-    host = Host(name="stock-ops", vars={k: v for k, v in inventory.host("stock-ops").vars.items()
-                                        if k != "ansible_become_password"}, groups=())
+    host = Host(
+        name="stock-ops",
+        vars={k: v for k, v in inventory.host("stock-ops").vars.items() if k != "ansible_become_password"},
+        groups=(),
+    )
     with connect(host, options()) as conn:
         started = time.monotonic()
         with pytest.raises(BecomeFailed, match="requires a password but none was configured"):
@@ -152,8 +156,16 @@ def test_unreachable_port_fails_fast(inventory):
 
 
 def test_hostile_values_in_remote_commands_create_nothing(inventory):
-    hostile = ["$(touch /tmp/pwned1)", "`touch /tmp/pwned2`", "x; touch /tmp/pwned3", "a\ntouch /tmp/pwned4",
-               "'; touch /tmp/pwned5; '", "{{ lookup('pipe','touch /tmp/pwned6') }}", "-rf", "--"]
+    hostile = [
+        "$(touch /tmp/pwned1)",
+        "`touch /tmp/pwned2`",
+        "x; touch /tmp/pwned3",
+        "a\ntouch /tmp/pwned4",
+        "'; touch /tmp/pwned5; '",
+        "{{ lookup('pipe','touch /tmp/pwned6') }}",
+        "-rf",
+        "--",
+    ]
     with open_conn(inventory, "stock-ops") as conn:
         for value in hostile:
             assert conn.run(["printf", "%s", value]).stdout == value.encode()
@@ -214,8 +226,11 @@ def test_timeout_stops_a_hanging_command(inventory):
 
 
 def test_one_unreachable_host_does_not_stop_the_others(inventory):
-    hosts = [inventory.host("stock"), with_vars(inventory.host("hardened"), ansible_port=free_port()),
-             inventory.host("custom-settings")]
+    hosts = [
+        inventory.host("stock"),
+        with_vars(inventory.host("hardened"), ansible_port=free_port()),
+        inventory.host("custom-settings"),
+    ]
     outcomes = {}
     for host in hosts:
         try:

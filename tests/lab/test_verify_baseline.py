@@ -17,7 +17,9 @@ from tests.lab.test_harden import harden
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
 # The verification image, replaced by one without `true` in it: no container from it starts, before or after.
-BREAK_IMAGE = "docker rmi -f busybox:latest >/dev/null && tar -c -T /dev/null | docker import - busybox:latest >/dev/null"
+BREAK_IMAGE = (
+    "docker rmi -f busybox:latest >/dev/null && tar -c -T /dev/null | docker import - busybox:latest >/dev/null"
+)
 MEND_IMAGE = f"docker rmi -f busybox:latest >/dev/null; {BUSYBOX_IMPORT}"
 
 
@@ -47,7 +49,8 @@ def test_a_container_failure_the_change_caused_still_rolls_it_back(faults_lab, p
 
     data = yaml.safe_load(lab.inventory_path.read_text())
     data["all"]["vars"]["remediate_policy"]["daemon"]["default-ulimits"] = {
-        "nofile": {"Name": "nofile", "Hard": 1 << 30, "Soft": 1 << 30}}
+        "nofile": {"Name": "nofile", "Hard": 1 << 30, "Soft": 1 << 30}
+    }
     inventory.write_text(yaml.safe_dump(data))
     code, hosts = harden(lab, name, tmp_path, inventory=inventory, yes=True)
     result = hosts[name]["apply"]

@@ -21,8 +21,20 @@ NOBODY = 65534
 def meta_entry(path, inode: str | None = None, index: int = 1) -> Entry:
     """A chmod/chown to root:root 0444 of a file found root:root 0644 (like a TLS certificate's fix)."""
     st = os.lstat(path)
-    return Entry(str(path), "meta", "-", "644", "root", "root", "root", "root", "444", None, index,
-                 inode=inode or f"{st.st_dev}:{st.st_ino}")
+    return Entry(
+        str(path),
+        "meta",
+        "-",
+        "644",
+        "root",
+        "root",
+        "root",
+        "root",
+        "444",
+        None,
+        index,
+        inode=inode or f"{st.st_dev}:{st.st_ino}",
+    )
 
 
 def planted(home, mode=0o644):
@@ -64,8 +76,11 @@ def test_a_root_owned_link_into_a_users_directory_is_judged_by_where_it_leads(tx
     os.chown(users, NOBODY, NOBODY)
     (home / "etc").mkdir()
     os.symlink(users, home / "etc" / "certs")  # root's link, in root's directory, into a user's one
-    items = [Entry(str(home / "etc" / "certs" / "new.pem"), "write", "absent", "-", "-", "-", "root", "root",
-                   "444", b"x\n", 1)]
+    items = [
+        Entry(
+            str(home / "etc" / "certs" / "new.pem"), "write", "absent", "-", "-", "-", "root", "root", "444", b"x\n", 1
+        )
+    ]
     assert tx.call("lock", "run by a test").ok
     reply = prepare(tx, items)
     assert not reply.ok and f"{users} is owned by uid {NOBODY}" in reply.error()
@@ -143,8 +158,21 @@ def test_a_loose_directory_the_run_itself_tightens_first_may_hold_staged_files(t
     loose.mkdir()
     os.chmod(loose, 0o777)
     st = os.stat(loose)
-    tighten = Entry(str(loose), "meta", "-", "777", "root", "root", "root", "root", "755", None, 1, "directory",
-                    inode=f"{st.st_dev}:{st.st_ino}")
+    tighten = Entry(
+        str(loose),
+        "meta",
+        "-",
+        "777",
+        "root",
+        "root",
+        "root",
+        "root",
+        "755",
+        None,
+        1,
+        "directory",
+        inode=f"{st.st_dev}:{st.st_ino}",
+    )
     write = Entry(str(loose / "daemon.json"), "write", "absent", "-", "-", "-", "root", "root", "644", b"{}\n", 2)
     assert tx.call("lock", "run by a test").ok
     refused = prepare(tx, [write])

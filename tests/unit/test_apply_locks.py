@@ -77,27 +77,31 @@ def test_machine_ids_are_read_or_unknown(tmp_path):
     assert machine_ids(tmp_path)[0] == "unknown"
 
 
-@pytest.mark.parametrize("boot_matches, run_state, busy, gone, stale", [
-    (True, None, None, False, False),           # may be alive: unlock needs --force
-    (True, "applied", None, False, False),      # its controller may be verifying right now
-    (True, "verified", None, False, True),      # ended
-    (True, "committed", None, True, True),      # controller gone, nothing left running on the host
-    (True, "committed", "4242", True, False),   # controller gone, but the host still finishes the commit
-    (True, "verified", "4242", False, False),   # whatever the state says, a step of it still runs
-    (False, "committed", "4242", False, True),  # the host rebooted: nothing of the run can be running
-])
+@pytest.mark.parametrize(
+    "boot_matches, run_state, busy, gone, stale",
+    [
+        (True, None, None, False, False),  # may be alive: unlock needs --force
+        (True, "applied", None, False, False),  # its controller may be verifying right now
+        (True, "verified", None, False, True),  # ended
+        (True, "committed", None, True, True),  # controller gone, nothing left running on the host
+        (True, "committed", "4242", True, False),  # controller gone, but the host still finishes the commit
+        (True, "verified", "4242", False, False),  # whatever the state says, a step of it still runs
+        (False, "committed", "4242", False, True),  # the host rebooted: nothing of the run can be running
+    ],
+)
 def test_a_lock_is_stale_once_nothing_of_its_run_can_still_be_running(boot_matches, run_state, busy, gone, stale):
     identity = f"root@{socket.gethostname()} pid {dead_pid()} start 1" if gone else controller_identity()
     state = LockState(True, RUN, holder(identity), boot_matches, run_state, busy)
     assert state.stale is stale
-    assert (state.why_stale() if stale else state.why_alive())
+    assert state.why_stale() if stale else state.why_alive()
 
 
 def test_a_plan_says_who_holds_the_lock_and_how_to_clear_it(capsys):
     facts = copy_facts(load("hardened"))
     facts.commands["apply_lock"] = CommandFact(0, holder("root@ops1 pid 4242 start 77") + "\n")
-    value = HostHarden(audit_host(facts, policy(), checks.select(), "hardened"), plan_host(facts, policy()),
-                       Validation(True, []))
+    value = HostHarden(
+        audit_host(facts, policy(), checks.select(), "hardened"), plan_host(facts, policy()), Validation(True, [])
+    )
     assert value.lock == holder("root@ops1 pid 4242 start 77") and value.to_json()["lock"] == value.lock
     output.plan_report([HostOutcome("hardened", "ok", value)])
     assert f"locked by run {RUN} by root@ops1 pid 4242" in capsys.readouterr().out
@@ -118,6 +122,7 @@ def test_the_pause_hook_comes_only_from_the_controllers_environment(monkeypatch)
 
 # --- the script, run here on files in a temp directory -------------------------------------------------------
 
+
 @pytest.fixture
 def home():
     """A root-only directory for the script's files and backups: it refuses to act anywhere a user other than
@@ -136,8 +141,10 @@ def tx(home, monkeypatch):
 
 
 def entries(home, *contents: bytes) -> list[Entry]:
-    return [Entry(str(home / "etc" / f"file{i}"), "write", "absent", "-", "-", "-", "root", "root", "644",
-                  content, i) for i, content in enumerate(contents, start=1)]
+    return [
+        Entry(str(home / "etc" / f"file{i}"), "write", "absent", "-", "-", "-", "root", "root", "644", content, i)
+        for i, content in enumerate(contents, start=1)
+    ]
 
 
 def prepare(tx, items: list[Entry], stdin: bytes | None = None):

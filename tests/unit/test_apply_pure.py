@@ -26,14 +26,38 @@ def sha(data: bytes) -> str:
 
 
 def test_entries_carry_before_and_after_hashes_and_modes():
-    write = FileChange("/etc/docker/daemon.json", b"{}\n", b'{"icc": false}\n', "root", "root", 0o644,
-                       old_mode=0o666, old_owner="root", old_group="root")
+    write = FileChange(
+        "/etc/docker/daemon.json",
+        b"{}\n",
+        b'{"icc": false}\n',
+        "root",
+        "root",
+        0o644,
+        old_mode=0o666,
+        old_owner="root",
+        old_group="root",
+    )
     create = FileChange("/etc/audit/rules.d/docker.rules", None, b"-w /etc/docker -k docker\n", "root", "root", 0o640)
-    chmod = FileChange("/etc/docker", None, None, "root", "root", 0o755, old_mode=0o777, old_owner="root",
-                       old_group="root", kind="directory")
+    chmod = FileChange(
+        "/etc/docker",
+        None,
+        None,
+        "root",
+        "root",
+        0o755,
+        old_mode=0o777,
+        old_owner="root",
+        old_group="root",
+        kind="directory",
+    )
     a, b, c = entries_for([write, create, chmod])
     assert (a.op, a.before_sha, a.before_mode, a.mode, a.after_sha) == (
-        "write", sha(b"{}\n"), "666", "644", sha(b'{"icc": false}\n'))
+        "write",
+        sha(b"{}\n"),
+        "666",
+        "644",
+        sha(b'{"icc": false}\n'),
+    )
     assert (b.op, b.before_sha, b.before_mode, b.before_owner, b.index) == ("write", "absent", "-", "-", 2)
     assert (c.op, c.before_sha, c.before_mode, c.mode, c.after_sha) == ("meta", "-", "777", "755", "-")
     words = entry_words([a, b, c])
@@ -41,8 +65,17 @@ def test_entries_carry_before_and_after_hashes_and_modes():
 
 
 def test_entry_round_trips_through_the_manifest_and_undo_expects_the_written_state():
-    change = FileChange("/etc/default/docker", b"DOCKER_OPTS=-H tcp://0.0.0.0:2375\n", b"\n", "root", "root", 0o644,
-                        old_mode=0o644, old_owner="root", old_group="root")
+    change = FileChange(
+        "/etc/default/docker",
+        b"DOCKER_OPTS=-H tcp://0.0.0.0:2375\n",
+        b"\n",
+        "root",
+        "root",
+        0o644,
+        old_mode=0o644,
+        old_owner="root",
+        old_group="root",
+    )
     entry = entry_for(change, 3)
     again = Entry.from_json(entry.to_json())
     assert again.after_sha == sha(b"\n") and again.content is None
@@ -53,8 +86,9 @@ def test_entry_round_trips_through_the_manifest_and_undo_expects_the_written_sta
 
 
 def test_deleting_entry_expects_absence_before_undo():
-    entry = entry_for(FileChange("/etc/x", b"old", None, "root", "root", 0o644, old_mode=0o644,
-                                 old_owner="root", old_group="root"), 1)
+    entry = entry_for(
+        FileChange("/etc/x", b"old", None, "root", "root", 0o644, old_mode=0o644, old_owner="root", old_group="root"), 1
+    )
     assert entry.op == "delete" and entry.after_sha == "absent"
     assert entry.expected_now().before_sha == "absent"
 
@@ -67,11 +101,18 @@ def test_replies_are_read_line_by_line():
 
 
 def test_script_actions_mark_the_live_restore_reload_and_whitelist_units():
-    plan = Plan("h", actions=(Action("reset-failed", "x"), Action("daemon-reload", "x"),
-                              Action("reload-docker", "x", ("docker.service",)),
-                              Action("restart-docker", "x", ("docker.socket", "docker.service", "evil; rm -rf /"))))
-    assert script_actions(plan) == ("reset-failed,daemon-reload,reload-live-restore,"
-                                    "restart-docker:docker.socket+docker.service")
+    plan = Plan(
+        "h",
+        actions=(
+            Action("reset-failed", "x"),
+            Action("daemon-reload", "x"),
+            Action("reload-docker", "x", ("docker.service",)),
+            Action("restart-docker", "x", ("docker.socket", "docker.service", "evil; rm -rf /")),
+        ),
+    )
+    assert script_actions(plan) == (
+        "reset-failed,daemon-reload,reload-live-restore,restart-docker:docker.socket+docker.service"
+    )
     only_reload = Plan("h", actions=(Action("reload-docker", "x", ("docker.service",)),))
     assert script_actions(only_reload) == "reload-docker"
 
@@ -110,8 +151,10 @@ def test_dockerd_validate_never_sees_a_userns_remap_it_would_create_the_user_and
     # where dockremap and its ranges are there already, dockerd validates the key itself (it writes nothing)
     facts = copy_facts(load("hardened"))
     facts.commands["dockerd_version"] = CommandFact(0, "Docker version 26.1.5+dfsg1, build a72d7cd\n", "")
-    facts.files["/etc/docker/daemon.json"] = replace(facts.files["/etc/docker/daemon.json"], content=json.dumps(
-        {**json.loads(facts.files["/etc/docker/daemon.json"].content), "icc": True}).encode())
+    facts.files["/etc/docker/daemon.json"] = replace(
+        facts.files["/etc/docker/daemon.json"],
+        content=json.dumps({**json.loads(facts.files["/etc/docker/daemon.json"].content), "icc": True}).encode(),
+    )
     plan = plan_host(facts, policy())
     spec = validation_spec(facts, plan)
     assert json.loads(spec.stdin())["userns-remap"] == "default" and spec.notes == []
@@ -133,9 +176,17 @@ def test_verification_names_what_differs_from_the_plan():
     facts = load("stock")
     plan = plan_host(facts, policy())
     after = apply_plan(facts, plan)
-    after.files["/etc/docker/daemon.json"] = FileFact(path="/etc/docker/daemon.json", kind="file", mode=0o600,
-                                                      uid=0, gid=0, owner="root", group="root", size=3,
-                                                      content=b"{}\n")
+    after.files["/etc/docker/daemon.json"] = FileFact(
+        path="/etc/docker/daemon.json",
+        kind="file",
+        mode=0o600,
+        uid=0,
+        gid=0,
+        owner="root",
+        group="root",
+        size=3,
+        content=b"{}\n",
+    )
     problems = verify_applied(facts, after, plan, policy())
     assert any("does not hold the planned bytes" in p for p in problems)
     assert any("mode 0600" in p for p in problems)

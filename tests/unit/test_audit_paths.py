@@ -59,20 +59,28 @@ def rules_text(facts: HostFacts) -> str:
 
 # --- the comparison ------------------------------------------------------------------------------------
 
-RESOLVED = {"/lib/systemd/system": "/usr/lib/systemd/system", "/var/run": "/run", "/sbin": "/usr/sbin", "/lib": "/usr/lib"}
+RESOLVED = {
+    "/lib/systemd/system": "/usr/lib/systemd/system",
+    "/var/run": "/run",
+    "/sbin": "/usr/sbin",
+    "/lib": "/usr/lib",
+}
 
 
-@pytest.mark.parametrize(("path", "canonical"), [
-    ("/lib/systemd/system/docker.service", TRIXIE_SERVICE),
-    (TRIXIE_SERVICE, TRIXIE_SERVICE),
-    ("/etc/docker/", "/etc/docker"),
-    ("//etc//docker//", "/etc/docker"),
-    ("/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock"),  # nearest resolved ancestor
-    ("/sbin/dockerd", "/usr/sbin/dockerd"),
-    ("/lib", "/lib"),  # the last name stays as written: a watch on a link is on the link
-    ("/", "/"),
-    ("relative/path", "relative/path"),
-])
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("/lib/systemd/system/docker.service", TRIXIE_SERVICE),
+        (TRIXIE_SERVICE, TRIXIE_SERVICE),
+        ("/etc/docker/", "/etc/docker"),
+        ("//etc//docker//", "/etc/docker"),
+        ("/var/run/containerd/containerd.sock", "/run/containerd/containerd.sock"),  # nearest resolved ancestor
+        ("/sbin/dockerd", "/usr/sbin/dockerd"),
+        ("/lib", "/lib"),  # the last name stays as written: a watch on a link is on the link
+        ("/", "/"),
+        ("relative/path", "relative/path"),
+    ],
+)
 def test_canonical_path_resolves_the_directory_and_keeps_the_last_name(path, canonical):
     assert parse.canonical_path(path, RESOLVED) == canonical
 
@@ -83,6 +91,7 @@ def test_without_any_resolution_paths_are_only_normalised():
 
 # --- the probe --------------------------------------------------------------------------------------
 
+
 def run_audit_dirs(tmp_path, rules: dict[str, str], auditctl: str = "") -> subprocess.CompletedProcess:
     audit_dir = tmp_path / "audit"
     (audit_dir / "rules.d").mkdir(parents=True)
@@ -91,24 +100,39 @@ def run_audit_dirs(tmp_path, rules: dict[str, str], auditctl: str = "") -> subpr
     (tmp_path / "auditctl").write_text(auditctl)
     snippet = SNIPPETS["audit_dirs"].replace("/etc/audit", str(audit_dir))
     assert snippet != SNIPPETS["audit_dirs"]
-    return subprocess.run(["/bin/sh", "-c", snippet], capture_output=True, text=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin", "AUDITCTL": str(tmp_path / "auditctl")})
+    return subprocess.run(
+        ["/bin/sh", "-c", snippet],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "AUDITCTL": str(tmp_path / "auditctl")},
+    )
 
 
 def test_the_probe_resolves_the_directory_of_every_watched_path_once(tmp_path):
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "link").symlink_to("real")
     link, real = tmp_path / "link", tmp_path / "real"
-    result = run_audit_dirs(tmp_path, {
-        "rules.d/docker.rules": (f"# -w /commented/out\n-w {link}/sub/file -p wa -k docker\n-w /etc/docker/ -k docker\n"
-                                 f"-a always,exit -F path={link}/bin -F perm=x -k docker\n-w relative -k x\n"
-                                 "-a always,exit -F dir=/var/lib/docker/ -k docker"),  # no newline at the end
-        "audit.rules": f"-w {link}/sub/other -k docker\n",
-    }, auditctl="-w /etc/docker/daemon.json -p rwxa -k docker\n")
+    result = run_audit_dirs(
+        tmp_path,
+        {
+            "rules.d/docker.rules": (
+                f"# -w /commented/out\n-w {link}/sub/file -p wa -k docker\n-w /etc/docker/ -k docker\n"
+                f"-a always,exit -F path={link}/bin -F perm=x -k docker\n-w relative -k x\n"
+                "-a always,exit -F dir=/var/lib/docker/ -k docker"
+            ),  # no newline at the end
+            "audit.rules": f"-w {link}/sub/other -k docker\n",
+        },
+        auditctl="-w /etc/docker/daemon.json -p rwxa -k docker\n",
+    )
     assert result.returncode == 0, result.stderr
     assert parse.resolved_dirs(result.stdout) == {
-        f"{link}/sub": f"{real}/sub", "/etc": "/etc", str(link): str(real), "/var/lib": "/var/lib",
-        "/etc/docker": "/etc/docker"}
+        f"{link}/sub": f"{real}/sub",
+        "/etc": "/etc",
+        str(link): str(real),
+        "/var/lib": "/var/lib",
+        "/etc/docker": "/etc/docker",
+    }
     assert len(result.stdout.splitlines()) == 5
 
 
@@ -126,6 +150,7 @@ def test_stock_hosts_still_answer_in_one_round_trip():
 
 # --- the checks -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("capture", CAPTURES)
 def test_every_audited_path_is_found_watched_under_another_spelling(capture):
     results = audit(load(capture))
@@ -133,29 +158,36 @@ def test_every_audited_path_is_found_watched_under_another_spelling(capture):
     applicable = {i for i, s in statuses.items() if s != NA}
     assert {statuses[i] for i in applicable} == {PASS}, {i: results[i].evidence for i in applicable}
     assert {i for i, s in statuses.items() if s == NA} == (
-        {"1.1.13", "1.1.15", "1.1.16"} if capture.endswith("28.5") else {"1.1.13"})
+        {"1.1.13", "1.1.15", "1.1.16"} if capture.endswith("28.5") else {"1.1.13"}
+    )
 
 
 def test_trixie_units_are_watched_through_lib():
     results = audit(load("hardened-26.1"))
     assert results["1.1.7"].evidence == (
         f"{RULES_PATH}:5: -w /lib/systemd/system/docker.service -k docker "
-        f"(the same file as {TRIXIE_SERVICE} on this host)",)
+        f"(the same file as {TRIXIE_SERVICE} on this host)",
+    )
 
 
 def test_bookworm_units_are_watched_through_usr_lib_and_a_trailing_slash_is_the_directory():
     results = audit(load("hardened-respelled-20.10"))
     assert results["1.1.7"].evidence == (
         f"{RULES_PATH}:5: -w /usr/lib/systemd/system/docker.service -k docker (the same file as "
-        "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)",)
+        "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)",
+    )
     assert "-w /etc/docker/ -k docker (the same file as /etc/docker on this host)" in results["1.1.6"].evidence[0]
     assert "-F path=/sbin/runc" in results["1.1.18"].evidence[0]
 
 
 def test_a_rule_on_another_file_still_fails_with_how_the_host_resolves_the_path():
     facts = load("hardened-26.1")
-    facts = with_rules(facts, rules_text(facts).replace("-w /lib/systemd/system/docker.service -k docker\n",
-                                                        "-w /lib/systemd/system/docker.service.d -k docker\n"))
+    facts = with_rules(
+        facts,
+        rules_text(facts).replace(
+            "-w /lib/systemd/system/docker.service -k docker\n", "-w /lib/systemd/system/docker.service.d -k docker\n"
+        ),
+    )
     result = audit(facts)["1.1.7"]
     assert result.status == FAIL
     assert result.evidence[0] == f"no audit rule watches {TRIXIE_SERVICE} exactly (15 rules in audit rules files)"
@@ -164,7 +196,9 @@ def test_a_rule_on_another_file_still_fails_with_how_the_host_resolves_the_path(
 def test_a_watch_on_a_link_is_not_a_watch_on_its_target():
     """dockerd is /usr/sbin/dockerd; a rule on /usr/local/bin/dockerd, were it a link to it, watches the link."""
     facts = load("hardened-26.1")
-    facts.commands["audit_dirs"] = CommandFact(0, facts.command("audit_dirs").stdout + "/usr/local/bin\t/usr/local/bin\n")
+    facts.commands["audit_dirs"] = CommandFact(
+        0, facts.command("audit_dirs").stdout + "/usr/local/bin\t/usr/local/bin\n"
+    )
     facts = with_rules(facts, rules_text(facts).replace("-w /usr/sbin/dockerd ", "-w /usr/local/bin/dockerd "))
     assert audit(facts)["1.1.3"].status == FAIL
 
@@ -177,6 +211,7 @@ def test_the_context_compares_through_one_function():
 
 # --- the plan ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("capture", CAPTURES)
 def test_harden_plans_no_second_watch_for_a_path_watched_under_another_spelling(capture):
     plan = plan_host(load(capture), policy_for({}))
@@ -187,8 +222,9 @@ def test_harden_plans_no_second_watch_for_a_path_watched_under_another_spelling(
 def test_rules_loaded_under_another_spelling_need_no_load(capture):
     """auditctl -l prints the rules as written; the kernel already holds every watch."""
     facts = copy_facts(load(capture))
-    facts.commands["auditctl"] = CommandFact(0, "".join(
-        line.replace(" -k", " -p rwxa -k") + "\n" for line in rules_text(facts).splitlines()))
+    facts.commands["auditctl"] = CommandFact(
+        0, "".join(line.replace(" -k", " -p rwxa -k") + "\n" for line in rules_text(facts).splitlines())
+    )
     plan = plan_host(facts, policy_for({}))
     assert plan.change(RULES_PATH) is None and "load-audit-rules" not in plan.action_kinds()
 
@@ -196,11 +232,15 @@ def test_rules_loaded_under_another_spelling_need_no_load(capture):
 def test_only_the_watches_really_missing_are_appended_in_the_hosts_spelling():
     facts = load("hardened-26.1")
     text = rules_text(facts)
-    facts = with_rules(facts, text.replace("-w /lib/systemd/system/docker.service -k docker\n", "")
-                       .replace("-w /usr/sbin/runc -k docker\n", ""))
+    facts = with_rules(
+        facts,
+        text.replace("-w /lib/systemd/system/docker.service -k docker\n", "").replace(
+            "-w /usr/sbin/runc -k docker\n", ""
+        ),
+    )
     plan = plan_host(facts, policy_for({}))
     change = plan.change(RULES_PATH)
-    added = change.after.decode()[len(rules_text(facts)):]
+    added = change.after.decode()[len(rules_text(facts)) :]
     assert added == f"-w {TRIXIE_SERVICE} -k docker\n-w /usr/sbin/runc -k docker\n"
     assert change.fixes == ("1.1.7", "1.1.18")
     after = apply_plan(facts, plan)
@@ -214,8 +254,10 @@ def test_only_the_watches_really_missing_are_appended_in_the_hosts_spelling():
 # stock-data-root-flag-20.10: a stock 20.10 host with DOCKER_OPTS="--data-root /srv/docker2" appended to
 # /etc/default/docker, dockerd restarted. Both captured running.
 
-MOVED = {"stock-config-file-28.5": ("/srv/docker", "/etc/docker/custom.json"),
-         "stock-data-root-flag-20.10": ("/srv/docker2", None)}
+MOVED = {
+    "stock-config-file-28.5": ("/srv/docker", "/etc/docker/custom.json"),
+    "stock-data-root-flag-20.10": ("/srv/docker2", None),
+}
 
 
 @pytest.mark.parametrize("capture", sorted(MOVED))
@@ -227,7 +269,9 @@ def test_the_data_root_and_config_file_audited_are_dockerds(capture):
         assert results["1.1.11"].evidence[0] == f"no audit rule watches {config} exactly (0 rules in audit rules files)"
     else:
         assert (results["1.1.11"].status, results["1.1.11"].evidence[0]) == (
-            NA, "/etc/docker/daemon.json does not exist on this host")
+            NA,
+            "/etc/docker/daemon.json does not exist on this host",
+        )
 
 
 @pytest.mark.parametrize("capture", sorted(MOVED))
@@ -249,16 +293,24 @@ def test_a_moved_data_root_is_unknown_while_dockerd_does_not_answer():
     facts.commands["docker_info"] = load("broken-json-28.5").command("docker_info")
     result = audit(facts)["1.1.5"]
     assert (result.status, result.evidence[0]) == (
-        NA, "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
-            "its root: whether it exists is unknown")
+        NA,
+        "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
+        "its root: whether it exists is unknown",
+    )
 
 
 def test_a_moved_data_root_under_userns_remap_is_the_parent_of_dockerds_root():
     from tests.facts_builder import Facts
 
-    facts = (Facts(load("hardened-28.5")).daemon_json({"data-root": "/srv/docker"})
-             .docker_info(DockerRootDir="/srv/docker/165536.165536").build())
+    facts = (
+        Facts(load("hardened-28.5"))
+        .daemon_json({"data-root": "/srv/docker"})
+        .docker_info(DockerRootDir="/srv/docker/165536.165536")
+        .build()
+    )
     result = audit(facts)["1.1.5"]
     # a warning under the default policy: data directories are watched only with audit_data_dirs: recursive
     assert (result.status, result.evidence[0]) == (
-        WARN, "no audit rule watches /srv/docker exactly (15 rules in audit rules files)")
+        WARN,
+        "no audit rule watches /srv/docker exactly (15 rules in audit rules files)",
+    )

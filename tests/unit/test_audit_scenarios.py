@@ -47,8 +47,10 @@ def test_broken_json_is_diagnosed_with_line_and_column_and_the_journal():
 
 
 def test_tcp_exposure_names_its_source():
-    evidence = {s: {r.check.id: r for r in audit_fixture(s).results}["REM-TCP"].evidence[0]
-                for s in ("tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit")}
+    evidence = {
+        s: {r.check.id: r for r in audit_fixture(s).results}["REM-TCP"].evidence[0]
+        for s in ("tcp-daemon-json", "tcp-docker-opts", "tcp-socket-unit")
+    }
     assert "/etc/docker/daemon.json:4" in evidence["tcp-daemon-json"]
     assert "/etc/default/docker:14" in evidence["tcp-docker-opts"] and "DOCKER_OPTS" in evidence["tcp-docker-opts"]
     assert "docker.socket.d/tcp.conf" in evidence["tcp-socket-unit"]
@@ -70,14 +72,19 @@ def test_waiver_for_another_host_does_not_apply():
     assert not [r for r in audit.results if r.status == WAIVED]
 
 
-@pytest.mark.parametrize("host_vars, message", [
-    ({"remediate_waivers": [{"check": "2.99", "reason": "r", "expires": "2030-01-01"}]},
-     "inventory (remediate_waivers): the waiver for check '2.99' matches no check"),
-    ({"remediate_waivers": [{"check": "9.*", "reason": "r", "expires": "2030-01-01"}]}, "'9.*' matches no check"),
-    ({"remediate_policy": {"skip": ["2.9", "REM-TPC"]}}, "skip: no check REM-TPC"),
-    ({"remediate_policy": {"advisory": ["5.99"]}}, "advisory: no check 5.99"),
-    ({"remediate_policy": {"severity": {"2.99": "low"}}}, "severity: no check 2.99"),
-])
+@pytest.mark.parametrize(
+    "host_vars, message",
+    [
+        (
+            {"remediate_waivers": [{"check": "2.99", "reason": "r", "expires": "2030-01-01"}]},
+            "inventory (remediate_waivers): the waiver for check '2.99' matches no check",
+        ),
+        ({"remediate_waivers": [{"check": "9.*", "reason": "r", "expires": "2030-01-01"}]}, "'9.*' matches no check"),
+        ({"remediate_policy": {"skip": ["2.9", "REM-TPC"]}}, "skip: no check REM-TPC"),
+        ({"remediate_policy": {"advisory": ["5.99"]}}, "advisory: no check 5.99"),
+        ({"remediate_policy": {"severity": {"2.99": "low"}}}, "severity: no check 2.99"),
+    ],
+)
 def test_a_check_id_the_catalogue_does_not_know_is_a_policy_error(host_vars, message):
     """A typo would otherwise waive, skip or soften nothing, silently."""
     with pytest.raises(PolicyError, match=re.escape(message)):

@@ -6,7 +6,8 @@ import subprocess
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remediate.connection.base import CommandResult, checked_argv, quote_command
 from remediate.connection.local import LocalConnection
@@ -23,8 +24,10 @@ def test_quote_command_round_trips_any_argv_through_sh(argv):
     assert out.split(b"\0")[:-1] == [a.encode() for a in argv]
 
 
-@pytest.mark.parametrize("bad, error", [([], ValueError), ("ls -l", TypeError), ([b"ls"], TypeError),
-                                        (["ls", 3], TypeError), (["a\0b"], ValueError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [([], ValueError), ("ls -l", TypeError), ([b"ls"], TypeError), (["ls", 3], TypeError), (["a\0b"], ValueError)],
+)
 def test_argv_that_no_exec_can_carry_is_refused(bad, error):
     with pytest.raises(error):
         checked_argv(bad)

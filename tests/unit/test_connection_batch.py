@@ -10,8 +10,22 @@ from remediate.connection.batch import READ_LIMIT, Batch, run_batch
 from remediate.connection.local import LocalConnection
 from remediate.errors import BatchOutputError, CommandFailed
 
-HOSTILE = ["$(touch {p})", "`touch {p}`", "; touch {p}", "a'b\"c", "line1\nline2 touch {p}", "-rf", "--",
-           "-n", "*", "{p} x", "\\", "!", "(", "%s%n"]
+HOSTILE = [
+    "$(touch {p})",
+    "`touch {p}`",
+    "; touch {p}",
+    "a'b\"c",
+    "line1\nline2 touch {p}",
+    "-rf",
+    "--",
+    "-n",
+    "*",
+    "{p} x",
+    "\\",
+    "!",
+    "(",
+    "%s%n",
+]
 
 
 @pytest.fixture
@@ -56,8 +70,13 @@ def test_read_reports_kind_stat_and_symlinks(conn, tmp_path):
         batch.add_read(name, str(tmp_path / name))
     r = run_batch(conn, batch)
     f = r["target.json"].file
-    assert (f.stat.mode, f.stat.uid, f.stat.owner, f.stat.group, f.stat.mtime) == (0o602, 0, "root", "root",
-                                                                                    1_600_000_000)
+    assert (f.stat.mode, f.stat.uid, f.stat.owner, f.stat.group, f.stat.mtime) == (
+        0o602,
+        0,
+        "root",
+        "root",
+        1_600_000_000,
+    )
     assert r["target.json"].meta["mode"] == "602"  # the raw fields stay available
     link = r["link"].file
     assert link.is_symlink and link.is_file and link.link_target == str(target) and link.content == b"{}"
@@ -92,20 +111,24 @@ def test_unreadable_file_reports_the_error(tmp_path):
 
 def test_large_file_is_cut_at_the_limit_and_flagged(conn, tmp_path):
     (tmp_path / "big").write_bytes(b"a" * 5000)
-    r = run_batch(conn, Batch().add_read("big", str(tmp_path / "big"), limit=1000)
-                  .add_read("exact", str(tmp_path / "big"), limit=5000))
+    r = run_batch(
+        conn,
+        Batch().add_read("big", str(tmp_path / "big"), limit=1000).add_read("exact", str(tmp_path / "big"), limit=5000),
+    )
     assert r["big"].file.truncated and r["big"].stdout == b"a" * 1000
     assert not r["exact"].file.truncated and len(r["exact"].stdout) == 5000
     assert READ_LIMIT >= 1024 * 1024
 
 
 def test_failing_step_does_not_stop_later_steps(conn):
-    batch = (Batch()
-             .add_command("fails", ["sh", "-c", "echo oops >&2; exit 7"])
-             .add_command("missing-tool", ["no-such-tool-remediate"])
-             .add_command("exit-builtin", ["exit", "9"])
-             .add_shell("snippet-exit", "echo partial; exit 4")
-             .add_command("works", ["echo", "fine"]))
+    batch = (
+        Batch()
+        .add_command("fails", ["sh", "-c", "echo oops >&2; exit 7"])
+        .add_command("missing-tool", ["no-such-tool-remediate"])
+        .add_command("exit-builtin", ["exit", "9"])
+        .add_shell("snippet-exit", "echo partial; exit 4")
+        .add_command("works", ["echo", "fine"])
+    )
     r = run_batch(conn, batch)
     assert (r["fails"].rc, r["fails"].stderr) == (7, b"oops\n")
     assert r["missing-tool"].rc == 127
@@ -167,15 +190,15 @@ def test_truncated_or_garbled_output_is_an_error_naming_the_step(conn):
     first_sizes = b"0\n4\n0\n"  # meta, stdout ("one\n"), stderr
     assert good.startswith(rc_line + first_sizes)
     data = good.index(batch.marker + b" data\n") + len(batch.marker) + 6
-    assert good[data:data + 4] == b"one\n"
+    assert good[data : data + 4] == b"one\n"
     for broken, expected in [
-        (good[:data + 4 + 3], r"truncated.*step 1 'second' \(read '/etc/hostname'\)"),
-        (good[:len(good) - 3], r"end trailer"),
+        (good[: data + 4 + 3], r"truncated.*step 1 'second' \(read '/etc/hostname'\)"),
+        (good[: len(good) - 3], r"end trailer"),
         (good.replace(rc_line, batch.marker + b" rc 0 x\n"), r"garbled.*step 1 'second'"),
         (good.replace(rc_line, batch.marker + b" rc 0 0 0\n"), r"garbled after the step results"),
         (good.replace(batch.marker + b" data\n", batch.marker + b" date\n"), r"garbled after the step results"),
         (b"", r"no framed output.*step 0 'first'"),
-        (good[:len(rc_line) + len(first_sizes)], r"ended.*step 1 'second'"),
+        (good[: len(rc_line) + len(first_sizes)], r"ended.*step 1 'second'"),
     ]:
         with pytest.raises(BatchOutputError, match=expected):
             batch.parse(broken)

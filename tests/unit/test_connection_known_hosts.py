@@ -10,8 +10,14 @@ import os
 import paramiko
 import pytest
 
-from remediate.connection.known_hosts import (AcceptNewHostKeyPolicy, KnownHosts, StrictHostKeyPolicy,
-                                              fingerprint, lookup_name, policy_for)
+from remediate.connection.known_hosts import (
+    AcceptNewHostKeyPolicy,
+    KnownHosts,
+    StrictHostKeyPolicy,
+    fingerprint,
+    lookup_name,
+    policy_for,
+)
 from remediate.errors import HostKeyRejected
 
 NAME = "[127.0.0.1]:2222"
@@ -162,5 +168,9 @@ def test_preferred_key_types_put_the_recorded_type_first(tmp_path, keys):
     kh.write_text(line(NAME, rsa))
     offered = ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"]
     assert KnownHosts([kh]).preferred_key_types(NAME, offered) == [
-        "rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519", "ecdsa-sha2-nistp256"]
+        "rsa-sha2-512",
+        "rsa-sha2-256",
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+    ]
     assert KnownHosts([kh]).preferred_key_types("unknown", offered) == offered

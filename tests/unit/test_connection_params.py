@@ -30,8 +30,10 @@ def test_inventory_vars_win_over_ssh_config(tmp_path):
     config = "Host web1\n  HostName 10.9.9.9\n  User cfguser\n  Port 2200\n  IdentityFile ~/cfgkey\n"
     ep = endpoint_of(H("web1"), opts(tmp_path, config))
     assert (ep.host, ep.user, ep.port, ep.key_files) == ("10.9.9.9", "cfguser", 2200, [Path.home() / "cfgkey"])
-    ep = endpoint_of(H("web1", {"ansible_user": "ops", "ansible_port": "2022",
-                                "ansible_ssh_private_key_file": "/k"}), opts(tmp_path, config))
+    ep = endpoint_of(
+        H("web1", {"ansible_user": "ops", "ansible_port": "2022", "ansible_ssh_private_key_file": "/k"}),
+        opts(tmp_path, config),
+    )
     assert (ep.user, ep.port, ep.key_files[0]) == ("ops", 2022, Path("/k"))
     assert ep.known_hosts_name == "[10.9.9.9]:2022"
 
@@ -40,7 +42,11 @@ def test_ansible_host_is_what_ssh_config_matches(tmp_path):
     config = "Host 10.0.0.5\n  User viaaddress\n  HostKeyAlias web-alias\n  StrictHostKeyChecking accept-new\n"
     ep = endpoint_of(H("web1", {"ansible_host": "10.0.0.5"}), opts(tmp_path, config))
     assert (ep.host, ep.user, ep.known_hosts_name, ep.strict_host_key_checking) == (
-        "10.0.0.5", "viaaddress", "web-alias", "accept-new")
+        "10.0.0.5",
+        "viaaddress",
+        "web-alias",
+        "accept-new",
+    )
 
 
 def test_known_hosts_order_host_var_first(tmp_path):
@@ -53,19 +59,23 @@ def test_known_hosts_order_host_var_first(tmp_path):
 
 def test_accept_new_option_overrides_ssh_config(tmp_path):
     config = "Host *\n  StrictHostKeyChecking yes\n"
-    assert endpoint_of(H("h"), opts(tmp_path, config, accept_new_host_keys=True)).strict_host_key_checking == \
-        "accept-new"
+    assert (
+        endpoint_of(H("h"), opts(tmp_path, config, accept_new_host_keys=True)).strict_host_key_checking == "accept-new"
+    )
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("root@127.0.0.1:2200", ("root", "127.0.0.1", 2200)),
-    ("bastion", (None, "bastion", None)),
-    ("ssh://me@b.example:22", ("me", "b.example", 22)),
-    ("u@[::1]:2222", ("u", "::1", 2222)),
-    ("[fe80::1]", (None, "fe80::1", None)),
-    ("::1", (None, "::1", None)),
-    ("a@b@host", ("a@b", "host", None)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("root@127.0.0.1:2200", ("root", "127.0.0.1", 2200)),
+        ("bastion", (None, "bastion", None)),
+        ("ssh://me@b.example:22", ("me", "b.example", 22)),
+        ("u@[::1]:2222", ("u", "::1", 2222)),
+        ("[fe80::1]", (None, "fe80::1", None)),
+        ("::1", (None, "::1", None)),
+        ("a@b@host", ("a@b", "host", None)),
+    ],
+)
 def test_parse_jump(spec, expected):
     assert parse_jump("h", spec) == expected
 
@@ -79,10 +89,15 @@ def test_bad_jump_and_port_are_inventory_errors(tmp_path):
 
 
 def test_jump_chain_in_order_with_inventory_names(tmp_path):
-    inventory = {"bastion": H("bastion", {"ansible_host": "10.1.1.1", "ansible_user": "jumper",
-                                          "ansible_port": 2201})}
-    host = H("db", {"ansible_host": "10.2.2.2", "ansible_ssh_private_key_file": "/k",
-                    "remediate_proxy_jump": "bastion, edge@10.3.3.3:2202"})
+    inventory = {"bastion": H("bastion", {"ansible_host": "10.1.1.1", "ansible_user": "jumper", "ansible_port": 2201})}
+    host = H(
+        "db",
+        {
+            "ansible_host": "10.2.2.2",
+            "ansible_ssh_private_key_file": "/k",
+            "remediate_proxy_jump": "bastion, edge@10.3.3.3:2202",
+        },
+    )
     ep = endpoint_of(host, opts(tmp_path), inventory.get)
     # ssh -J a,b: a first, then b, then the target
     assert ep.jump.address == "edge@10.3.3.3:2202" and ep.jump.key_files == [Path("/k")]

@@ -61,8 +61,15 @@ def server():
 def endpoint(port: int, known_hosts, tmp_path, mode=None) -> Endpoint:
     key_file = tmp_path / "id_ecdsa"
     paramiko.ECDSAKey.generate().write_private_key_file(str(key_file))
-    return Endpoint(label="web1", host="127.0.0.1", port=port, user="root", key_files=[key_file],
-                    known_hosts=known_hosts, strict_host_key_checking=mode)
+    return Endpoint(
+        label="web1",
+        host="127.0.0.1",
+        port=port,
+        user="root",
+        key_files=[key_file],
+        known_hosts=known_hosts,
+        strict_host_key_checking=mode,
+    )
 
 
 def settings() -> SSHSettings:

@@ -29,8 +29,11 @@ def test_missing_file_is_no_settings():
 
 
 def test_key_lines_are_kept_for_evidence():
-    doc = parse_daemon_json(b'{\n  "debug": true,\n  "hosts": [\n    "unix:///var/run/docker.sock",\n'
-                            b'    "tcp://0.0.0.0:2375"\n  ],\n  "log-opts": {"max-size": "10m"}\n}\n', version=V20)
+    doc = parse_daemon_json(
+        b'{\n  "debug": true,\n  "hosts": [\n    "unix:///var/run/docker.sock",\n'
+        b'    "tcp://0.0.0.0:2375"\n  ],\n  "log-opts": {"max-size": "10m"}\n}\n',
+        version=V20,
+    )
     assert doc.values["hosts"][1] == "tcp://0.0.0.0:2375"
     assert doc.line_of("debug") == 2
     assert doc.line_of("hosts") == 3
@@ -56,17 +59,24 @@ def test_column_counts_characters_not_bytes():
     assert "comma is missing" in problem.message
 
 
-@pytest.mark.parametrize("text, error, hint", [
-    (b"{'a': 1}", "invalid character '\\'' looking for beginning of object key string", "double quotes"),
-    (b'{"a": 1, // note\n}', "invalid character '/' looking for beginning of object key string", "comments"),
-    (b'{"a": [1,]}', "invalid character ']' looking for beginning of value", "trailing comma"),
-    (b'{"a" 1}', "invalid character '1' after object key", None),
-    (b'{"a": tru}', "invalid character '}' in literal true (expecting 'e')", None),
-    (b'{"a": "x\n"}', "invalid character '\\n' in string literal", "not closed"),
-    (b'{"a": "\\q"}', "invalid character 'q' in string escape code", None),
-    (b'{"a": 1.}', "invalid character '}' after decimal point in numeric literal", None),
-    (b'{debug: true}', "invalid character 'd' looking for beginning of object key string", "keys must be in double quotes"),
-])
+@pytest.mark.parametrize(
+    "text, error, hint",
+    [
+        (b"{'a': 1}", "invalid character '\\'' looking for beginning of object key string", "double quotes"),
+        (b'{"a": 1, // note\n}', "invalid character '/' looking for beginning of object key string", "comments"),
+        (b'{"a": [1,]}', "invalid character ']' looking for beginning of value", "trailing comma"),
+        (b'{"a" 1}', "invalid character '1' after object key", None),
+        (b'{"a": tru}', "invalid character '}' in literal true (expecting 'e')", None),
+        (b'{"a": "x\n"}', "invalid character '\\n' in string literal", "not closed"),
+        (b'{"a": "\\q"}', "invalid character 'q' in string escape code", None),
+        (b'{"a": 1.}', "invalid character '}' after decimal point in numeric literal", None),
+        (
+            b"{debug: true}",
+            "invalid character 'd' looking for beginning of object key string",
+            "keys must be in double quotes",
+        ),
+    ],
+)
 def test_go_scanner_messages(text, error, hint):
     problem = only(parse_daemon_json(text, version=V20))
     assert problem.dockerd_message == PREFIX + error
@@ -124,7 +134,10 @@ def test_nested_duplicate_keys_are_reported_too():
 def test_top_level_must_be_an_object(text, kind):
     problem = only(parse_daemon_json(text, version=V20))
     assert problem.reason == "not-object" and problem.fatal
-    assert problem.dockerd_message == PREFIX + f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+    assert (
+        problem.dockerd_message
+        == PREFIX + f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+    )
 
 
 def test_null_document_is_no_settings():
@@ -142,7 +155,7 @@ def test_second_object_ignored_by_20_10_refused_by_23():
 
 def test_unknown_version_judged_by_strictest_release():
     assert only(parse_daemon_json(b"", version=None)).fatal
-    assert only(parse_daemon_json(b'{}{}', version=None)).fatal
+    assert only(parse_daemon_json(b"{}{}", version=None)).fatal
 
 
 def test_invalid_utf8_in_a_string():
@@ -159,8 +172,9 @@ def test_binary_garbage():
     doc = parse_daemon_json(bytes(range(256)) * 4, version=V20)
     assert doc.values is None
     assert any(p.fatal and p.reason == "syntax" for p in doc.problems)
-    assert [p for p in doc.problems if p.reason == "syntax"][0].dockerd_message == \
-        PREFIX + "invalid character '\\x00' looking for beginning of value"
+    assert [p for p in doc.problems if p.reason == "syntax"][
+        0
+    ].dockerd_message == PREFIX + "invalid character '\\x00' looking for beginning of value"
 
 
 def test_escapes_and_unicode_decode_like_go():
@@ -169,8 +183,12 @@ def test_escapes_and_unicode_decode_like_go():
 
 
 def test_numbers_keep_int_and_float_apart():
-    assert parse_daemon_json(b'{"mtu": 1500, "x": 1.5, "y": 1e3, "z": -0}', version=V20).values == \
-        {"mtu": 1500, "x": 1.5, "y": 1000.0, "z": 0}
+    assert parse_daemon_json(b'{"mtu": 1500, "x": 1.5, "y": 1e3, "z": -0}', version=V20).values == {
+        "mtu": 1500,
+        "x": 1.5,
+        "y": 1000.0,
+        "z": 0,
+    }
 
 
 def test_go_depth_limit_and_analysed_depth():
@@ -200,7 +218,10 @@ def test_to_dict_is_json():
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**15, 10**15) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**15), 10**15)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=10),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=10,

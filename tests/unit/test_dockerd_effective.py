@@ -33,8 +33,12 @@ TCP_HOSTS_JSON = b"""\
 PREFIX = "unable to configure the Docker daemon with file /etc/docker/daemon.json: "
 
 
-def build(daemon_json: bytes | None = None, *, version="20.10.24+dfsg1", exec_start=(DEBIAN_EXEC,), **kwargs) -> EffectiveConfig:
-    return EffectiveConfig.build(DockerdInputs(version=version, daemon_json=daemon_json, exec_start=list(exec_start), **kwargs))
+def build(
+    daemon_json: bytes | None = None, *, version="20.10.24+dfsg1", exec_start=(DEBIAN_EXEC,), **kwargs
+) -> EffectiveConfig:
+    return EffectiveConfig.build(
+        DockerdInputs(version=version, daemon_json=daemon_json, exec_start=list(exec_start), **kwargs)
+    )
 
 
 def kinds(config: EffectiveConfig) -> list[str]:
@@ -69,8 +73,11 @@ def test_debian_docker_opts_tcp_exposure():
 
 
 def test_tcp_in_daemon_json_with_drop_in_without_h():
-    config = build(TCP_HOSTS_JSON, exec_start=[DEBIAN_EXEC, "", "/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"],
-                   exec_start_source=DROP_IN)
+    config = build(
+        TCP_HOSTS_JSON,
+        exec_start=[DEBIAN_EXEC, "", "/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"],
+        exec_start_source=DROP_IN,
+    )
     assert config.problems == ()
     [exposure] = config.tcp_exposures
     assert exposure.origin == "daemon.json hosts"
@@ -84,14 +91,17 @@ def test_tcp_in_daemon_json_with_h_fd_conflicts_like_dockerd():
     assert conflict.fatal and conflict.key == "hosts"
     assert conflict.dockerd_message == PREFIX + (
         "the following directives are specified both as a flag and in the configuration file: "
-        "hosts: (from flag: [fd://], from file: [unix:///var/run/docker.sock tcp://0.0.0.0:2375])")
+        "hosts: (from flag: [fd://], from file: [unix:///var/run/docker.sock tcp://0.0.0.0:2375])"
+    )
     assert config.predicted_error == conflict.dockerd_message
     assert not config.would_start
     assert {str(e) for e in conflict.evidence} == {f"{DEBIAN_UNIT} (ExecStart)", "/etc/docker/daemon.json:2"}
 
 
-@pytest.mark.parametrize("file_value, shown", [('""', ""), ("null", "<nil>"), ('"info"', "info"), ("[]", "[]"),
-                                               ("false", "false"), ("1e6", "1e+06")])
+@pytest.mark.parametrize(
+    "file_value, shown",
+    [('""', ""), ("null", "<nil>"), ('"info"', "info"), ("[]", "[]"), ("false", "false"), ("1e6", "1e+06")],
+)
 def test_presence_alone_conflicts(file_value, shown):
     config = build(f'{{"log-level": {file_value}}}'.encode(), exec_start=[DEBIAN_EXEC + " --log-level=info"])
     conflict = the(config, "Conflict")
@@ -99,20 +109,31 @@ def test_presence_alone_conflicts(file_value, shown):
 
 
 def test_several_conflicts_in_flag_name_order():
-    config = build(b'{"debug": true, "hosts": ["fd://"], "labels": ["a=b"]}', exec_start=[DEBIAN_EXEC + " --label a=b -D"])
+    config = build(
+        b'{"debug": true, "hosts": ["fd://"], "labels": ["a=b"]}', exec_start=[DEBIAN_EXEC + " --label a=b -D"]
+    )
     message = config.predicted_error
-    assert message.endswith("debug: (from flag: true, from file: true), hosts: (from flag: [fd://], from file: [fd://]), "
-                            "labels: (from flag: [a=b], from file: [a=b])")
+    assert message.endswith(
+        "debug: (from flag: true, from file: true), hosts: (from flag: [fd://], from file: [fd://]), "
+        "labels: (from flag: [a=b], from file: [a=b])"
+    )
     assert [p.key for p in config.problems if p.kind == "Conflict"] == ["debug", "hosts", "labels"]
 
 
 def test_multi_line_hosts_and_listen_stream_exposures():
-    config = build(TCP_HOSTS_JSON, exec_start=["/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock"],
-                   socket_listen=["/run/docker.sock", "2375", "127.0.0.1:2376", "[::1]:2377"],
-                   socket_listen_source="/etc/systemd/system/docker.socket.d/tcp.conf")
+    config = build(
+        TCP_HOSTS_JSON,
+        exec_start=["/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock"],
+        socket_listen=["/run/docker.sock", "2375", "127.0.0.1:2376", "[::1]:2377"],
+        socket_listen_source="/etc/systemd/system/docker.socket.d/tcp.conf",
+    )
     found = {(e.origin, e.address, e.port): e for e in config.tcp_exposures}
-    assert set(found) == {("daemon.json hosts", "0.0.0.0", 2375), ("docker.socket ListenStream", "*", 2375),
-                          ("docker.socket ListenStream", "127.0.0.1", 2376), ("docker.socket ListenStream", "::1", 2377)}
+    assert set(found) == {
+        ("daemon.json hosts", "0.0.0.0", 2375),
+        ("docker.socket ListenStream", "*", 2375),
+        ("docker.socket ListenStream", "127.0.0.1", 2376),
+        ("docker.socket ListenStream", "::1", 2377),
+    }
     listen = found[("docker.socket ListenStream", "*", 2375)]
     assert not listen.served and any("fd://" in n for n in listen.notes)
     assert str(listen.source) == "/etc/systemd/system/docker.socket.d/tcp.conf (ListenStream)"
@@ -126,8 +147,11 @@ def test_listen_stream_served_through_fd_without_tls():
 
 
 def test_tlsverify_in_daemon_json_applies_to_every_tcp_listener():
-    config = build(b'{"tlsverify": true, "tlscert": "/etc/docker/cert.pem", "tlskey": "/etc/docker/key.pem"}',
-                   environment_files={"/etc/default/docker": DEFAULT_DOCKER}, socket_listen=["2376"])
+    config = build(
+        b'{"tlsverify": true, "tlscert": "/etc/docker/cert.pem", "tlskey": "/etc/docker/key.pem"}',
+        environment_files={"/etc/default/docker": DEFAULT_DOCKER},
+        socket_listen=["2376"],
+    )
     assert {e.tls for e in config.tcp_exposures} == {"tlsverify"}
     assert config.tls.ca is None
     assert any("public CA" in n for n in config.tcp_exposures[0].notes)
@@ -135,14 +159,20 @@ def test_tlsverify_in_daemon_json_applies_to_every_tcp_listener():
 
 
 def test_tlsverify_false_still_turns_tls_on_without_verification():
-    config = build(b'{"tlsverify": false, "tlscacert": "/etc/docker/ca.pem"}', environment_files={"/etc/default/docker": DEFAULT_DOCKER})
+    config = build(
+        b'{"tlsverify": false, "tlscacert": "/etc/docker/ca.pem"}',
+        environment_files={"/etc/default/docker": DEFAULT_DOCKER},
+    )
     [exposure] = config.tcp_exposures
     assert exposure.tls == "tls"
     assert any("any client is accepted" in n for n in exposure.notes)
 
 
 def test_tls_flag_uses_default_ca_path_and_environment():
-    config = build(exec_start=[DEBIAN_EXEC + " --tlsverify -H tcp://0.0.0.0:2376"], environment={"DOCKER_CERT_PATH": "/etc/docker/tls"})
+    config = build(
+        exec_start=[DEBIAN_EXEC + " --tlsverify -H tcp://0.0.0.0:2376"],
+        environment={"DOCKER_CERT_PATH": "/etc/docker/tls"},
+    )
     assert config.tls.mode == "tlsverify" and config.tls.ca == "/etc/docker/tls/ca.pem"
     config = build(exec_start=[DEBIAN_EXEC + " -H tcp://0.0.0.0:2376"], environment={"DOCKER_TLS_VERIFY": "1"})
     assert config.tls.mode == "tlsverify" and config.values["tlsverify"].origin == "environment"
@@ -177,11 +207,17 @@ def test_icc_false_with_equals_and_with_space():
 
 
 def test_quotes_in_exec_start_and_docker_opts():
-    config = build(exec_start=[DEBIAN_EXEC + ' --label "rack=r 1"'],
-                   environment_files={"/etc/default/docker": b"DOCKER_OPTS=\"--label 'a b' -H tcp://1.2.3.4:2376\"\n"})
+    config = build(
+        exec_start=[DEBIAN_EXEC + ' --label "rack=r 1"'],
+        environment_files={"/etc/default/docker": b"DOCKER_OPTS=\"--label 'a b' -H tcp://1.2.3.4:2376\"\n"},
+    )
     assert config.value("labels") == ["a b", "rack=r 1"]
     [exposure] = config.tcp_exposures
-    assert (exposure.address, exposure.port, str(exposure.source)) == ("1.2.3.4", 2376, "/etc/default/docker:1 (DOCKER_OPTS)")
+    assert (exposure.address, exposure.port, str(exposure.source)) == (
+        "1.2.3.4",
+        2376,
+        "/etc/default/docker:1 (DOCKER_OPTS)",
+    )
 
 
 def test_braced_docker_opts_is_a_single_argument():
@@ -189,9 +225,13 @@ def test_braced_docker_opts_is_a_single_argument():
     one = build(exec_start=braced, environment_files={"/etc/default/docker": DEFAULT_DOCKER})
     [exposure] = one.tcp_exposures
     assert exposure.written == " tcp://0.0.0.0:2375" and one.problems == ()
-    two = build(exec_start=braced, environment_files={"/etc/default/docker": b'DOCKER_OPTS="-H tcp://0.0.0.0:2375 --debug"'})
-    assert two.predicted_error == 'invalid argument " tcp://0.0.0.0:2375 --debug" for "-H, --host" flag: ' \
-                                  'parse "tcp://0.0.0.0:2375 --debug": invalid port ":2375 --debug" after host'
+    two = build(
+        exec_start=braced, environment_files={"/etc/default/docker": b'DOCKER_OPTS="-H tcp://0.0.0.0:2375 --debug"'}
+    )
+    assert (
+        two.predicted_error == 'invalid argument " tcp://0.0.0.0:2375 --debug" for "-H, --host" flag: '
+        'parse "tcp://0.0.0.0:2375 --debug": invalid port ":2375 --debug" after host'
+    )
     split = build(environment_files={"/etc/default/docker": b'DOCKER_OPTS="-H tcp://0.0.0.0:2375 --debug"'})
     assert split.problems == () and split.value("debug") is True
     assert build(exec_start=braced).predicted_error == '"dockerd" accepts no argument(s).'
@@ -207,15 +247,29 @@ def test_unknown_key_message():
     config = build(b'{\n  "log-level": "info",\n  "bogus-key": 1,\n  "another": true\n}')
     unknown = [p for p in config.problems if p.kind == "UnknownKey"]
     assert [p.key for p in unknown] == ["another", "bogus-key"]
-    assert unknown[0].dockerd_message == PREFIX + "the following directives don't match any configuration option: another, bogus-key"
+    assert (
+        unknown[0].dockerd_message
+        == PREFIX + "the following directives don't match any configuration option: another, bogus-key"
+    )
     assert str(unknown[1].evidence[0]) == "/etc/docker/daemon.json:3"
     assert "bogus-key" not in config.values
 
 
-@pytest.mark.parametrize("key, instead", [("host", "hosts"), ("exec-opt", "exec-opts"), ("label", "labels"), ("log-opt", "log-opts"),
-                                          ("insecure-registry", "insecure-registries"), ("registry-mirror", "registry-mirrors"),
-                                          ("authorization-plugin", "authorization-plugins"), ("storage-opt", "storage-opts"),
-                                          ("default-ulimit", "default-ulimits"), ("containerd-plugins-namespace", None)])
+@pytest.mark.parametrize(
+    "key, instead",
+    [
+        ("host", "hosts"),
+        ("exec-opt", "exec-opts"),
+        ("label", "labels"),
+        ("log-opt", "log-opts"),
+        ("insecure-registry", "insecure-registries"),
+        ("registry-mirror", "registry-mirrors"),
+        ("authorization-plugin", "authorization-plugins"),
+        ("storage-opt", "storage-opts"),
+        ("default-ulimit", "default-ulimits"),
+        ("containerd-plugins-namespace", None),
+    ],
+)
 def test_ignored_singular_keys(key, instead):
     config = build(f'{{"{key}": "x"}}'.encode())
     ignored = the(config, "IgnoredKey")
@@ -231,17 +285,23 @@ def test_top_level_http_proxy_ignored_on_23_and_unknown_on_20():
 def test_proxies_object_is_unsupported_on_20_10():
     problem = the(build(b'{"proxies": {"http-proxy": "http://p:3128", "no-proxy": "local"}}'), "UnsupportedForVersion")
     assert problem.key == "proxies" and "v23.0.18" in problem.supported_in
-    assert problem.dockerd_message == PREFIX + "the following directives don't match any configuration option: http-proxy, no-proxy"
+    assert (
+        problem.dockerd_message
+        == PREFIX + "the following directives don't match any configuration option: http-proxy, no-proxy"
+    )
     assert build(b'{"proxies": {"http-proxy": "http://p:3128"}}', version="24.0.7").problems == ()
 
 
-@pytest.mark.parametrize("text, path, expected", [
-    (b'{"log-opts": {"max-file": 3}}', "log-opts.max-file", "string"),
-    (b'{"debug": "true"}', "debug", "bool"),
-    (b'{"hosts": "tcp://0.0.0.0:2375"}', "hosts", "list"),
-    (b'{"mtu": 1500.5}', "mtu", "int"),
-    (b'{"labels": ["a=b", 1]}', "labels[1]", "string"),
-])
+@pytest.mark.parametrize(
+    "text, path, expected",
+    [
+        (b'{"log-opts": {"max-file": 3}}', "log-opts.max-file", "string"),
+        (b'{"debug": "true"}', "debug", "bool"),
+        (b'{"hosts": "tcp://0.0.0.0:2375"}', "hosts", "list"),
+        (b'{"mtu": 1500.5}', "mtu", "int"),
+        (b'{"labels": ["a=b", 1]}', "labels[1]", "string"),
+    ],
+)
 def test_wrong_types(text, path, expected):
     problem = the(build(text), "WrongType")
     assert (problem.path, problem.expected, problem.fatal) == (path, expected, True)
@@ -270,14 +330,17 @@ def test_key_removed_in_later_release():
     assert problem.supported_in == ("v20.10.27", "v23.0.18")
 
 
-@pytest.mark.parametrize("text, version, key", [
-    (b'{"icc": false, "iptables": false}', "20.10.24", "icc"),
-    (b'{"ip6tables": true}', "20.10.24", "ip6tables"),
-    (b'{"icc": false, "ipv6": true, "fixed-cidr-v6": "fd00:1::/64", "ip6tables": false}', "28.5.2", "icc"),
-    (b'{"log-level": "verbose"}', "20.10.24", "log-level"),
-    (b'{"registry-mirrors": ["mirror.example.com"]}', "20.10.24", "registry-mirrors"),
-    (b'{"exec-opts": ["native.cgroupdriver"]}', "20.10.24", "exec-opts"),
-])
+@pytest.mark.parametrize(
+    "text, version, key",
+    [
+        (b'{"icc": false, "iptables": false}', "20.10.24", "icc"),
+        (b'{"ip6tables": true}', "20.10.24", "ip6tables"),
+        (b'{"icc": false, "ipv6": true, "fixed-cidr-v6": "fd00:1::/64", "ip6tables": false}', "28.5.2", "icc"),
+        (b'{"log-level": "verbose"}', "20.10.24", "log-level"),
+        (b'{"registry-mirrors": ["mirror.example.com"]}', "20.10.24", "registry-mirrors"),
+        (b'{"exec-opts": ["native.cgroupdriver"]}', "20.10.24", "exec-opts"),
+    ],
+)
 def test_invalid_values(text, version, key):
     problem = the(build(text, version=version), "InvalidValue")
     assert problem.key == key and problem.fatal and problem.dockerd_message
@@ -296,8 +359,15 @@ def test_icc_false_by_flag_and_iptables_false_in_file():
     assert str(problem.evidence[0]) == f"{DEBIAN_UNIT} (ExecStart)"
 
 
-@pytest.mark.parametrize("text, reason", [(b"\xef\xbb\xbf{}", "bom"), (b"", "empty"), (b'{\n "debug": true,\n}', "syntax"),
-                                          (b"\x7fELF\x02\x01\x01\x00binary", "syntax")])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (b"\xef\xbb\xbf{}", "bom"),
+        (b"", "empty"),
+        (b'{\n "debug": true,\n}', "syntax"),
+        (b"\x7fELF\x02\x01\x01\x00binary", "syntax"),
+    ],
+)
 def test_unreadable_daemon_json_predicts_the_error(text, reason):
     config = build(text)
     problem = the(config, "SyntaxError")
@@ -321,8 +391,11 @@ def test_config_file_flag():
 
 
 def test_drift_live_restore_restart_pending():
-    config = build(b'{\n  "live-restore": true\n}', live_info={"LiveRestoreEnabled": False, "Debug": False},
-                   live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"])
+    config = build(
+        b'{\n  "live-restore": true\n}',
+        live_info={"LiveRestoreEnabled": False, "Debug": False},
+        live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"],
+    )
     [drift] = config.drift
     assert (drift.key, drift.configured, drift.running, drift.reloadable) == ("live-restore", True, False, True)
     assert str(drift.configured_source) == "/etc/docker/daemon.json:2"
@@ -330,12 +403,19 @@ def test_drift_live_restore_restart_pending():
 
 
 def test_drift_from_command_line_and_security_options():
-    config = build(b'{"userns-remap": "default", "registry-mirrors": ["https://m.example"]}',
-                   environment_files={"/etc/default/docker": DEFAULT_DOCKER},
-                   live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "--debug"],
-                   live_info={"SecurityOptions": ["name=apparmor", "name=seccomp,profile=default"],
-                              "RegistryConfig": {"Mirrors": ["https://m.example/"], "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                                                 "IndexConfigs": {"docker.io": {"Secure": True}}}})
+    config = build(
+        b'{"userns-remap": "default", "registry-mirrors": ["https://m.example"]}',
+        environment_files={"/etc/default/docker": DEFAULT_DOCKER},
+        live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "--debug"],
+        live_info={
+            "SecurityOptions": ["name=apparmor", "name=seccomp,profile=default"],
+            "RegistryConfig": {
+                "Mirrors": ["https://m.example/"],
+                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                "IndexConfigs": {"docker.io": {"Secure": True}},
+            },
+        },
+    )
     drift = {d.key: d for d in config.drift}
     assert set(drift) == {"hosts", "debug", "userns-remap"}
     assert drift["hosts"].configured == "[fd:// tcp://0.0.0.0:2375]" and drift["hosts"].running == "[fd://]"
@@ -344,18 +424,31 @@ def test_drift_from_command_line_and_security_options():
 
 
 def test_no_drift_when_everything_matches():
-    config = build(b'{"insecure-registries": ["10.0.0.0/8", "reg:5000"], "debug": true}',
-                   live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"],
-                   live_info={"Debug": True, "LiveRestoreEnabled": False, "LoggingDriver": "json-file",
-                              "SecurityOptions": ["name=seccomp,profile=default"], "ExperimentalBuild": False, "Labels": [],
-                              "RegistryConfig": {"Mirrors": None, "InsecureRegistryCIDRs": ["10.0.0.0/8", "127.0.0.0/8"],
-                                                 "IndexConfigs": {"reg:5000": {"Secure": False}, "docker.io": {"Secure": True}}}})
+    config = build(
+        b'{"insecure-registries": ["10.0.0.0/8", "reg:5000"], "debug": true}',
+        live_cmdline=["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"],
+        live_info={
+            "Debug": True,
+            "LiveRestoreEnabled": False,
+            "LoggingDriver": "json-file",
+            "SecurityOptions": ["name=seccomp,profile=default"],
+            "ExperimentalBuild": False,
+            "Labels": [],
+            "RegistryConfig": {
+                "Mirrors": None,
+                "InsecureRegistryCIDRs": ["10.0.0.0/8", "127.0.0.0/8"],
+                "IndexConfigs": {"reg:5000": {"Secure": False}, "docker.io": {"Secure": True}},
+            },
+        },
+    )
     assert config.drift == ()
 
 
 def test_drift_authorization_plugin_not_loaded():
-    config = build(b'{"authorization-plugins": ["no-such-authz-plugin"]}',
-                   live_info={"Plugins": {"Authorization": None, "Volume": ["local"]}})
+    config = build(
+        b'{"authorization-plugins": ["no-such-authz-plugin"]}',
+        live_info={"Plugins": {"Authorization": None, "Volume": ["local"]}},
+    )
     [drift] = config.drift
     assert (drift.key, drift.configured, drift.running) == ("authorization-plugins", ["no-such-authz-plugin"], [])
     loaded = build(b'{"authorization-plugins": ["authz"]}', live_info={"Plugins": {"Authorization": ["authz"]}})
@@ -364,7 +457,9 @@ def test_drift_authorization_plugin_not_loaded():
 
 @pytest.mark.parametrize("state", ["active", "locked", "pending", "error"])
 def test_live_restore_on_a_swarm_node_fails_next_start(state):
-    config = build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": state}, "LiveRestoreEnabled": True})
+    config = build(
+        b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": state}, "LiveRestoreEnabled": True}
+    )
     assert the(config, "InvalidValue").key == "live-restore"
     assert not build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "inactive"}}).problems
 
@@ -388,15 +483,22 @@ def test_down_reason_from_journal():
     assert reason.message == config.predicted_error
 
 
-@pytest.mark.parametrize("journal, message", [
-    ('dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"',
-     "Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"),
-    ("dockerd[9]: failed to start daemon: Error initializing network controller: error obtaining controller instance",
-     "failed to start daemon: Error initializing network controller: error obtaining controller instance"),
-    ("dockerd[9]: unknown flag: --nope\ndockerd[9]: See 'dockerd --help'.", "unknown flag: --nope"),
-    ("systemd[1]: docker.service: Start request repeated too quickly.", "Start request repeated too quickly."),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "journal, message",
+    [
+        (
+            'dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"',
+            "Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid",
+        ),
+        (
+            "dockerd[9]: failed to start daemon: Error initializing network controller: error obtaining controller instance",
+            "failed to start daemon: Error initializing network controller: error obtaining controller instance",
+        ),
+        ("dockerd[9]: unknown flag: --nope\ndockerd[9]: See 'dockerd --help'.", "unknown flag: --nope"),
+        ("systemd[1]: docker.service: Start request repeated too quickly.", "Start request repeated too quickly."),
+        ("", None),
+    ],
+)
 def test_down_reason_patterns(journal, message):
     assert build(active_state="failed", journal_tail=journal).down_reason.message == message
 
@@ -429,8 +531,14 @@ def test_systemd_exec_prefixes():
 
 
 def test_to_dict_round_trips_through_json():
-    config = build(TCP_HOSTS_JSON, environment_files={"/etc/default/docker": DEFAULT_DOCKER}, socket_listen=["2375"],
-                   live_info={"LiveRestoreEnabled": True}, active_state="failed", journal_tail=JOURNAL)
+    config = build(
+        TCP_HOSTS_JSON,
+        environment_files={"/etc/default/docker": DEFAULT_DOCKER},
+        socket_listen=["2375"],
+        live_info={"LiveRestoreEnabled": True},
+        active_state="failed",
+        journal_tail=JOURNAL,
+    )
     out = json.loads(json.dumps(config.to_dict()))
     assert out["problems"][0]["kind"] == "Conflict"
     assert out["tcp_exposures"][0]["source"]["text"] == "/etc/default/docker:7 (DOCKER_OPTS)"
@@ -439,11 +547,20 @@ def test_to_dict_round_trips_through_json():
     assert out["drift"][0]["key"] == "live-restore"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("20.10.24+dfsg1", (20, 10, 24)), ("Docker version 20.10.24+dfsg1, build 297e128", (20, 10, 24)),
-    ("5:24.0.7-1~debian.12~bookworm", (24, 0, 7)), ("26.1.5+dfsg1-9+b9", (26, 1, 5)), ("1.13.1", (1, 13, 1)),
-    ("29.0", (29, 0, 0)), ("", None), (None, None), ("unknown", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("20.10.24+dfsg1", (20, 10, 24)),
+        ("Docker version 20.10.24+dfsg1, build 297e128", (20, 10, 24)),
+        ("5:24.0.7-1~debian.12~bookworm", (24, 0, 7)),
+        ("26.1.5+dfsg1-9+b9", (26, 1, 5)),
+        ("1.13.1", (1, 13, 1)),
+        ("29.0", (29, 0, 0)),
+        ("", None),
+        (None, None),
+        ("unknown", None),
+    ],
+)
 def test_version_tuple(text, expected):
     assert version_tuple(text) == expected
 
@@ -454,22 +571,63 @@ def test_old_and_future_versions_pick_the_nearest_key_table():
     assert build(version="31.2.0").key_table == "docker-v29.7.2"
 
 
-KEYS = ["hosts", "debug", "log-level", "log-opts", "labels", "icc", "iptables", "ip6tables", "tlsverify", "tls", "tlscacert",
-        "registry-mirrors", "insecure-registries", "seccomp-profile", "live-restore", "userns-remap", "exec-opts",
-        "default-ulimits", "proxies", "label", "bogus", "mtu", "default-address-pools"]
-any_json = st.recursive(st.none() | st.booleans() | st.integers(-3, 70000) | st.text(max_size=12),
-                        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3), max_leaves=6)
+KEYS = [
+    "hosts",
+    "debug",
+    "log-level",
+    "log-opts",
+    "labels",
+    "icc",
+    "iptables",
+    "ip6tables",
+    "tlsverify",
+    "tls",
+    "tlscacert",
+    "registry-mirrors",
+    "insecure-registries",
+    "seccomp-profile",
+    "live-restore",
+    "userns-remap",
+    "exec-opts",
+    "default-ulimits",
+    "proxies",
+    "label",
+    "bogus",
+    "mtu",
+    "default-address-pools",
+]
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 70000) | st.text(max_size=12),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=6,
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(st.sampled_from(KEYS), any_json, max_size=6),
-       st.lists(st.sampled_from(["-D", "--icc=false", "-H", "tcp://0.0.0.0:2375", "--tlsverify", "--label", "x", "--bogus"]), max_size=5),
-       st.sampled_from(["20.10.24", "23.0.1", "29.0.0", None]),
-       st.none() | st.dictionaries(st.sampled_from(["Debug", "LiveRestoreEnabled", "SecurityOptions", "RegistryConfig", "Labels", "Swarm"]),
-                                   any_json, max_size=4))
+@given(
+    st.dictionaries(st.sampled_from(KEYS), any_json, max_size=6),
+    st.lists(
+        st.sampled_from(["-D", "--icc=false", "-H", "tcp://0.0.0.0:2375", "--tlsverify", "--label", "x", "--bogus"]),
+        max_size=5,
+    ),
+    st.sampled_from(["20.10.24", "23.0.1", "29.0.0", None]),
+    st.none()
+    | st.dictionaries(
+        st.sampled_from(["Debug", "LiveRestoreEnabled", "SecurityOptions", "RegistryConfig", "Labels", "Swarm"]),
+        any_json,
+        max_size=4,
+    ),
+)
 def test_build_never_crashes(daemon_json, extra_args, version, live_info):
-    config = build(json.dumps(daemon_json).encode(), version=version, exec_start=[DEBIAN_EXEC + " " + " ".join(extra_args)],
-                   environment={"DOCKER_OPTS": "-H tcp://1.2.3.4:2376"}, socket_listen=["2375"], live_info=live_info,
-                   live_cmdline=["/usr/sbin/dockerd", "-H", "fd://"], active_state="failed")
+    config = build(
+        json.dumps(daemon_json).encode(),
+        version=version,
+        exec_start=[DEBIAN_EXEC + " " + " ".join(extra_args)],
+        environment={"DOCKER_OPTS": "-H tcp://1.2.3.4:2376"},
+        socket_listen=["2375"],
+        live_info=live_info,
+        live_cmdline=["/usr/sbin/dockerd", "-H", "fd://"],
+        active_state="failed",
+    )
     json.dumps(config.to_dict())
     assert config.would_start == (config.predicted_error is None)

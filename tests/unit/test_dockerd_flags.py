@@ -24,19 +24,38 @@ def errors(line):
     return [p.dockerd_message for p in line.problems]
 
 
-@pytest.mark.parametrize("argv, key", [
-    (["-H", "fd://"], "hosts"), (["--host=fd://"], "hosts"), (["-Hfd://"], "hosts"), (["-H=fd://"], "hosts"),
-    (["--insecure-registry", "r:5000"], "insecure-registries"), (["--registry-mirror=https://m"], "registry-mirrors"),
-    (["--label", "a=b"], "labels"), (["--log-opt", "max-size=1m"], "log-opts"), (["--storage-opt", "x=y"], "storage-opts"),
-    (["--exec-opt", "native.cgroupdriver=systemd"], "exec-opts"), (["--default-ulimit", "nofile=1:2"], "default-ulimits"),
-    (["--authorization-plugin", "p"], "authorization-plugins"), (["--dns-opt", "x"], "dns-opts"),
-    (["--dns-search", "x"], "dns-search"), (["--default-address-pool", "base=10.0.0.0/8,size=24"], "default-address-pools"),
-    (["--node-generic-resource", "gpu=1"], "node-generic-resources"), (["--allow-nondistributable-artifacts", "r"],
-                                                                        "allow-nondistributable-artifacts"),
-    (["-D"], "debug"), (["-l", "debug"], "log-level"), (["-G", "docker"], "group"), (["-p", "/run/d.pid"], "pidfile"),
-    (["-g", "/srv/docker"], "graph"), (["-b", "br0"], "bridge"), (["-s", "overlay2"], "storage-driver"),
-    (["--live-restore"], "live-restore"), (["--tlsverify"], "tlsverify"), (["--config-file", "/x.json"], "config-file"),
-])
+@pytest.mark.parametrize(
+    "argv, key",
+    [
+        (["-H", "fd://"], "hosts"),
+        (["--host=fd://"], "hosts"),
+        (["-Hfd://"], "hosts"),
+        (["-H=fd://"], "hosts"),
+        (["--insecure-registry", "r:5000"], "insecure-registries"),
+        (["--registry-mirror=https://m"], "registry-mirrors"),
+        (["--label", "a=b"], "labels"),
+        (["--log-opt", "max-size=1m"], "log-opts"),
+        (["--storage-opt", "x=y"], "storage-opts"),
+        (["--exec-opt", "native.cgroupdriver=systemd"], "exec-opts"),
+        (["--default-ulimit", "nofile=1:2"], "default-ulimits"),
+        (["--authorization-plugin", "p"], "authorization-plugins"),
+        (["--dns-opt", "x"], "dns-opts"),
+        (["--dns-search", "x"], "dns-search"),
+        (["--default-address-pool", "base=10.0.0.0/8,size=24"], "default-address-pools"),
+        (["--node-generic-resource", "gpu=1"], "node-generic-resources"),
+        (["--allow-nondistributable-artifacts", "r"], "allow-nondistributable-artifacts"),
+        (["-D"], "debug"),
+        (["-l", "debug"], "log-level"),
+        (["-G", "docker"], "group"),
+        (["-p", "/run/d.pid"], "pidfile"),
+        (["-g", "/srv/docker"], "graph"),
+        (["-b", "br0"], "bridge"),
+        (["-s", "overlay2"], "storage-driver"),
+        (["--live-restore"], "live-restore"),
+        (["--tlsverify"], "tlsverify"),
+        (["--config-file", "/x.json"], "config-file"),
+    ],
+)
 def test_flags_map_to_their_daemon_json_key(argv, key):
     line = parse(*argv)
     assert line.problems == ()
@@ -50,9 +69,22 @@ def test_cdi_spec_dir_exists_from_25():
 
 
 def test_values_as_json_would_hold_them():
-    line = parse("-H", "fd://", "--host=tcp://0.0.0.0:2376", "--icc=false", "--log-opt", "max-size=10m",
-                 "--log-opt=max-file=3", "--default-ulimit", "nofile=1024:2048", "--mtu", "1400", "-D",
-                 "--registry-mirror", "https://mirror.example")
+    line = parse(
+        "-H",
+        "fd://",
+        "--host=tcp://0.0.0.0:2376",
+        "--icc=false",
+        "--log-opt",
+        "max-size=10m",
+        "--log-opt=max-file=3",
+        "--default-ulimit",
+        "nofile=1024:2048",
+        "--mtu",
+        "1400",
+        "-D",
+        "--registry-mirror",
+        "https://mirror.example",
+    )
     assert line.value("hosts") == ["fd://", "tcp://0.0.0.0:2376"]
     assert line.value("icc") is False
     assert line.value("log-opts") == {"max-size": "10m", "max-file": "3"}
@@ -78,19 +110,28 @@ def test_glued_shorthands():
     assert line.keys() == ["debug", "hosts"] and line.problems == ()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--nope"], "unknown flag: --nope"),
-    (["-e", "native"], "unknown shorthand flag: 'e' in -e"),
-    (["--log-level"], "flag needs an argument: --log-level"),
-    (["-H"], "flag needs an argument: 'H' in -H"),
-    (["--icc=maybe"], 'invalid argument "maybe" for "--icc" flag: strconv.ParseBool: parsing "maybe": invalid syntax'),
-    (["-D=yes"], 'invalid argument "yes" for "-D, --debug" flag: strconv.ParseBool: parsing "yes": invalid syntax'),
-    (["--mtu", "big"], 'invalid argument "big" for "--mtu" flag: strconv.ParseInt: parsing "big": invalid syntax'),
-    (["-H", "bogus://x"], 'invalid argument "bogus://x" for "-H, --host" flag: Invalid bind address format: bogus://x'),
-    (["---x"], "bad flag syntax: ---x"),
-    (["--", "-D"], NO_ARGUMENTS),
-    ([""], NO_ARGUMENTS),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--nope"], "unknown flag: --nope"),
+        (["-e", "native"], "unknown shorthand flag: 'e' in -e"),
+        (["--log-level"], "flag needs an argument: --log-level"),
+        (["-H"], "flag needs an argument: 'H' in -H"),
+        (
+            ["--icc=maybe"],
+            'invalid argument "maybe" for "--icc" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+        ),
+        (["-D=yes"], 'invalid argument "yes" for "-D, --debug" flag: strconv.ParseBool: parsing "yes": invalid syntax'),
+        (["--mtu", "big"], 'invalid argument "big" for "--mtu" flag: strconv.ParseInt: parsing "big": invalid syntax'),
+        (
+            ["-H", "bogus://x"],
+            'invalid argument "bogus://x" for "-H, --host" flag: Invalid bind address format: bogus://x',
+        ),
+        (["---x"], "bad flag syntax: ---x"),
+        (["--", "-D"], NO_ARGUMENTS),
+        ([""], NO_ARGUMENTS),
+    ],
+)
 def test_pflag_errors(argv, message):
     assert errors(parse(*argv)) == [message]
 
@@ -111,7 +152,11 @@ arg_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=15)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(arg_text, st.sampled_from(["-H", "--icc", "-D", "--log-opt", "--", "-", "--label=a"])), max_size=8))
+@given(
+    st.lists(
+        st.one_of(arg_text, st.sampled_from(["-H", "--icc", "-D", "--log-opt", "--", "-", "--label=a"])), max_size=8
+    )
+)
 def test_never_crashes(argv):
     line = parse(*argv)
     for flag in line.flags:

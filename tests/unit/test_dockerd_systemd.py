@@ -7,8 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate.dockerd.problems import Source
-from remediate.dockerd.systemd import (EnvValue, UnitSyntaxError, exec_start_text, expand_args, parse_env_file,
-                                       resolve_environment, split_value, split_words)
+from remediate.dockerd.systemd import (
+    EnvValue,
+    UnitSyntaxError,
+    exec_start_text,
+    expand_args,
+    parse_env_file,
+    resolve_environment,
+    split_value,
+    split_words,
+)
 
 UNIT = Source("/lib/systemd/system/docker.service", via="ExecStart")
 DEBIAN_EXEC = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
@@ -22,14 +30,23 @@ def texts(args):
     return [a.text for a in args]
 
 
-@pytest.mark.parametrize("line, words", [
-    (DEBIAN_EXEC, ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "$DOCKER_OPTS"]),
-    ('/usr/bin/dockerd --label "a b" --label=\'c d\'', ["/usr/bin/dockerd", "--label", "a b", "--label=c d"]),
-    ('/usr/bin/dockerd --label="x y"z', ["/usr/bin/dockerd", "--label=x yz"]),
-    (r'/usr/bin/dockerd a\x41 "q\"q" \s tab\tx unknown\q', ["/usr/bin/dockerd", "aA", 'q"q', " ", "tab\tx", r"unknown\q"]),
-    ('/usr/bin/dockerd ""', ["/usr/bin/dockerd", ""]),
-    ("  ", []),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        (
+            DEBIAN_EXEC,
+            ["/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "$DOCKER_OPTS"],
+        ),
+        ("/usr/bin/dockerd --label \"a b\" --label='c d'", ["/usr/bin/dockerd", "--label", "a b", "--label=c d"]),
+        ('/usr/bin/dockerd --label="x y"z', ["/usr/bin/dockerd", "--label=x yz"]),
+        (
+            r'/usr/bin/dockerd a\x41 "q\"q" \s tab\tx unknown\q',
+            ["/usr/bin/dockerd", "aA", 'q"q', " ", "tab\tx", r"unknown\q"],
+        ),
+        ('/usr/bin/dockerd ""', ["/usr/bin/dockerd", ""]),
+        ("  ", []),
+    ],
+)
 def test_split_words(line, words):
     assert split_words(line) == words
 
@@ -39,13 +56,16 @@ def test_unbalanced_quotes_are_refused():
         split_words('/usr/bin/dockerd --label "a b')
 
 
-@pytest.mark.parametrize("entry", [
-    f"ExecStart={DEBIAN_EXEC}",
-    f"ExecStart = {DEBIAN_EXEC}",
-    f"{{ path=/usr/sbin/dockerd ; argv[]={DEBIAN_EXEC} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
-    "pid=0 ; code=(null) ; status=0/0 }",
-    "/usr/sbin/dockerd -H fd:// \\\n  --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        f"ExecStart={DEBIAN_EXEC}",
+        f"ExecStart = {DEBIAN_EXEC}",
+        f"{{ path=/usr/sbin/dockerd ; argv[]={DEBIAN_EXEC} ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; "
+        "pid=0 ; code=(null) ; status=0/0 }",
+        "/usr/sbin/dockerd -H fd:// \\\n  --containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+    ],
+)
 def test_exec_start_forms(entry):
     assert split_words(exec_start_text(entry)) == split_words(DEBIAN_EXEC)
 
@@ -75,8 +95,12 @@ def test_quotes_inside_a_variable_are_honoured_by_dollar_var():
 
 def test_braced_inside_a_word_dollar_dollar_and_bare_names():
     e = env(ADDR="1.2.3.4")
-    assert texts(expand_args(["-Htcp://${ADDR}:2375", "$$HOME", "x$ADDR", "${A:-b}"], e, UNIT)) == \
-        ["-Htcp://1.2.3.4:2375", "$HOME", "x$ADDR", "${A:-b}"]
+    assert texts(expand_args(["-Htcp://${ADDR}:2375", "$$HOME", "x$ADDR", "${A:-b}"], e, UNIT)) == [
+        "-Htcp://1.2.3.4:2375",
+        "$HOME",
+        "x$ADDR",
+        "${A:-b}",
+    ]
 
 
 ENV_FILE = b"""\
@@ -130,7 +154,11 @@ def test_invalid_utf8_in_an_assignment_drops_the_whole_file():
 def test_environment_files_override_environment_in_order():
     resolved, _ = resolve_environment(
         {"DOCKER_OPTS": "--debug", "KEEP": "1"},
-        {"/etc/default/docker": b"DOCKER_OPTS=-H fd://\n", "/missing": None, "/etc/sysconfig/docker": b"\nDOCKER_OPTS=-D\n"},
+        {
+            "/etc/default/docker": b"DOCKER_OPTS=-H fd://\n",
+            "/missing": None,
+            "/etc/sysconfig/docker": b"\nDOCKER_OPTS=-D\n",
+        },
     )
     assert resolved["DOCKER_OPTS"].value == "-D"
     assert str(resolved["DOCKER_OPTS"].source) == "/etc/sysconfig/docker:2 (DOCKER_OPTS)"
@@ -158,7 +186,9 @@ def test_env_file_never_crashes(data):
         assert line >= 1 and isinstance(value, str)
 
 
-plain_word = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_=/:. "), min_size=1, max_size=20)
+plain_word = st.text(
+    st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_=/:. "), min_size=1, max_size=20
+)
 
 
 @settings(max_examples=50, deadline=None)

@@ -42,17 +42,26 @@ def audit(scenario: str, engine: str):
 # --- dockerd down: docker info is no answer -------------------------------------------------------
 
 # What each engine's client printed with dockerd down (broken-json): the captures hold exactly this.
-DOWN_OUTPUT = {"20.10": (0, '{"ServerErrors":'), "26.1": (0, '{"ID":"","Containers":0,'),
-               "28.5": (1, '{"ID":"","Containers":0,')}
+DOWN_OUTPUT = {
+    "20.10": (0, '{"ServerErrors":'),
+    "26.1": (0, '{"ID":"","Containers":0,'),
+    "28.5": (1, '{"ID":"","Containers":0,'),
+}
 # Every check that reads docker info, and what it says when dockerd does not answer.
-NEEDS_THE_DAEMON = {"2.1": "rootless", "2.6": "storage-driver", "5.1": "", "REM-DRIFT": "nothing to compare with",
-                    "REM-SECCOMP": "SecurityOptions", "REM-SANDBOX-RUNTIME": "runtimes"}
+NEEDS_THE_DAEMON = {
+    "2.1": "rootless",
+    "2.6": "storage-driver",
+    "5.1": "",
+    "REM-DRIFT": "nothing to compare with",
+    "REM-SECCOMP": "SecurityOptions",
+    "REM-SANDBOX-RUNTIME": "runtimes",
+}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_down_dockerds_docker_info_is_no_answer_on_every_engine(engine):
     command = load("broken-json", engine).command("docker_info")
-    assert (command.rc, command.stdout[:len(DOWN_OUTPUT[engine][1])]) == DOWN_OUTPUT[engine]
+    assert (command.rc, command.stdout[: len(DOWN_OUTPUT[engine][1])]) == DOWN_OUTPUT[engine]
     assert parse.docker_info(command) is None
     assert effective_config(load("broken-json", engine)).drift == ()
 
@@ -83,21 +92,27 @@ def test_containers_are_unknown_not_absent_when_dockerd_is_down(engine):
     results = audit("broken-json", engine)
     for check_id in ("4.1", "5.4", "5.10", "REM-SOCK-MOUNT"):
         assert (results[check_id].status, results[check_id].evidence[0]) == (
-            NA, "dockerd is not answering: containers could not be listed"), check_id
+            NA,
+            "dockerd is not answering: containers could not be listed",
+        ), check_id
 
 
 def test_the_containers_probe_lists_them_when_docker_info_is_a_down_clients(tmp_path):
     """The probe skips `docker ps` only on a daemon's count of none: not on 26.1's zero-valued info."""
     fake = tmp_path / "fake"
     fake.mkdir()
-    (fake / "docker").write_text("#!/bin/sh\necho \"docker $*\" >> \"$LOG\"\nexit 1\n")
+    (fake / "docker").write_text('#!/bin/sh\necho "docker $*" >> "$LOG"\nexit 1\n')
     (fake / "docker").chmod(0o755)
     for engine, asked in (("26.1", True), ("28.5", True)):
         log = tmp_path / "calls"
         log.write_text("")
         (tmp_path / "info").write_text(load("broken-json", engine).command("docker_info").stdout)
-        env = {"PATH": f"{fake}:/usr/bin:/bin", "LOG": str(log), "INFO": str(tmp_path / "info"),
-               "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}"}
+        env = {
+            "PATH": f"{fake}:/usr/bin:/bin",
+            "LOG": str(log),
+            "INFO": str(tmp_path / "info"),
+            "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}",
+        }
         result = subprocess.run(["/bin/sh", "-c", SNIPPETS["containers"]], env=env, capture_output=True, text=True)
         assert (result.returncode, log.read_text()) == (3, "docker ps -aq --no-trunc\n"), engine
     (tmp_path / "info").write_text(load("hardened", "28.5").command("docker_info").stdout)
@@ -112,7 +127,9 @@ def test_old_shims_are_not_applicable_where_containerd_has_none(engine):
     for check_id, name in (("1.1.15", "containerd-shim"), ("1.1.16", "containerd-shim-runc-v1")):
         if engine in NO_OLD_SHIMS:
             assert (results[check_id].status, results[check_id].evidence[0]) == (
-                NA, f"{name} does not exist on this host")
+                NA,
+                f"{name} does not exist on this host",
+            )
         else:
             assert results[check_id].status == FAIL
     assert results["1.1.17"].status == FAIL  # containerd-shim-runc-v2 is there on every engine

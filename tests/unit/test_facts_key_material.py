@@ -56,19 +56,38 @@ class RecordingConnection(LocalConnection):
 
 # --- the predicate -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [
-    CLIENT_KEY, CLIENT_CERT, "/etc/docker/certs.d/registry.example:5000/ca", "/etc/docker/certs.d//x/ca.crt",
-    "/etc/docker/tls/server-key.pem", "/srv/tls/SERVER.KEY", "/root/.docker/cert.pem", "/etc/pki/a.crt",
-    "/etc/pki/bundle.p12", "/etc/docker/key.json",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        CLIENT_KEY,
+        CLIENT_CERT,
+        "/etc/docker/certs.d/registry.example:5000/ca",
+        "/etc/docker/certs.d//x/ca.crt",
+        "/etc/docker/tls/server-key.pem",
+        "/srv/tls/SERVER.KEY",
+        "/root/.docker/cert.pem",
+        "/etc/pki/a.crt",
+        "/etc/pki/bundle.p12",
+        "/etc/docker/key.json",
+    ],
+)
 def test_certificates_and_keys_are_key_material_wherever_they_are(path):
     assert is_key_material(path)
 
 
-@pytest.mark.parametrize("path", [
-    "/etc/docker/daemon.json", "/etc/docker/seccomp.json", "/etc/default/docker", "/etc/docker/certs.d",
-    "/lib/systemd/system/docker.service", "/etc/audit/rules.d/docker.rules", "/etc/docker/monkey.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/docker/daemon.json",
+        "/etc/docker/seccomp.json",
+        "/etc/default/docker",
+        "/etc/docker/certs.d",
+        "/lib/systemd/system/docker.service",
+        "/etc/audit/rules.d/docker.rules",
+        "/etc/docker/monkey.json",
+    ],
+)
 def test_configuration_files_are_not_key_material(path):
     assert not is_key_material(path)
 
@@ -81,17 +100,26 @@ def test_a_file_the_configuration_names_is_key_material_whatever_its_name():
 
 
 def test_tls_files_come_from_daemon_json_flags_docker_opts_and_the_running_daemon():
-    facts = (stock().daemon_json({"tlscacert": "/etc/docker/ca"})
-             .exec_start("/usr/sbin/dockerd -H fd:// --tlskey /etc/docker/server-key $DOCKER_OPTS")
-             .text("/etc/default/docker", 'DOCKER_OPTS="--tlscert=/etc/docker/server-cert"\n')
-             .command("dockerd_cmdline", "/usr/sbin/dockerd\n--tlskey=/run/live-key\n--tlscert\n/run/live-cert\n")
-             .build())
-    assert tls_files(facts) == {"/etc/docker/ca", "/etc/docker/server-key", "/etc/docker/server-cert",
-                                "/run/live-key", "/run/live-cert"}
+    facts = (
+        stock()
+        .daemon_json({"tlscacert": "/etc/docker/ca"})
+        .exec_start("/usr/sbin/dockerd -H fd:// --tlskey /etc/docker/server-key $DOCKER_OPTS")
+        .text("/etc/default/docker", 'DOCKER_OPTS="--tlscert=/etc/docker/server-cert"\n')
+        .command("dockerd_cmdline", "/usr/sbin/dockerd\n--tlskey=/run/live-key\n--tlscert\n/run/live-cert\n")
+        .build()
+    )
+    assert tls_files(facts) == {
+        "/etc/docker/ca",
+        "/etc/docker/server-key",
+        "/etc/docker/server-cert",
+        "/run/live-key",
+        "/run/live-cert",
+    }
     assert tls_files(stock().build()) == frozenset()
 
 
 # --- the batch: a stat step never opens the file --------------------------------------------------------
+
 
 def test_a_stat_step_reports_metadata_and_never_opens_the_file(tmp_path):
     secret = f"KEY-{secrets.token_hex(8)}"
@@ -102,15 +130,16 @@ def test_a_stat_step_reports_metadata_and_never_opens_the_file(tmp_path):
     batch = Batch().add_stat("key", str(key)).add_stat("link", str(tmp_path / "link"))
     batch.add_stat("dir", str(tmp_path)).add_stat("absent", str(tmp_path / "absent"))
     script, args = batch.script()
-    assert steps(script, args) == {"readfile": set(), "statfile": {str(key), str(tmp_path / "link"),
-                                                                     str(tmp_path), str(tmp_path / "absent")}}
+    assert steps(script, args) == {
+        "readfile": set(),
+        "statfile": {str(key), str(tmp_path / "link"), str(tmp_path), str(tmp_path / "absent")},
+    }
     conn = RecordingConnection()
     results = run_batch(conn, batch)
     assert secret.encode() not in conn.received
     info, st = results["key"].file, key.stat()
     assert info.content is None and results["key"].stdout == b"" and info.is_file
-    assert (info.stat.mode, info.stat.size, info.stat.dev, info.stat.ino) == (0o600, len(secret), st.st_dev,
-                                                                              st.st_ino)
+    assert (info.stat.mode, info.stat.size, info.stat.dev, info.stat.ino) == (0o600, len(secret), st.st_dev, st.st_ino)
     link = results["link"].file
     assert link.is_symlink and link.link_target == str(key) and link.content is None and link.stat.ino == st.st_ino
     assert results["dir"].file.is_dir and not results["absent"].file.exists and results["absent"].rc == 0
@@ -123,7 +152,6 @@ def test_reads_report_device_and_inode_too(tmp_path):
     assert info.content == b"x"
 
 
-
 def test_a_read_never_follows_an_innocent_name_to_key_material(tmp_path):
     """A link named like a configuration file but pointing at a key is stat-ed through, never read."""
     secret = f"KEY-{secrets.token_hex(8)}"
@@ -134,7 +162,9 @@ def test_a_read_never_follows_an_innocent_name_to_key_material(tmp_path):
     assert secret.encode() not in conn.received
     assert info.is_symlink and info.content is None and info.stat.size == len(secret)
 
+
 # --- gather, end to end through sh, on a host made of files in tmp_path ---------------------------------
+
 
 @pytest.fixture
 def fake_host(tmp_path, monkeypatch):
@@ -147,35 +177,42 @@ def fake_host(tmp_path, monkeypatch):
     registry = root / "certs.d" / "registry.example:5000"
     registry.mkdir(parents=True)
     keys = {
-        "ca": root / "tls" / "ca",                      # daemon.json tlscacert, no telling name
-        "server-key": root / "tls" / "server-key",      # --tlskey in ExecStart
-        "server-cert": root / "tls" / "server-cert",    # --tlscert in $DOCKER_OPTS of an EnvironmentFile
-        "live-key": root / "tls" / "live-key",          # the running dockerd's --tlskey
-        "client.key": registry / "client.key",          # found in certs.d
+        "ca": root / "tls" / "ca",  # daemon.json tlscacert, no telling name
+        "server-key": root / "tls" / "server-key",  # --tlskey in ExecStart
+        "server-cert": root / "tls" / "server-cert",  # --tlscert in $DOCKER_OPTS of an EnvironmentFile
+        "live-key": root / "tls" / "live-key",  # the running dockerd's --tlskey
+        "client.key": registry / "client.key",  # found in certs.d
         "client.cert": registry / "client.cert",
-        "extra.pem": root / "extra.pem",                # asked for by apply (extra_paths)
+        "extra.pem": root / "extra.pem",  # asked for by apply (extra_paths)
     }
     for name, path in keys.items():
         path.write_text(f"-----BEGIN PRIVATE KEY-----\n{secret} {name}\n")
         path.chmod(0o600)
-    (root / "etc" / "daemon.json").write_text(json.dumps({"tlsverify": True, "tlscacert": str(keys["ca"]),
-                                                          "seccomp-profile": str(root / "seccomp.json")}))
+    (root / "etc" / "daemon.json").write_text(
+        json.dumps({"tlsverify": True, "tlscacert": str(keys["ca"]), "seccomp-profile": str(root / "seccomp.json")})
+    )
     (root / "seccomp.json").write_text('{"defaultAction": "SCMP_ACT_ERRNO"}\n')
     (root / "env").write_text(f'DOCKER_OPTS="--tlscert={keys["server-cert"]}"\n')
     (root / "notes.conf").write_text("plain\n")
     argv = f"/usr/sbin/dockerd -H fd:// --config-file {root}/etc/daemon.json --tlskey {keys['server-key']} $DOCKER_OPTS"
-    service = (f"MainPID=0\nExecStart={{ path=/usr/sbin/dockerd ; argv[]={argv} ; ignore_errors=no ; "
-               "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
-               f"EnvironmentFiles={root}/env (ignore_errors=yes)\nLoadState=loaded\nActiveState=inactive\n"
-               "FragmentPath=\nDropInPaths=\n")
+    service = (
+        f"MainPID=0\nExecStart={{ path=/usr/sbin/dockerd ; argv[]={argv} ; ignore_errors=no ; "
+        "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
+        f"EnvironmentFiles={root}/env (ignore_errors=yes)\nLoadState=loaded\nActiveState=inactive\n"
+        "FragmentPath=\nDropInPaths=\n"
+    )
     shown = "\n".join([service] + ["LoadState=not-found\nActiveState=inactive\n"] * 5)
     monkeypatch.setattr(gather_module, "FIXED_PATHS", ())
     monkeypatch.setattr(gather_module, "COMMANDS", {"systemd": ["printf", "%s", shown]})
     monkeypatch.setattr(gather_module, "SNIPPET_INPUTS", {})
-    monkeypatch.setattr(gather_module, "SNIPPETS", {
-        "dockerd_cmdline": f"printf '%s\\n' /usr/sbin/dockerd --tlskey {shlex.quote(str(keys['live-key']))}",
-        "discovered_paths": f"find {shlex.quote(str(root / 'certs.d'))} -type f",
-    })
+    monkeypatch.setattr(
+        gather_module,
+        "SNIPPETS",
+        {
+            "dockerd_cmdline": f"printf '%s\\n' /usr/sbin/dockerd --tlskey {shlex.quote(str(keys['live-key']))}",
+            "discovered_paths": f"find {shlex.quote(str(root / 'certs.d'))} -type f",
+        },
+    )
     return secret, keys, root
 
 
@@ -216,17 +253,23 @@ def test_extra_paths_wait_until_the_configuration_that_names_tls_files_is_read(f
 
 
 def test_a_fixed_path_the_configuration_names_as_a_tls_file_loses_its_bytes():
-    facts = HostFacts("h", files={"/etc/default/docker": FileFact("/etc/default/docker", "file", 0o644,
-                                                                  content=b"SECRET")})
+    facts = HostFacts(
+        "h", files={"/etc/default/docker": FileFact("/etc/default/docker", "file", 0o644, content=b"SECRET")}
+    )
     gather_module._forget_key_material(facts, {"/etc/default/docker"})
     assert facts.file("/etc/default/docker").content is None and facts.file("/etc/default/docker").mode == 0o644
 
 
 def test_saved_facts_with_key_bytes_from_before_load_without_them():
-    data = {"format": 1, "host": "h", "files": {
-        CLIENT_KEY: FileFact(CLIENT_KEY, "file", 0o600, size=6, content=b"SECRET").to_json(),
-        "/etc/docker/daemon.json": FileFact("/etc/docker/daemon.json", "file", 0o644, content=b"{}").to_json()},
-        "commands": {}}
+    data = {
+        "format": 1,
+        "host": "h",
+        "files": {
+            CLIENT_KEY: FileFact(CLIENT_KEY, "file", 0o600, size=6, content=b"SECRET").to_json(),
+            "/etc/docker/daemon.json": FileFact("/etc/docker/daemon.json", "file", 0o644, content=b"{}").to_json(),
+        },
+        "commands": {},
+    }
     loaded = HostFacts.from_json(data)
     assert loaded.file(CLIENT_KEY).content is None and loaded.file(CLIENT_KEY).size == 6
     assert loaded.file("/etc/docker/daemon.json").content == b"{}"
@@ -236,9 +279,13 @@ def test_saved_facts_with_key_bytes_from_before_load_without_them():
 
 # --- the plan: chmod/chown carries no bytes -------------------------------------------------------------
 
+
 def _with_client_key(secret: str):
-    return (stock().add_file(CLIENT_KEY, secret, mode=0o600, inode=(2049, 77))
-            .add_file(CLIENT_CERT, "-----BEGIN CERTIFICATE-----\n", mode=0o644, inode=(2049, 78)))
+    return (
+        stock()
+        .add_file(CLIENT_KEY, secret, mode=0o600, inode=(2049, 77))
+        .add_file(CLIENT_CERT, "-----BEGIN CERTIFICATE-----\n", mode=0o644, inode=(2049, 78))
+    )
 
 
 def test_a_chmod_is_metadata_only_with_the_inode_found():
@@ -270,10 +317,24 @@ def test_metadata_only_changes_refuse_content_and_directories_are_metadata_only(
 
 
 def test_a_content_change_merged_with_a_chmod_keeps_the_bytes_whichever_came_first():
-    write = FileChange("/etc/f", b"old\n", b"new\n", "root", "root", 0o666, ("x",), "rewrite", 0o666, "ops",
-                       "ops", old_inode="1:2")
-    chmod = FileChange("/etc/f", None, None, "root", "root", 0o644, ("3.18",), "chmod", 0o666, "ops", "ops",
-                       metadata_only=True, old_inode="1:2")
+    write = FileChange(
+        "/etc/f", b"old\n", b"new\n", "root", "root", 0o666, ("x",), "rewrite", 0o666, "ops", "ops", old_inode="1:2"
+    )
+    chmod = FileChange(
+        "/etc/f",
+        None,
+        None,
+        "root",
+        "root",
+        0o644,
+        ("3.18",),
+        "chmod",
+        0o666,
+        "ops",
+        "ops",
+        metadata_only=True,
+        old_inode="1:2",
+    )
     for merged in (combine(write, chmod), combine(chmod, write)):
         assert (merged.before, merged.after, merged.mode, merged.metadata_only) == (b"old\n", b"new\n", 0o644, False)
         assert merged.fixes in (("x", "3.18"), ("3.18", "x")) and merged.old_inode == "1:2"

@@ -11,6 +11,7 @@ from remediate.plan.view import HostView
 from remediate.policy import policy_for
 from tests.facts_builder import fixture
 
+
 def test_repeated_key_keeps_every_value_in_order():
     props = parse.systemctl_show("Listen=/run/docker.sock (Stream)\nSocketMode=0660\nListen=[::]:2375 (Stream)\n")
     assert parse.show_list(props, "Listen") == ["/run/docker.sock (Stream)", "[::]:2375 (Stream)"]
@@ -30,7 +31,9 @@ def test_socket_listen_of_the_captured_tcp_socket_unit_keeps_the_unix_listener()
 
 
 def test_socket_listen_keeps_only_stream_listeners_and_addresses_with_spaces():
-    props = parse.systemctl_show("Listen=/run/my docker.sock (Stream)\nListen=/run/docker.fifo (FIFO)\nListen=2375 (Stream)\n")
+    props = parse.systemctl_show(
+        "Listen=/run/my docker.sock (Stream)\nListen=/run/docker.fifo (FIFO)\nListen=2375 (Stream)\n"
+    )
     assert parse.socket_listen(props) == ["/run/my docker.sock", "2375"]
 
 
@@ -52,10 +55,14 @@ def test_a_socket_at_a_custom_path_is_the_one_checked():
 def test_every_environment_file_is_read():
     base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// $DOCKER_OPTS $OPTIONS")
     service = base.build().command("service").stdout + "EnvironmentFiles=/etc/sysconfig/docker (ignore_errors=no)\n"
-    facts = base.command("service", service).add_file("/etc/sysconfig/docker", 'OPTIONS="-H tcp://0.0.0.0:2375"\n').build()
+    facts = (
+        base.command("service", service).add_file("/etc/sysconfig/docker", 'OPTIONS="-H tcp://0.0.0.0:2375"\n').build()
+    )
     props = parse.systemctl_show(facts.command("service").stdout)
     assert parse.environment_files(props["EnvironmentFiles"]) == [
-        ("/etc/default/docker", True), ("/etc/sysconfig/docker", False)]
+        ("/etc/default/docker", True),
+        ("/etc/sysconfig/docker", False),
+    ]
     inputs = dockerd_inputs(facts)
     assert list(inputs.environment_files) == ["/etc/default/docker", "/etc/sysconfig/docker"]
     exposures = effective_config(facts).tcp_exposures
@@ -63,8 +70,10 @@ def test_every_environment_file_is_read():
 
 
 def test_every_exec_start_command_is_seen():
-    line = ("{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no ; "
-            "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }")
+    line = (
+        "{ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// ; ignore_errors=no ; "
+        "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }"
+    )
     props = parse.systemctl_show(f"ExecStart={line}\nExecStart={line.replace('-H fd://', '-D')}\n")
     assert parse.exec_start_commands(props["ExecStart"]) == ["/usr/sbin/dockerd -H fd://", "/usr/sbin/dockerd -D"]
 
@@ -77,9 +86,11 @@ def test_a_container_with_a_unicode_line_break_in_a_value_is_not_lost():
 
 
 def test_a_unicode_line_break_in_an_argv_word_does_not_make_up_a_property():
-    text = ("ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd --label a\u2028ActiveState=active ; "
-            "ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
-            "ActiveState=failed\n")
+    text = (
+        "ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd --label a\u2028ActiveState=active ; "
+        "ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
+        "ActiveState=failed\n"
+    )
     props = parse.systemctl_show(text)
     assert props["ActiveState"] == "failed"
     assert parse.exec_start_commands(props["ExecStart"]) == ["/usr/sbin/dockerd --label a\u2028ActiveState=active"]
@@ -88,13 +99,19 @@ def test_a_unicode_line_break_in_an_argv_word_does_not_make_up_a_property():
 def test_non_ascii_digits_are_not_numbers():
     assert parse.id_ranges("dockremap:²:65536\nok:100000:65536\n") == {"ok": [(100000, 65536)]}
     assert parse.ss_listeners("LISTEN 0 4096 0.0.0.0:²³ 0.0.0.0:*\nLISTEN 0 4096 0.0.0.0:2375 0.0.0.0:*\n") == [
-        parse.Listener("0.0.0.0", 2375, "")]
+        parse.Listener("0.0.0.0", 2375, "")
+    ]
 
 
 def test_environment_reads_systemctl_quoting():
     shown = r'PLAIN=1 "OPTS=--label a=\$HOME --label \`id\`" "Q=say \"hi\" \\ back" "NL=a\nb\033c"' + " U=a\u3000b"
-    assert parse.environment(shown) == {"PLAIN": "1", "OPTS": "--label a=$HOME --label `id`", "Q": 'say "hi" \\ back',
-                                        "NL": "a\nb\x1bc", "U": "a\u3000b"}
+    assert parse.environment(shown) == {
+        "PLAIN": "1",
+        "OPTS": "--label a=$HOME --label `id`",
+        "Q": 'say "hi" \\ back',
+        "NL": "a\nb\x1bc",
+        "U": "a\u3000b",
+    }
 
 
 def test_environment_file_paths_may_hold_spaces():
@@ -104,9 +121,10 @@ def test_environment_file_paths_may_hold_spaces():
 
 def test_exec_start_keeps_the_unit_files_quoting_when_systemd_has_them_loaded():
     line = '/usr/sbin/dockerd -H fd:// "--label=it\'s mine" --label "a b"'
-    base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// --label=it's mine --label a b")  # as systemctl shows it
-    facts = base.add_file("/lib/systemd/system/docker.service",
-                          f"[Service]\nExecStart={line}\n").build()
+    base = fixture("stock").exec_start(
+        "/usr/sbin/dockerd -H fd:// --label=it's mine --label a b"
+    )  # as systemctl shows it
+    facts = base.add_file("/lib/systemd/system/docker.service", f"[Service]\nExecStart={line}\n").build()
     labels = [f.value for f in effective_config(facts).command_line.given("labels")]
     assert labels == ["it's mine", "a b"]
     assert not [p for p in effective_config(facts).problems if p.kind == "UnitProblem"]
@@ -114,8 +132,9 @@ def test_exec_start_keeps_the_unit_files_quoting_when_systemd_has_them_loaded():
 
 def test_exec_start_follows_systemd_when_the_unit_file_changed_without_daemon_reload():
     base = fixture("stock").exec_start("/usr/sbin/dockerd -H fd:// --debug")
-    facts = base.add_file("/lib/systemd/system/docker.service",
-                          "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n").build()
+    facts = base.add_file(
+        "/lib/systemd/system/docker.service", "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n"
+    ).build()
     assert effective_config(facts).command_line.given("debug")
 
 
@@ -136,7 +155,8 @@ def test_audit_rules_files_split_at_newline_only():
 
     facts = HostFacts(host="h")
     rule = "-w /usr/bin/dockerd -k docker\x85-w /etc/docker -k docker\n"
-    facts.files["/etc/audit/rules.d/docker.rules"] = FileFact(path="/etc/audit/rules.d/docker.rules", kind="file",
-                                                              mode=0o640, content=rule.encode())
+    facts.files["/etc/audit/rules.d/docker.rules"] = FileFact(
+        path="/etc/audit/rules.d/docker.rules", kind="file", mode=0o640, content=rule.encode()
+    )
     rules = CheckContext(facts, policy_for({}, None), host_name="h").audit_rules
     assert [(r.line, r.text) for r in rules] == [(1, rule.strip())]

@@ -14,17 +14,19 @@ import pytest
 
 from remediate.connection.batch import Batch, run_batch
 from remediate.connection.local import LocalConnection
+from remediate.facts import parse
 from remediate.facts.gather import _discovered_paths, _split_units
 from remediate.facts.model import CommandFact, HostFacts
-from remediate.facts import parse
 from remediate.facts.probes import AUDITED_BINARIES, SNIPPETS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 
 # A unit systemd does not know: `systemctl show` still prints its block.
 NOT_FOUND = "MainPID=0\nLoadState=not-found\nActiveState=inactive\nFragmentPath=\nDropInPaths=\n"
-FALCO_ACTIVE = ("MainPID=4242\nLoadState=loaded\nActiveState=active\n"
-                "FragmentPath=/lib/systemd/system/falco-modern-bpf.service\nDropInPaths=\n")
+FALCO_ACTIVE = (
+    "MainPID=4242\nLoadState=loaded\nActiveState=active\n"
+    "FragmentPath=/lib/systemd/system/falco-modern-bpf.service\nDropInPaths=\n"
+)
 # `systemctl show docker.service docker.socket falco*.service -p ...` as systemd 252 printed it on a lab host
 # (the Falco units: falco, falco-modern-bpf (active here), falco-kmod, falco-bpf).
 SYSTEMD_SHOW = """\
@@ -68,8 +70,9 @@ def test_one_systemctl_show_becomes_the_service_socket_and_falco_facts():
 
 
 def test_no_active_monitor_is_rc_3_and_a_missing_systemctl_is_missing_everywhere():
-    quiet = SYSTEMD_SHOW.replace("MainPID=4242\nLoadState=loaded\nActiveState=active",
-                                 "MainPID=0\nLoadState=loaded\nActiveState=failed")
+    quiet = SYSTEMD_SHOW.replace(
+        "MainPID=4242\nLoadState=loaded\nActiveState=active", "MainPID=0\nLoadState=loaded\nActiveState=failed"
+    )
     assert split(quiet).command("falco").rc == 3
     facts = split("", rc=127, stderr="sh: systemctl: not found")
     assert all(facts.command(name).missing for name in ("service", "socket", "falco"))
@@ -81,9 +84,15 @@ def test_unit_files_drop_ins_and_env_files_are_read_in_round_two():
     facts.commands["dockerd_cmdline"] = CommandFact(0, "")
     paths = _discovered_paths(facts)
     assert paths[:1] == ["/etc/audit/rules.d/docker.rules"]
-    assert {"/lib/systemd/system/docker.service", "/lib/systemd/system/docker.socket",
-            "/etc/systemd/system/docker.service.d/a.conf", "/etc/systemd/system/docker.service.d/b.conf",
-            "/etc/default/docker", "/etc/docker/env file", "/etc/docker/daemon.json"} <= set(paths)
+    assert {
+        "/lib/systemd/system/docker.service",
+        "/lib/systemd/system/docker.socket",
+        "/etc/systemd/system/docker.service.d/a.conf",
+        "/etc/systemd/system/docker.service.d/b.conf",
+        "/etc/default/docker",
+        "/etc/docker/env file",
+        "/etc/docker/daemon.json",
+    } <= set(paths)
     assert "" not in paths
 
 
@@ -114,11 +123,15 @@ def running_dockerd(tmp_path):
 INFO = '{"ID":"X","Containers":0,"ContainersRunning":0,"ServerVersion":"27.3.1","Name":"h"}\n'
 
 
-def test_dockerd_version_comes_from_docker_info_when_the_running_binary_is_the_one_on_path(tmp_path,
-                                                                                             running_dockerd):
+def test_dockerd_version_comes_from_docker_info_when_the_running_binary_is_the_one_on_path(tmp_path, running_dockerd):
     bindir, pid = running_dockerd
-    result = run_snippet("dockerd_version", tmp_path, f"{bindir}:/usr/bin:/bin",
-                         UNITS=f"MainPID={pid}\nActiveState=active\n\nMainPID=77\n", INFO=INFO)
+    result = run_snippet(
+        "dockerd_version",
+        tmp_path,
+        f"{bindir}:/usr/bin:/bin",
+        UNITS=f"MainPID={pid}\nActiveState=active\n\nMainPID=77\n",
+        INFO=INFO,
+    )
     assert (result.returncode, result.stdout) == (0, "Docker version 27.3.1 (running)\n")
 
 
@@ -166,14 +179,18 @@ def test_binaries_are_found_on_path_and_resolved_by_name(tmp_path):
 def test_containers_are_listed_only_when_docker_info_counted_some(tmp_path):
     fake = tmp_path / "fake"
     fake.mkdir()
-    (fake / "docker").write_text("#!/bin/sh\necho \"docker $*\" >> \"$LOG\"\ncase $1 in ps) echo c1;; esac\n")
+    (fake / "docker").write_text('#!/bin/sh\necho "docker $*" >> "$LOG"\ncase $1 in ps) echo c1;; esac\n')
     (fake / "docker").chmod(0o755)
     log = tmp_path / "calls"
     listed = "docker ps -aq --no-trunc\ndocker inspect --format {{json .Id}} c1\n"
     for info, calls in ((INFO, ""), (INFO.replace('"Containers":0', '"Containers":2'), listed), ("", listed)):
         log.write_text("")
-        env = {"PATH": f"{fake}:/usr/bin:/bin", "LOG": str(log), "INFO": str(tmp_path / "info"),
-               "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}"}
+        env = {
+            "PATH": f"{fake}:/usr/bin:/bin",
+            "LOG": str(log),
+            "INFO": str(tmp_path / "info"),
+            "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}",
+        }
         (tmp_path / "info").write_text(info)
         result = subprocess.run(["/bin/sh", "-c", SNIPPETS["containers"]], env=env, capture_output=True, text=True)
         assert (result.returncode, log.read_text()) == (0, calls)
@@ -192,7 +209,7 @@ def test_a_snippet_reads_an_earlier_steps_output_and_only_an_earlier_one():
 def test_the_journal_is_read_only_when_docker_service_is_not_active(tmp_path):
     fake = tmp_path / "fake"
     fake.mkdir()
-    (fake / "journalctl").write_text("#!/bin/sh\necho \"journalctl $*\"\n")
+    (fake / "journalctl").write_text('#!/bin/sh\necho "journalctl $*"\n')
     (fake / "journalctl").chmod(0o755)
     path = f"{fake}:/usr/bin:/bin"
     # the service's block comes first; a later unit's ActiveState=active must not count
@@ -205,7 +222,7 @@ def test_the_journal_is_read_only_when_docker_service_is_not_active(tmp_path):
 def _fake_docker_info(tmp_path, stdout: str, rc: int = 0) -> dict[str, str]:
     fake = tmp_path / "fake"
     fake.mkdir()
-    (fake / "docker").write_text(f"#!/bin/sh\ncat \"$INFO_OUT\"\nexit {rc}\n")
+    (fake / "docker").write_text(f'#!/bin/sh\ncat "$INFO_OUT"\nexit {rc}\n')
     (fake / "docker").chmod(0o755)
     (tmp_path / "out").write_text(stdout)
     return {"PATH": f"{fake}:/usr/bin:/bin", "INFO_OUT": str(tmp_path / "out")}
@@ -214,9 +231,13 @@ def _fake_docker_info(tmp_path, stdout: str, rc: int = 0) -> dict[str, str]:
 def test_a_swarm_managers_root_certificate_never_leaves_the_host_in_docker_info(tmp_path):
     """docker info on a swarm manager carries the cluster's root CA certificate (Swarm.Cluster.TLSInfo.TrustRoot,
     captured on 28.5): certificates are only ever stat-ed, so the probe blanks it on the host."""
-    info = json.loads(json.loads((FIXTURES / "engines" / "swarm-28.5.json").read_text())["commands"]["docker_info"]["stdout"])
+    info = json.loads(
+        json.loads((FIXTURES / "engines" / "swarm-28.5.json").read_text())["commands"]["docker_info"]["stdout"]
+    )
     # the fixture was captured through this probe: put back the kind of value dockerd printed there
-    info["Swarm"]["Cluster"]["TLSInfo"]["TrustRoot"] = "-----BEGIN CERTIFICATE-----\nMIIBajCCARCgAwIBAgIU\n-----END CERTIFICATE-----\n"
+    info["Swarm"]["Cluster"]["TLSInfo"]["TrustRoot"] = (
+        "-----BEGIN CERTIFICATE-----\nMIIBajCCARCgAwIBAgIU\n-----END CERTIFICATE-----\n"
+    )
     captured = json.dumps(info, separators=(",", ":")) + "\n"
     env = _fake_docker_info(tmp_path, captured)
     result = subprocess.run(["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True)
@@ -225,7 +246,8 @@ def test_a_swarm_managers_root_certificate_never_leaves_the_host_in_docker_info(
     info = parse.docker_info(CommandFact(0, result.stdout))
     assert info["Swarm"]["Cluster"]["TLSInfo"]["TrustRoot"] == "(not read: a certificate)"
     assert {k: v for k, v in info.items() if k != "Swarm"} == {
-        k: v for k, v in json.loads(captured).items() if k != "Swarm"}
+        k: v for k, v in json.loads(captured).items() if k != "Swarm"
+    }
 
 
 def test_docker_info_keeps_its_exit_code_and_output_when_dockerd_is_down(tmp_path):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,20 +26,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from invoke import Context, Exit
 
+import tasks
 from remediate import app, checks, neutralise, output
 from remediate.apply.validation import Validation
 from remediate.audit import audit_host
 from remediate.facts.model import CommandFact
 from remediate.harden import HostHarden
 from remediate.plan import plan_host
-from remediate.report import html, junit, markdown, sarif, write_reports
+from remediate.report import html, junit, markdown, write_reports
 from remediate.runner import HostOutcome
 from remediate.target import Target
 from tests import report_fixtures as rf
 from tests.plan_fixtures import load, policy, with_daemon_json
 from tests.report_fixtures import harden_doc  # noqa: F401 — fixture
-
-import tasks
 
 FAKE_OK = "  [1/1] web1 ok"
 IMG = "<img src=x onerror=alert(1)>"
@@ -57,9 +56,13 @@ def forged_lines(text: str) -> list[str]:
 
 # --- the neutralising functions -------------------------------------------------------------------------
 
-CONTROL_CHARS = ([chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7f, 0xa0)]
-                 + ["\u061c", "\u200e", "\u200f", "\u2028", "\u2029"] + [chr(c) for c in range(0x202a, 0x202f)]
-                 + [chr(c) for c in range(0x2066, 0x206a)])
+CONTROL_CHARS = (
+    [chr(c) for c in range(0x20)]
+    + [chr(c) for c in range(0x7F, 0xA0)]
+    + ["\u061c", "\u200e", "\u200f", "\u2028", "\u2029"]
+    + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+)
 
 
 @given(st.text())
@@ -75,9 +78,21 @@ def test_printable_text_is_shown_unchanged(text):
     assert output.shown(text) == text and output.line("{} {}", text, 1) == f"{text} 1"
 
 
-@pytest.mark.parametrize("char, shown", [("\x1b", "\\x1b"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
-                                         ("\b", "\\x08"), ("\x7f", "\\x7f"), ("\x9b", "\\x9b"),
-                                         ("\u202e", "\\u202e"), ("\u2069", "\\u2069"), ("\ud800", "\\ud800")])
+@pytest.mark.parametrize(
+    "char, shown",
+    [
+        ("\x1b", "\\x1b"),
+        ("\n", "\\n"),
+        ("\r", "\\r"),
+        ("\t", "\\t"),
+        ("\b", "\\x08"),
+        ("\x7f", "\\x7f"),
+        ("\x9b", "\\x9b"),
+        ("\u202e", "\\u202e"),
+        ("\u2069", "\\u2069"),
+        ("\ud800", "\\ud800"),
+    ],
+)
 def test_each_control_character_is_shown_escaped(char, shown):
     assert neutralise.terminal(f"a{char}b") == f"a{shown}b"
 
@@ -123,10 +138,13 @@ def evil_ssh_server():
 
 def banner_target(tmp_path, port: int) -> Target:
     inventory = tmp_path / "inv.yml"
-    inventory.write_text(f"all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n"
-                         "      ansible_user: root\n")
-    return Target(hosts="web1", inventory=str(inventory), inventories_dir=tmp_path,
-                  known_hosts=[tmp_path / "known_hosts"])
+    inventory.write_text(
+        f"all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n"
+        "      ansible_user: root\n"
+    )
+    return Target(
+        hosts="web1", inventory=str(inventory), inventories_dir=tmp_path, known_hosts=[tmp_path / "known_hosts"]
+    )
 
 
 def assert_neutralised(text: str) -> None:
@@ -135,8 +153,10 @@ def assert_neutralised(text: str) -> None:
 
 
 def test_an_ssh_banner_cannot_drive_the_terminal_of_audit(evil_ssh_server, tmp_path, capsys):
-    code = app.audit(banner_target(tmp_path, evil_ssh_server),
-                     app.AuditOptions(json_path=tmp_path / "audit.json", report_dir=tmp_path / "reports"))
+    code = app.audit(
+        banner_target(tmp_path, evil_ssh_server),
+        app.AuditOptions(json_path=tmp_path / "audit.json", report_dir=tmp_path / "reports"),
+    )
     out, err = capsys.readouterr()
     assert code == app.EXIT_UNREACHABLE
     # The banner reached our error (so the old code printed it raw), shown escaped, on one line.
@@ -174,11 +194,27 @@ def test_an_ssh_banner_cannot_drive_the_terminal_of_facts(evil_ssh_server, tmp_p
 def test_the_invoke_command_line_shows_no_banner_raw_not_even_in_paramikos_log(evil_ssh_server, tmp_path):
     """As an operator runs it: what paramiko logs itself (the banner line, through logging's last resort) too."""
     target = banner_target(tmp_path, evil_ssh_server)
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(rf.ROOT), "facts", "--hosts", "web1",
-                           "--inventory", target.inventory], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "--search-root",
+            str(rf.ROOT),
+            "facts",
+            "--hosts",
+            "web1",
+            "--inventory",
+            target.inventory,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert done.returncode == app.EXIT_UNREACHABLE, done.stderr
-    assert "Exception (client): Indecipherable protocol version \"\\x1b]0;pwned" in done.stderr
+    assert 'Exception (client): Indecipherable protocol version "\\x1b]0;pwned' in done.stderr
     assert_neutralised(done.stdout)
     assert_neutralised(done.stderr)
 
@@ -192,7 +228,7 @@ def test_a_tasks_error_shows_its_lines_but_no_control_character(tmp_path):
 
 
 def test_lock_owners_diffs_and_journal_lines_cannot_drive_the_terminal_of_harden(capsys):
-    facts = with_daemon_json(load("stock"), f'{{"labels": ["a\u202eb\x9b31m\x7f"]}}\n'.encode())
+    facts = with_daemon_json(load("stock"), '{"labels": ["a\u202eb\x9b31m\x7f"]}\n'.encode())
     facts.commands["apply_lock"] = CommandFact(0, f"run 1 by {EVIL_TEXT}\n")
     plan = plan_host(facts, policy())
     assert plan.changes and not plan.refused
@@ -233,8 +269,8 @@ def hostile(doc: dict) -> dict:
 
 def outside_code(text: str) -> str:
     """The Markdown without its fenced blocks and code spans (CommonMark: their text is literal)."""
-    text = re.sub(r"^(`{3,})[^\n`]*\n.*?^\1$", "", text, flags=re.M | re.S)
-    return re.sub(r"(?<!\\)(`+)(?!`).*?(?<!`)\1(?!`)", "", text, flags=re.S)
+    text = re.sub(r"^(`{3,})[^\n`]*\n.*?^\1$", "", text, flags=re.MULTILINE | re.DOTALL)
+    return re.sub(r"(?<!\\)(`+)(?!`).*?(?<!`)\1(?!`)", "", text, flags=re.DOTALL)
 
 
 def test_junit_always_parses_and_keeps_what_the_host_said_escaped(harden_doc):
@@ -252,7 +288,7 @@ def test_markdown_shows_host_markup_as_text_and_its_code_cannot_be_closed(harden
     assert "<img" not in outside_code(text) and "&lt;img src=x onerror=alert(1)&gt;" in text
     assert not TERMINAL_CONTROLS.search(text.replace("\t", ""))
     assert "\n```````diff\n+\\x1b]0;pwned\\x07\\r\\x1b[2K" in text  # a fence longer than the diff's ``````
-    blocks = re.findall(r"^(`{3,})diff\n(.*?)^\1$", text, re.M | re.S)
+    blocks = re.findall(r"^(`{3,})diff\n(.*?)^\1$", text, re.MULTILINE | re.DOTALL)
     assert any(IMG in body and "``````" in body for _, body in blocks)
     section = text.split("\n## stock\n", 1)[1].split("\n## ", 1)[0]
     assert not forged_lines(outside_code(section))

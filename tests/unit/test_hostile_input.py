@@ -83,32 +83,38 @@ def test_a_profile_that_extends_itself_is_a_policy_error(tmp_path):
     assert "extends" in error and "a -> b -> a" in error
 
 
-@pytest.mark.parametrize("text, line, message", [
-    ("daemon: [icc]\n", 2, "daemon must be a mapping, not a list"),
-    ("daemon:\n  1: true\n", 3, "daemon key 1 is not a string"),
-    ("daemon:\n  log-level: 2024-01-01\n", 3, "daemon log-level: the date 2024-01-01 (quote it"),
-    ("daemon:\n  max-concurrent-downloads: .nan\n", 3, "daemon max-concurrent-downloads: the number nan"),
-    ("daemon:\n  default-ulimits: {nofile: {Hard: [2024-01-01]}}\n", 3, "daemon default-ulimits: the date"),
-    ("advisory: 5\n", 2, "advisory must be a list, not a number"),
-    ("severity: [high]\n", 2, "severity must be a mapping"),
-    ("hold_back: {a: 1}\n", 2, "hold_back must be a list"),
-    ("waivers: 3\n", 2, "waivers must be a list"),
-    ("verify_image: [busybox]\n", 2, "verify_image must be a string"),
-])
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("daemon: [icc]\n", 2, "daemon must be a mapping, not a list"),
+        ("daemon:\n  1: true\n", 3, "daemon key 1 is not a string"),
+        ("daemon:\n  log-level: 2024-01-01\n", 3, "daemon log-level: the date 2024-01-01 (quote it"),
+        ("daemon:\n  max-concurrent-downloads: .nan\n", 3, "daemon max-concurrent-downloads: the number nan"),
+        ("daemon:\n  default-ulimits: {nofile: {Hard: [2024-01-01]}}\n", 3, "daemon default-ulimits: the date"),
+        ("advisory: 5\n", 2, "advisory must be a list, not a number"),
+        ("severity: [high]\n", 2, "severity must be a mapping"),
+        ("hold_back: {a: 1}\n", 2, "hold_back must be a list"),
+        ("waivers: 3\n", 2, "waivers must be a list"),
+        ("verify_image: [busybox]\n", 2, "verify_image must be a string"),
+    ],
+)
 def test_wrongly_typed_profile_values_are_policy_errors_naming_the_line(tmp_path, text, line, message):
     policies = profile_dir(tmp_path, odd="name: odd\n" + text)
     error = policy_error({}, policies, "odd")
     assert error.startswith(f"{tmp_path / 'odd.yml'}:{line}: ") and message in error
 
 
-@pytest.mark.parametrize("host_vars, message", [
-    ({"remediate_policy": {"daemon": "icc=false"}}, "daemon must be a mapping"),
-    ({"remediate_policy": {"daemon": {"debug": {"{{ 7*7 }}": float("inf")}}}}, "debug"),
-    ({"remediate_policy": {"advisory": 5}}, "advisory must be a list"),
-    ({"remediate_policy": {"severity": "high"}}, "severity must be a mapping"),
-    ({"remediate_waivers": 5}, "remediate_waivers must be a list"),
-    ({"remediate_waivers": {"check": "2.9"}}, "remediate_waivers must be a list"),
-])
+@pytest.mark.parametrize(
+    "host_vars, message",
+    [
+        ({"remediate_policy": {"daemon": "icc=false"}}, "daemon must be a mapping"),
+        ({"remediate_policy": {"daemon": {"debug": {"{{ 7*7 }}": float("inf")}}}}, "debug"),
+        ({"remediate_policy": {"advisory": 5}}, "advisory must be a list"),
+        ({"remediate_policy": {"severity": "high"}}, "severity must be a mapping"),
+        ({"remediate_waivers": 5}, "remediate_waivers must be a list"),
+        ({"remediate_waivers": {"check": "2.9"}}, "remediate_waivers must be a list"),
+    ],
+)
 def test_wrongly_typed_inventory_overrides_are_policy_errors(host_vars, message):
     with pytest.raises(PolicyError, match=message):
         policy_for(host_vars)
@@ -116,21 +122,49 @@ def test_wrongly_typed_inventory_overrides_are_policy_errors(host_vars, message)
 
 def test_template_and_shell_syntax_in_policy_values_stays_literal():
     hostile = "{{ 7*7 }}{% raw %}$(id)`id`;'\"\n"
-    p = policy_for({"remediate_policy": {"daemon": {"labels": [hostile]}}, "remediate_waivers": [
-        {"check": "2.9", "hosts": "*", "reason": hostile, "expires": "2099-01-01"}]})
+    p = policy_for(
+        {
+            "remediate_policy": {"daemon": {"labels": [hostile]}},
+            "remediate_waivers": [{"check": "2.9", "hosts": "*", "reason": hostile, "expires": "2099-01-01"}],
+        }
+    )
     assert p.daemon["labels"] == [hostile] and p.waivers[0].reason == hostile
 
 
-_LEAVES = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.dates()
-           | st.sampled_from(["2.9", "high", "2099-01-01", "*", "{{ 7*7 }}", "$(id)"]))
-_YAMLISH = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.sampled_from(sorted(KEYS | WAIVER_KEYS | {"icc", "log-level"})) | st.text(max_size=3) | st.integers(), inner,
-    max_size=3), max_leaves=10)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.dates()
+    | st.sampled_from(["2.9", "high", "2099-01-01", "*", "{{ 7*7 }}", "$(id)"])
+)
+_YAMLISH = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(sorted(KEYS | WAIVER_KEYS | {"icc", "log-level"})) | st.text(max_size=3) | st.integers(),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=10,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.fixed_dictionaries({}, optional={"remediate_policy": _YAMLISH, "remediate_waivers": _YAMLISH,
-                                           "remediate_profile": st.sampled_from(["default", "strict", "nope", 3])}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "remediate_policy": _YAMLISH,
+            "remediate_waivers": _YAMLISH,
+            "remediate_profile": st.sampled_from(["default", "strict", "nope", 3]),
+        },
+    )
+)
 def test_any_inventory_policy_vars_give_a_policy_or_a_policy_error(host_vars):
     try:
         p = policy_for(host_vars)
@@ -142,9 +176,19 @@ def test_any_inventory_policy_vars_give_a_policy_or_a_policy_error(host_vars):
 
 # --- inventory values on their way to a host ---------------------------------------------------
 def hostile_values(marker: Path) -> list[str]:
-    return [f"$(touch {marker})", f"`touch {marker}`", f"x; touch {marker}", f"x\ntouch {marker}",
-            f"'; touch {marker}; '", f'"; touch {marker}; "', f"x|touch {marker}", f"{{{{ 7*7 }}}}{marker}",
-            f"-oProxyCommand=touch {marker}", f"x&&touch {marker}", f"x>{marker}"]
+    return [
+        f"$(touch {marker})",
+        f"`touch {marker}`",
+        f"x; touch {marker}",
+        f"x\ntouch {marker}",
+        f"'; touch {marker}; '",
+        f'"; touch {marker}; "',
+        f"x|touch {marker}",
+        f"{{{{ 7*7 }}}}{marker}",
+        f"-oProxyCommand=touch {marker}",
+        f"x&&touch {marker}",
+        f"x>{marker}",
+    ]
 
 
 @pytest.mark.parametrize("var", ["ansible_host", "remediate_proxy_jump"])
@@ -164,8 +208,9 @@ def test_plain_addresses_are_still_looked_up(tmp_path):
     config = tmp_path / "ssh_config"
     config.write_text("Host 10.0.0.5 fe80::1%eth0 web_1.example-dc.lan\n  Port 2222\n")
     for address in ("10.0.0.5", "fe80::1%eth0", "web_1.example-dc.lan"):
-        endpoint = endpoint_of(Host("h", {"ansible_host": address}, ("all",)),
-                               ConnectOptions(known_hosts=[], ssh_config=config))
+        endpoint = endpoint_of(
+            Host("h", {"ansible_host": address}, ("all",)), ConnectOptions(known_hosts=[], ssh_config=config)
+        )
         assert (endpoint.host, endpoint.port) == (address, 2222)
 
 
@@ -186,8 +231,9 @@ def test_a_hostile_become_user_reaches_sudo_as_one_argument_and_runs_nothing(tmp
     monkeypatch.setenv("FAKE_SUDO_ARGV", str(argv_log))
     marker = tmp_path / "pwned"
     for value in hostile_values(marker):
-        host = Host("local", {"ansible_connection": "local", "ansible_become": True, "ansible_become_user": value},
-                    ("all",))
+        host = Host(
+            "local", {"ansible_connection": "local", "ansible_become": True, "ansible_become_user": value}, ("all",)
+        )
         with connect(host, ConnectOptions(known_hosts=[])) as conn:
             assert conn.run(["printf", "ok"], become=True).stdout == b"ok"
         words = argv_log.read_bytes().split(b"\0")[:-1]
@@ -203,12 +249,15 @@ MARKUP = "<script>alert(1)</script>"
 
 
 def test_template_syntax_from_a_host_stays_literal_in_the_files_harden_writes():
-    line = (f"ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 '--label=a={TEMPLATE_SYNTAX}' "
-            "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    line = (
+        f"ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 '--label=a={TEMPLATE_SYNTAX}' "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+    )
     dropin = plan_host(with_exec_start(load("stock"), line), policy()).change(SERVICE_DROPIN).after.decode()
     assert f"'--label=a={TEMPLATE_SYNTAX}'" in dropin and EVALUATED not in dropin
-    p = plan_host(with_daemon_json(load("stock"), {"labels": [TEMPLATE_SYNTAX], "log-opts": {"tag": TEMPLATE_SYNTAX}}),
-                  policy())
+    p = plan_host(
+        with_daemon_json(load("stock"), {"labels": [TEMPLATE_SYNTAX], "log-opts": {"tag": TEMPLATE_SYNTAX}}), policy()
+    )
     written = json.loads(p.change(DAEMON_JSON).after)
     assert written["labels"] == [TEMPLATE_SYNTAX] and written["log-opts"]["tag"] == TEMPLATE_SYNTAX
 
@@ -216,8 +265,9 @@ def test_template_syntax_from_a_host_stays_literal_in_the_files_harden_writes():
 def test_template_syntax_and_markup_from_inventory_and_hosts_stay_literal_in_every_report():
     hostile = f"{TEMPLATE_SYNTAX}{MARKUP}$(id)`id`'\"|\n# heading"
     facts = with_daemon_json(load("custom-settings"), {"log-level": "info", hostile: hostile, "labels": [hostile]})
-    host_policy = policy_for({"remediate_waivers": [
-        {"check": "2.9", "hosts": "*", "reason": hostile, "expires": "2099-01-01"}]})
+    host_policy = policy_for(
+        {"remediate_waivers": [{"check": "2.9", "hosts": "*", "reason": hostile, "expires": "2099-01-01"}]}
+    )
     audited = audit_host(facts, host_policy, checks.select(), "stock", ("lab",), rf.TODAY)
     plan = plan_host(facts, host_policy, groups=("lab",), today=rf.TODAY)
     entry = {**audited.to_json(), "plan": plan.to_json(), "validation": rf.validation_of(plan).to_json(), "apply": None}
@@ -230,8 +280,26 @@ def test_template_syntax_and_markup_from_inventory_and_hosts_stay_literal_in_eve
 
 
 # --- inventory files ------------------------------------------------------------------------------
-HOSTILE_NAMES = ["h\nid", "h'x", 'h"x', "{{ 7*7 }}", "{%x%}", "h`id`", "h|id", "h>x", "h&x", "h;x", "h$x", "h*x",
-                 "h\\x", "h\tx", "~h", "h(x)", "-h", "h=x"]
+HOSTILE_NAMES = [
+    "h\nid",
+    "h'x",
+    'h"x',
+    "{{ 7*7 }}",
+    "{%x%}",
+    "h`id`",
+    "h|id",
+    "h>x",
+    "h&x",
+    "h;x",
+    "h$x",
+    "h*x",
+    "h\\x",
+    "h\tx",
+    "~h",
+    "h(x)",
+    "-h",
+    "h=x",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -259,7 +327,9 @@ def test_an_alias_bomb_of_mappings_is_refused_naming_the_file(tmp_path):
 def test_yaml_tags_that_build_objects_are_refused(tmp_path):
     marker = tmp_path / "pwned"
     inventory = tmp_path / "inv.yml"
-    inventory.write_text(f"all:\n  hosts: {{h1: }}\n  vars:\n    x: !!python/object/apply:os.system ['touch {marker}']\n")
+    inventory.write_text(
+        f"all:\n  hosts: {{h1: }}\n  vars:\n    x: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
     with pytest.raises(InventoryError, match=f"{inventory}:4"):
         load_inventory(inventory)
     assert not marker.exists()

@@ -15,8 +15,8 @@ import pytest
 
 from remediate.checks import CheckContext, evaluate, select
 from remediate.checks.model import FAIL, NA, PASS
-from remediate.facts import parse
 from remediate.errors import RemediateError
+from remediate.facts import parse
 from remediate.policy import PolicyError, policy_for
 from tests.facts_builder import Facts, fixture, stock
 
@@ -58,8 +58,17 @@ def without_healthcheck(facts: Facts, test=None) -> Facts:
 
 
 def unused_images(facts: Facts, count: int) -> Facts:
-    extra = [{"Id": f"sha256:{n:064x}", "RepoTags": [f"old/app:{n}"], "RepoDigests": [], "User": "",
-              "Created": "2026-11-01T00:00:00Z", "Healthcheck": None} for n in range(count)]
+    extra = [
+        {
+            "Id": f"sha256:{n:064x}",
+            "RepoTags": [f"old/app:{n}"],
+            "RepoDigests": [],
+            "User": "",
+            "Created": "2026-11-01T00:00:00Z",
+            "Healthcheck": None,
+        }
+        for n in range(count)
+    ]
     return with_lines(facts, "images", lines(facts, "images") + extra)
 
 
@@ -87,8 +96,13 @@ IMAGES_SWARM_PASS = [
     case("6.2", "no stopped container", swarm(), PASS, "0 of 1 container(s) not running (policy: at most 10)"),
     case("7.1", "one manager", swarm(), PASS, "1 manager(s) of 1 node(s)"),
     case("7.2", "bound to 127.0.0.1, nothing published", swarm_as_cis_asks(), PASS, "127.0.0.1:2377"),
-    case("7.3", "every overlay encrypted (ingress too)", swarm_as_cis_asks(), PASS,
-         "2 overlay network(s), all with the encrypted"),
+    case(
+        "7.3",
+        "every overlay encrypted (ingress too)",
+        swarm_as_cis_asks(),
+        PASS,
+        "2 overlay network(s), all with the encrypted",
+    ),
     case("7.4", "a service uses a secret", swarm_as_cis_asks(), PASS, "using swarm secrets: web"),
     case("7.5", "autolock", swarm_as_cis_asks(), PASS, "AutoLockManagers = true"),
     case("7.7", "30-day node certificates", swarm_as_cis_asks(), PASS, "every 30 days"),
@@ -96,17 +110,37 @@ IMAGES_SWARM_PASS = [
 ]
 
 IMAGES_SWARM_FAIL = [
-    case("4.4", "an image built in 2020", edit_images(swarm(), Created="2020-01-02T03:04:05.123456789Z"), FAIL,
-         "lab/app:1 (d17bc5004f1d): built 2020-01-02"),
-    case("4.6", "no HEALTHCHECK in the running image", without_healthcheck(swarm()), FAIL,
-         "lab/app:1 (d17bc5004f1d): no HEALTHCHECK instruction (used by web.1."),
+    case(
+        "4.4",
+        "an image built in 2020",
+        edit_images(swarm(), Created="2020-01-02T03:04:05.123456789Z"),
+        FAIL,
+        "lab/app:1 (d17bc5004f1d): built 2020-01-02",
+    ),
+    case(
+        "4.6",
+        "no HEALTHCHECK in the running image",
+        without_healthcheck(swarm()),
+        FAIL,
+        "lab/app:1 (d17bc5004f1d): no HEALTHCHECK instruction (used by web.1.",
+    ),
     case("4.6", "HEALTHCHECK NONE", without_healthcheck(swarm(), ["NONE"]), FAIL, "HEALTHCHECK NONE"),
     case("6.1", "eleven unused images", unused_images(swarm(), 10), FAIL, "11 of 12 image(s) run by no container"),
-    case("6.2", "eleven stopped containers", stopped_containers(swarm(), 11), FAIL,
-         "11 of 12 container(s) not running (policy: at most 10): old-0 (exited)"),
+    case(
+        "6.2",
+        "eleven stopped containers",
+        stopped_containers(swarm(), 11),
+        FAIL,
+        "11 of 12 container(s) not running (policy: at most 10): old-0 (exited)",
+    ),
     case("7.1", "two managers", edit_swarm(swarm(), Managers=2, Nodes=3), FAIL, "an even count"),
-    case("7.2", "swarm init's defaults and a published service", swarm(), FAIL,
-         "dockerd listens on *:2377 (cluster management) on every interface"),
+    case(
+        "7.2",
+        "swarm init's defaults and a published service",
+        swarm(),
+        FAIL,
+        "dockerd listens on *:2377 (cluster management) on every interface",
+    ),
     case("7.3", "ingress and an overlay unencrypted", swarm(), FAIL, "overlay network plain-overlay is not encrypted"),
     case("7.4", "the service uses no secret", swarm(), FAIL, "none of the 1 service(s) references a swarm secret: web"),
     case("7.5", "no autolock", swarm(), FAIL, "AutoLockManagers = false"),
@@ -116,7 +150,9 @@ IMAGES_SWARM_FAIL = [
 
 
 def verdict(facts: Facts, check_id: str, host_vars: dict | None = None):
-    results = evaluate(CheckContext(facts.build(), policy_for(host_vars or {}), host_name="swarm"), select(only=check_id))
+    results = evaluate(
+        CheckContext(facts.build(), policy_for(host_vars or {}), host_name="swarm"), select(only=check_id)
+    )
     return results[0]
 
 
@@ -179,7 +215,12 @@ def test_docker_times_and_swarm_addresses_parse():
     assert parse.docker_time("2026-12-02T01:45:46+01:00").utcoffset().total_seconds() == 3600
     assert parse.docker_time("yesterday") is None and parse.docker_time(None) is None
     assert [parse.host_of(a) for a in ("10.0.0.1:2377", "[fd00::1]:2377", "10.0.0.1", "eth1", "")] == [
-        "10.0.0.1", "fd00::1", "10.0.0.1", "eth1", ""]
+        "10.0.0.1",
+        "fd00::1",
+        "10.0.0.1",
+        "eth1",
+        "",
+    ]
 
 
 def test_images_and_swarm_are_concerns_to_select_by():

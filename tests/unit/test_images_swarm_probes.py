@@ -16,8 +16,10 @@ case "$1 $2" in
   "service ls") echo s1;;
 esac
 """
-INFO = ('{"ID":"X","Containers":0,"ContainersRunning":0,"Images":0,"DockerRootDir":"ROOT",'
-        '"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false}}')
+INFO = (
+    '{"ID":"X","Containers":0,"ContainersRunning":0,"Images":0,"DockerRootDir":"ROOT",'
+    '"Swarm":{"LocalNodeState":"inactive","ControlAvailable":false}}'
+)
 
 
 def _run(name, tmp_path, info, fake_docker=FAKE_DOCKER):
@@ -41,7 +43,9 @@ def test_images_are_inspected_once_each_only_when_docker_info_counted_some(tmp_p
     assert result.returncode == 0
     assert calls.splitlines() == ["docker images -q", "docker image inspect"]  # no containers: no ps
     # with containers too: which image each runs is in the containers probe's inspect, never asked again here
-    result, calls = _run("images", tmp_path, INFO.replace('"Images":0', '"Images":3').replace('"Containers":0', '"Containers":1'))
+    result, calls = _run(
+        "images", tmp_path, INFO.replace('"Images":0', '"Images":3').replace('"Containers":0', '"Containers":1')
+    )
     assert calls.splitlines() == ["docker images -q", "docker image inspect"]
 
 

@@ -17,8 +17,10 @@ from tests.plan_fixtures import policy
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 SOCKET_UNIT = "/etc/systemd/system/docker.socket"
-SYSV_EXEC = ("{ path=/etc/init.d/docker ; argv[]=/etc/init.d/docker start ; ignore_errors=no ; start_time=[n/a] ; "
-             "stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }")
+SYSV_EXEC = (
+    "{ path=/etc/init.d/docker ; argv[]=/etc/init.d/docker start ; ignore_errors=no ; start_time=[n/a] ; "
+    "stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }"
+)
 
 
 def result(facts, check_id: str):
@@ -29,8 +31,17 @@ def result(facts, check_id: str):
 def masked_socket():
     """`systemctl mask docker.socket` while dockerd runs: the unit file is a link to /dev/null (0666)."""
     facts = stock().socket(LoadState="masked", FragmentPath=SOCKET_UNIT, UnitFileState="masked").build()
-    facts.files[SOCKET_UNIT] = FileFact(SOCKET_UNIT, "symlink", mode=0o666, uid=0, gid=0, owner="root",
-                                        group="root", link_target="/dev/null", content=b"")
+    facts.files[SOCKET_UNIT] = FileFact(
+        SOCKET_UNIT,
+        "symlink",
+        mode=0o666,
+        uid=0,
+        gid=0,
+        owner="root",
+        group="root",
+        link_target="/dev/null",
+        content=b"",
+    )
     return facts
 
 
@@ -59,9 +70,12 @@ def test_without_systemctl_harden_refuses_and_audit_says_why_the_state_is_unknow
 
 def test_dockerd_removed_with_its_init_script_left_is_not_installed():
     # `apt remove docker.io` keeps the conffile /etc/init.d/docker; systemd generates docker.service from it.
-    facts = (stock().command("dockerd_version", "", rc=127)
-             .service(ExecStart=SYSV_EXEC, FragmentPath="/run/systemd/generator.late/docker.service",
-                      ActiveState="inactive").build())
+    facts = (
+        stock()
+        .command("dockerd_version", "", rc=127)
+        .service(ExecStart=SYSV_EXEC, FragmentPath="/run/systemd/generator.late/docker.service", ActiveState="inactive")
+        .build()
+    )
     plan = plan_host(facts, policy())
     assert plan.empty and not plan.refused and "not installed" in plan.notes[0]
     assert result(facts, "2.2").status == "not-applicable"
@@ -70,8 +84,17 @@ def test_dockerd_removed_with_its_init_script_left_is_not_installed():
 def test_a_symlinked_drop_in_is_never_chmodded_through():
     dropin = "/etc/systemd/system/docker.service.d/limits.conf"
     facts = stock().service(DropInPaths=dropin).build()
-    facts.files[dropin] = FileFact(dropin, "symlink", mode=0o666, uid=0, gid=0, owner="root", group="root",
-                                   link_target="/srv/shared/limits.conf", content=b"[Service]\nLimitNOFILE=1024\n")
+    facts.files[dropin] = FileFact(
+        dropin,
+        "symlink",
+        mode=0o666,
+        uid=0,
+        gid=0,
+        owner="root",
+        group="root",
+        link_target="/srv/shared/limits.conf",
+        content=b"[Service]\nLimitNOFILE=1024\n",
+    )
     assert result(facts, "3.2").status == "fail"
     plan = plan_host(facts, policy())
     assert not plan.refused and all(c.path != dropin for c in plan.changes)
@@ -82,14 +105,26 @@ def test_a_directory_as_daemon_json_is_a_fatal_problem_in_audit():
     facts = stock().build()
     facts.files[DAEMON_JSON] = FileFact(DAEMON_JSON, "dir", mode=0o755, uid=0, gid=0, owner="root", group="root")
     config = result(facts, "REM-CONFIG")
-    assert config.status == "fail" and "is a directory" in config.evidence[0] and "refuses to start" in config.evidence[0]
+    assert (
+        config.status == "fail" and "is a directory" in config.evidence[0] and "refuses to start" in config.evidence[0]
+    )
     assert plan_host(facts, policy(), repair_json=True).refused
 
 
 def test_a_daemon_json_too_large_to_read_is_never_judged_or_repaired_from_its_first_bytes():
-    result_ = StepResult(rc=0, stdout=b'{"debug": false,' + b" " * 100, stderr=b"",
-                         meta={"kind": "file", "mode": "644", "owner": "root", "group": "root",
-                               "size": str(READ_LIMIT + 5), "truncated": "1"})
+    result_ = StepResult(
+        rc=0,
+        stdout=b'{"debug": false,' + b" " * 100,
+        stderr=b"",
+        meta={
+            "kind": "file",
+            "mode": "644",
+            "owner": "root",
+            "group": "root",
+            "size": str(READ_LIMIT + 5),
+            "truncated": "1",
+        },
+    )
     fact = file_fact(DAEMON_JSON, result_)
     assert fact.content is None and str(READ_LIMIT + 5) in fact.error
     facts = stock().build()
@@ -102,8 +137,17 @@ def test_a_daemon_json_too_large_to_read_is_never_judged_or_repaired_from_its_fi
 
 def test_symlinked_or_huge_daemon_json_is_noted_in_audit_where_harden_will_not_rewrite_it():
     facts = stock().build()
-    facts.files[DAEMON_JSON] = FileFact(DAEMON_JSON, "symlink", mode=0o644, uid=0, gid=0, owner="root",
-                                        group="root", link_target="real.json", content=b'{"debug": false}\n')
+    facts.files[DAEMON_JSON] = FileFact(
+        DAEMON_JSON,
+        "symlink",
+        mode=0o644,
+        uid=0,
+        gid=0,
+        owner="root",
+        group="root",
+        link_target="real.json",
+        content=b'{"debug": false}\n',
+    )
     config = result(facts, "REM-CONFIG")
     assert config.status == "pass" and any("symlink to real.json" in e for e in config.evidence)
     assert "symlink" in plan_host(facts, policy()).refused

@@ -22,15 +22,23 @@ DATA = ("templates", "policies")
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("remediate-*.whl")
     return built
 
 
 def _shipped_sources() -> list[str]:
-    return sorted(str(p.relative_to(ROOT)) for top in DATA for p in (ROOT / top).rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(
+        str(p.relative_to(ROOT))
+        for top in DATA
+        for p in (ROOT / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def test_the_wheel_carries_every_template_and_policy_under_the_package(wheel):
@@ -59,15 +67,23 @@ def test_an_installed_package_finds_its_templates_and_policies_from_any_director
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    probe = ("import remediate, remediate.templates as t, remediate.policy as p\n"
-             "print(remediate.__file__); print(t.TEMPLATES_DIR); print(p.POLICIES_DIR)\n"
-             "assert p.load_profile('strict')\n"
-             "assert t.environment().get_template('report/report.html.j2')\n"
-             "assert (t.TEMPLATES_DIR / 'apply' / 'transaction.sh').is_file()\n")
+    probe = (
+        "import remediate, remediate.templates as t, remediate.policy as p\n"
+        "print(remediate.__file__); print(t.TEMPLATES_DIR); print(p.POLICIES_DIR)\n"
+        "assert p.load_profile('strict')\n"
+        "assert t.environment().get_template('report/report.html.j2')\n"
+        "assert (t.TEMPLATES_DIR / 'apply' / 'transaction.sh').is_file()\n"
+    )
     # -P: the current directory is not on sys.path; PYTHONPATH puts the unpacked wheel before the venv's
     # (editable) remediate.
-    result = subprocess.run([sys.executable, "-P", "-c", probe], cwd=elsewhere, capture_output=True, text=True,
-                            env=_clean_env(PYTHONPATH=str(site)), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", probe],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=_clean_env(PYTHONPATH=str(site)),
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     module, templates, policies = result.stdout.split()
     assert Path(module).is_relative_to(site)
@@ -76,8 +92,9 @@ def test_an_installed_package_finds_its_templates_and_policies_from_any_director
 
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env=_clean_env(PYTHONPATH=str(ROOT)))
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=_clean_env(PYTHONPATH=str(ROOT))
+    )
 
 
 REMEDIATE = [sys.executable, "-c", "from remediate.cli import main; main()"]
@@ -90,7 +107,9 @@ def test_remediate_lists_and_explains_the_tasks_exactly_as_invoke_in_the_checkou
     theirs = _run(INVOKE + args, ROOT)
     assert (ours.returncode, ours.stderr) == (0, "")
     # Only the program's name differs, and invoke titles a bundled namespace's list "Subcommands" (as `fab`).
-    expected = theirs.stdout.replace("Usage: inv[oke] ", "Usage: remediate ").replace("Available tasks:", "Subcommands:")
+    expected = theirs.stdout.replace("Usage: inv[oke] ", "Usage: remediate ").replace(
+        "Available tasks:", "Subcommands:"
+    )
     assert (ours.stdout, ours.returncode) == (expected, theirs.returncode)
 
 

@@ -380,7 +380,12 @@ def test_vars_layers_follow_ansible_order(tmp_path):
     assert h1.var("e") == "hv_file"
     assert inventory.host("h2").var("e") == "gv_web"
     assert dict(inventory.groups["web"].vars) == {
-        "a": "inline_web", "b": "gv_web", "z": "inline_web", "c": "gv_web", "d": "gv_web", "e": "gv_web",
+        "a": "inline_web",
+        "b": "gv_web",
+        "z": "inline_web",
+        "c": "gv_web",
+        "d": "gv_web",
+        "e": "gv_web",
     }
 
 
@@ -412,7 +417,10 @@ def test_group_vars_directory_merges_files_in_sorted_order(tmp_path):
     write(directory / "README.md", "v: readme\n")
     inventory = load(tmp_path, "web:\n  hosts: {h1: }\n")
     assert dict(inventory.host("h1").vars) == {
-        "v": "noext", "only_early": 1, "from_sub": True, "only_late": 1,
+        "v": "noext",
+        "only_early": 1,
+        "from_sub": True,
+        "only_late": 1,
     }
 
 
@@ -497,8 +505,12 @@ def test_connection_vars_are_kept_uninterpreted(tmp_path):
     )
     inventory = load(tmp_path, line, "inv.ini")
     assert dict(inventory.host("h1").vars) == {
-        "ansible_host": "10.0.0.5", "ansible_port": "2222", "ansible_user": "ops",
-        "ansible_become": "true", "ansible_become_pass": "s3 cret", "remediate_profile": "strict",
+        "ansible_host": "10.0.0.5",
+        "ansible_port": "2222",
+        "ansible_user": "ops",
+        "ansible_become": "true",
+        "ansible_become_pass": "s3 cret",
+        "remediate_profile": "strict",
     }
 
 
@@ -522,7 +534,9 @@ def test_host_ranges_expand_in_yaml_and_ini(tmp_path, spec, expected):
 
 def test_leading_range_works_in_yaml_but_is_a_section_header_in_ini(tmp_path):
     assert list(load(tmp_path, "g:\n  hosts:\n    '[8:10].example':\n").hosts) == [
-        "8.example", "9.example", "10.example",
+        "8.example",
+        "9.example",
+        "10.example",
     ]
     assert "malformed section header" in fails(tmp_path, "[g]\n[8:10].example\n", "inv.ini")
 
@@ -821,7 +835,10 @@ def test_ini_all_vars_and_repeated_sections_accumulate(tmp_path):
     )
     assert inventory.groups["web"].hosts == ("w1", "w2")
     assert dict(inventory.host("w1").vars) == {
-        "ansible_user": "ops", "tier": "front", "role": "a", "extra": "yes",
+        "ansible_user": "ops",
+        "tier": "front",
+        "role": "a",
+        "extra": "yes",
     }
 
 
@@ -830,7 +847,7 @@ def test_ini_all_vars_and_repeated_sections_accumulate(tmp_path):
     [
         ("[web]\nw1\n[web:host]\n", 3, "unknown section type 'host'"),
         ("[web]\nw1\n[web\n", 3, "malformed section header"),
-        ("[web]\nw1 motd=\"unclosed\n", 2, "No closing quotation"),
+        ('[web]\nw1 motd="unclosed\n', 2, "No closing quotation"),
         ("[web]\nw1 ansible_host\n", 2, "expected key=value after host 'w1', got 'ansible_host'"),
         ("[web]\nw1\n[web:vars]\njust_a_word\n", 4, "expected key=value in a vars section"),
         ("[web]\nw1\n[web:vars]\nx = 'a' 'b'\n", 4, "a single quoted value"),
@@ -885,9 +902,7 @@ def test_explicit_inventory_selects_the_pattern(inventories):
     assert names(hosts) == ["p2"]
 
 
-@pytest.mark.parametrize(
-    ("word", "expected"), [("prod", ["p1", "p2"]), ("staging", ["s1"]), ("edge", ["e1"])]
-)
+@pytest.mark.parametrize(("word", "expected"), [("prod", ["p1", "p2"]), ("staging", ["s1"]), ("edge", ["e1"])])
 def test_bare_word_naming_an_inventory_selects_all_of_it(inventories, word, expected):
     inventory, hosts = resolve_target(word, None, inventories)
     assert names(hosts) == expected
@@ -925,8 +940,11 @@ def test_missing_inventories_directory_is_explained(tmp_path):
 
 
 def test_bare_word_naming_an_inventory_with_a_same_named_group_selects_that_group(tmp_path):
-    write(tmp_path / "lab.yml", "all:\n  children:\n    lab:\n      hosts:\n        a:\n        b:\n"
-                                "    jump:\n      hosts:\n        bastion:\n")
+    write(
+        tmp_path / "lab.yml",
+        "all:\n  children:\n    lab:\n      hosts:\n        a:\n        b:\n"
+        "    jump:\n      hosts:\n        bastion:\n",
+    )
     inventory, hosts = resolve_target("lab", None, tmp_path)
     assert inventory.source == tmp_path / "lab.yml"
     assert names(hosts) == ["a", "b"]

@@ -35,9 +35,19 @@ def test_each_engine_has_its_own_image_and_extra_packages_stay_apart():
     assert image.recipe_key((), "28.5") == keys["newest"]
 
 
-@pytest.mark.parametrize("given, name", [(None, image.DEFAULT_ENGINE), ("20.10", "20.10"), ("26.1", "26.1"),
-                                         ("28.5", "newest"), ("newest", "newest"), (" Newest ", "newest"),
-                                         ("sid", "newest"), ("trixie", "26.1")])
+@pytest.mark.parametrize(
+    "given, name",
+    [
+        (None, image.DEFAULT_ENGINE),
+        ("20.10", "20.10"),
+        ("26.1", "26.1"),
+        ("28.5", "newest"),
+        ("newest", "newest"),
+        (" Newest ", "newest"),
+        ("sid", "newest"),
+        ("trixie", "26.1"),
+    ],
+)
 def test_docker_values_name_an_engine(given, name):
     assert image.engine(given).name == name
 
@@ -57,10 +67,14 @@ def test_newest_follows_unstable_and_says_so_without_failing():
 
 
 def test_versions_are_read_from_the_binaries_output():
-    assert image._version_word("Docker version 28.5.2+dfsg4, build 3ef3c07", r"Docker version (\S+?),?(?:\s|$)") \
+    assert (
+        image._version_word("Docker version 28.5.2+dfsg4, build 3ef3c07", r"Docker version (\S+?),?(?:\s|$)")
         == "28.5.2+dfsg4"
-    assert image._version_word("containerd github.com/containerd/containerd/v2 2.1.9+unknown",
-                               r"^containerd \S+ v?(\S+)") == "2.1.9+unknown"
+    )
+    assert (
+        image._version_word("containerd github.com/containerd/containerd/v2 2.1.9+unknown", r"^containerd \S+ v?(\S+)")
+        == "2.1.9+unknown"
+    )
     assert image._version_word("runc version 1.3.6+ds1", r"runc version (\S+)") == "1.3.6+ds1"
     assert image._version_word("", r"runc version (\S+)") == "unknown"
 
@@ -70,7 +84,8 @@ def test_the_mirror_is_the_main_archive_apt_uses(tmp_path):
     sources.mkdir()
     (sources / "debian.sources").write_text(
         "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n")
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+    )
     assert image.apt_mirror(tmp_path) == "http://mirror.example/debian"
     (sources / "debian.sources").unlink()
     (tmp_path / "sources.list").write_text("deb [arch=amd64] http://one.example/debian trixie main\n")
@@ -89,8 +104,12 @@ def test_two_processes_never_build_the_same_image_at_once(tmp_path, monkeypatch)
     monkeypatch.setattr(image, "_build", fake_build)
     messages = []
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        image.ensure_image(tmp_path, (), log=messages.append, engine_name="26.1"))) for _ in range(2)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(image.ensure_image(tmp_path, (), log=messages.append, engine_name="26.1"))
+        )
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -59,29 +59,37 @@ def test_tls_true_with_tlsverify_false_accepts_any_client():
 
 
 def test_tls_flag_alone_verifies_against_the_default_ca():
-    facts = with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls "
-                                           "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    facts = with_exec_start(
+        load("stock"),
+        "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+    )
     eff = effective(facts)
     assert (eff.tls.mode, eff.tls.ca) == ("tlsverify", "/root/.docker/ca.pem")
 
 
 def test_tls_flag_false_with_tlsverify_false_is_plain_tcp_with_tls_on():
     """Any tlsverify turns TLS on, whatever --tls says; false then means no client verification."""
-    facts = with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls=false "
-                                           "--tlsverify=false --containerd=/run/containerd/containerd.sock")
+    facts = with_exec_start(
+        load("stock"),
+        "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls=false "
+        "--tlsverify=false --containerd=/run/containerd/containerd.sock",
+    )
     assert effective(facts).tls.mode == "tls"
 
 
 def test_mutual_tls_listener_passes_2_7_and_rem_tcp():
-    found, results = statuses(tls_host(tls=True, **TLS_FILES), "2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12",
-                              "3.13", "3.14")
+    found, results = statuses(
+        tls_host(tls=True, **TLS_FILES), "2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"
+    )
     assert found == dict.fromkeys(found, PASS), found
     assert "tcp://0.0.0.0:2376 (daemon.json hosts" in results["2.7"].evidence[0]
     assert "TLS tlsverify" in results["2.7"].evidence[0]
 
 
-@pytest.mark.parametrize("settings", [{"tls": True, "tlsverify": False, **TLS_FILES},
-                                      {"tls": True, "tlscert": CERT, "tlskey": KEY}])
+@pytest.mark.parametrize(
+    "settings", [{"tls": True, "tlsverify": False, **TLS_FILES}, {"tls": True, "tlscert": CERT, "tlskey": KEY}]
+)
 def test_unverified_or_any_public_ca_still_fails(settings):
     found, _ = statuses(tls_host(**settings), "2.7", "REM-TCP")
     assert found == {"2.7": FAIL, "REM-TCP": FAIL}
@@ -161,8 +169,9 @@ def exit_code(facts, *, dry_run: bool) -> int:
     from remediate import app
     from remediate.runner import OK, HostOutcome
 
-    return app.harden_exit_code([HostOutcome("h", OK, _Harden(plan_host(facts, policy()), not dry_run))],
-                                dry_run=dry_run)
+    return app.harden_exit_code(
+        [HostOutcome("h", OK, _Harden(plan_host(facts, policy()), not dry_run))], dry_run=dry_run
+    )
 
 
 def test_the_exit_code_says_when_harden_leaves_a_check_it_could_not_fix_safely():
@@ -189,15 +198,25 @@ def test_a_key_dockerd_ignores_is_named_and_the_exit_code_says_it_stays():
 def _vendor_socket_tcp():
     stock = load("stock")
     unit = "/lib/systemd/system/docker.socket"
-    text = stock.file(unit).text().replace("ListenStream=/run/docker.sock", "ListenStream=/run/docker.sock\nListenStream=2375")
+    text = (
+        stock.file(unit)
+        .text()
+        .replace("ListenStream=/run/docker.sock", "ListenStream=/run/docker.sock\nListenStream=2375")
+    )
     return with_file(stock, unit, text.encode())
 
 
 TCP_PLACES = {
-    "vendor unit ExecStart": lambda: with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 "
-                                                                   "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"),
-    "--host= form": lambda: with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 "
-                                                          "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"),
+    "vendor unit ExecStart": lambda: with_exec_start(
+        load("stock"),
+        "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+    ),
+    "--host= form": lambda: with_exec_start(
+        load("stock"),
+        "ExecStart=/usr/sbin/dockerd -H fd:// --host=tcp://0.0.0.0:2375 "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+    ),
     "vendor docker.socket": _vendor_socket_tcp,
     "Environment= drop-in": with_environment_tcp,
     "daemon.json hosts": lambda: load("tcp-daemon-json"),

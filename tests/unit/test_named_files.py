@@ -23,13 +23,19 @@ TLS_FLAGS = f"--tlsverify --tlscacert={CA} --tlscert {CERT} --tlskey={KEY} -H tc
 
 
 def with_drop_in(base, argv: str):
-    return (base.add_file(DROP_IN, f"[Service]\nExecStart=\nExecStart={argv}\n")
-            .service(DropInPaths=DROP_IN).exec_start(argv))
+    return (
+        base.add_file(DROP_IN, f"[Service]\nExecStart=\nExecStart={argv}\n")
+        .service(DropInPaths=DROP_IN)
+        .exec_start(argv)
+    )
 
 
 def with_tls_files(base, key_mode: int = 0o400):
-    return (base.add_file(CA, kind="file", mode=0o444).add_file(CERT, kind="file", mode=0o444)
-            .add_file(KEY, kind="file", mode=key_mode))
+    return (
+        base.add_file(CA, kind="file", mode=0o444)
+        .add_file(CERT, kind="file", mode=0o444)
+        .add_file(KEY, kind="file", mode=key_mode)
+    )
 
 
 def results(facts, *check_ids):
@@ -94,8 +100,11 @@ def test_flag_tls_without_file_flags_judges_dockerds_default_files():
     facts = with_drop_in(stock(), f"{BASE} --tlsverify -H tcp://0.0.0.0:2376")
     defaults = {f"/root/.docker/{name}" for name in ("ca.pem", "cert.pem", "key.pem")}
     assert defaults <= tls_files(facts.build())
-    facts = (facts.add_file("/root/.docker/ca.pem", mode=0o444).add_file("/root/.docker/cert.pem", mode=0o444)
-             .add_file("/root/.docker/key.pem", mode=0o600))
+    facts = (
+        facts.add_file("/root/.docker/ca.pem", mode=0o444)
+        .add_file("/root/.docker/cert.pem", mode=0o444)
+        .add_file("/root/.docker/key.pem", mode=0o600)
+    )
     found = results(facts, *TLS_CHECKS)
     assert {c: r.status for c, r in found.items()} == {**dict.fromkeys(TLS_CHECKS, PASS), "3.14": FAIL}
     assert found["3.14"].evidence[0].startswith("/root/.docker/key.pem: mode 0600")

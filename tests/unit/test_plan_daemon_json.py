@@ -8,9 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate.dockerd import parse_daemon_json
-from remediate.plan.daemon_json import (ALWAYS_MANAGED, FlagGiven, desired_daemon_json, json_equal, merge_settings,
-                                        render_daemon_json)
 from remediate.facts.dockerd_inputs import effective_config
+from remediate.plan.daemon_json import (
+    ALWAYS_MANAGED,
+    FlagGiven,
+    desired_daemon_json,
+    json_equal,
+    merge_settings,
+    render_daemon_json,
+)
 from tests.plan_fixtures import load, policy, with_daemon_json
 
 V20 = (20, 10, 24)
@@ -121,7 +127,7 @@ def test_rendering_is_sorted_indented_and_stable():
     first = render_daemon_json(settings)
     assert first == render_daemon_json(json.loads(first))
     text = first.decode()
-    assert text.endswith("}\n") and text.startswith("{\n  \"default-ulimits\"")
+    assert text.endswith("}\n") and text.startswith('{\n  "default-ulimits"')
     assert list(json.loads(text)) == sorted(settings) and '"é=ü"' in text
 
 
@@ -133,20 +139,31 @@ def test_hardened_file_is_semantically_equal_so_nothing_is_rewritten():
 
 
 def test_repaired_or_reordered_file_still_equal():
-    facts = with_daemon_json(load("hardened"), dict(reversed(list(json.loads(
-        load("hardened").file("/etc/docker/daemon.json").content).items()))))
+    facts = with_daemon_json(
+        load("hardened"),
+        dict(reversed(list(json.loads(load("hardened").file("/etc/docker/daemon.json").content).items()))),
+    )
     effective = effective_config(facts)
     settings, _ = desired_daemon_json(effective, policy())
     assert json_equal(settings, effective.daemon_json.values)
 
 
 # --- properties -------------------------------------------------------------------------------
-_SCALARS = st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False, allow_infinity=False) \
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12)
-_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                             max_size=3), max_leaves=8)
-_KEYS = st.sampled_from(sorted(POLICY) + ["hosts", "seccomp-profile", "registry-mirrors", "log-opts", "data-root",
-                                          "labels"]) | st.text(max_size=16)
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+_KEYS = st.sampled_from(
+    sorted(POLICY) + ["hosts", "seccomp-profile", "registry-mirrors", "log-opts", "data-root", "labels"]
+) | st.text(max_size=16)
 _USER = st.dictionaries(_KEYS, _VALUES, max_size=8)
 MANAGED = set(POLICY) | ALWAYS_MANAGED
 

@@ -21,8 +21,17 @@ def loose_perms_with(daemon: dict, *files: tuple[str, bytes, int, str]):
     facts = copy_facts(facts)
     facts.commands["dir_chain"] = CommandFact(0, CAPTURED)
     for path, content, mode, owner in files:
-        facts.files[path] = FileFact(path=path, kind="file", mode=mode, uid=1000, gid=1000, owner=owner,
-                                     group=owner, size=len(content), content=None)
+        facts.files[path] = FileFact(
+            path=path,
+            kind="file",
+            mode=mode,
+            uid=1000,
+            gid=1000,
+            owner=owner,
+            group=owner,
+            size=len(content),
+            content=None,
+        )
     return facts
 
 
@@ -43,12 +52,12 @@ def test_a_forged_line_cannot_hide_an_unsafe_directory():
     forged = CAPTURED + "stat 0 41ed /home/ops\n"  # what a directory named "x\nstat 0 41ed /home/ops" prints
     assert parse_dir_chain(forged).why_unsafe("/home/ops/certs") == "/home/ops/certs is owned by uid 1000, not root"
     assert "/home/ops is owned by uid 1000" in parse_dir_chain(
-        CAPTURED.replace("stat 1000 41ed /home/ops/certs\n", "")).why_unsafe("/home/ops/certs")
+        CAPTURED.replace("stat 1000 41ed /home/ops/certs\n", "")
+    ).why_unsafe("/home/ops/certs")
 
 
 def test_a_tls_file_in_a_users_home_is_held_back_and_the_rest_of_the_plan_goes_on():
-    facts = loose_perms_with({"tlscacert": "/home/ops/certs/ca.pem"},
-                             ("/home/ops/certs/ca.pem", b"", 0o666, "ops"))
+    facts = loose_perms_with({"tlscacert": "/home/ops/certs/ca.pem"}, ("/home/ops/certs/ca.pem", b"", 0o666, "ops"))
     plan = plan_host(facts, policy())
     assert plan.refused is None
     assert "/home/ops/certs/ca.pem" not in [c.path for c in plan.changes]

@@ -18,25 +18,32 @@ HOSTS_UNIX = {"hosts": ["unix:///var/run/docker.sock"]}
 CASES = {
     "stock -H fd://": (([], set(), {}, [FD], []), (False, False, False)),
     "tcp in daemon.json hosts, ExecStart drop-in without -H": (
-        (["none"], set(), HOSTS_TCP, [], []), (True, True, True)),
+        (["none"], set(), HOSTS_TCP, [], []),
+        (True, True, True),
+    ),
     "tcp in -H flags beside -H fd:// (ExecStart or DOCKER_OPTS)": (
-        (["none"], set(), {}, [FD, TCP], [TCP]), (True, False, False)),
-    "tcp the only -H (DOCKER_OPTS, ExecStart without -H)": (
-        (["none"], set(), {}, [TCP], [TCP]), (True, False, True)),
-    "tcp the only -H, from an Environment= drop-in": (
-        (["none"], set(), {}, [TCP], [TCP]), (True, False, True)),
-    "tcp and unix -H, tcp removed: unix stays": (
-        (["none"], set(), {}, [UNIX, TCP], [TCP]), (True, False, False)),
-    "docker.socket ListenStream tcp served by -H fd://": (
-        (["none"], set(), {}, [FD], []), (True, False, False)),
+        (["none"], set(), {}, [FD, TCP], [TCP]),
+        (True, False, False),
+    ),
+    "tcp the only -H (DOCKER_OPTS, ExecStart without -H)": ((["none"], set(), {}, [TCP], [TCP]), (True, False, True)),
+    "tcp the only -H, from an Environment= drop-in": ((["none"], set(), {}, [TCP], [TCP]), (True, False, True)),
+    "tcp and unix -H, tcp removed: unix stays": ((["none"], set(), {}, [UNIX, TCP], [TCP]), (True, False, False)),
+    "docker.socket ListenStream tcp served by -H fd://": ((["none"], set(), {}, [FD], []), (True, False, False)),
     "docker.socket ListenStream tcp, daemon.json hosts unix only": (
-        (["none"], set(), HOSTS_UNIX, [], []), (True, False, False)),
+        (["none"], set(), HOSTS_UNIX, [], []),
+        (True, False, False),
+    ),
     "mutual TLS kept": ((["tlsverify"], set(), HOSTS_MTLS, [], []), (False, False, False)),
     "mutual TLS with -H fd:// too: daemon.json hosts conflicts, the flag stays": (
-        (["tlsverify"], set(), HOSTS_MTLS, [FD], []), (False, False, False)),
+        (["tlsverify"], set(), HOSTS_MTLS, [FD], []),
+        (False, False, False),
+    ),
     "tls without verification is removed": ((["tls"], set(), HOSTS_TCP, [], []), (True, True, True)),
     "one endpoint verified, one not: TCP goes": ((["tlsverify", "none"], set(), HOSTS_TCP, [], []), (True, True, True)),
-    "2.7 and REM-TCP both waived: TCP stays": ((["none"], {"2.7", "REM-TCP"}, HOSTS_TCP, [], []), (False, False, False)),
+    "2.7 and REM-TCP both waived: TCP stays": (
+        (["none"], {"2.7", "REM-TCP"}, HOSTS_TCP, [], []),
+        (False, False, False),
+    ),
     "only 2.7 waived: TCP goes": ((["none"], {"2.7"}, HOSTS_TCP, [], []), (True, True, True)),
     "tcp in daemon.json and -H, both go": ((["none", "none"], set(), HOSTS_TCP, [TCP], [TCP]), (True, True, True)),
     "daemon.json hosts beside -H fd:// (no TCP)": (([], set(), HOSTS_UNIX, [FD], []), (False, False, False)),
@@ -54,7 +61,10 @@ def test_hosts_decision(inputs, expected):
 
 
 def test_what_each_decision_fixes():
-    assert decide_hosts(remove_tcp=True, file_values=HOSTS_TCP, given=[], removed=[]).service_fixes == ("2.7", "REM-TCP")
+    assert decide_hosts(remove_tcp=True, file_values=HOSTS_TCP, given=[], removed=[]).service_fixes == (
+        "2.7",
+        "REM-TCP",
+    )
     assert decide_hosts(remove_tcp=True, file_values={}, given=[FD], removed=[]).service_fixes == ()
     assert HostsDecision(remove_tcp=True, remove_file_hosts=False, need_host=False).socket_fixes == ("2.7", "REM-TCP")
     assert HostsDecision(remove_tcp=False, remove_file_hosts=False, need_host=False).socket_fixes == ()

@@ -28,6 +28,7 @@ def impacts(plan) -> dict[str, str]:
 
 # --- the texts ----------------------------------------------------------------------------------
 
+
 def test_userland_proxy_impact_names_every_ipv6_address():
     text = impacts(plan_host(load("stock"), policy_for({})))["userland-proxy"]
     assert "every IPv6 address of the host" in text and "::1" in text and "IPv4-only" in text
@@ -46,6 +47,7 @@ def test_no_new_privileges_impact_names_file_capabilities_selinux_and_new_contai
 
 
 # --- audit watches on the data directories: a policy choice, safe by default --------------------
+
 
 def test_default_policy_adds_no_recursive_watch_on_the_data_directories_and_says_why():
     plan = plan_host(load("stock"), policy_for({}))

@@ -11,8 +11,19 @@ from remediate.plan.model import Action, FileChange, Plan, unified_diff
 
 
 def test_content_change_diff_has_git_headers_and_hunks():
-    change = FileChange("/etc/docker/daemon.json", b'{\n  "debug": true\n}\n', b'{\n  "icc": false\n}\n',
-                        "root", "root", 0o644, ("2.2",), "set icc", 0o644, "root", "root")
+    change = FileChange(
+        "/etc/docker/daemon.json",
+        b'{\n  "debug": true\n}\n',
+        b'{\n  "icc": false\n}\n',
+        "root",
+        "root",
+        0o644,
+        ("2.2",),
+        "set icc",
+        0o644,
+        "root",
+        "root",
+    )
     diff = unified_diff(change)
     assert diff.startswith("diff --git a/etc/docker/daemon.json b/etc/docker/daemon.json\n")
     assert "--- a/etc/docker/daemon.json\n+++ b/etc/docker/daemon.json\n" in diff
@@ -21,8 +32,19 @@ def test_content_change_diff_has_git_headers_and_hunks():
 
 
 def test_pure_mode_and_owner_change_shows_git_mode_lines():
-    change = FileChange("/etc/docker/daemon.json", b"{}\n", b"{}\n", "root", "root", 0o644, ("3.18",), "chmod",
-                        old_mode=0o666, old_owner="ops", old_group="ops")
+    change = FileChange(
+        "/etc/docker/daemon.json",
+        b"{}\n",
+        b"{}\n",
+        "root",
+        "root",
+        0o644,
+        ("3.18",),
+        "chmod",
+        old_mode=0o666,
+        old_owner="ops",
+        old_group="ops",
+    )
     assert not change.content_changed and change.mode_changed and change.owner_changed
     diff = unified_diff(change)
     assert "old mode 100666\nnew mode 100644\n" in diff
@@ -31,8 +53,9 @@ def test_pure_mode_and_owner_change_shows_git_mode_lines():
 
 
 def test_directory_mode_uses_git_tree_type():
-    change = FileChange("/etc/docker", None, None, "root", "root", 0o755, ("3.6",), "chmod", 0o777, "root", "root",
-                        kind="directory")
+    change = FileChange(
+        "/etc/docker", None, None, "root", "root", 0o755, ("3.6",), "chmod", 0o777, "root", "root", kind="directory"
+    )
     assert not change.creates and not change.deletes
     assert "old mode 040777\nnew mode 040755\n" in unified_diff(change)
 
@@ -45,14 +68,25 @@ def test_new_and_deleted_files():
 
 
 def test_missing_final_newline_is_marked():
-    change = FileChange("/etc/f", b"a", b"b\n", "root", "root", 0o644, old_mode=0o644, old_owner="root", old_group="root")
+    change = FileChange(
+        "/etc/f", b"a", b"b\n", "root", "root", 0o644, old_mode=0o644, old_owner="root", old_group="root"
+    )
     assert "\\ No newline at end of file" in unified_diff(change)
 
 
 def test_json_keeps_text_as_text_and_binary_as_base64():
     binary = b"\xff\xfe{}"
-    change = FileChange("/etc/docker/daemon.json", binary, b"{}\n", "root", "root", 0o644, old_mode=0o644,
-                        old_owner="root", old_group="root")
+    change = FileChange(
+        "/etc/docker/daemon.json",
+        binary,
+        b"{}\n",
+        "root",
+        "root",
+        0o644,
+        old_mode=0o644,
+        old_owner="root",
+        old_group="root",
+    )
     data = change.to_json()
     assert data["before_encoding"] == "base64" and base64.b64decode(data["before"]) == binary
     assert data["after_encoding"] == "utf-8" and data["after"] == "{}\n"
@@ -61,8 +95,11 @@ def test_json_keeps_text_as_text_and_binary_as_base64():
 
 
 def test_plan_json_is_stable_text():
-    plan = Plan("h", (FileChange("/etc/f", None, b"x\n", "root", "root", 0o644, ("1.1.10", "1.1.3")),),
-                (Action("restart-docker", "why", ("docker.service",)),))
+    plan = Plan(
+        "h",
+        (FileChange("/etc/f", None, b"x\n", "root", "root", 0o644, ("1.1.10", "1.1.3")),),
+        (Action("restart-docker", "why", ("docker.service",)),),
+    )
     assert plan.dumps() == plan.dumps()
     data = json.loads(plan.dumps())
     assert data["empty"] is False and data["fixes"] == ["1.1.3", "1.1.10"]

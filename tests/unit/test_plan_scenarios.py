@@ -7,13 +7,21 @@ import json
 import pytest
 
 from remediate import checks
+from remediate.apply.engine import script_actions
 from remediate.audit import audit_host
 from remediate.checks.model import FAIL
-from remediate.apply.engine import script_actions
 from remediate.plan import apply_plan, plan_host
 from remediate.plan.audit_rules import RULES_PATH
-from tests.plan_fixtures import (SCENARIOS, load, policy, with_command, with_daemon_json, with_file, with_info,
-                                 with_version)
+from tests.plan_fixtures import (
+    SCENARIOS,
+    load,
+    policy,
+    with_command,
+    with_daemon_json,
+    with_file,
+    with_info,
+    with_version,
+)
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 RISK = {"default": frozenset(), "accepted": frozenset({"userns-remap"})}
@@ -83,15 +91,19 @@ def test_risky_containers_with_accepted_risk_plan_userns_remap_and_its_ranges():
         change = p.change(path)
         assert change.after == change.before + b"dockremap:165536:65536\n"
     impacts = {i.kind: i for i in p.impacts}
-    assert impacts["userns-remap"].severity == "high" and "1 image(s) and 8 container(s)" in impacts["userns-remap"].message
+    assert (
+        impacts["userns-remap"].severity == "high"
+        and "1 image(s) and 8 container(s)" in impacts["userns-remap"].message
+    )
     assert "unmanaged" in impacts["restart"].message  # no live-restore trick when the data root moves
     # harden adds dockremap itself (a rollback removes it), and carries the verification image across
     assert p.action_kinds() == ["add-remap-user", "save-images", "restart-docker", "load-images"]
     assert [a.images for a in p.actions if a.images] == [("busybox:latest",), ("busybox:latest",)]
     carried = plan_host(load("risky-containers"), policy(), accept_risk={"userns-remap"}, carry_images=True)
     assert [a.images for a in carried.actions if a.images] == [("*",), ("*",)]  # --carry-images: every one
-    assert script_actions(carried) == ("add-remap-user:dockremap,save-images:*,"
-                                       "restart-docker:docker.socket+docker.service,load-images")
+    assert script_actions(carried) == (
+        "add-remap-user:dockremap,save-images:*,restart-docker:docker.socket+docker.service,load-images"
+    )
 
 
 def test_strict_policy_holds_nothing_back():
@@ -135,8 +147,9 @@ def test_plan_is_valid_json_and_stable_bytes():
 
 
 def test_old_release_never_gets_seccomp_builtin():
-    facts = with_daemon_json(load("hardened"), {**json.loads(load("hardened").file(DAEMON_JSON).content),
-                                                "seccomp-profile": "builtin"})
+    facts = with_daemon_json(
+        load("hardened"), {**json.loads(load("hardened").file(DAEMON_JSON).content), "seccomp-profile": "builtin"}
+    )
     p = plan_host(facts, policy())
     assert "seccomp-profile" not in daemon_json(p) and "REM-CONFIG" in p.change(DAEMON_JSON).fixes
     modern = plan_host(with_version(facts, "24.0.7"), policy())

@@ -52,8 +52,9 @@ def test_tcp_docker_opts_loses_only_the_tcp_words():
 
 
 def test_env_rewrite_keeps_other_flags_and_removes_insecure_ones():
-    facts = with_docker_opts(load("stock"), '# site options\nDOCKER_OPTS="--dns 10.0.0.2 -D --insecure-registry '
-                                            'reg.example:5000 --mtu=1400"')
+    facts = with_docker_opts(
+        load("stock"), '# site options\nDOCKER_OPTS="--dns 10.0.0.2 -D --insecure-registry reg.example:5000 --mtu=1400"'
+    )
     p = plan(facts)
     change = p.change(DEFAULT_DOCKER)
     assert change.after.decode().splitlines()[-2:] == ["# site options", 'DOCKER_OPTS="--dns 10.0.0.2 --mtu=1400"']
@@ -90,8 +91,11 @@ def test_loose_perms_chmods_files_and_fixes_the_socket_through_its_unit():
 
 
 def test_key_given_as_a_flag_stays_out_of_daemon_json():
-    facts = with_exec_start(load("stock"), "ExecStart=/usr/sbin/dockerd -H fd:// --log-level=debug "
-                                           "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    facts = with_exec_start(
+        load("stock"),
+        "ExecStart=/usr/sbin/dockerd -H fd:// --log-level=debug "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS",
+    )
     p = plan(facts)
     assert "log-level" not in daemon_json(p) and daemon_json(p)["icc"] is False
     assert any("--log-level=debug" in n for n in p.notes)
@@ -100,33 +104,45 @@ def test_key_given_as_a_flag_stays_out_of_daemon_json():
 
 
 def test_tcp_flag_in_exec_start_is_removed_keeping_quoted_words():
-    line = ('ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 --label "team=core infra" '
-            "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    line = (
+        'ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 --label "team=core infra" '
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+    )
     p = plan(with_exec_start(load("stock"), line))
-    assert exec_start(p) == ('/usr/sbin/dockerd -H fd:// --label "team=core infra" '
-                             "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    assert exec_start(p) == (
+        '/usr/sbin/dockerd -H fd:// --label "team=core infra" --containerd=/run/containerd/containerd.sock $DOCKER_OPTS'
+    )
     assert "hosts" not in daemon_json(p)
 
 
 def test_without_docker_socket_the_unix_socket_is_named():
-    facts = with_exec_start(load("tcp-daemon-json"), "ExecStart=/usr/sbin/dockerd -H tcp://127.0.0.1:2375 "
-                                                     "--containerd=/run/containerd/containerd.sock")
+    facts = with_exec_start(
+        load("tcp-daemon-json"),
+        "ExecStart=/usr/sbin/dockerd -H tcp://127.0.0.1:2375 --containerd=/run/containerd/containerd.sock",
+    )
     facts = with_command(facts, "socket", "LoadState=not-found\nActiveState=inactive\n")
     facts = with_file(facts, "/etc/systemd/system/docker.service.d/hosts.conf", None)
     p = plan(facts)
-    assert exec_start(p) == ("/usr/sbin/dockerd -H unix:///var/run/docker.sock "
-                             "--containerd=/run/containerd/containerd.sock")
+    assert exec_start(p) == (
+        "/usr/sbin/dockerd -H unix:///var/run/docker.sock --containerd=/run/containerd/containerd.sock"
+    )
 
 
 def test_sysconfig_options_are_rewritten_like_debian_docker_opts():
     facts = with_exec_start(load("stock"), "ExecStart=/usr/bin/dockerd-current $OPTIONS")
-    facts = with_file(facts, "/etc/sysconfig/docker",
-                      b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled -H tcp://0.0.0.0:2376 --log-driver=journald'\n")
-    service = facts.command("service").stdout.replace("EnvironmentFiles=/etc/default/docker (ignore_errors=yes)",
-                                                      "EnvironmentFiles=/etc/sysconfig/docker (ignore_errors=yes)")
+    facts = with_file(
+        facts,
+        "/etc/sysconfig/docker",
+        b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled -H tcp://0.0.0.0:2376 --log-driver=journald'\n",
+    )
+    service = facts.command("service").stdout.replace(
+        "EnvironmentFiles=/etc/default/docker (ignore_errors=yes)",
+        "EnvironmentFiles=/etc/sysconfig/docker (ignore_errors=yes)",
+    )
     p = plan(with_command(facts, "service", service))
     assert p.change("/etc/sysconfig/docker").after == (
-        b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled --log-driver=journald'\n")
+        b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled --log-driver=journald'\n"
+    )
     assert "log-driver" not in daemon_json(p)  # a flag on this host
 
 
@@ -137,8 +153,10 @@ def test_word_spans_match_systemd_word_splitting():
 
 
 def test_every_insecure_flag_of_exec_start_goes_in_one_drop_in():
-    line = ("ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 -D --insecure-registry=x:5000 "
-            "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS")
+    line = (
+        "ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 -D --insecure-registry=x:5000 "
+        "--containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+    )
     p = plan(with_exec_start(load("stock"), line))
     assert exec_start(p) == "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
     assert p.change(SERVICE_DROPIN).fixes == ("2.3", "2.5", "2.7", "REM-TCP")

@@ -144,6 +144,7 @@ def test_files_are_0600_whatever_the_umask(name, mask, tmp_path, umask, audit_do
 def test_a_writer_that_fails_leaves_the_old_file_and_no_temporary_file(tmp_path):
     destination = tmp_path / "audit.json"
     destination.write_text('{"old": true}\n')
+
     class Unserialisable:
         def __str__(self):
             raise RuntimeError("cannot be written")
@@ -152,10 +153,9 @@ def test_a_writer_that_fails_leaves_the_old_file_and_no_temporary_file(tmp_path)
         results.write({"hosts": [Unserialisable()]}, destination)
     assert json.loads(destination.read_text()) == {"old": True}
     assert no_leftovers(tmp_path) == []
-    with pytest.raises(RuntimeError):
-        with private_file(destination) as out:
-            out.write("half of it")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), private_file(destination) as out:
+        out.write("half of it")
+        raise RuntimeError("interrupted")
     assert json.loads(destination.read_text()) == {"old": True} and no_leftovers(tmp_path) == []
 
 

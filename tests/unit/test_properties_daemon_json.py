@@ -22,17 +22,26 @@ V23 = (24, 0, 7)
 VERSIONS = st.sampled_from([V20, V23, None])
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
-NUMBERS = st.integers(-2**70, 2**70) | st.floats(allow_nan=False, allow_infinity=False)
-VALUES = st.recursive(st.none() | st.booleans() | NUMBERS | TEXT,
-                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=12)
+NUMBERS = st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+VALUES = st.recursive(
+    st.none() | st.booleans() | NUMBERS | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
 OBJECTS = st.dictionaries(TEXT, VALUES, max_size=6)
-LAYOUTS = st.fixed_dictionaries({"indent": st.sampled_from([None, 0, 2, "\t"]), "ensure_ascii": st.booleans(),
-                                 "separators": st.sampled_from([None, (",", ":"), (" , ", " :\n ")])})
+LAYOUTS = st.fixed_dictionaries(
+    {
+        "indent": st.sampled_from([None, 0, 2, "\t"]),
+        "ensure_ascii": st.booleans(),
+        "separators": st.sampled_from([None, (",", ":"), (" , ", " :\n ")]),
+    }
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def go_reference(text: str):
     """What Go's decoder yields for valid JSON text (ValueError when it refuses it)."""
+
     def refuse(constant):
         raise ValueError(constant)
 
@@ -85,7 +94,7 @@ def test_top_level_keys_carry_the_line_they_are_written_on(value, ensure_ascii):
         assert doc.line_of(key) == 1 + next(i for i, line in enumerate(lines) if line.startswith(written))
 
 
-_EDITS = st.sampled_from(list('{}[]":,.-+eE019 \n\t\\/#\'tfnu\x00\x1fé'))
+_EDITS = st.sampled_from(list("{}[]\":,.-+eE019 \n\t\\/#'tfnu\x00\x1fé"))
 
 
 @settings(max_examples=200, deadline=None)
@@ -95,7 +104,7 @@ def test_agrees_with_the_reference_decoder_on_damaged_documents(value, layout, d
     for _ in range(data.draw(st.integers(0, 2))):
         at = data.draw(st.integers(0, len(text)))
         if data.draw(st.booleans()):
-            text = text[:at] + text[at + 1:]
+            text = text[:at] + text[at + 1 :]
         else:
             text = text[:at] + data.draw(_EDITS) + text[at:]
     doc = parse_daemon_json(text.encode(), version=V23)
@@ -114,9 +123,12 @@ def test_agrees_with_the_reference_decoder_on_damaged_documents(value, layout, d
     assert_placed(doc, text)
 
 
-_DIGIT_RUNS = st.builds(lambda head, n, tail: head + b"9" * n + tail,
-                        st.sampled_from([b'{"a": ', b'{"a": [-', b'{"a": 1e', b'{"a": 0.']),
-                        st.integers(0, 6000), st.sampled_from([b"", b"}", b"]}", b".5}", b"e9}"]))
+_DIGIT_RUNS = st.builds(
+    lambda head, n, tail: head + b"9" * n + tail,
+    st.sampled_from([b'{"a": ', b'{"a": [-', b'{"a": 1e', b'{"a": 0.']),
+    st.integers(0, 6000),
+    st.sampled_from([b"", b"}", b"]}", b".5}", b"e9}"]),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -138,7 +150,12 @@ def test_numbers_beyond_float64_are_refused_like_go_and_smaller_ones_kept_exactl
     doc = parse_daemon_json(f"{before}{number}}}".encode(), version=V20)
     if math.isinf(float(number)):
         [problem] = doc.problems
-        assert (problem.reason, problem.fatal, problem.line, problem.column) == ("number-range", True, 1, len(before) + 1)
+        assert (problem.reason, problem.fatal, problem.line, problem.column) == (
+            "number-range",
+            True,
+            1,
+            len(before) + 1,
+        )
         assert problem.dockerd_message.endswith(f"json: cannot unmarshal number {number} into Go value of type float64")
         assert doc.values is None
     else:

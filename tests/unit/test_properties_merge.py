@@ -15,8 +15,14 @@ from hypothesis import strategies as st
 from remediate.dockerd import parse_daemon_json
 from remediate.dockerd.options import FLAT_OBJECTS, MERGED
 from remediate.facts.dockerd_inputs import effective_config
-from remediate.plan.daemon_json import (ALWAYS_MANAGED, FlagGiven, desired_daemon_json, json_equal, merge_settings,
-                                        render_daemon_json)
+from remediate.plan.daemon_json import (
+    ALWAYS_MANAGED,
+    FlagGiven,
+    desired_daemon_json,
+    json_equal,
+    merge_settings,
+    render_daemon_json,
+)
 from tests.plan_fixtures import SCENARIOS, load, policy, with_daemon_json
 
 V20 = (20, 10, 24)
@@ -25,16 +31,49 @@ POLICY = policy().daemon
 STRICT = policy(remediate_profile="strict").daemon
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
-SCALARS = st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False) | TEXT
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
-                      max_leaves=8)
-KNOWN_KEYS = sorted(set(POLICY) | set(STRICT) | ALWAYS_MANAGED | {
-    "registry-mirrors", "log-opts", "log-driver", "data-root", "labels", "tls", "tlsverify", "runtimes",
-    "default-address-pools", "max-concurrent-downloads", "features", "containerd"})
+SCALARS = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False) | TEXT
+)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=8
+)
+KNOWN_KEYS = sorted(
+    set(POLICY)
+    | set(STRICT)
+    | ALWAYS_MANAGED
+    | {
+        "registry-mirrors",
+        "log-opts",
+        "log-driver",
+        "data-root",
+        "labels",
+        "tls",
+        "tlsverify",
+        "runtimes",
+        "default-address-pools",
+        "max-concurrent-downloads",
+        "features",
+        "containerd",
+    }
+)
 KEYS = st.sampled_from(KNOWN_KEYS) | TEXT
 USER = st.dictionaries(KEYS, VALUES, max_size=8)
-FLAG_KEYS = st.sampled_from(["hosts", "debug", "log-level", "icc", "iptables", "live-restore", "labels", "nofile",
-                             "containerd", "runtimes", "userns-remap", "max-concurrent-downloads"])
+FLAG_KEYS = st.sampled_from(
+    [
+        "hosts",
+        "debug",
+        "log-level",
+        "icc",
+        "iptables",
+        "live-restore",
+        "labels",
+        "nofile",
+        "containerd",
+        "runtimes",
+        "userns-remap",
+        "max-concurrent-downloads",
+    ]
+)
 FLAGS = st.dictionaries(FLAG_KEYS, st.builds(FlagGiven, SCALARS, st.just("-x in ExecStart")), max_size=3)
 
 
@@ -69,10 +108,17 @@ def check_rendered(settings_: dict, version) -> bytes:
 
 
 @settings(max_examples=150, deadline=None)
-@given(USER, st.sampled_from([POLICY, STRICT]), FLAGS, st.sets(st.sampled_from(sorted(POLICY))),
-       st.sampled_from([V20, V24, None]), st.booleans())
-def test_merge_keeps_the_owners_keys_clashes_with_no_flag_and_is_a_fixpoint(user, wanted, flags, hold, version,
-                                                                            remove_hosts):
+@given(
+    USER,
+    st.sampled_from([POLICY, STRICT]),
+    FLAGS,
+    st.sets(st.sampled_from(sorted(POLICY))),
+    st.sampled_from([V20, V24, None]),
+    st.booleans(),
+)
+def test_merge_keeps_the_owners_keys_clashes_with_no_flag_and_is_a_fixpoint(
+    user, wanted, flags, hold, version, remove_hosts
+):
     options = dict(version=version, flags=flags, hold=hold, remove_hosts=remove_hosts)
     merge = merge_settings(user, wanted, **options)
     check_merge(user, wanted, merge, flags)
@@ -87,13 +133,18 @@ def test_merge_keeps_the_owners_keys_clashes_with_no_flag_and_is_a_fixpoint(user
 def test_planned_daemon_json_on_captured_hosts_keeps_every_unowned_key(scenario, user, profile):
     """Through the real path: a captured host, the owner's extra keys in its file, its real command-line flags."""
     facts = load(scenario)
-    current = json.loads(facts.file("/etc/docker/daemon.json").content or b"{}") if facts.file(
-        "/etc/docker/daemon.json").exists else {}
+    current = (
+        json.loads(facts.file("/etc/docker/daemon.json").content or b"{}")
+        if facts.file("/etc/docker/daemon.json").exists
+        else {}
+    )
     effective = effective_config(with_daemon_json(facts, {**current, **user}))
     host_policy = policy(remediate_profile=profile)
     merge = desired_daemon_json(effective, host_policy)
-    flags = {k: FlagGiven(v, "") for k, v in ((key, effective.command_line.value(key))
-                                               for key in effective.command_line.keys())}
+    flags = {
+        k: FlagGiven(v, "")
+        for k, v in ((key, effective.command_line.value(key)) for key in effective.command_line.keys())
+    }
     check_merge(effective.daemon_json.values, host_policy.daemon, merge, flags)
     check_rendered(merge.settings, effective.version_tuple)
     again = desired_daemon_json(effective, host_policy, existing=merge.settings)

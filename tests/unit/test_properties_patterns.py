@@ -97,9 +97,37 @@ def test_names_select_by_membership(inventory):
 
 
 @settings(max_examples=300, deadline=None)
-@given(inventories(), st.text(max_size=30) | st.lists(st.sampled_from(
-    ["web", "~", "!", "&", ":", ",", "*", "[", "]", "(", ")", "+", "\\", "{", "}", "fe80::2", "all", " ", "?", "\x00"]),
-    max_size=12).map("".join))
+@given(
+    inventories(),
+    st.text(max_size=30)
+    | st.lists(
+        st.sampled_from(
+            [
+                "web",
+                "~",
+                "!",
+                "&",
+                ":",
+                ",",
+                "*",
+                "[",
+                "]",
+                "(",
+                ")",
+                "+",
+                "\\",
+                "{",
+                "}",
+                "fe80::2",
+                "all",
+                " ",
+                "?",
+                "\x00",
+            ]
+        ),
+        max_size=12,
+    ).map("".join),
+)
 def test_any_pattern_selects_or_raises_inventory_error(inventory, pattern):
     try:
         hosts = inventory.select(pattern)
@@ -109,8 +137,9 @@ def test_any_pattern_selects_or_raises_inventory_error(inventory, pattern):
         assert hosts
 
 
-@pytest.mark.parametrize("pattern", ["~" + "(" * 200 + "a" + ")" * 200, "~" + "(" * 5000, "~a{99999999999}",
-                                     "~(?P<x>a)(?P<x>b)", "~\\"])
+@pytest.mark.parametrize(
+    "pattern", ["~" + "(" * 200 + "a" + ")" * 200, "~" + "(" * 5000, "~a{99999999999}", "~(?P<x>a)(?P<x>b)", "~\\"]
+)
 def test_pathological_regexes_are_inventory_errors(pattern):
     builder = InventoryBuilder(SOURCE)
     builder.host("web1", "all", {}, "inv.yml")

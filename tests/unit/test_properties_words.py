@@ -14,15 +14,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate.dockerd.problems import Source
-from remediate.dockerd.systemd import (UnitSyntaxError, expand_args, resolve_environment, split_words,
-                                       systemd_command)
+from remediate.dockerd.systemd import UnitSyntaxError, expand_args, resolve_environment, split_words, systemd_command
 from remediate.facts import parse
 from remediate.plan.units import word_spans
 
 UNIT = "/lib/systemd/system/docker.service"
 WORD = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
-HOSTILE_WORD = WORD | st.sampled_from(["", " ", "$DOCKER_OPTS", "${X}", "$$", "'", '"', "\\", "a b", "\\x41", "%h",
-                                       "--label=it's", '"quoted"', "\t\n", "`id`", "$(id)", ";", "|", "*", "~"])
+HOSTILE_WORD = WORD | st.sampled_from(
+    [
+        "",
+        " ",
+        "$DOCKER_OPTS",
+        "${X}",
+        "$$",
+        "'",
+        '"',
+        "\\",
+        "a b",
+        "\\x41",
+        "%h",
+        "--label=it's",
+        '"quoted"',
+        "\t\n",
+        "`id`",
+        "$(id)",
+        ";",
+        "|",
+        "*",
+        "~",
+    ]
+)
 ARGV = st.lists(HOSTILE_WORD, max_size=6)
 
 
@@ -85,13 +106,15 @@ def test_any_argv_quoted_for_a_unit_file_splits_back_to_itself(argv):
 @settings(max_examples=150, deadline=None)
 @given(ARGV, ARGV)
 def test_docker_opts_words_survive_the_environment_file_and_dollar_expansion(before, opts):
-    content = ("# /etc/default/docker\n" + env_file_line("DOCKER_OPTS", " ".join(value_quote(w) for w in opts))).encode()
+    content = (
+        "# /etc/default/docker\n" + env_file_line("DOCKER_OPTS", " ".join(value_quote(w) for w in opts))
+    ).encode()
     env, problems = resolve_environment({}, {"/etc/default/docker": content})
     assert problems == []
     line = "/usr/sbin/dockerd " + " ".join(unit_quote(w) for w in before) + " $DOCKER_OPTS"
     command = systemd_command([line], UNIT, env)
     assert texts(command.args) == before + opts
-    assert {a.source.path for a in command.args[len(before):]} <= {"/etc/default/docker"}
+    assert {a.source.path for a in command.args[len(before) :]} <= {"/etc/default/docker"}
 
 
 @settings(max_examples=300, deadline=None)

@@ -34,12 +34,19 @@ def test_audit_and_harden_documents_follow_the_schema(validator, audit_doc, hard
 
 
 def test_applied_harden_document_follows_the_schema(validator):
-    steps = [{"step": "prepare", "ok": True, "detail": "3 file(s) staged", "seconds": 0.41},
-             {"step": "restart", "ok": False, "detail": "dockerd did not answer", "seconds": 30.0}]
-    outcomes = [rf.outcome("stock", "harden", apply=ApplyResult("changed", "r1", "/var/backups/remediate/r1")),
-                rf.outcome("loose-perms", "harden",
-                           apply=ApplyResult("rolled-back", "r1", "/var/backups/remediate/r1", "dockerd down", steps)),
-                rf.unreachable()]
+    steps = [
+        {"step": "prepare", "ok": True, "detail": "3 file(s) staged", "seconds": 0.41},
+        {"step": "restart", "ok": False, "detail": "dockerd did not answer", "seconds": 30.0},
+    ]
+    outcomes = [
+        rf.outcome("stock", "harden", apply=ApplyResult("changed", "r1", "/var/backups/remediate/r1")),
+        rf.outcome(
+            "loose-perms",
+            "harden",
+            apply=ApplyResult("rolled-back", "r1", "/var/backups/remediate/r1", "dockerd down", steps),
+        ),
+        rf.unreachable(),
+    ]
     doc = rf.document(outcomes, "harden", options={"dry_run": False, "accept_risk": ["userns-remap"]})
     assert errors(validator, doc) == []
 
@@ -99,13 +106,25 @@ def test_load_refuses_what_is_not_a_results_document(tmp_path, audit_doc):
 def shard_docs(kind: str):
     """One run over every scenario, and the same hosts audited as two inventory shards by two CI jobs."""
     outcomes = [rf.outcome(n, kind) for n in rf.SCENARIOS] + [rf.unreachable()]
-    single = rf.document(outcomes, kind, run_id="20260115T090000Z-000000", inventory="inventories/fleet.yml",
-                         pattern="all")
-    first = rf.document(outcomes[:4], kind, run_id="20260115T100000Z-aaaaaa", started=rf.T0 + dt.timedelta(hours=1),
-                        inventory="inventories/shard-a.yml", pattern="shard_a")
-    rest = rf.document(outcomes[4:], kind, run_id="20260115T100500Z-bbbbbb",
-                       started=rf.T0 + dt.timedelta(hours=1, minutes=5), inventory="inventories/shard-b.yml",
-                       pattern="shard_b")
+    single = rf.document(
+        outcomes, kind, run_id="20260115T090000Z-000000", inventory="inventories/fleet.yml", pattern="all"
+    )
+    first = rf.document(
+        outcomes[:4],
+        kind,
+        run_id="20260115T100000Z-aaaaaa",
+        started=rf.T0 + dt.timedelta(hours=1),
+        inventory="inventories/shard-a.yml",
+        pattern="shard_a",
+    )
+    rest = rf.document(
+        outcomes[4:],
+        kind,
+        run_id="20260115T100500Z-bbbbbb",
+        started=rf.T0 + dt.timedelta(hours=1, minutes=5),
+        inventory="inventories/shard-b.yml",
+        pattern="shard_b",
+    )
     return single, first, rest
 
 
@@ -114,8 +133,10 @@ def as_run_of(doc: dict, other: dict) -> dict:
     stripped = documents.without_run_identity(doc)
     out = {k: other[k] if k in documents.RUN_IDENTITY else stripped[k] for k in other}
     theirs = {h["host"]: h for h in other["hosts"]}
-    out["hosts"] = [{k: theirs[h["host"]][k] if k in documents.HOST_RUN_FIELDS else h[k] for k in theirs[h["host"]]}
-                    for h in stripped["hosts"]]
+    out["hosts"] = [
+        {k: theirs[h["host"]][k] if k in documents.HOST_RUN_FIELDS else h[k] for k in theirs[h["host"]]}
+        for h in stripped["hosts"]
+    ]
     return out
 
 
@@ -149,8 +170,11 @@ def test_merge_records_its_runs_and_spans_them(audit_doc):
 
 def test_later_run_wins_a_duplicate_host_at_its_first_position():
     old = rf.document([rf.outcome("stock"), rf.outcome("hardened")], run_id="20260115T090000Z-old000")
-    rerun = rf.document([rf.outcome("hardened", host_vars={"remediate_profile": "strict"})],
-                        run_id="20260115T120000Z-new000", started=rf.T0 + dt.timedelta(hours=3))
+    rerun = rf.document(
+        [rf.outcome("hardened", host_vars={"remediate_profile": "strict"})],
+        run_id="20260115T120000Z-new000",
+        started=rf.T0 + dt.timedelta(hours=3),
+    )
     for docs in ([old, rerun], [rerun, old]):  # the run that started last wins, whatever the argument order
         merged = documents.merge(docs)
         hardened = next(h for h in merged["hosts"] if h["host"] == "hardened")
@@ -171,8 +195,11 @@ def test_merging_merged_documents_flattens_their_runs():
 
 def test_merge_keeps_only_options_every_run_agrees_on():
     a = rf.document([rf.outcome("stock")], options={"fail_on": "high", "only": None, "profile": "strict"})
-    b = rf.document([rf.outcome("hardened")], run_id="20260115T090000Z-bbbbbb",
-                    options={"fail_on": "critical", "only": None, "profile": "strict"})
+    b = rf.document(
+        [rf.outcome("hardened")],
+        run_id="20260115T090000Z-bbbbbb",
+        options={"fail_on": "critical", "only": None, "profile": "strict"},
+    )
     assert documents.merge([a, b])["options"] == {"only": None, "profile": "strict"}
 
 

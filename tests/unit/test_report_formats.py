@@ -47,7 +47,7 @@ def test_junit_one_suite_per_host_one_case_per_check(kind, audit_doc, harden_doc
         suite, counts = suites[host["host"]], statuses(host)
         cases = suite.findall("testcase")
         assert len(cases) == len(host["results"]) + extra
-        assert [c.get("name").split()[0] for c in cases[:len(host["results"])]] == [r["id"] for r in host["results"]]
+        assert [c.get("name").split()[0] for c in cases[: len(host["results"])]] == [r["id"] for r in host["results"]]
         failed_cases = {c.get("name").split()[0] for c in cases if c.find("failure") is not None}
         assert failed_cases - {"harden"} == {r["id"] for r in host["results"] if r["status"] == "fail"}
         harden_failed = int(kind == "harden" and bool(host["plan"]["refused"]))
@@ -70,7 +70,11 @@ def test_junit_parses_with_junitparser_and_shows_waivers(tmp_path, audit_doc):
     counts = statuses(stock)
     suite = suites["stock"]
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (
-        len(stock["results"]), counts["fail"], counts["error"], counts["waived"] + counts["not-applicable"])
+        len(stock["results"]),
+        counts["fail"],
+        counts["error"],
+        counts["waived"] + counts["not-applicable"],
+    )
     results = {case.name.split()[0]: case.result for case in suite}
     assert isinstance(results["2.2"][0], junitparser.Failure) and results["2.2"][0].type == "medium"
     waived = results["2.9"][0]
@@ -80,10 +84,12 @@ def test_junit_parses_with_junitparser_and_shows_waivers(tmp_path, audit_doc):
 
 
 def test_junit_harden_case_follows_plan_validation_and_apply():
-    outcomes = [rf.outcome("broken-json", "harden"),
-                rf.outcome("stock", "harden", apply=ApplyResult("rolled-back", "r1", "/b", "dockerd did not return")),
-                rf.outcome("loose-perms", "harden", apply=ApplyResult("held-back", "r1")),
-                rf.outcome("tcp-docker-opts", "harden", apply=ApplyResult("changed", "r1", "/b"))]
+    outcomes = [
+        rf.outcome("broken-json", "harden"),
+        rf.outcome("stock", "harden", apply=ApplyResult("rolled-back", "r1", "/b", "dockerd did not return")),
+        rf.outcome("loose-perms", "harden", apply=ApplyResult("held-back", "r1")),
+        rf.outcome("tcp-docker-opts", "harden", apply=ApplyResult("changed", "r1", "/b")),
+    ]
     root = ET.fromstring(junit.render(rf.document(outcomes, "harden", options={"dry_run": False, "accept_risk": []})))
     case = {s.get("name"): s.find("testcase[@name='harden']") for s in root.findall("testsuite")}
     assert "daemon.json" in case["broken-json"].find("failure").get("message")
@@ -110,8 +116,12 @@ def test_sarif_is_valid_and_has_one_result_per_finding(kind, sarif_validator, au
     assert [f"{e.json_path}: {e.message}" for e in sarif_validator.iter_errors(log)] == []
     [run] = log["runs"]
     rules = run["tool"]["driver"]["rules"]
-    expected = [(h["host"], r["id"]) for h in reached(doc) for r in h["results"]
-                if r["status"] in ("fail", "error", "warn", "waived")]
+    expected = [
+        (h["host"], r["id"])
+        for h in reached(doc)
+        for r in h["results"]
+        if r["status"] in ("fail", "error", "warn", "waived")
+    ]
     assert [(r["properties"]["host"], r["ruleId"]) for r in run["results"]] == expected
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
@@ -143,9 +153,13 @@ def test_sarif_has_what_github_code_scanning_requires(audit_doc):
 
 def test_sarif_locates_findings_in_the_host_files(audit_doc):
     log = json.loads(sarif.render(audit_doc))
-    where = {(r["properties"]["host"], r["ruleId"]):
-             (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-              r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in log["runs"][0]["results"]}
+    where = {
+        (r["properties"]["host"], r["ruleId"]): (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in log["runs"][0]["results"]
+    }
     assert where[("tcp-docker-opts", "REM-TCP")] == ("file:///etc/default/docker", 14)
     assert where[("tcp-daemon-json", "REM-TCP")] == ("file:///etc/docker/daemon.json", 4)
     assert where[("tcp-socket-unit", "REM-TCP")] == ("file:///etc/systemd/system/docker.socket.d/tcp.conf", 1)
@@ -155,8 +169,11 @@ def test_sarif_locates_findings_in_the_host_files(audit_doc):
     assert where[("risky-containers", "5.4")] == ("file:///var/lib/docker/containers", 1)
     assert where[("stock", "2.2")] == ("file:///etc/docker/daemon.json", 1)
     # The same finding in the same file on two hosts is two alerts.
-    fingerprints = {r["properties"]["host"]: r["partialFingerprints"]["primaryLocationLineHash"]
-                    for r in log["runs"][0]["results"] if r["ruleId"] == "2.2"}
+    fingerprints = {
+        r["properties"]["host"]: r["partialFingerprints"]["primaryLocationLineHash"]
+        for r in log["runs"][0]["results"]
+        if r["ruleId"] == "2.2"
+    }
     assert len(set(fingerprints.values())) == len(fingerprints) > 1
 
 
@@ -173,7 +190,7 @@ def test_sarif_waived_result_is_suppressed_with_its_reason(audit_doc):
 
 
 def diff_blocks(text: str) -> list[str]:
-    return [m[2] for m in re.finditer(r"^(`{3,})diff\n(.*?)^\1$", text, re.M | re.S)]
+    return [m[2] for m in re.finditer(r"^(`{3,})diff\n(.*?)^\1$", text, re.MULTILINE | re.DOTALL)]
 
 
 def test_markdown_contains_each_hosts_diffs(harden_doc):
@@ -266,9 +283,27 @@ def test_invoke_report_merges_shards_into_one_report(tmp_path, audit_doc):
     (tmp_path / "shards").mkdir()
     (tmp_path / "shards" / "a.json").write_text(json.dumps(first))
     (tmp_path / "shards" / "b.json").write_text(json.dumps(rest))
-    done = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(rf.ROOT), "report", "shards/a.json",
-                           "--merge", "shards/b.json", "--format", "json,md", "--out", "out"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "--search-root",
+            str(rf.ROOT),
+            "report",
+            "shards/a.json",
+            "--merge",
+            "shards/b.json",
+            "--format",
+            "json,md",
+            "--out",
+            "out",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     merged = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [h["host"] for h in merged["hosts"]] == [h["host"] for h in audit_doc["hosts"]]

@@ -44,7 +44,9 @@ def test_page_renders_without_console_messages_and_matrix_is_the_results(page):
 def test_filters_and_sort_from_the_url(page):
     doc, path, profile = page
     matrix = Matrix(chromium.load(path.as_uri() + "#cols=failing&sort=score&dir=asc", profile).dom)
-    failing_somewhere = {r["id"] for h in doc["hosts"] for r in h.get("results", []) if r["status"] in ("fail", "error")}
+    failing_somewhere = {
+        r["id"] for h in doc["hosts"] for r in h.get("results", []) if r["status"] in ("fail", "error")
+    }
     for row in matrix.rows:
         assert set(row.cells) - row.hidden_cells == set(row.cells) & failing_somewhere, row.host
     scores = [(-1 if h.get("score") is None else h["score"], i) for i, h in enumerate(doc["hosts"])]
@@ -56,9 +58,12 @@ def test_filters_and_sort_from_the_url(page):
     assert matrix.shown == f"{len(matrix.visible())} of {len(doc['hosts'])} hosts shown"
 
     matrix = Matrix(chromium.load(path.as_uri() + "#sort=check:REM-TCP", profile).dom)
-    tcp_failing = [h["host"] for h in doc["hosts"]
-                   if any(r["id"] == "REM-TCP" and r["status"] == "fail" for r in h.get("results", []))]
-    assert [r.host for r in matrix.rows][:len(tcp_failing)] == tcp_failing
+    tcp_failing = [
+        h["host"]
+        for h in doc["hosts"]
+        if any(r["id"] == "REM-TCP" and r["status"] == "fail" for r in h.get("results", []))
+    ]
+    assert [r.host for r in matrix.rows][: len(tcp_failing)] == tcp_failing
 
 
 def test_screenshot_is_kept_as_an_artifact(page):

@@ -48,8 +48,13 @@ def shellcheck(shell: str, *args: str, text: str | None = None, accepted=()) -> 
     tool = shutil.which("shellcheck")
     assert tool, "shellcheck is not installed (setup.sh installs the Debian package)"
     excluded = ["-e", ",".join(sorted(accepted))] if accepted else []
-    result = subprocess.run([tool, "-s", shell, "-S", "info", "-f", "gcc", *excluded, *args], input=text,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [tool, "-s", shell, "-S", "info", "-f", "gcc", *excluded, *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode in (0, 1), result.stderr
     return result.stdout + result.stderr
 
@@ -66,7 +71,7 @@ def test_probe_snippet_passes_shellcheck(name):
 
 def test_shellcheck_finds_what_it_is_here_for():
     """The lint is live at the level that matters: an unquoted variable in POSIX sh is reported."""
-    assert "SC2086" in shellcheck("sh", "-", text='f=$1; rm -f $f\n')
+    assert "SC2086" in shellcheck("sh", "-", text="f=$1; rm -f $f\n")
 
 
 def test_every_accepted_finding_is_still_there():
@@ -83,15 +88,20 @@ def test_the_host_scripts_action_list_is_never_a_glob(tmp_path):
     expansion on, a file named save-images:X in the cwd would turn it into "save X only" (shellcheck SC2086)."""
     script = (ROOT / "templates/apply/transaction.sh").read_text()
     start = script.index("run_actions() {")
-    function = script[start:script.index("\n}\n", start) + 3]
+    function = script[start : script.index("\n}\n", start) + 3]
     stubs = (
         "say() { printf '%s\\n' \"$*\"; }\n"
-        "timeout() { shift; \"$@\"; }\n"
+        'timeout() { shift; "$@"; }\n'
         "docker() { case $1 in images) printf 'busybox:latest\\nlab/app:1\\n' ;; image) ;; "
-        "save) shift 3; echo \"saved $*\" ;; esac; }\n"
+        'save) shift 3; echo "saved $*" ;; esac; }\n'
     )
     (tmp_path / "save-images:busybox:latest").touch()
-    result = subprocess.run(["/bin/sh", "-c", stubs + function + 'rundir=.; run_actions 1 "save-images:*"'],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["/bin/sh", "-c", stubs + function + 'rundir=.; run_actions 1 "save-images:*"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert "saved busybox:latest lab/app:1" in result.stdout, result.stdout
