@@ -37,8 +37,10 @@ def content_trust_settings(text: str) -> list[tuple[str, str]]:
         content = line.partition(":")[2]
         if content.lstrip().startswith("#"):  # a commented-out line sets nothing
             continue
-        for match in _ASSIGNMENT.finditer(content.partition(" #")[0]):
-            found.append((line, next(v for v in match.groups() if v is not None)))
+        found += [
+            (line, next(v for v in match.groups() if v is not None))
+            for match in _ASSIGNMENT.finditer(content.partition(" #")[0])
+        ]
     return found
 
 

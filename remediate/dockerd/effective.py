@@ -40,7 +40,7 @@ def _flag_settings(flags: CommandLine, known: set[str]) -> dict[str, Setting]:
     table = KeyTable.load()
     return {
         key: Setting(flags.value(key), flags.given(key)[-1].source, "flag")
-        for key in flags.keys()
+        for key in flags.keys()  # noqa: SIM118 — a CommandLine, not a dict: keys() lists its flags
         if key in known or table.known(key)
     }
 
@@ -63,7 +63,8 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
     if path != inputs.daemon_json_path:
         return [
             UnitProblem(
-                message=f"{given[-1].source}: dockerd reads --config-file {path}, but the facts hold {inputs.daemon_json_path}: "
+                message=f"{given[-1].source}: dockerd reads --config-file {path}, "
+                f"but the facts hold {inputs.daemon_json_path}: "
                 "the file analysed here is not the one dockerd reads",
                 fatal=False,
                 evidence=(given[-1].source,),
@@ -143,7 +144,8 @@ class EffectiveConfig:
         if command.argv0 and not command.is_dockerd:
             problems.append(
                 UnitProblem(
-                    message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: its flags are not analysed",
+                    message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: "
+                    "its flags are not analysed",
                     fatal=False,
                     evidence=(Source(inputs.exec_start_source, via="ExecStart"),),
                     detail="not-dockerd",

@@ -155,7 +155,8 @@ def setting_impacts(written: set[str], settings: dict | None = None) -> list[Imp
                 "no-new-privileges: inside containers created after the change, "
                 "setuid binaries and sudo stop working, file capabilities are not granted (a non-root "
                 "server given cap_net_bind_service by setcap can no longer bind :80) and SELinux domain "
-                "transitions on exec are refused unless the new domain is bounded by the old; existing containers keep their setting until re-created",
+                "transitions on exec are refused unless the new domain is bounded by the old; "
+                "existing containers keep their setting until re-created",
                 "low",
             )
         )

@@ -66,7 +66,10 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
         return None
     if fact.kind == "error" or (fact.kind in ("file", "symlink") and fact.content is None):
         return (
-            f"{path}: could not be read ({fact.error or 'no content gathered'}); harden plans only on files it has read",
+            (
+                f"{path}: could not be read ({fact.error or 'no content gathered'}); "
+                "harden plans only on files it has read"
+            ),
             False,
         )
     if fact.kind == "symlink":

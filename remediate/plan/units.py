@@ -107,7 +107,7 @@ def exec_start_line(view: HostView) -> UnitLine | None:
     """The ExecStart= line systemd uses: the last one after the empty-value resets."""
     current: list[UnitLine] = []
     for entry in view.unit_lines("docker.service", "Service", "ExecStart"):
-        current = current + [entry] if entry.value else []
+        current = [*current, entry] if entry.value else []
     return current[-1] if current else None
 
 
@@ -215,8 +215,10 @@ def service_dropin(
             None,
             (),
             (
-                "docker.service: no ExecStart= line was read from its unit files; the "
-                "ExecStart flags cannot be rewritten (edit the unit by hand)",
+                (
+                    "docker.service: no ExecStart= line was read from its unit files; the "
+                    "ExecStart flags cannot be rewritten (edit the unit by hand)"
+                ),
             ),
         )
     raw = entry.value
@@ -251,8 +253,8 @@ def service_dropin(
                 f"{entry.path}:{entry.line}: {removal.flag.written!r} could not be located as its own "
                 "word(s) in ExecStart= (glued to other flags?): remove it by hand"
             )
-    new_words = [w for w, k in zip(words, keep) if k]
-    expected = [d for d, k in zip(decoded, keep) if k]
+    new_words = [w for w, k in zip(words, keep, strict=True) if k]
+    expected = [d for d, k in zip(decoded, keep, strict=True) if k]
     remaining_h = [
         f
         for f in view.effective.command_line.given("hosts")
@@ -268,8 +270,10 @@ def service_dropin(
             None,
             (),
             (
-                f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
-                "intended; not written (edit by hand)",
+                (
+                    f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
+                    "intended; not written (edit by hand)"
+                ),
             ),
         )
     later = _later_dropins(view, "docker.service", "Service", "ExecStart")

@@ -106,6 +106,7 @@ def run_audit_dirs(tmp_path, rules: dict[str, str], auditctl: str = "") -> subpr
         text=True,
         timeout=30,
         env={"PATH": "/usr/bin:/bin", "AUDITCTL": str(tmp_path / "auditctl")},
+        check=False,
     )
 
 
@@ -165,16 +166,20 @@ def test_every_audited_path_is_found_watched_under_another_spelling(capture):
 def test_trixie_units_are_watched_through_lib():
     results = audit(load("hardened-26.1"))
     assert results["1.1.7"].evidence == (
-        f"{RULES_PATH}:5: -w /lib/systemd/system/docker.service -k docker "
-        f"(the same file as {TRIXIE_SERVICE} on this host)",
+        (
+            f"{RULES_PATH}:5: -w /lib/systemd/system/docker.service -k docker "
+            f"(the same file as {TRIXIE_SERVICE} on this host)"
+        ),
     )
 
 
 def test_bookworm_units_are_watched_through_usr_lib_and_a_trailing_slash_is_the_directory():
     results = audit(load("hardened-respelled-20.10"))
     assert results["1.1.7"].evidence == (
-        f"{RULES_PATH}:5: -w /usr/lib/systemd/system/docker.service -k docker (the same file as "
-        "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)",
+        (
+            f"{RULES_PATH}:5: -w /usr/lib/systemd/system/docker.service -k docker (the same file as "
+            "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)"
+        ),
     )
     assert "-w /etc/docker/ -k docker (the same file as /etc/docker on this host)" in results["1.1.6"].evidence[0]
     assert "-F path=/sbin/runc" in results["1.1.18"].evidence[0]
@@ -294,8 +299,10 @@ def test_a_moved_data_root_is_unknown_while_dockerd_does_not_answer():
     result = audit(facts)["1.1.5"]
     assert (result.status, result.evidence[0]) == (
         NA,
-        "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
-        "its root: whether it exists is unknown",
+        (
+            "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
+            "its root: whether it exists is unknown"
+        ),
     )
 
 
