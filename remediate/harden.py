@@ -23,6 +23,7 @@ from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
 from remediate.errors import RemediateError
 from remediate.facts.gather import gather
+from remediate.inventory.model import Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
@@ -151,7 +152,7 @@ class Rollout:
     """Phase 2 over the hosts that are ready; fills each HostHarden.apply."""
 
     target: Target
-    inventory: object
+    inventory: Inventory
     hosts: dict
     outcomes: dict[str, HostOutcome]
     opts: HardenOptions

@@ -98,9 +98,9 @@ def _audit_check(check_id: str):
         matches = ctx.rules_watching(path)
         if matches:
             return Outcome.passed(
-                *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path(), path, real) for r in matches)
+                *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path() or path, path, real) for r in matches)
             )
-        near = [r for r in ctx.audit_rules if r.watched_path() and path in r.watched_path()]
+        near = [r for r in ctx.audit_rules if path in (r.watched_path() or "")]
         hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
         source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
         resolved = [f"{path} is {real} as this host resolves it"] if real != path else []

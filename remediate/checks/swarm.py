@@ -113,8 +113,8 @@ def encrypted_overlays(ctx: CheckContext) -> Outcome:
 def secrets_used(ctx: CheckContext) -> Outcome:
     if not ctx.swarm_services:
         return Outcome.na("no swarm service to judge")
-    using = [s.get("Name") for s in ctx.swarm_services if s.get("Secrets")]
-    others = [s.get("Name") for s in ctx.swarm_services if not s.get("Secrets")]
+    using = [str(s.get("Name")) for s in ctx.swarm_services if s.get("Secrets")]
+    others = [str(s.get("Name")) for s in ctx.swarm_services if not s.get("Secrets")]
     if using:
         return Outcome.passed(
             f"service(s) using swarm secrets: {', '.join(using)}",

@@ -142,7 +142,7 @@ def tcp_exposures(
 
     exposures = []
     for endpoint, text, source, origin in parsed + sockets:
-        if endpoint is None or endpoint.proto != "tcp":
+        if endpoint is None or endpoint.proto != "tcp" or endpoint.port is None:  # a tcp Endpoint has its port
             continue
         served = origin != "docker.socket ListenStream" or serves_fd
         notes = list(tls.notes)

@@ -61,8 +61,7 @@ def userns_impacts(view: HostView, *, held: bool) -> list[Impact]:
             severity,
         )
     ]
-    risky = [(c, needs_userns_host(c)) for c in view.ctx.containers]
-    risky = sorted((_name(c), why) for c, why in risky if why)
+    risky = sorted((_name(c), why) for c in view.ctx.containers if (why := needs_userns_host(c)))
     if risky:
         names = "; ".join(f"{name} ({', '.join(why)})" for name, why in risky)
         out.append(

@@ -82,8 +82,9 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
             f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it",
             False,
         )
-    if len(fact.content) > REVIEW_LIMIT:
-        return f"{path} is {len(fact.content)} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
+    size = len(fact.content or b"")
+    if size > REVIEW_LIMIT:
+        return f"{path} is {size} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
     bad = [p for p in eff.daemon_json.problems if isinstance(p, JsonSyntaxError) and p.reason not in LOSSLESS]
     if bad or eff.daemon_json.values is None:
         first = bad[0].message if bad else f"{path}: cannot be parsed"
@@ -209,7 +210,7 @@ class _Planner:
     def plan(self) -> Plan:
         view, eff = self.view, self.view.effective
         host = view.facts.host
-        existing = None
+        existing: dict | None = None
         refusal = _refusal(view)
         if refusal:
             message, repairable = refusal

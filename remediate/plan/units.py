@@ -164,7 +164,7 @@ def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[st
     lines, handled, notes = [], [], []
     by_name: dict[str, list[Removal]] = {}
     for removal in removals:
-        by_name.setdefault(removal.flag.source.via, []).append(removal)
+        by_name.setdefault(removal.flag.source.via or "", []).append(removal)
     for name, group in sorted(by_name.items()):
         words = env.get(name, "").split()
         done = []
@@ -350,8 +350,8 @@ def socket_dropin(view: HostView, *, remove_tcp: bool, fixes: tuple[str, ...]) -
     if not why:
         return None, []
     paths = [entry for entry in view.socket_listen if entry.startswith("/")] or ["/run/docker.sock"]
-    mode = view.socket_props.get("SocketMode", "")
-    mode = (int(mode, 8) & SOCKET_MODE) if mode else SOCKET_MODE
+    written_mode = view.socket_props.get("SocketMode", "")
+    mode = (int(written_mode, 8) & SOCKET_MODE) if written_mode else SOCKET_MODE
     notes = []
     group = "docker"
     if not view.facts.command("docker_group").ok and not view.facts.command("docker_group").missing:
@@ -402,7 +402,7 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
         text = fact.content.decode("utf-8", "surrogateescape")
         done = []
         for removal in by_file[path]:
-            name, line = removal.flag.source.via, removal.flag.source.line or 1
+            name, line = removal.flag.source.via or "", removal.flag.source.line or 1
             start = sum(len(x) for x in text.splitlines(keepends=True)[: line - 1])
             match = _word_regex(removal.words).search(text, start)
             old = _assigned(text.encode("utf-8", "surrogateescape"), path, name)

@@ -27,7 +27,7 @@ def render(doc: dict) -> str:
     for host in view.hosts:
         root.append(_suite(view, host, doc))
     _count(root, root.findall("testsuite"))
-    root.set("time", _seconds(sum(float(s.get("time")) for s in root.findall("testsuite"))))
+    root.set("time", _seconds(sum(float(s.get("time") or 0) for s in root.findall("testsuite"))))
     _scrub(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
@@ -76,8 +76,8 @@ def _check_case(suite: ET.Element, view: fleet.FleetView, host: fleet.HostView, 
 def _harden_case(suite: ET.Element, host: fleet.HostView) -> None:
     case = _case(suite, host, "harden", "harden")
     text = say("harden_summary", host)
-    plan, validation, apply = host.plan or {}, host.validation, host.apply
-    outcome = apply.get("outcome") if apply else None
+    plan, validation, apply = host.plan or {}, host.validation, host.apply or {}
+    outcome = apply.get("outcome")
     if outcome in APPLY_ERRORS:
         ET.SubElement(
             case, "error", message=f"apply {outcome}: {apply.get('error') or ''}".strip(), type=outcome
@@ -115,7 +115,7 @@ def _count(element: ET.Element, children: list[ET.Element]) -> None:
             "skipped": kinds.count("skipped"),
         }
     else:
-        totals = {k: sum(int(s.get(k)) for s in children) for k in ("tests", "failures", "errors", "skipped")}
+        totals = {k: sum(int(s.get(k) or 0) for s in children) for k in ("tests", "failures", "errors", "skipped")}
     for key, value in totals.items():
         element.set(key, str(value))
 

@@ -157,7 +157,7 @@ def _result(view: fleet.FleetView, host: fleet.HostView, r: dict, rule_index: in
     path, line, column = location(host, r)
     uri = "file://" + path
     status = r["status"]
-    level = "error" if status == ERROR else "note" if status == WARN else _LEVEL.get(r.get("severity"), "warning")
+    level = "error" if status == ERROR else "note" if status == WARN else _LEVEL.get(r.get("severity") or "", "warning")
     fingerprint = hashlib.sha256(f"{host.name}\0{r['id']}\0{uri}".encode()).hexdigest()[:16]
     result = {
         "ruleId": r["id"],
