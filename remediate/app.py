@@ -15,6 +15,7 @@ from remediate import harden as harden_mod
 from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
+from remediate.errors import UsageError
 from remediate.facts.gather import gather
 from remediate.harden import HardenOptions
 from remediate.plan.planner import unfixed
@@ -79,7 +80,7 @@ def run_audit(target: Target, opts: AuditOptions):
     """Audit every selected host; returns (results document, outcomes)."""
     selected = checks.select(opts.only, opts.skip)
     if opts.fail_on not in checks.model.SEVERITIES:
-        raise ValueError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
+        raise UsageError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
     inventory, hosts = target.resolve()
     # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
@@ -209,7 +210,7 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
 def rollback(target: Target, from_run: str | None, force: bool = False, restart_timeout: int = 90) -> int:
     """Put back the backups of a harden run (default: each host's newest live run), safely, in parallel."""
     if from_run is not None and not RUN_ID.fullmatch(from_run):
-        raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
+        raise UsageError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
     inventory, hosts = target.resolve()
     run_id = results.new_run_id()
     progress = output.Progress(len(hosts), verb="rolling back")
