@@ -139,7 +139,9 @@ def harden(
     """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
     run_id = results.new_run_id()
     started = dt.datetime.now(dt.UTC)
-    inventory, hosts, outcomes = _plan_with_progress(target, opts)
+    inventory, hosts = target.resolve()
+    progress = output.Progress(len(hosts), verb="planning")
+    outcomes = harden_mod.plan_fleet(target, inventory, hosts, opts, progress=progress.update)
     output.plan_report(outcomes)
     by_name = {o.host: o for o in outcomes}
     ready = [o.host for o in outcomes if o.ok and o.value.ready]
@@ -153,19 +155,15 @@ def harden(
             _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
             return EXIT_ERROR
         progress = output.Progress(len(ready), verb="applying")
-        rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
+        rollout = harden_mod.Rollout(
+            target, inventory, {h.name: h for h in hosts}, by_name, opts, run_id, progress=progress.update
+        )
         rollout.run(order, output.info)
     output.harden_recap(
         outcomes, dry_run=opts.dry_run or rollout is None, stopped_by=rollout.stopped_by if rollout else None
     )
     _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
     return harden_exit_code(outcomes, dry_run=opts.dry_run)
-
-
-def _plan_with_progress(target: Target, opts: HardenOptions):
-    _, hosts = target.resolve()
-    progress = output.Progress(len(hosts), verb="planning")
-    return harden_mod.plan_fleet(target, opts, progress=progress.update)
 
 
 def _ask(question: str) -> bool:

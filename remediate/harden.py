@@ -23,6 +23,7 @@ from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
 from remediate.errors import RemediateError, UsageError
 from remediate.facts.gather import gather
+from remediate.inventory import Host, Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
@@ -212,9 +213,10 @@ class Rollout:
             self.outcomes[name].value.apply = ApplyResult(SKIPPED, self.run_id, error=why)
 
 
-def plan_fleet(target: Target, opts: HardenOptions, progress=None):
-    """Phase 1 on every selected host: (inventory, hosts by name, outcomes with HostHarden values)."""
-    inventory, hosts = target.resolve()
+def plan_fleet(
+    target: Target, inventory: Inventory, hosts: list[Host], opts: HardenOptions, progress=None
+) -> list[HostOutcome]:
+    """Phase 1 on the hosts the caller resolved (once per run): outcomes with HostHarden values."""
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
     today = dt.date.today()
 
@@ -236,4 +238,4 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
     outcomes = run_fleet(
         hosts, work, target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress
     )
-    return inventory, {h.name: h for h in hosts}, outcomes
+    return outcomes
