@@ -14,6 +14,7 @@ import datetime as dt
 import fnmatch
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from remediate.dockerd import hardened
 from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
+from remediate.severity import SEVERITIES
 from remediate.shipped import POLICIES_DIR
 
 # An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
@@ -50,7 +52,6 @@ WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
 # is an audit record. "none" (the default) adds no watch on them and reports the two checks as warnings.
 AUDIT_DATA_DIRS = ("none", "recursive")
 DATA_DIR_CHECKS = ("1.1.4", "1.1.5")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _profile_file(path: Path) -> dict:
 
 
 def policy_for(
-    host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (), policies_dir: Path = POLICIES_DIR
+    host_vars: dict, profile: str | None = None, extra_waivers: Sequence[dict] = (), policies_dir: Path = POLICIES_DIR
 ) -> Policy:
     """The effective policy of one host: profile, then the host's inventory overrides, then waivers."""
     data = load_profile(str(host_vars.get("remediate_profile") or profile or "default"), policies_dir)
