@@ -31,7 +31,7 @@ import re
 
 from remediate import neutralise
 from remediate.checks.model import ERROR, FAIL, WAIVED, WARN
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from remediate.report import fleet
 from remediate.report.text import say
 
