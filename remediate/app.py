@@ -15,6 +15,7 @@ from remediate import harden as harden_mod
 from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
+from remediate.errors import UsageError
 from remediate.facts.gather import gather
 from remediate.harden import HardenOptions
 from remediate.plan.planner import unfixed
@@ -79,7 +80,7 @@ def run_audit(target: Target, opts: AuditOptions):
     """Audit every selected host; returns (results document, outcomes)."""
     selected = checks.select(opts.only, opts.skip)
     if opts.fail_on not in checks.model.SEVERITIES:
-        raise ValueError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
+        raise UsageError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
     inventory, hosts = target.resolve()
     # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
@@ -138,7 +139,9 @@ def harden(
     """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
     run_id = results.new_run_id()
     started = dt.datetime.now(dt.UTC)
-    inventory, hosts, outcomes = _plan_with_progress(target, opts)
+    inventory, hosts = target.resolve()
+    progress = output.Progress(len(hosts), verb="planning")
+    outcomes = harden_mod.plan_fleet(target, inventory, hosts, opts, progress=progress.update)
     output.plan_report(outcomes)
     by_name = {o.host: o for o in outcomes}
     ready = [o.host for o in outcomes if o.ok and o.value.ready]
@@ -152,19 +155,15 @@ def harden(
             _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
             return EXIT_ERROR
         progress = output.Progress(len(ready), verb="applying")
-        rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
+        rollout = harden_mod.Rollout(
+            target, inventory, {h.name: h for h in hosts}, by_name, opts, run_id, progress=progress.update
+        )
         rollout.run(order, output.info)
     output.harden_recap(
         outcomes, dry_run=opts.dry_run or rollout is None, stopped_by=rollout.stopped_by if rollout else None
     )
     _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
     return harden_exit_code(outcomes, dry_run=opts.dry_run)
-
-
-def _plan_with_progress(target: Target, opts: HardenOptions):
-    _, hosts = target.resolve()
-    progress = output.Progress(len(hosts), verb="planning")
-    return harden_mod.plan_fleet(target, opts, progress=progress.update)
 
 
 def _ask(question: str) -> bool:
@@ -209,7 +208,7 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
 def rollback(target: Target, from_run: str | None, force: bool = False, restart_timeout: int = 90) -> int:
     """Put back the backups of a harden run (default: each host's newest live run), safely, in parallel."""
     if from_run is not None and not RUN_ID.fullmatch(from_run):
-        raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
+        raise UsageError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
     inventory, hosts = target.resolve()
     run_id = results.new_run_id()
     progress = output.Progress(len(hosts), verb="rolling back")

@@ -17,7 +17,7 @@ from invoke import Collection, Exit, Program, task
 
 from remediate import __version__, app, output
 from remediate import report as reports
-from remediate.errors import RemediateError
+from remediate.errors import RemediateError, UsageError
 from remediate.lab.fleet import SCENARIO_ORDER, Lab
 
 # `invoke test`: every test on the first engine, the tests marked `engines` on the others.
@@ -81,7 +81,7 @@ def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, 
             _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), Path(save) if save else None
         )
     except RemediateError as exc:
-        raise Exit(output.ours(f"facts: {exc}"), code=1)
+        raise Exit(output.ours(f"facts: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -130,8 +130,8 @@ def audit(
     )
     try:
         code = app.audit(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"audit: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"audit: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -155,7 +155,7 @@ def report(c, results, merge=None, format=reports.ALL, out="reports"):
     try:
         written = reports.report_files(reports.paths_from(results, merge), Path(out), format)
     except RemediateError as exc:
-        raise Exit(output.ours(f"report: {exc}"), code=1)
+        raise Exit(output.ours(f"report: {exc}"), code=1) from None
     for path in written:
         output.info(f"report written to {path}")
 
@@ -224,8 +224,8 @@ def harden(
             json_path=Path(json) if json else None,
             report_dir=Path(report) if report else None,
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"harden: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"harden: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -260,8 +260,8 @@ def rollback(
             force=force,
             restart_timeout=int(restart_timeout),
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"rollback: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"rollback: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -273,8 +273,8 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     """
     try:
         code = app.unlock(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), force=force)
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"unlock: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"unlock: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -300,8 +300,17 @@ def demo(c, extra=0, docker=None, with_=None, name="default"):
         app.audit(target, app.AuditOptions(json_path=out / "audit.json"))
         app.harden(target, app.HardenOptions(dry_run=True), json_path=out / "harden-dry-run.json", report_dir=out)
     except RemediateError as exc:
-        raise Exit(output.ours(f"demo: {exc}"), code=1)
+        raise Exit(output.ours(f"demo: {exc}"), code=1) from None
     output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
+
+
+def _scale_sizes(scale: str) -> tuple[int, ...]:
+    if scale.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(n) for n in scale.split(","))
+    except ValueError:
+        raise UsageError(f"--scale {scale!r}: give comma-separated host counts like 20,100 or 'none'") from None
 
 
 @task(
@@ -326,7 +335,7 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 
     _checkout_only("bench", BENCH_DIR)
     try:
-        sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
+        sizes = _scale_sizes(scale)
         run_bench(
             BenchOptions(
                 rounds=int(rounds),
@@ -338,8 +347,8 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
                 keep_lab=keep_lab,
             )
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"bench: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"bench: {exc}"), code=1) from None
 
 
 @task(
@@ -361,7 +370,7 @@ def lab_up(c, extra=0, name="default", docker=None, with_=None):
         lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional)
         lab.up(extra=int(extra), inventory_copy=_lab_inventory(c) if name == "default" else None)
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.up: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.up: {exc}"), code=1) from None
     output.lab_status(lab.status(), inventory=_lab_inventory(c) if name == "default" else lab.inventory_path)
     _lab_engine_line(lab)
 
@@ -381,7 +390,7 @@ def lab_down(c, name="default"):
     try:
         stopped = _lab(name).down()
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.down: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.down: {exc}"), code=1) from None
     if name == "default" and _lab_inventory(c).exists():
         _lab_inventory(c).unlink()
     output.info(f"stopped {len(stopped)} lab host(s)" if stopped else "no lab hosts were running")
@@ -411,7 +420,7 @@ def lab_ssh(c, host, command=None, name="default"):
     try:
         argv = _lab(name).ssh_argv(host, [command] if command else None)
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.ssh: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.ssh: {exc}"), code=1) from None
     sys.stdout.flush()
     os.execvp(argv[0], argv)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_connect_options, apply_host
 from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
-from remediate.errors import RemediateError
+from remediate.errors import RemediateError, UsageError
 from remediate.facts.gather import gather
-from remediate.inventory.model import Inventory
+from remediate.inventory import Host, Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
@@ -110,16 +110,16 @@ def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[l
     if canary and names:
         pick = names[0] if canary == "first" else canary
         if pick not in names:
-            raise ValueError(f"--canary {canary}: not one of the hosts with changes ({', '.join(names)})")
+            raise UsageError(f"--canary {canary}: not one of the hosts with changes ({', '.join(names)})")
         names.remove(pick)
         out.append([pick])
     text = str(batch_size).strip()
     try:
         size = max(1, -(-len(names) * int(text[:-1]) // 100)) if text.endswith("%") else int(text)
     except ValueError:
-        raise ValueError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
+        raise UsageError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
     if size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise UsageError("--batch-size must be at least 1")
     out += [names[i : i + size] for i in range(0, len(names), size)]
     return out
 
@@ -213,9 +213,10 @@ class Rollout:
             self.outcomes[name].value.apply = ApplyResult(SKIPPED, self.run_id, error=why)
 
 
-def plan_fleet(target: Target, opts: HardenOptions, progress=None):
-    """Phase 1 on every selected host: (inventory, hosts by name, outcomes with HostHarden values)."""
-    inventory, hosts = target.resolve()
+def plan_fleet(
+    target: Target, inventory: Inventory, hosts: list[Host], opts: HardenOptions, progress=None
+) -> list[HostOutcome]:
+    """Phase 1 on the hosts the caller resolved (once per run): outcomes with HostHarden values."""
     policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
     today = dt.date.today()
 
@@ -237,4 +238,4 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
     outcomes = run_fleet(
         hosts, work, target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress
     )
-    return inventory, {h.name: h for h in hosts}, outcomes
+    return outcomes

@@ -23,7 +23,9 @@ ALL_INTERFACES = "*"
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class ListenAddress:
+    """One address dockerd listens on: a -H/hosts value or a docker.socket ListenStream=."""
+
     proto: str  # tcp, unix, fd, npipe, vsock
     address: str  # host for tcp (ALL_INTERFACES for every address), path for unix
     port: int | None = None
@@ -68,7 +70,7 @@ def _url_host_error(hostport: str) -> str | None:
     return f"invalid character {go_quote(bad.group())} in host name" if bad else None
 
 
-def _tcp(addr: str, original: str) -> Endpoint:
+def _tcp(addr: str, original: str) -> ListenAddress:
     if "://" in addr or addr == "":
         raise HostError(f"Invalid proto, expected tcp: {addr}")
     hostport = re.split(r"[/?#]", addr, maxsplit=1)[0]
@@ -86,14 +88,14 @@ def _tcp(addr: str, original: str) -> Endpoint:
     host, port = parts
     if port and not port.isdigit():
         raise HostError(f"Invalid bind address format: {original}")
-    return Endpoint("tcp", host or DEFAULT_TCP_HOST, int(port or DEFAULT_TCP_PORT))
+    return ListenAddress("tcp", host or DEFAULT_TCP_HOST, int(port or DEFAULT_TCP_PORT))
 
 
-def parse_daemon_host(text: str) -> Endpoint:
+def parse_daemon_host(text: str) -> ListenAddress:
     """An -H value or a `hosts` entry as dockerd parses it; raises HostError like dockerd."""
     host = text.strip()
     if not host:
-        return Endpoint("unix", DEFAULT_UNIX_SOCKET)
+        return ListenAddress("unix", DEFAULT_UNIX_SOCKET)
     proto, sep, addr = host.partition("://")
     if not sep:
         proto, addr = "tcp", host
@@ -102,21 +104,21 @@ def parse_daemon_host(text: str) -> Endpoint:
     if proto in ("unix", "npipe"):
         if "://" in addr:
             raise HostError(f"Invalid proto, expected {proto}: {addr}")
-        return Endpoint(proto, addr or DEFAULT_UNIX_SOCKET)
+        return ListenAddress(proto, addr or DEFAULT_UNIX_SOCKET)
     if proto == "fd":
-        return Endpoint("fd", addr)
+        return ListenAddress("fd", addr)
     raise HostError(f"Invalid bind address format: {host}")
 
 
-def parse_listen_stream(text: str) -> Endpoint | None:
+def parse_listen_stream(text: str) -> ListenAddress | None:
     """A ListenStream= value; None when systemd would not accept it either."""
     value = text.strip()
     if value.startswith(("/", "@")):
-        return Endpoint("unix", value)
+        return ListenAddress("unix", value)
     if value.startswith("vsock:"):
-        return Endpoint("vsock", value[6:])
+        return ListenAddress("vsock", value[6:])
     if value.isdigit():
-        return Endpoint("tcp", ALL_INTERFACES, int(value))
+        return ListenAddress("tcp", ALL_INTERFACES, int(value))
     parts = _split_host_port(value)
     if parts is None or not parts[1].isdigit():
         return None
@@ -125,4 +127,4 @@ def parse_listen_stream(text: str) -> Endpoint | None:
         ipaddress.ip_address(host)
     except ValueError:
         return None
-    return Endpoint("tcp", host, int(parts[1]))
+    return ListenAddress("tcp", host, int(parts[1]))

@@ -8,8 +8,8 @@ Rules (each one keeps dockerd starting, and keeps what the host's owner set):
   it holds a non-default value (debug true, insecure-registries non-empty,
   experimental true, iptables false, cgroup-parent set) and kept otherwise.
 - A key that is also a dockerd flag on this host is never written: dockerd
-  refuses to start when a directive comes from both, whatever the values
-  (FIELD-NOTES §2). The policy value is skipped with a note; a key already in
+  refuses to start when a directive comes from both, even with an empty, null
+  or identical value. The policy value is skipped with a note; a key already in
   the file that conflicts with a flag is removed (the flag's value stays,
   which is also what `docker info` shows once dockerd starts).
 - `hosts` is removed when the host exposes TCP without TLS client

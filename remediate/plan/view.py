@@ -1,6 +1,6 @@
 """One host as the planner sees it: facts, the check context, the effective dockerd configuration, check results.
 
-Built once per plan so every step (daemon.json, units, audit rules,
+Built once per plan so every step (daemon.json, units, auditd rules,
 permissions, impacts) reads the same derived views; nothing here does I/O.
 """
 
@@ -69,7 +69,7 @@ class HostView:
     def unit_paths(self, unit: str) -> list[str]:
         """The unit's fragment, then its drop-ins in the order systemd applies them."""
         props = self.ctx.service if unit == "docker.service" else self.ctx.socket
-        return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
+        return [p for p in [props.get("FragmentPath", ""), *props.get("DropInPaths", "").split()] if p]
 
     def unit_lines(self, unit: str, section: str, key: str) -> list[UnitLine]:
         found = []

@@ -30,7 +30,7 @@ from remediate.facts import parse
 from remediate.facts.model import CommandFact, HostFacts
 from remediate.facts.probes import SNIPPETS
 from remediate.plan import apply_plan, plan_host
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from remediate.plan.simulate import copy_facts
 from remediate.policy import policy_for
 
@@ -283,7 +283,7 @@ def test_the_data_root_and_config_file_audited_are_dockerds(capture):
 def test_harden_watches_the_moved_data_root_and_config_file(capture):
     root, config = MOVED[capture]
     facts = load(capture)
-    plan = plan_host(facts, policy_for({"remediate_policy": {"audit_data_dirs": "recursive"}}))
+    plan = plan_host(facts, policy_for({"remediate_policy": {"auditd_data_dirs": "recursive"}}))
     rules = plan.change(RULES_PATH).after.decode().splitlines()
     assert f"-w {root} -k docker" in rules and "-w /var/lib/docker -k docker" not in rules
     if config:
@@ -316,7 +316,7 @@ def test_a_moved_data_root_under_userns_remap_is_the_parent_of_dockerds_root():
         .build()
     )
     result = audit(facts)["1.1.5"]
-    # a warning under the default policy: data directories are watched only with audit_data_dirs: recursive
+    # a warning under the default policy: data directories are watched only with auditd_data_dirs: recursive
     assert (result.status, result.evidence[0]) == (
         WARN,
         "no audit rule watches /srv/docker exactly (15 rules in audit rules files)",

@@ -11,7 +11,7 @@ from remediate.apply.engine import script_actions
 from remediate.audit import audit_host
 from remediate.checks.model import FAIL
 from remediate.plan import apply_plan, plan_host
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from tests.plan_fixtures import (
     SCENARIOS,
     load,
