@@ -116,7 +116,7 @@ def test_duplicate_keys_reported_with_all_lines_last_wins():
     doc = parse_daemon_json(b'{\n "log-level": "info",\n "debug": false,\n "log-level": "debug"\n}', version=V20)
     assert doc.values["log-level"] == "debug"
     assert doc.line_of("log-level") == 4
-    dup = [p for p in doc.problems if p.kind == "DuplicateKey"][0]
+    dup = next(p for p in doc.problems if p.kind == "DuplicateKey")
     assert (dup.key, dup.lines, dup.fatal) == ("log-level", (2, 4), False)
     assert "silently keeps the last one (line 4)" in dup.message
 

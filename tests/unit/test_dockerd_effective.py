@@ -446,9 +446,13 @@ def test_live_restore_on_a_swarm_node_fails_next_start(state):
     assert not build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "inactive"}}).problems
 
 
-JOURNAL = """\
+DOCKERD_SAID = (
+    "unable to configure the Docker daemon with file /etc/docker/daemon.json: "
+    "invalid character '}' looking for beginning of object key string"
+)
+JOURNAL = f"""\
 Jan 10 09:12:01 web-1 systemd[1]: Starting Docker Application Container Engine...
-Jan 10 09:12:01 web-1 dockerd[812]: unable to configure the Docker daemon with file /etc/docker/daemon.json: invalid character '}' looking for beginning of object key string
+Jan 10 09:12:01 web-1 dockerd[812]: {DOCKERD_SAID}
 Jan 10 09:12:01 web-1 systemd[1]: docker.service: Main process exited, code=exited, status=1/FAILURE
 Jan 10 09:12:01 web-1 systemd[1]: docker.service: Failed with result 'exit-code'.
 Jan 10 09:12:01 web-1 systemd[1]: Failed to start Docker Application Container Engine.
@@ -460,10 +464,7 @@ def test_down_reason_from_journal():
     config = build(b'{\n  "log-level": "info",\n}\n', active_state="failed", journal_tail=JOURNAL)
     reason = config.down_reason
     assert reason.state == "failed"
-    assert reason.message == (
-        "unable to configure the Docker daemon with file /etc/docker/daemon.json: "
-        "invalid character '}' looking for beginning of object key string"
-    )
+    assert reason.message == DOCKERD_SAID
     assert reason.line.startswith("Jan 10 09:12:01 web-1 dockerd[812]: ")
     assert config.predicted_error.startswith("/etc/docker/daemon.json:3:1: ")  # ours, placed; the journal's beside it
 
@@ -472,11 +473,17 @@ def test_down_reason_from_journal():
     "journal, message",
     [
         (
-            'dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"',
+            (
+                'dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, '
+                'ensure docker is not running or delete /var/run/docker.pid"'
+            ),
             "Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid",
         ),
         (
-            "dockerd[9]: failed to start daemon: Error initializing network controller: error obtaining controller instance",
+            (
+                "dockerd[9]: failed to start daemon: Error initializing network controller: "
+                "error obtaining controller instance"
+            ),
             "failed to start daemon: Error initializing network controller: error obtaining controller instance",
         ),
         ("dockerd[9]: unknown flag: --nope\ndockerd[9]: See 'dockerd --help'.", "unknown flag: --nope"),
