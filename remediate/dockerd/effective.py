@@ -72,14 +72,12 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
             )
         ]
     if inputs.daemon_json is None:
-        error = f"unable to configure the Docker daemon with file {path}: open {path}: no such file or directory"
         return [
             InvalidValue(
                 message=f"{given[-1].source}: --config-file {path} does not exist; dockerd refuses to start "
                 "(without --config-file a missing file is fine)",
                 fatal=True,
                 evidence=(given[-1].source,),
-                dockerd_message=error,
                 key="config-file",
                 value=path,
             )
@@ -99,7 +97,6 @@ def _unread_config(inputs: DockerdInputs) -> list[Problem]:
                 message=f"{path} is a directory, not a file: dockerd refuses to start with it",
                 fatal=True,
                 evidence=evidence,
-                dockerd_message=f"unable to configure the Docker daemon with file {path}: read {path}: is a directory",
                 detail="dir",
             )
         ]
@@ -209,9 +206,9 @@ class EffectiveConfig:
 
     @property
     def predicted_error(self) -> str | None:
-        """What dockerd would say first if (re)started now."""
+        """Why dockerd would refuse to start if (re)started now: the first fatal problem, in our words."""
         first = next(iter(self.fatal_problems), None)
-        return (first.dockerd_message or first.message) if first else None
+        return first.message if first else None
 
     @property
     def effective_log_level(self) -> str:

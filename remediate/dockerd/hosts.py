@@ -14,8 +14,6 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from .golang import go_quote
-
 DEFAULT_TCP_HOST = "localhost"
 DEFAULT_TCP_PORT = 2375
 DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
@@ -45,7 +43,7 @@ class ListenAddress:
 
 
 class HostError(ValueError):
-    """dockerd refuses the address; the message is dockerd's."""
+    """dockerd refuses the address."""
 
 
 def _split_host_port(hostport: str) -> tuple[str, str] | None:
@@ -65,9 +63,9 @@ def _url_host_error(hostport: str) -> str | None:
     if not host.startswith("["):
         colon = host.rfind(":")
         if colon >= 0 and not re.fullmatch(r":[0-9]*", host[colon:]):
-            return f"invalid port {go_quote(host[colon:])} after host"
+            return f"invalid port {host[colon:]!r} after host"
     bad = re.search(r"[^A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]", host)
-    return f"invalid character {go_quote(bad.group())} in host name" if bad else None
+    return f"invalid character {bad.group()!r} in host name" if bad else None
 
 
 def _tcp(addr: str, original: str) -> ListenAddress:
@@ -76,7 +74,7 @@ def _tcp(addr: str, original: str) -> ListenAddress:
     hostport = re.split(r"[/?#]", addr, maxsplit=1)[0]
     url_error = _url_host_error(hostport)
     if url_error:
-        raise HostError(f"parse {go_quote('tcp://' + addr)}: {url_error}")
+        raise HostError(f"tcp://{addr}: {url_error}")
     if hostport.endswith("]:"):
         hostport += str(DEFAULT_TCP_PORT)
     parts = _split_host_port(hostport)
