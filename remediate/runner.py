@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -153,6 +154,10 @@ def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers:
             outcomes[index] = pickle.loads(data)
             if progress:
                 progress(len(outcomes), len(fleet.hosts), outcomes[index])
+    except BaseException:  # Ctrl-C (the workers ignore it) or a bug here: no worker outlives the run
+        for proc in procs:
+            proc.kill()
+        raise
     finally:
         for proc in procs:
             proc.join(THREAD_GRACE)
@@ -170,6 +175,7 @@ def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers:
 
 def _worker(fleet: Fleet, work: Work, indexes: list[int], forks: int, outbox) -> None:
     """In a forked process: the thread pool over this slice; each outcome goes back pickled as soon as it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     position = {fleet.hosts[i].name: i for i in indexes}
 
     def send(done: int, total: int, outcome: HostOutcome) -> None:

@@ -3,8 +3,11 @@ process or are spread over worker processes; one bad host, or one dead worker, n
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -116,3 +119,18 @@ def test_an_audit_over_processes_equals_one_over_threads(tmp_path):
         assert [o.status for o in outcomes] == [OK] * 4
         docs.append(documents.without_run_identity(doc))
     assert docs[0] == docs[1]
+
+
+def test_ctrl_c_in_a_run_over_processes_leaves_no_worker_behind():
+    """The workers ignore SIGINT; the parent's KeyboardInterrupt kills them before it goes up."""
+
+    def work(conn, host):
+        if host.name == "h0":
+            os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(60)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        fleet(NAMES, processes=2).run(work)
+    assert time.monotonic() - started < 30
+    assert multiprocessing.active_children() == []
