@@ -97,8 +97,8 @@ class Fleet:
 
 
 def auto_processes(hosts: int, forks: int, cpus: int | None = None) -> int:
-    """How many worker processes `--processes auto` uses: one per core, but only when each gets a full pool of
-    `forks` hosts to overlap (below that, forking costs more than the core it frees)."""
+    """How many worker processes `--processes auto` uses: one per core, at most one per `forks` hosts (a run
+    that fits in one pool of --forks threads gains nothing from a second process)."""
     cpus = cpus or os.cpu_count() or 1
     return max(1, min(cpus, hosts // max(1, forks)))
 
@@ -140,10 +140,16 @@ def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers:
         context.Process(target=_worker, args=(fleet, work, indexes, forks, inbox), name=f"remediate worker {n}")
         for n, indexes in enumerate(slices)
     ]
-    for proc in procs:
-        proc.start()
     outcomes: dict[int, HostOutcome] = {}
+    started: list = []
     try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a Ctrl-C during a fork is not lost
+        try:
+            for proc in procs:
+                proc.start()
+                started.append(proc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         while len(outcomes) < len(fleet.hosts):
             try:
                 index, data = inbox.get(timeout=0.5)
@@ -155,11 +161,11 @@ def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers:
             if progress:
                 progress(len(outcomes), len(fleet.hosts), outcomes[index])
     except BaseException:  # Ctrl-C (the workers ignore it) or a bug here: no worker outlives the run
-        for proc in procs:
+        for proc in started:
             proc.kill()
         raise
     finally:
-        for proc in procs:
+        for proc in started:
             proc.join(THREAD_GRACE)
             if proc.is_alive():
                 proc.kill()

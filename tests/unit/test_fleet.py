@@ -126,7 +126,7 @@ def test_ctrl_c_in_a_run_over_processes_leaves_no_worker_behind():
 
     def work(conn, host):
         if host.name == "h0":
-            os.kill(os.getppid(), signal.SIGINT)
+            os.kill(os.getppid(), signal.SIGINT)  # possibly while the parent still forks the other worker
         time.sleep(60)
 
     started = time.monotonic()
