@@ -18,6 +18,7 @@ from invoke import Collection, Exit, Program, task
 from remediate import __version__, app, output
 from remediate import report as reports
 from remediate.errors import RemediateError, UsageError
+from remediate.inventory.shard import parse_shard
 from remediate.lab.fleet import SCENARIO_ORDER, Lab
 
 # `invoke test`: every test on the first engine, the tests marked `engines` on the others.
@@ -48,7 +49,17 @@ def _lab_inventory(c) -> Path:
     return _root(c) / "inventories" / "lab.yml"
 
 
-def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -> app.Target:
+# The options of the read-only runs (facts, audit, harden --dry-run): README "Sharding" and "Performance".
+READ_ONLY_HELP = {
+    "shard": "Only shard K of N of the matched hosts (K counts from 1: 1/3, 2/3, 3/3; 'auto/N' takes K from "
+    "$JOB_COMPLETION_INDEX + 1, as in a Kubernetes Indexed Job); a host is always in the same shard. "
+    "Merge the shards' --json documents with `report --merge`.",
+    "processes": "Spread the hosts over this many worker processes (read-only runs), each with its share of "
+    "--forks: a number, or 'auto' (one per core, when each gets --forks hosts). Default 1.",
+}
+
+
+def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard=None, processes="1") -> app.Target:
     return app.Target(
         hosts=hosts,
         inventory=inventory,
@@ -56,7 +67,18 @@ def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -
         forks=int(forks),
         accept_new_host_keys=accept_new_host_keys,
         ask_become_pass=ask_become_pass,
+        shard=parse_shard(str(shard)) if shard else None,
+        processes=_processes(processes),
     )
+
+
+def _processes(text) -> int | None:
+    """--processes N or auto (None: remediate.runner.auto_processes decides)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    if not str(text).strip().isdigit() or int(text) < 1:
+        raise RemediateError(f"--processes {text!r}: give a number of processes (at least 1) or auto")
+    return int(text)
 
 
 def _checkout_only(name: str, needed: Path) -> None:
@@ -70,15 +92,26 @@ def _exit(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(help={**TARGET_HELP, "save": "Also save each host's facts as JSON in this directory."})
-def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False, save=None):
+@task(help={**TARGET_HELP, **READ_ONLY_HELP, "save": "Also save each host's facts as JSON in this directory."})
+def facts(
+    c,
+    hosts="lab",
+    inventory=None,
+    forks=10,
+    accept_new_host_keys=False,
+    ask_become_pass=False,
+    save=None,
+    shard=None,
+    processes="1",
+):
     """Gather each host's Docker facts in one batched round trip and show a summary.
 
     Exit codes: 0 every host read, 3 some hosts unreachable, 1 errors (a host failed, bad input).
     """
     try:
         code = app.show_facts(
-            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), Path(save) if save else None
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes),
+            Path(save) if save else None,
         )
     except RemediateError as exc:
         raise Exit(output.ours(f"facts: {exc}"), code=1) from None
@@ -98,7 +131,7 @@ AUDIT_HELP = {
 }
 
 
-@task(help={**TARGET_HELP, **AUDIT_HELP})
+@task(help={**TARGET_HELP, **AUDIT_HELP, **READ_ONLY_HELP})
 def audit(
     c,
     hosts="lab",
@@ -113,6 +146,8 @@ def audit(
     json=None,
     show_passed=False,
     report=None,
+    shard=None,
+    processes="1",
 ):
     """Audit how Docker is configured on each host (CIS Docker Benchmark + practices). Changes nothing.
 
@@ -129,7 +164,8 @@ def audit(
         report_dir=Path(report) if report else None,
     )
     try:
-        code = app.audit(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
+        target = _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes)
+        code = app.audit(target, opts)
     except RemediateError as exc:
         raise Exit(output.ours(f"audit: {exc}"), code=1) from None
     _exit(code)
@@ -178,7 +214,7 @@ HARDEN_HELP = {
 }
 
 
-@task(help={**TARGET_HELP, **HARDEN_HELP})
+@task(help={**TARGET_HELP, **HARDEN_HELP, **READ_ONLY_HELP})
 def harden(
     c,
     hosts="lab",
@@ -198,6 +234,8 @@ def harden(
     carry_images=False,
     json=None,
     report=None,
+    shard=None,
+    processes="1",
 ):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
@@ -219,7 +257,7 @@ def harden(
     )
     try:
         code = app.harden(
-            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes),
             opts,
             json_path=Path(json) if json else None,
             report_dir=Path(report) if report else None,

@@ -27,8 +27,8 @@ from remediate.inventory import Host, Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
-from remediate.runner import NOT_STARTED, HostOutcome, run_fleet
-from remediate.target import Target, needs_become
+from remediate.runner import NOT_STARTED, Fleet, HostOutcome
+from remediate.target import needs_become
 
 SKIPPED = "skipped"
 
@@ -151,9 +151,7 @@ def interruptible(stop: threading.Event, notice: Callable[[str], None]):
 class Rollout:
     """Phase 2 over the hosts that are ready; fills each HostHarden.apply."""
 
-    target: Target
-    inventory: Inventory
-    hosts: dict
+    fleet: Fleet
     outcomes: dict[str, HostOutcome]
     opts: HardenOptions
     run_id: str
@@ -182,15 +180,9 @@ class Rollout:
                 if self.stop.is_set() or failures >= self.opts.max_fail:
                     self._skip(batch, self.stopped_by or "the rollout was interrupted")
                     continue
-                options = apply_connect_options(self.target.connect_options(), self.opts.restart_timeout)
-                results = run_fleet(
-                    [self.hosts[n] for n in batch],
-                    self.work,
-                    options,
-                    forks=self.target.forks,
-                    resolve_host=self.inventory.hosts.get,
-                    progress=self.progress,
-                    stop=self.stop,
+                options = apply_connect_options(self.fleet.options, self.opts.restart_timeout)
+                results = (
+                    self.fleet.only(batch).reaching_with(options).run(self.work, progress=self.progress, stop=self.stop)
                 )
                 for result in results:
                     value: HostHarden = self.outcomes[result.host].value
@@ -213,11 +205,9 @@ class Rollout:
             self.outcomes[name].value.apply = ApplyResult(SKIPPED, self.run_id, error=why)
 
 
-def plan_fleet(
-    target: Target, inventory: Inventory, hosts: list[Host], opts: HardenOptions, progress=None
-) -> list[HostOutcome]:
-    """Phase 1 on the hosts the caller resolved (once per run): outcomes with HostHarden values."""
-    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
+def plan_fleet(fleet: Fleet, opts: HardenOptions, progress=None) -> list[HostOutcome]:
+    """Phase 1 on every host of the fleet: outcomes with HostHarden values."""
+    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in fleet.hosts}
     today = dt.date.today()
 
     def work(conn, host) -> HostHarden:
@@ -235,7 +225,4 @@ def plan_fleet(
             validation = Validation(False, [{"name": "host", "ok": False, "detail": str(exc)}])
         return HostHarden(audit, plan, validation, groups)
 
-    outcomes = run_fleet(
-        hosts, work, target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress
-    )
-    return outcomes
+    return fleet.run(work, progress=progress)
