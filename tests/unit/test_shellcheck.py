@@ -18,9 +18,10 @@ from remediate.facts.dirs import DIR_CHAIN_SNIPPET
 from remediate.facts.probes import SNIPPETS
 
 ROOT = Path(__file__).resolve().parents[2]
-# (file, shell): the shell each one runs under
+# (file, shell): the shell each one runs under. The host script is POSIX sh plus `local`, which every /bin/sh it
+# meets has (dash, bash, busybox ash): shellcheck's dash mode is POSIX with that one addition.
 SCRIPTS = [
-    ("templates/apply/transaction.sh", "sh"),
+    ("templates/apply/transaction.sh", "dash"),
     ("templates/lab/boot.sh", "sh"),
     ("templates/lab/image-setup.sh", "sh"),
     *((str(p.relative_to(ROOT)), "sh") for p in sorted((ROOT / "templates/lab/engines").glob("*.sh"))),
@@ -54,6 +55,7 @@ def shellcheck(shell: str, *args: str, text: str | None = None, accepted=()) -> 
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert result.returncode in (0, 1), result.stderr
     return result.stdout + result.stderr
@@ -102,6 +104,7 @@ def test_the_host_scripts_action_list_is_never_a_glob(tmp_path):
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "saved busybox:latest lab/app:1" in result.stdout, result.stdout
