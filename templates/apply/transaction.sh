@@ -68,7 +68,8 @@ say() {
 }
 die() { say "fail $1 $2"; exit "${3:-1}"; }
 
-sha256_of() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
+# sha256_of FILE: from stdin, as sha256sum escapes a name holding a backslash or a newline (\HASH  NAME)
+sha256_of() { sha256sum 2>/dev/null <"$1" | cut -d' ' -f1; }
 meta_of() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
 inode_of() { stat -c '%d:%i' -- "$1" 2>/dev/null; }
 parent() { case $1 in /*/*) printf '%s' "${1%/*}" ;; *) printf / ;; esac; }
@@ -149,6 +150,10 @@ read_entry() {
         && field before_owner "$5" && field before_group "$6" && field owner "$7" && field group "$8" \
         && field mode "$9" && field length "${10}" && field sha "${11}" && field index "${12}" \
         && field inode "${13}" || return 1
+    # A path is absolute and one line: the run's own records (created-dirs, staged names) are lines.
+    case $path in /*) ;; *) say "fail usage $path is not an absolute path"; return 1 ;; esac
+    case $path in *"
+"*) say "fail usage $path: a path with a newline is not supported"; return 1 ;; esac
     case $op in write|delete|meta) ;; *) say "fail usage bad op $op for $path"; return 1 ;; esac
     case $index$length in *[!0-9]*|'') say "fail usage bad index or length for $path"; return 1 ;; esac
     case $mode in -) ;; ''|*[!0-7]*) say "fail usage bad mode $mode for $path"; return 1 ;; esac

@@ -15,8 +15,8 @@ import pytest
 
 from remediate.apply.protocol import Entry, Record, entry_words, script
 
-# A path that splits words, globs, expands, ends a line, and holds the separator itself.
-HOSTILE = "/etc/docker/-n $(reboot) `id` *\n;'\"\\=index=9 \t.json\n"
+# A path that splits words, globs, expands, holds the separator itself and ends in a blank.
+HOSTILE = "/etc/docker/-n $(reboot) `id` *;'\"\\=index=9 \t.json "
 SHELLS = [sh for sh in ("dash", "bash", "busybox") if shutil.which(sh)]
 
 
@@ -78,6 +78,14 @@ def test_an_argument_out_of_its_place_or_a_short_entry_is_refused_before_any_ste
     unknown_op = [a if not a.startswith("op=") else "op=chmod" for a in args]
     result = run_sh(shell, reader(SHOW + 'each show "$@"\n'), *unknown_op)
     assert result.returncode == 1 and b"bad op chmod" in result.stdout
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_relative_path_or_one_with_a_newline_is_refused(shell):
+    """The run's own records (created directories, staged temp names) are lines: a path is one line."""
+    for path, why in (("etc/docker/x", b"not an absolute path"), ("/etc/docker/a\nb", b"a path with a newline")):
+        result = run_sh(shell, reader(SHOW + 'each show "$@"\n'), *entry(path).record().args())
+        assert result.returncode == 1 and why in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("shell", SHELLS)
