@@ -644,16 +644,22 @@ check() {  # ENTRY...: compare-and-swap only (rollback checks that nobody change
     say "ok check unchanged since the run"
 }
 
+# run_ids: the runs this host keeps, newest first (run ids start with their UTC time).
+run_ids() {
+    local r
+    for r in "$base/runs"/*; do [ -d "$r" ] && printf '%s\n' "${r##*/}"; done | sort -r
+}
+
 finish() {  # STATE KEEP: record the run's end, keep the KEEP newest runs' backups, release the lock
     [ -d "$rundir" ] && printf '%s\n' "$1" >"$rundir/state"
-    ls -1 -- "$base/runs" 2>/dev/null | sort -r | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
+    run_ids | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
         [ "$old" = "$run" ] || rm -rf -- "$base/runs/$old"
     done
     unlock
 }
 
-runs() {  # list runs, newest first (run ids start with their UTC time): "run ID STATE"
-    ls -1 -- "$base/runs" 2>/dev/null | sort -r | while IFS= read -r r; do
+runs() {  # list runs, newest first: "run ID STATE"
+    run_ids | while IFS= read -r r; do
         say "run $r $(small "$base/runs/$r/state" || echo unknown)"
     done
 }

@@ -320,3 +320,17 @@ def test_a_link_planted_in_place_of_a_file_to_chmod_is_refused_and_never_followe
     assert host.state("/etc/docker/daemon.json")[:3] == (OLD_JSON, stat.S_IFREG, 0o640)  # rolled back
     # The rollback cannot put a mode back on a link without following it: it says so, the host needs a person.
     assert reply.first("state").detail == "rollback-failed" and os.readlink(host.path("/etc/docker/ca.pem"))
+
+
+def test_finish_keeps_the_newest_runs_backups_and_runs_lists_them_newest_first(host):
+    runs = host.path("/var/lib/remediate/runs")
+    assert host.tx.call("lock", "run by a unit test").ok
+    for old in ("20261130T000000Z-aaaaaa", "20261201T000000Z-bbbbbb", "20261203T000000Z-cccccc"):
+        (runs / old).mkdir()
+        (runs / old / "state").write_text("verified\n")
+    (runs / "not-a-run-dir").write_text("a stray file is no run\n")
+    (runs / RUN).mkdir()
+    assert host.tx.call("finish", "verified", "2").ok
+    assert sorted(p.name for p in runs.iterdir()) == [RUN, "20261203T000000Z-cccccc", "not-a-run-dir"]
+    listed = [f"{line.step} {line.detail}" for line in host.tx.call("runs").lines if line.kind == "run"]
+    assert listed == ["20261203T000000Z-cccccc verified", f"{RUN} verified"]
