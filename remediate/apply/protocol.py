@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 
 from remediate.connection.base import CommandResult, Connection
@@ -126,43 +126,34 @@ class Entry:
     @classmethod
     def from_json(cls, data: dict) -> Entry:
         return cls(
-            data["path"],
-            data["op"],
-            data["before_sha256"],
-            data["before_mode"],
-            data["before_owner"],
-            data["before_group"],
-            data["owner"],
-            data["group"],
-            data["mode"],
-            None,
-            int(data["index"]),
-            data.get("kind", "file"),
-            data["after_sha256"],
-            data.get("inode", "-"),
+            path=data["path"],
+            op=data["op"],
+            before_sha=data["before_sha256"],
+            before_mode=data["before_mode"],
+            before_owner=data["before_owner"],
+            before_group=data["before_group"],
+            owner=data["owner"],
+            group=data["group"],
+            mode=data["mode"],
+            content=None,
+            index=int(data["index"]),
+            kind=data.get("kind", "file"),
+            after_sha=data["after_sha256"],
+            inode=data.get("inode", "-"),
         )
 
     def expected_now(self) -> Entry:
         """The entry a compare-and-swap uses before undoing this change: the state it left behind (a chmod or
         chown keeps the inode; a write or delete leaves another one, or none)."""
-        mode, owner, group = (
-            ("-", "-", "-") if self.op == "delete" or self.kind == "socket" else (self.mode, self.owner, self.group)
-        )
-        return Entry(
-            self.path,
-            self.op,
-            self.after_sha,
-            mode,
-            owner,
-            group,
-            self.owner,
-            self.group,
-            self.mode,
-            None,
-            self.index,
-            self.kind,
-            self.after_sha,
-            self.inode if self.op == "meta" else "-",
+        gone = self.op == "delete" or self.kind == "socket"
+        return replace(
+            self,
+            before_sha=self.after_sha,
+            before_mode="-" if gone else self.mode,
+            before_owner="-" if gone else self.owner,
+            before_group="-" if gone else self.group,
+            content=None,
+            inode=self.inode if self.op == "meta" else "-",
         )
 
 
