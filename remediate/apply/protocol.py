@@ -2,8 +2,9 @@
 
 The script does every host-side step of an apply (lock, compare-and-swap,
 backup, staged temp files, commit, restore); this module turns FileChanges
-into its 13-word entries and its output into Reply objects. Everything a
-host controls reaches the script as a positional parameter.
+into entries (each a Record of NAME=VALUE arguments) and its output into
+Reply objects. Everything a host controls reaches the script as a
+positional parameter.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cache
 
 from remediate.connection.base import CommandResult, Connection
@@ -43,8 +44,32 @@ def stat_mode(mode: int | None) -> str:
 
 
 @dataclass(frozen=True)
+class Record:
+    """One entry as the script reads it (read_entry in transaction.sh, whose header says what each field
+    means): one argument NAME=VALUE per field, in this order. An argument carries any byte but NUL, which no
+    path holds, and the script takes the value as everything after the first "=", so a value is never parsed."""
+
+    path: str
+    op: str  # write | delete | meta
+    before_sha: str
+    before_mode: str
+    before_owner: str
+    before_group: str
+    owner: str
+    group: str
+    mode: str
+    length: int  # bytes of content on prepare's stdin (0 but for a write)
+    sha: str  # sha256 of that content, or "-"
+    index: int
+    inode: str
+
+    def args(self) -> list[str]:
+        return [f"{f.name}={getattr(self, f.name)}" for f in fields(self)]
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One path of a run, in the words the script reads (see its header)."""
+    """One path of a run: what the plan found and wants there (record() is what the script reads of it)."""
 
     path: str
     op: str  # write | delete | meta
@@ -61,23 +86,25 @@ class Entry:
     after_sha: str = "-"  # what the path holds once the entry is applied: sha256, "absent", or "-"
     inode: str = "-"  # DEV:INO the plan was made from; "-" unknown, absent, or not stable (a socket)
 
-    def words(self) -> list[str]:
+    def record(self, *, restore: bool = False) -> Record:
+        """The entry as the script reads it; for `restore` without content (that is in the backup copy)."""
+        write = self.op == "write" and not restore
         content = self.content or b""
-        return [
-            self.path,
-            self.op,
-            self.before_sha,
-            self.before_mode,
-            self.before_owner,
-            self.before_group,
-            self.owner,
-            self.group,
-            self.mode,
-            str(len(content)) if self.op == "write" else "0",
-            sha256(content) if self.op == "write" else "-",
-            str(self.index),
-            self.inode,
-        ]
+        return Record(
+            path=self.path,
+            op=self.op,
+            before_sha=self.before_sha,
+            before_mode=self.before_mode,
+            before_owner=self.before_owner,
+            before_group=self.before_group,
+            owner=self.owner,
+            group=self.group,
+            mode=self.mode,
+            length=len(content) if write else 0,
+            sha=sha256(content) if write else "-",
+            index=self.index,
+            inode=self.inode,
+        )
 
     def to_json(self) -> dict:
         return {
@@ -99,61 +126,48 @@ class Entry:
     @classmethod
     def from_json(cls, data: dict) -> Entry:
         return cls(
-            data["path"],
-            data["op"],
-            data["before_sha256"],
-            data["before_mode"],
-            data["before_owner"],
-            data["before_group"],
-            data["owner"],
-            data["group"],
-            data["mode"],
-            None,
-            int(data["index"]),
-            data.get("kind", "file"),
-            data["after_sha256"],
-            data.get("inode", "-"),
+            path=data["path"],
+            op=data["op"],
+            before_sha=data["before_sha256"],
+            before_mode=data["before_mode"],
+            before_owner=data["before_owner"],
+            before_group=data["before_group"],
+            owner=data["owner"],
+            group=data["group"],
+            mode=data["mode"],
+            content=None,
+            index=int(data["index"]),
+            kind=data.get("kind", "file"),
+            after_sha=data["after_sha256"],
+            inode=data.get("inode", "-"),
         )
-
-    def restore_words(self) -> list[str]:
-        """Words for `restore`: the content is in the backup copy, not on stdin."""
-        words = self.words()
-        words[9], words[10] = "0", "-"
-        return words
 
     def expected_now(self) -> Entry:
         """The entry a compare-and-swap uses before undoing this change: the state it left behind (a chmod or
         chown keeps the inode; a write or delete leaves another one, or none)."""
-        mode, owner, group = (
-            ("-", "-", "-") if self.op == "delete" or self.kind == "socket" else (self.mode, self.owner, self.group)
+        gone = self.op == "delete" or self.kind == "socket"
+        return replace(
+            self,
+            before_sha=self.after_sha,
+            before_mode="-" if gone else self.mode,
+            before_owner="-" if gone else self.owner,
+            before_group="-" if gone else self.group,
+            content=None,
+            inode=self.inode if self.op == "meta" else "-",
         )
-        return Entry(
-            self.path,
-            self.op,
-            self.after_sha,
-            mode,
-            owner,
-            group,
-            self.owner,
-            self.group,
-            self.mode,
-            None,
-            self.index,
-            self.kind,
-            self.after_sha,
-            self.inode if self.op == "meta" else "-",
-        )
+
+
+def entry_op(change: FileChange) -> str:
+    """write or delete when a file's bytes change, else meta (chown/chmod only)."""
+    if change.kind == "file" and change.content_changed:
+        return "delete" if change.after is None else "write"
+    return "meta"
 
 
 def entry_for(change: FileChange, index: int) -> Entry:
-    if change.kind == "file" and change.content_changed:
-        op = "delete" if change.after is None else "write"
-    else:
-        op = "meta"
-    if change.metadata_only:
-        before_sha = "-"  # no bytes to compare: a directory, a socket, or a file whose bytes are never carried
-    else:
-        before_sha = "absent" if change.before is None else sha256(change.before)
+    op = entry_op(change)
+    # "-": no bytes to compare (a directory, a socket, or a file whose bytes are never carried)
+    before_sha = "-" if change.metadata_only else "absent" if change.before is None else sha256(change.before)
     found = change.before is not None or change.metadata_only
     after_sha = sha256(change.after or b"") if op == "write" else "absent" if op == "delete" else before_sha
     return Entry(
@@ -179,7 +193,8 @@ def entries_for(changes) -> list[Entry]:
 
 
 def entry_words(entries: list[Entry], restore: bool = False) -> list[str]:
-    return [w for e in entries for w in (e.restore_words() if restore else e.words())]
+    """The script's arguments for these entries, one record after the other."""
+    return [arg for e in entries for arg in e.record(restore=restore).args()]
 
 
 @dataclass(frozen=True)

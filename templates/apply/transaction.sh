@@ -1,4 +1,5 @@
-# remediate's apply transaction, run on the target as root (POSIX sh, coreutils, systemd; no Python).
+# remediate's apply transaction, run on the target as root (POSIX sh with `local`, as dash, bash and busybox
+# ash have it; coreutils, systemd; no Python).
 #
 #   sh -c "$(cat transaction.sh)" remediate COMMAND BASE RUN_ID [ARGS...]
 #
@@ -15,14 +16,19 @@
 # place, before daemon-reload and the restart) until the test removes $rundir/paused (at most 120s), so a test
 # can cut the connection or kill the host at that exact moment.
 #
-# An ENTRY is 13 words: PATH OP BEFORE_SHA BEFORE_MODE BEFORE_OWNER BEFORE_GROUP OWNER GROUP MODE LEN SHA INDEX
-# INODE
-#   OP: write (content, LEN bytes from stdin, sha256 SHA), delete, meta (chown/chmod only);
-#   BEFORE_SHA: sha256 of the content found, "absent", or "-" (no content check: not a regular file, or a
-#   metadata-only change of a file whose bytes remediate never reads, such as a TLS key);
-#   BEFORE_MODE/OWNER/GROUP: as found ("-" when absent; mode as `stat -c %a` prints it); OWNER GROUP MODE:
-#   as wanted; INDEX: the entry's number, naming its backup copy files/INDEX; INODE: DEV:INO of the path as
-#   the plan found it ("-": not known, or not stable, like a socket a daemon recreates).
+# An ENTRY (one path of the run) is 13 arguments NAME=VALUE, in the order of protocol.Record
+# (remediate/apply/protocol.py); read_entry gives them to each step as locals of the same names. A value is the
+# rest of its argument after the first "=", so any byte a path can hold passes unchanged.
+#   path:         the file or directory
+#   op:           write (new content), delete, or meta (chown/chmod only)
+#   before_sha:   sha256 of the content found, "absent", or "-" (no content check: not a regular file, or a
+#                 metadata-only change of a file whose bytes remediate never reads, such as a TLS key)
+#   before_mode, before_owner, before_group: as found ("-" when absent; mode as `stat -c %a` prints it)
+#   owner, group, mode: as wanted
+#   length, sha:  a write's content: length bytes on stdin (prepare), sha256 sha; 0 and "-" otherwise
+#   index:        the entry's number, naming its backup copy files/INDEX
+#   inode:        DEV:INO of the path as the plan found it ("-": not known, or not stable, like a socket a
+#                 daemon recreates)
 #
 # Root never acts through a link a user could plant: before every write, rename, delete, chown, chmod and
 # restore the script checks that every directory on the way to the path (as written and as resolved) is
@@ -33,18 +39,28 @@ set -u
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 LC_ALL=C; export LC_ALL
 umask 077
-pause=
+
+# The run-wide values, set here once (a restore points rundir at the run it restores, prepare and validate
+# fill tightened, a commit or restore sets log); every other variable is a local of its function, or lives in
+# the subshell of a pipeline.
+pause=                   # the test hook's POINT (--pause=POINT), cleared once the run paused there
 case ${1-} in --pause=*) pause=${1#--pause=}; shift ;; esac
-cmd=$1 base=$2 run=$3
+cmd=$1                   # the command: lock, prepare, commit, restore, ... (the case at the end)
+base=$2                  # remediate's root-only directory on this host: the lock and every run's records
+run=$3                   # this run's id: the lock names it, its records are runs/RUN
 shift 3
 case $run in ''|.|..|*/*) printf 'fail usage bad run id\n'; exit 2 ;; esac
-lockdir=$base/lock
-rundir=$base/runs/$run
+lockdir=$base/lock       # the lock: run (its run id), owner (who, which boot, since), busy (the pid at work)
+rundir=$base/runs/$run   # a run's records: state, manifest.json, files/INDEX (backups), staged/INDEX, log
+log=                     # the run's log once a commit or restore started: say writes there too
+tightened=               # directories this run makes root's alone, one a line (unsafe_dir lets them through)
+ENTRY_WORDS=13           # arguments per entry (read_entry)
+MANIFEST_MAX=4194304     # the largest manifest a controller is sent (manifest)
 
 # say LINE: one line for the controller, and in the run's log once a commit or restore started. It never
 # fails: with the connection gone stdout is a broken pipe, and the run must go on as if it were heard.
-log=
 say() {
+    local line
     line=$(printf '%s' "$*" | tr '\n\r' '  ')
     printf '%s\n' "$line" 2>/dev/null
     [ -z "$log" ] || printf '%s\n' "$line" >>"$log"
@@ -52,9 +68,10 @@ say() {
 }
 die() { say "fail $1 $2"; exit "${3:-1}"; }
 
-sha() { sha256sum -- "$1" 2>/dev/null | cut -d' ' -f1; }
-meta() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
-inode() { stat -c '%d:%i' -- "$1" 2>/dev/null; }
+# sha256_of FILE: from stdin, as sha256sum escapes a name holding a backslash or a newline (\HASH  NAME)
+sha256_of() { sha256sum 2>/dev/null <"$1" | cut -d' ' -f1; }
+meta_of() { stat -c '%a %U %G' -- "$1" 2>/dev/null; }
+inode_of() { stat -c '%d:%i' -- "$1" 2>/dev/null; }
 parent() { case $1 in /*/*) printf '%s' "${1%/*}" ;; *) printf / ;; esac; }
 
 # small FILE: the first 4 KiB of one of our own record files, only if it is a regular file (a FIFO or a
@@ -67,9 +84,8 @@ small() { [ -f "$1" ] && [ ! -L "$1" ] && head -c 4096 -- "$1" 2>/dev/null; }
 # swap a name in it for a link between our check and our step. While prepare stages a run, a directory
 # listed in $tightened (one this run makes root's alone, first thing in its commit) is let through: the
 # commit checks again once it is tightened, and what was staged in it before is verified then.
-tightened=
 unsafe_dir() {
-    d=$1
+    local d="$1" r x
     while [ ! -e "$d" ] && [ ! -L "$d" ]; do d=$(parent "$d"); done
     r=$(readlink -f -- "$d" 2>/dev/null) || { printf '%s cannot be resolved' "$d"; return; }
     set --
@@ -95,51 +111,76 @@ $name
 # unsafe PATH [INODE]: why root must not act on PATH now, or nothing: its directories (unsafe_dir), a
 # symlink where a file is changed in place, or another inode than the one the plan was made from.
 unsafe() {
+    local why
     why=$(unsafe_dir "$(parent "$1")")
     if [ -n "$why" ]; then printf '%s' "$why"; return; fi
     [ $# -ge 2 ] || return 0
     if [ -L "$1" ]; then printf '%s is a symlink: it would be followed' "$1"; return; fi
-    if [ "$2" != - ] && [ -e "$1" ] && [ "$(inode "$1")" != "$2" ]; then
-        printf '%s is no longer the file the plan was made from (inode %s, planned %s)' "$1" "$(inode "$1")" "$2"
+    if [ "$2" != - ] && [ -e "$1" ] && [ "$(inode_of "$1")" != "$2" ]; then
+        printf '%s is no longer the file the plan was made from (inode %s, planned %s)' "$1" "$(inode_of "$1")" "$2"
     fi
 }
 
 # guard STEP PATH [INODE]: say why and fail when root must not act on PATH now (unsafe).
 guard() {
+    local why
     why=$(unsafe "$2" ${3+"$3"})
     [ -z "$why" ] || { say "fail $1 refused to touch $2: $why"; return 1; }
 }
 
-# staged PATH INDEX: the temp file prepare staged for entry INDEX (its random name is kept in the run).
-staged() { small "$rundir/staged/$2"; }
+# staged INDEX: the temp file prepare staged for entry INDEX (its random name is kept in the run).
+staged() { small "$rundir/staged/$1"; }
 
 # newtemp PATH: a new empty 0600 temp file next to PATH, with a name nobody can guess (O_EXCL).
 newtemp() { mktemp -- "$(parent "$1")/.${1##*/}.remediate-XXXXXXXXXX"; }
 
-# each FN ENTRY... : FN gets one entry's 13 words at a time; stops at the first failure.
-each() {
-    fn=$1; shift
-    while [ $# -ge 13 ]; do
-        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" "${13}" || return 1
-        shift 13
-    done
+# --- entries -----------------------------------------------------------------------------------------
+# field NAME ARG: ARG is NAME=VALUE; VALUE goes into the variable NAME (a local of each's), else fail.
+field() {
+    case $2 in
+    "$1="*) eval "$1=\${2#*=}" ;;  # NAME is one of read_entry's literal names; the value is never parsed
+    *) say "fail usage entry field $1 expected, got: $2"; return 1 ;;
+    esac
 }
 
-# every FN ENTRY... : like each, but goes on past a failure (a restore puts back all it can); fails if any did.
-every() {
+# read_entry ARG...: the entry in the first ENTRY_WORDS arguments (see the header), checked by name.
+read_entry() {
+    [ $# -ge "$ENTRY_WORDS" ] || { say "fail usage an entry has $ENTRY_WORDS fields, $# left"; return 1; }
+    field path "$1" && field op "$2" && field before_sha "$3" && field before_mode "$4" \
+        && field before_owner "$5" && field before_group "$6" && field owner "$7" && field group "$8" \
+        && field mode "$9" && field length "${10}" && field sha "${11}" && field index "${12}" \
+        && field inode "${13}" || return 1
+    # A path is absolute and one line: the run's own records (created-dirs, staged names) are lines.
+    case $path in /*) ;; *) say "fail usage $path is not an absolute path"; return 1 ;; esac
+    case $path in *"
+"*) say "fail usage $path: a path with a newline is not supported"; return 1 ;; esac
+    case $op in write|delete|meta) ;; *) say "fail usage bad op $op for $path"; return 1 ;; esac
+    case $index$length in *[!0-9]*|'') say "fail usage bad index or length for $path"; return 1 ;; esac
+    case $mode in -) ;; ''|*[!0-7]*) say "fail usage bad mode $mode for $path"; return 1 ;; esac
+}
+
+# each [--all] FN ENTRY...: FN once per entry, which FN reads from these locals (named as in the header);
+# stops at the first failure, or with --all goes on past one (a restore puts back all it can) and fails
+# at the end if any failed.
+each() {
+    local all=no fn failed=0
+    local path op before_sha before_mode before_owner before_group owner group mode length sha index inode
+    [ "$1" != --all ] || { all=yes; shift; }
     fn=$1; shift
-    failed=0
-    while [ $# -ge 13 ]; do
-        "$fn" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}" "${12}" "${13}" || failed=1
-        shift 13
+    while [ $# -gt 0 ]; do
+        read_entry "$@" || return 1
+        shift "$ENTRY_WORDS"
+        "$fn" && continue
+        [ "$all" = yes ] || return 1
+        failed=1
     done
-    return $failed
+    return "$failed"
 }
 
 pause_at() {  # POINT: the test hook (see the header), once per run; a no-op unless --pause=POINT
+    local waited=0
     [ "$pause" = "$1" ] || return 0
     printf '%s\n' "$1" >"$rundir/paused"
-    waited=0
     while [ -e "$rundir/paused" ] && [ "$waited" -lt 600 ]; do sleep 0.2; waited=$(( waited + 1 )); done
     rm -f -- "$rundir/paused"
     pause=
@@ -160,7 +201,8 @@ mark_busy() {
 }
 
 # --- lock ------------------------------------------------------------------------------------------
-lock() {  # $1: owner description (one line)
+lock() {  # OWNER: who takes it (one line)
+    local why err
     # Nothing is touched before the backups have a place: an unusable $base stops the run here, with why.
     why=$(unsafe "$base" -)
     [ -z "$why" ] || die lock "the backups directory $base cannot be used, nothing changed: $why"
@@ -187,6 +229,7 @@ unlock() {
 }
 
 lock_info() {
+    local holder_run busy bpid bstart
     if [ -d "$lockdir" ]; then say "locked $(lock_run) $(holder)"; else say "unlocked"; fi
     say "bootid $(boot_id)"
     holder_run=$(lock_run)
@@ -202,51 +245,56 @@ lock_info() {
     fi
 }
 
-break_lock() {  # $1: the run id the caller saw holding it (refuse if it changed since)
+break_lock() {  # RUN: the run id the caller saw holding it (refuse if it changed since)
     [ -d "$lockdir" ] || { say "ok unlock not locked"; return 0; }
     [ "$(lock_run)" = "$1" ] || die unlock "the lock changed hands (now $(lock_run))" 75
     rm -rf -- "$lockdir" && say "ok unlock broken"
 }
 
 # --- prepare: compare-and-swap, backups, staged temp files ------------------------------------------
+# The steps below run once per entry, through each, and read the entry's fields as locals (see each).
 cas() {
-    p=$1 op=$2 bsha=$3
-    guard unsafe "$p" || return 1
-    if [ "$bsha" = absent ]; then
-        if [ -e "$p" ] || [ -L "$p" ]; then say "fail cas $p appeared since the plan was made"; return 1; fi
+    guard unsafe "$path" || return 1
+    if [ "$before_sha" = absent ]; then
+        if [ -e "$path" ] || [ -L "$path" ]; then say "fail cas $path appeared since the plan was made"; return 1; fi
         return 0
     fi
-    if [ ! -e "$p" ]; then say "fail cas $p disappeared since the plan was made"; return 1; fi
-    if [ "$op" = meta ] && [ -L "$p" ]; then say "fail cas $p is now a symlink: chmod/chown would change what it points to"; return 1; fi
-    if [ "$bsha" != - ]; then
-        [ -f "$p" ] && [ ! -L "$p" ] || { say "fail cas $p is no longer a regular file"; return 1; }
-        [ "$(sha "$p")" = "$bsha" ] || { say "fail cas $p changed since the plan was made (content)"; return 1; }
+    if [ ! -e "$path" ]; then say "fail cas $path disappeared since the plan was made"; return 1; fi
+    if [ "$op" = meta ] && [ -L "$path" ]; then
+        say "fail cas $path is now a symlink: chmod/chown would change what it points to"; return 1
     fi
-    if [ "$4" != - ] && [ "$(meta "$p")" != "$4 $5 $6" ]; then
-        say "fail cas $p changed since the plan was made (now $(meta "$p"), planned from $4 $5 $6)"; return 1
+    if [ "$before_sha" != - ]; then
+        [ -f "$path" ] && [ ! -L "$path" ] || { say "fail cas $path is no longer a regular file"; return 1; }
+        [ "$(sha256_of "$path")" = "$before_sha" ] || { say "fail cas $path changed since the plan was made (content)"; return 1; }
     fi
-    if [ "${13}" != - ] && [ "$(inode "$p")" != "${13}" ]; then
-        say "fail cas $p is no longer the file the plan was made from (inode $(inode "$p"), planned ${13})"; return 1
+    if [ "$before_mode" != - ] && [ "$(meta_of "$path")" != "$before_mode $before_owner $before_group" ]; then
+        say "fail cas $path changed since the plan was made (now $(meta_of "$path"), planned from $before_mode $before_owner $before_group)"
+        return 1
+    fi
+    if [ "$inode" != - ] && [ "$(inode_of "$path")" != "$inode" ]; then
+        say "fail cas $path is no longer the file the plan was made from (inode $(inode_of "$path"), planned $inode)"
+        return 1
     fi
 }
 
-# note_tightened ENTRY: a directory this run makes root's alone (owner root, no group or other write).
+# note_tightened: a directory this run makes root's alone (owner root, no group or other write).
 note_tightened() {
-    [ "$2" = meta ] && [ -d "$1" ] && [ ! -L "$1" ] && [ "$7" = root ] && [ $(( 0$9 & 022 )) = 0 ] \
-        && tightened="$tightened$1
+    [ "$op" = meta ] && [ -d "$path" ] && [ ! -L "$path" ] && [ "$owner" = root ] && [ $(( 0$mode & 022 )) = 0 ] \
+        && tightened="$tightened$path
 "
     return 0
 }
 
 backup() {
-    { [ "$3" = absent ] || [ "$3" = - ]; } && return 0
-    cp -p -- "$1" "$rundir/files/${12}" && sync -- "$rundir/files/${12}" || { say "fail backup cannot copy $1"; return 1; }
-    [ "$(sha "$rundir/files/${12}")" = "$3" ] || { say "fail backup the copy of $1 does not match"; return 1; }
+    local copy="$rundir/files/$index"
+    { [ "$before_sha" = absent ] || [ "$before_sha" = - ]; } && return 0
+    cp -p -- "$path" "$copy" && sync -- "$copy" || { say "fail backup cannot copy $path"; return 1; }
+    [ "$(sha256_of "$copy")" = "$before_sha" ] || { say "fail backup the copy of $path does not match"; return 1; }
 }
 
-mkparent() {  # create missing parent directories (0755 root), remembered so a rollback removes them
+mkparent() {  # PATH: create its missing parent directories (0755 root), remembered so a rollback removes them
+    local dir missing=
     dir=$(parent "$1")
-    missing=
     while [ ! -d "$dir" ] && [ ! -L "$dir" ]; do missing="$dir
 $missing"; dir=$(parent "$dir"); done
     printf '%s' "$missing" | while IFS= read -r d; do
@@ -257,41 +305,44 @@ $missing"; dir=$(parent "$dir"); done
 }
 
 stage() {
-    [ "$2" = write ] || return 0
-    guard stage "$1" || return 1
-    mkparent "$1" || { say "fail stage cannot create the directory of $1"; return 1; }
-    t=$(newtemp "$1") || { say "fail stage cannot create a temp file next to $1"; return 1; }
-    printf '%s' "$t" >"$rundir/staged/${12}"
-    if [ "${10}" -gt 0 ]; then
-        dd of="$t" bs="${10}" count=1 iflag=fullblock conv=notrunc status=none 2>"$rundir/dd.err" || {
+    local t
+    [ "$op" = write ] || return 0
+    guard stage "$path" || return 1
+    mkparent "$path" || { say "fail stage cannot create the directory of $path"; return 1; }
+    t=$(newtemp "$path") || { say "fail stage cannot create a temp file next to $path"; return 1; }
+    printf '%s' "$t" >"$rundir/staged/$index"
+    if [ "$length" -gt 0 ]; then
+        dd of="$t" bs="$length" count=1 iflag=fullblock conv=notrunc status=none 2>"$rundir/dd.err" || {
             say "fail stage cannot write $t: $(small "$rundir/dd.err")"; rm -f -- "$t"; return 1; }
     fi
-    chown -h -- "$7:$8" "$t" && chmod -- "$9" "$t" || { say "fail stage cannot set $7:$8 $9 on $t"; return 1; }
-    inode "$t" >"$rundir/staged/${12}.inode"
+    chown -h -- "$owner:$group" "$t" && chmod -- "$mode" "$t" || { say "fail stage cannot set $owner:$group $mode on $t"; return 1; }
+    inode_of "$t" >"$rundir/staged/$index.inode"
     sync -- "$t" || { say "fail stage cannot fsync $t"; return 1; }
-    [ "$(sha "$t")" = "${11}" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
+    [ "$(sha256_of "$t")" = "$sha" ] || { say "fail stage $t does not hold the planned bytes (disk full?)"; return 1; }
 }
 
 unstage() {
-    [ "$2" = write ] || return 0
-    t=$(staged "$1" "${12}")
+    local t
+    [ "$op" = write ] || return 0
+    t=$(staged "$index")
     # Only the temp file this run created for PATH, by the name it recorded, in PATH's own directory.
-    case $t in "$(parent "$1")/.${1##*/}.remediate-"*) ;; *) return 0 ;; esac
+    case $t in "$(parent "$path")/.${path##*/}.remediate-"*) ;; *) return 0 ;; esac
     [ -f "$t" ] && [ ! -L "$t" ] || return 0
     rm -f -- "$t" && say "ok unstaged $t"
     return 0
 }
 
 prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's bytes in order
+    local mlen="$1"
+    shift
     lock_held_by_us || die prepare "this run does not hold the lock" 75
     # A dropped connection cuts stdin short (the checksums catch it) or closes stdout: either way prepare
     # finishes, staged or cleaned up, rather than die halfway.
     trap '' HUP PIPE
     mark_busy
-    mlen=$1; shift
     tightened="
 "
-    each note_tightened "$@"
+    each note_tightened "$@" || exit 1
     each cas "$@" || exit 1
     mkdir -p -- "$rundir/files" "$rundir/staged" && chmod 0700 -- "$rundir" || die backup "cannot create $rundir"
     printf 'preparing\n' >"$rundir/state"
@@ -306,7 +357,7 @@ prepare() {  # MANIFEST_LEN ENTRY... ; stdin: manifest JSON, then each write's b
     fi
     pause_at staged
     printf 'prepared\n' >"$rundir/state"
-    say "ok prepare $(( $# / 13 )) change(s) backed up and staged"
+    say "ok prepare $(( $# / ENTRY_WORDS )) change(s) backed up and staged"
 }
 
 abort() {  # ENTRY... : drop the staged files of a prepared run that will not be committed
@@ -331,55 +382,60 @@ remove_created_dirs() {
 # staged_intact TEMP INDEX SHA: the temp file prepare staged is still the very file it wrote (same inode,
 # no link, root's, the planned bytes): it may have sat in a directory that the commit tightened only now.
 staged_intact() {
-    [ -n "$1" ] && [ -f "$1" ] && [ ! -L "$1" ] && [ "$(inode "$1")" = "$(small "$rundir/staged/$2.inode")" ] \
-        && [ "$(stat -c %u -- "$1")" = 0 ] && [ "$(sha "$1")" = "$3" ] && return 0
+    [ -n "$1" ] && [ -f "$1" ] && [ ! -L "$1" ] && [ "$(inode_of "$1")" = "$(small "$rundir/staged/$2.inode")" ] \
+        && [ "$(stat -c %u -- "$1")" = 0 ] && [ "$(sha256_of "$1")" = "$3" ] && return 0
     say "fail commit the staged file ${1:-for entry $2} was changed or replaced since prepare"
     return 1
 }
 
 install_one() {
-    case $2 in
+    local t
+    case $op in
     write)
-        t=$(staged "$1" "${12}")
-        guard commit "$1" && staged_intact "$t" "${12}" "${11}" && mv -fT -- "$t" "$1" \
-            || { say "fail commit cannot rename into $1"; return 1; } ;;
-    delete) guard commit "$1" - && rm -f -- "$1" || { say "fail commit cannot delete $1"; return 1; } ;;
+        t=$(staged "$index")
+        guard commit "$path" && staged_intact "$t" "$index" "$sha" && mv -fT -- "$t" "$path" \
+            || { say "fail commit cannot rename into $path"; return 1; } ;;
+    delete) guard commit "$path" - && rm -f -- "$path" || { say "fail commit cannot delete $path"; return 1; } ;;
     meta)
-        guard commit "$1" "${13}" && chown -h -- "$7:$8" "$1" && chmod -- "$9" "$1" \
-            || { say "fail commit cannot set $7:$8 $9 on $1"; return 1; } ;;
+        guard commit "$path" "$inode" && chown -h -- "$owner:$group" "$path" && chmod -- "$mode" "$path" \
+            || { say "fail commit cannot set $owner:$group $mode on $path"; return 1; } ;;
     esac
-    sync -- "$(parent "$1")" 2>/dev/null
+    sync -- "$(parent "$path")" 2>/dev/null
     pause_at renamed-first
     return 0
 }
 
-restore_one() {
-    p=$1 op=$2 bsha=$3
-    if [ "$op" = meta ] && [ -d "$p" ] && [ ! -L "$p" ]; then
-        [ "$dirs_pass" = yes ] || return 0
+# restore_file, restore_dir: restore_one PASS for each's --all; files first, then directories (restore_all).
+restore_file() { restore_one files; }
+restore_dir() { restore_one dirs; }
+restore_one() {  # PASS: files (every entry but a directory's chown/chmod), or dirs (those)
+    local t
+    if [ "$op" = meta ] && [ -d "$path" ] && [ ! -L "$path" ]; then
+        [ "$1" = dirs ] || return 0
     else
-        [ "$dirs_pass" = no ] || return 0
+        [ "$1" = files ] || return 0
     fi
     # Already as it was (the commit stopped before this entry): nothing to put back, even where it could not be.
-    if [ "$op" != meta ] && [ "$bsha" != absent ] && [ -f "$p" ] && [ ! -L "$p" ] && [ "$(sha "$p")" = "$bsha" ] \
-        && [ "$(meta "$p")" = "$4 $5 $6" ]; then
+    if [ "$op" != meta ] && [ "$before_sha" != absent ] && [ -f "$path" ] && [ ! -L "$path" ] \
+        && [ "$(sha256_of "$path")" = "$before_sha" ] && [ "$(meta_of "$path")" = "$before_mode $before_owner $before_group" ]; then
         return 0
     fi
     case $op in
     meta)
-        [ -e "$p" ] || [ -L "$p" ] || return 0
-        [ ! -L "$p" ] && [ "$(meta "$p")" = "$4 $5 $6" ] && return 0
-        guard restore "$p" "${13}" || return 1
-        chown -h -- "$5:$6" "$p" && chmod -- "$4" "$p" || { say "fail restore cannot set $5:$6 $4 on $p"; return 1; } ;;
+        [ -e "$path" ] || [ -L "$path" ] || return 0
+        [ ! -L "$path" ] && [ "$(meta_of "$path")" = "$before_mode $before_owner $before_group" ] && return 0
+        guard restore "$path" "$inode" || return 1
+        chown -h -- "$before_owner:$before_group" "$path" && chmod -- "$before_mode" "$path" \
+            || { say "fail restore cannot set $before_owner:$before_group $before_mode on $path"; return 1; } ;;
     *)
-        guard restore "$p" || return 1
-        if [ "$bsha" = absent ]; then rm -f -- "$p"; return 0; fi
-        t=$(newtemp "$p") || { say "fail restore cannot create a temp file next to $p"; return 1; }
-        cp -p -- "$rundir/files/${12}" "$t" && sync -- "$t" && mv -fT -- "$t" "$p" || {
-            rm -f -- "$t"; say "fail restore cannot put back $p"; return 1; }
-        [ "$(sha "$p")" = "$bsha" ] || { say "fail restore $p does not hold its old bytes"; return 1; } ;;
+        guard restore "$path" || return 1
+        if [ "$before_sha" = absent ]; then rm -f -- "$path"; return 0; fi
+        t=$(newtemp "$path") || { say "fail restore cannot create a temp file next to $path"; return 1; }
+        cp -p -- "$rundir/files/$index" "$t" && sync -- "$t" && mv -fT -- "$t" "$path" || {
+            rm -f -- "$t"; say "fail restore cannot put back $path"; return 1; }
+        [ "$(sha256_of "$path")" = "$before_sha" ] || { say "fail restore $path does not hold its old bytes"; return 1; } ;;
     esac
-    sync -- "$(parent "$p")" 2>/dev/null
+    sync -- "$(parent "$path")" 2>/dev/null
     return 0
 }
 
@@ -392,6 +448,7 @@ journal_error() {
 
 # wait_active SECONDS: docker.service active and the API answering, or fail with dockerd's own words.
 wait_active() {
+    local deadline state
     deadline=$(( $(date +%s) + $1 ))
     while :; do
         state=$(docker_state)
@@ -411,6 +468,7 @@ wait_active() {
 # wait_settled SECONDS: until docker.service is no longer starting, stopping or waiting to restart (a unit
 # with Restart= retries a failing dockerd a few times before it stays failed).
 wait_settled() {
+    local deadline
     deadline=$(( $(date +%s) + $1 ))
     while :; do
         case $(docker_state) in activating|deactivating|reloading) ;; *) return 0 ;; esac
@@ -419,7 +477,8 @@ wait_settled() {
     done
 }
 
-wait_live_restore() {
+wait_live_restore() {  # SECONDS
+    local deadline
     deadline=$(( $(date +%s) + $1 ))
     while [ "$(timeout 10 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" != true ]; do
         [ "$(date +%s)" -lt "$deadline" ] || { say "fail reload live-restore did not become active after SIGHUP"; return 1; }
@@ -431,8 +490,8 @@ wait_live_restore() {
 # reload-live-restore, add-remap-user:USER, save-images:IMAGE+IMAGE (or *), restart-docker:UNIT+UNIT, load-images,
 # load-audit-rules.
 run_actions() {
-    wait=$1
-    old_ifs=$IFS; IFS=,
+    local wait="$1" old_ifs="$IFS" action units user list images image found
+    IFS=,
     # split at commas only: no pathname expansion (save-images:* is an action, not a glob)
     set -f
     # shellcheck disable=SC2086
@@ -497,14 +556,12 @@ run_actions() {
 # restore_all WAIT BEFORE ENTRY...: put every file back, reload systemd, bring dockerd back as it was:
 # BEFORE active (restart, wait until it answers), failed (restart: it fails again, as it did), else stopped.
 restore_all() {
-    wait=$1 before=$2; shift 2
-    restored=0
+    local wait="$1" before="$2" restored=0
+    shift 2
     # Files first, then directories: a directory the run tightened is loosened again only once nothing
     # is left to put back inside it (root acts only in directories that are root's alone).
-    dirs_pass=no
-    every restore_one "$@" || restored=1
-    dirs_pass=yes
-    every restore_one "$@" || restored=1
+    each --all restore_file "$@" || restored=1
+    each --all restore_dir "$@" || restored=1
     remove_created_dirs
     systemctl daemon-reload
     systemctl reset-failed docker.service docker.socket 2>/dev/null
@@ -520,11 +577,12 @@ restore_all() {
         systemctl stop docker.service 2>/dev/null ;;
     esac
     remove_created_user || restored=1
-    return $restored
+    return "$restored"
 }
 
 # remove_created_user: the remap user this run added (add-remap-user), once dockerd no longer uses it.
 remove_created_user() {
+    local created
     created=$(small "$rundir/created-user") || return 0
     case $created in ''|-*|*[!a-z0-9_-]*) return 0 ;; esac
     if getent passwd "$created" >/dev/null; then
@@ -534,9 +592,10 @@ remove_created_user() {
 }
 
 commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for a rollback)
+    local wait="$1" actions="$2" before="$3"
+    shift 3
     lock_held_by_us || die commit "this run does not hold the lock" 75
     [ "$(small "$rundir/state")" = prepared ] || die commit "run $run is not prepared"
-    wait=$1 actions=$2 before=$3; shift 3
     trap '' HUP PIPE
     mark_busy
     log=$rundir/log
@@ -561,9 +620,11 @@ commit() {  # WAIT ACTIONS BEFORE ENTRY... (BEFORE: dockerd's state before, for 
 
 restore() {  # WAIT BEFORE NEW_STATE FROM_RUN ENTRY...: put FROM_RUN's backups back (verification failed,
              # or invoke rollback); FROM_RUN's state becomes NEW_STATE.
+    local wait="$1" before="$2" new_state="$3"
     lock_held_by_us || die restore "this run does not hold the lock" 75
     case $4 in ''|.|..|*/*) die restore "bad run id" 2 ;; esac
-    wait=$1 before=$2 new_state=$3 rundir=$base/runs/$4; shift 4
+    rundir=$base/runs/$4
+    shift 4
     trap '' HUP PIPE
     mark_busy
     [ -d "$rundir" ] && log=$rundir/log
@@ -583,24 +644,29 @@ check() {  # ENTRY...: compare-and-swap only (rollback checks that nobody change
     say "ok check unchanged since the run"
 }
 
+# run_ids: the runs this host keeps, newest first (run ids start with their UTC time).
+run_ids() {
+    local r
+    for r in "$base/runs"/*; do [ -d "$r" ] && printf '%s\n' "${r##*/}"; done | sort -r
+}
+
 finish() {  # STATE KEEP: record the run's end, keep the KEEP newest runs' backups, release the lock
     [ -d "$rundir" ] && printf '%s\n' "$1" >"$rundir/state"
-    ls -1 -- "$base/runs" 2>/dev/null | sort -r | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
+    run_ids | tail -n +"$(( $2 + 1 ))" | while IFS= read -r old; do
         [ "$old" = "$run" ] || rm -rf -- "$base/runs/$old"
     done
     unlock
 }
 
-runs() {  # list runs, newest first (run ids start with their UTC time): "run ID STATE"
-    ls -1 -- "$base/runs" 2>/dev/null | sort -r | while IFS= read -r r; do
+runs() {  # list runs, newest first: "run ID STATE"
+    run_ids | while IFS= read -r r; do
         say "run $r $(small "$base/runs/$r/state" || echo unknown)"
     done
 }
 
 # manifest: the run's manifest, which a controller parses: a regular file of at most MANIFEST_MAX bytes.
-MANIFEST_MAX=4194304
 manifest() {
-    m=$rundir/manifest.json
+    local m="$rundir/manifest.json" size
     [ -f "$m" ] && [ ! -L "$m" ] || die manifest "no manifest for run $run"
     size=$(stat -c %s -- "$m")
     [ "$size" -le "$MANIFEST_MAX" ] || die manifest "the manifest of run $run is $size bytes, over $MANIFEST_MAX"
@@ -611,6 +677,7 @@ manifest() {
 # filesystem), or nothing. A file is replaced by rename, so its directory counts too; a path not yet there
 # is created in its nearest existing ancestor.
 unwritable() {
+    local d p
     if [ -d "$1" ] || [ -S "$1" ]; then
         set -- "$1"
     else
@@ -633,9 +700,9 @@ unwritable() {
 # dockerd-validate LEN ARGV... (stdin: LEN bytes of the candidate daemon.json; ARGV: dockerd --validate
 # with the service's flags, --config-file is appended).
 validate() {
+    local vd bad=0 why out
     vd=$(mktemp -d) || die validate "no temp directory"
-    trap 'rm -rf -- "$vd"' EXIT
-    bad=0
+    trap 'rm -rf -- "$vd"' EXIT  # validate always ends in exit, with vd still in scope
     while [ $# -gt 0 ]; do
         case $1 in
         exists)

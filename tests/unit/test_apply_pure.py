@@ -62,7 +62,8 @@ def test_entries_carry_before_and_after_hashes_and_modes():
     assert (b.op, b.before_sha, b.before_mode, b.before_owner, b.index) == ("write", "absent", "-", "-", 2)
     assert (c.op, c.before_sha, c.before_mode, c.mode, c.after_sha) == ("meta", "-", "777", "755", "-")
     words = entry_words([a, b, c])
-    assert len(words) == 39 and words[9] == str(len(b'{"icc": false}\n')) and words[11] == "1"
+    assert len(words) == 39 and words[:13] == a.record().args()
+    assert (a.record().length, a.record().index) == (len(b'{"icc": false}\n'), 1)
 
 
 def test_entry_round_trips_through_the_manifest_and_undo_expects_the_written_state():
@@ -82,8 +83,9 @@ def test_entry_round_trips_through_the_manifest_and_undo_expects_the_written_sta
     assert again.after_sha == sha(b"\n") and again.content is None
     now = again.expected_now()
     assert (now.before_sha, now.before_mode, now.before_owner) == (sha(b"\n"), "644", "root")
-    restore = again.restore_words()
-    assert restore[2] == sha(b"DOCKER_OPTS=-H tcp://0.0.0.0:2375\n") and restore[9:12] == ["0", "-", "3"]
+    restore = again.record(restore=True)
+    assert restore.before_sha == sha(b"DOCKER_OPTS=-H tcp://0.0.0.0:2375\n")
+    assert (restore.length, restore.sha, restore.index) == (0, "-", 3)
 
 
 def test_deleting_entry_expects_absence_before_undo():
