@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -199,11 +198,10 @@ def test_depth_beyond_what_remediate_reads_and_analysed_depth():
     json.dumps(deep.to_dict())
 
 
-def test_huge_file_is_linear():
+def test_a_huge_file_is_read_whole_with_its_line_numbers():
+    """No timing assertion here (speed is measured by `invoke bench`, not asserted in tests)."""
     data = json.dumps({"labels": [f"k{i}=v" for i in range(30_000)], "x": "a" * 2_000_000}, indent=1).encode()
-    start = time.perf_counter()
     doc = parse_daemon_json(data, version=V20)
-    assert time.perf_counter() - start < 1
     assert len(doc.values["labels"]) == 30_000
     assert doc.line_of("labels", 29_999) == 30_002
 

@@ -735,7 +735,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 def test_billion_laughs_is_refused_quickly(tmp_path):
     started = time.monotonic()
     error = fails(tmp_path, "all:\n  vars:\n    bomb:\n" + textwrap.indent(BILLION_LAUGHS, "      "))
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 30  # not a speed check: expanding the aliases would never end
     assert "alias bomb" in error and "inv.yml:" in error
 
 
