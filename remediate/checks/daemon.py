@@ -278,15 +278,11 @@ def _problem_text(problem) -> str:
 @predicate("REM-RUNNING")
 @_daemon_check
 def running(ctx: CheckContext) -> Outcome:
-    if ctx.facts.command("service").missing:
+    if not ctx.service.known:
         answers = "dockerd answers" if ctx.docker_info is not None else "dockerd does not answer"
         return Outcome.na(f"systemctl was not found: docker.service's state cannot be read ({answers})")
-    state = ctx.service.get("ActiveState", "unknown")
-    masked = [
-        u
-        for u, props in (("docker.service", ctx.service), ("docker.socket", ctx.socket))
-        if props.get("LoadState") == "masked"
-    ]
+    state = ctx.service.active_state
+    masked = [u for u, unit in (("docker.service", ctx.service), ("docker.socket", ctx.socket)) if unit.masked]
     if masked:
         return Outcome.failed(
             f"docker.service is {state}",

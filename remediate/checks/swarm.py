@@ -90,10 +90,8 @@ def bound_interfaces(ctx: CheckContext) -> Outcome:
 @predicate("7.3")
 @swarm_check
 def encrypted_overlays(ctx: CheckContext) -> Outcome:
-    if not ctx.facts.command("swarm_networks").ok:
-        return Outcome.na(
-            "overlay networks could not be listed: " + ctx.facts.command("swarm_networks").stderr.strip()[:200]
-        )
+    if not ctx.parsed.swarm_networks.listed:
+        return Outcome.na("overlay networks could not be listed: " + ctx.parsed.swarm_networks.error[:200])
     if not ctx.overlay_networks:
         return Outcome.na("no overlay network on this node")
     bad = [
@@ -153,9 +151,7 @@ def node_cert_expiry(ctx: CheckContext) -> Outcome:
 def data_path_separated(ctx: CheckContext) -> Outcome:
     node = ctx.swarm_node
     if not node:
-        return Outcome.na(
-            "dockerd's swarm state file could not be read: " + ctx.facts.command("swarm_node").stderr.strip()[:200]
-        )
+        return Outcome.na("dockerd's swarm state file could not be read: " + ctx.parsed.swarm_node.error[:200])
     advertise = parse.host_of(str(node.get("AdvertiseAddr") or node.get("LocalAddr") or ""))
     data_path = parse.host_of(str(node.get("DataPathAddr") or ""))
     evidence = f"advertise address {advertise or '(none)'}, data path address {data_path or '(unset: the same)'}"

@@ -188,7 +188,7 @@ class EffectiveConfig:
             tcp_exposures=tuple(exposures),
             tls=tls,
             drift=tuple(drift),
-            down_reason=down_reason(inputs.active_state, inputs.journal_tail),
+            down_reason=down_reason(inputs.active_state, inputs.journal),
             unix_sockets=api_socket_paths(flags.given("hosts"), doc, inputs.socket_listen),
         )
 

@@ -68,6 +68,11 @@ def exec_start_commands(value: str) -> list[str]:
     return [m.group(1).strip() for m in re.finditer(r"argv\[\]=(.*?) ; ignore_errors=", value)]
 
 
+def exec_start_paths(value: str) -> list[str]:
+    """The executable systemd runs (`path=`) for each command in systemctl's ExecStart property."""
+    return [m.group(1) for m in re.finditer(r"\{ path=(.*?) ; argv\[\]=", value)]
+
+
 def environment_files(value: str) -> list[tuple[str, bool]]:
     """EnvironmentFiles property: `/etc/default/docker (ignore_errors=yes)` -> [(path, optional)]."""
     found = []

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate.dockerd import DockerdInputs, EffectiveConfig, version_tuple
+from remediate.facts import typed
+from remediate.facts.model import CommandFact
 
 DEBIAN_UNIT = "/lib/systemd/system/docker.service"
 DEBIAN_EXEC = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
@@ -36,6 +38,9 @@ PREFIX = "unable to configure the Docker daemon with file /etc/docker/daemon.jso
 def build(
     daemon_json: bytes | None = None, *, version="20.10.24+dfsg1", exec_start=(DEBIAN_EXEC,), **kwargs
 ) -> EffectiveConfig:
+    """`journal_tail`: the journal as journalctl prints it, parsed as gather parses the `journal` fact."""
+    if "journal_tail" in kwargs:
+        kwargs["journal"] = typed.journal(CommandFact(0, kwargs.pop("journal_tail")))
     return EffectiveConfig.build(
         DockerdInputs(version=version, daemon_json=daemon_json, exec_start=list(exec_start), **kwargs)
     )
