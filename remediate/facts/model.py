@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from remediate.facts.probes import is_key_material
-from remediate.facts.typed import Parsed, parse_commands
+from remediate.facts.typed import Parsed, parse_commands, reparse
 
 FORMAT_VERSION = 1
 
@@ -110,9 +110,13 @@ class HostFacts:
 
     @property
     def parsed(self) -> Parsed:
-        """The typed facts, parsed once: again only when `commands` was changed since (a test's edit)."""
-        if self._parsed is None or self._parsed[0] != self.commands:
+        """The typed facts, parsed once; a command changed since (a test's edit) is parsed again, alone."""
+        if self._parsed is None:
             self._parsed = (dict(self.commands), parse_commands(self.command))
+        seen, value = self._parsed
+        if seen != self.commands:
+            changed = {name for name in seen.keys() | self.commands.keys() if seen.get(name) != self.commands.get(name)}
+            self._parsed = (dict(self.commands), reparse(value, self.command, changed))
         return self._parsed[1]
 
     @parsed.setter

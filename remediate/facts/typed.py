@@ -34,7 +34,6 @@ class Unit:
     sub_state: str = ""
     result: str = ""
     unit_file_state: str = ""
-    main_pid: int = 0
     fragment_path: str = ""
     drop_ins: tuple[str, ...] = ()  # in the order systemd applies them
     exec_start: tuple[str, ...] = ()  # each ExecStart= command's argv[], joined as systemctl prints it
@@ -157,7 +156,6 @@ def _text(c: CommandFact) -> str:
 def unit(c: CommandFact) -> Unit:
     """The `service` or `socket` fact: `systemctl show` KEY=VALUE lines (probes.UNIT_FACTS)."""
     props = parse.systemctl_show(c.stdout)
-    pid = props.get("MainPID", "")
     return Unit(
         known=not c.missing,
         load_state=props.get("LoadState", ""),
@@ -165,7 +163,6 @@ def unit(c: CommandFact) -> Unit:
         sub_state=props.get("SubState", ""),
         result=props.get("Result", ""),
         unit_file_state=props.get("UnitFileState", ""),
-        main_pid=int(pid) if pid.isdigit() else 0,
         fragment_path=props.get("FragmentPath", ""),
         drop_ins=tuple(props.get("DropInPaths", "").split()),
         exec_start=tuple(parse.exec_start_commands(props.get("ExecStart", ""))),
@@ -284,6 +281,12 @@ PARSERS: dict[str, tuple[str, Callable[[CommandFact], Any]]] = {
 def parse_commands(command: Callable[[str], CommandFact]) -> Parsed:
     """Every fact parsed from what the host printed (`command(name)`: the CommandFact, or a not-gathered one)."""
     return Parsed(**{attr: parser(command(name)) for name, (attr, parser) in PARSERS.items()})
+
+
+def reparse(parsed: Parsed, command: Callable[[str], CommandFact], names: set[str]) -> Parsed:
+    """`parsed` with the facts `names` parsed again from what `command(name)` now holds."""
+    found = {PARSERS[name][0]: PARSERS[name][1](command(name)) for name in names if name in PARSERS}
+    return dataclasses.replace(parsed, **found) if found else parsed
 
 
 def as_json(value: Any) -> Any:
