@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from remediate.dockerd.flags import Flag
 from remediate.dockerd.hosts import HostError, parse_daemon_host, parse_listen_stream
-from remediate.dockerd.systemd import UnitSyntaxError, exec_start_prefixes, parse_env_file, split_value, split_words
+from remediate.dockerd.systemd import UnitSyntaxError, exec_start_prefixes, parse_env_file, split_words
 from remediate.plan.daemon_json import KEY_CHECKS, json_equal
 from remediate.plan.model import FileChange
 from remediate.plan.view import HostView, UnitLine
@@ -414,8 +414,8 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
                     b += 1
             candidate = text[:a] + text[b:]
             new = _assigned(candidate.encode("utf-8", "surrogateescape"), path, name)
-            expected = _without(split_value(old), removal.words)
-            if new is None or expected is None or split_value(new) != expected:
+            expected = _without(split_words(old, value=True), removal.words)
+            if new is None or expected is None or split_words(new, value=True) != expected:
                 notes.append(
                     f"{path}:{line}: removing {removal.flag.written!r} from {name} would change other words; "
                     "remove it by hand"
