@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
-from remediate.facts import parse
 
 SENSITIVE_DIRS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DOCKER_SOCKETS = ("/run/docker.sock",)
@@ -333,7 +332,7 @@ def no_new_privileges(ctx: CheckContext) -> Outcome:
 def swarm(ctx: CheckContext) -> Outcome:
     if ctx.docker_info is None:
         return Outcome.na("dockerd is not answering")
-    return Outcome.of(not parse.in_swarm(ctx.docker_info), f"swarm LocalNodeState={parse.swarm_state(ctx.docker_info)}")
+    return Outcome.of(not ctx.parsed.in_swarm, f"swarm LocalNodeState={ctx.parsed.swarm_state}")
 
 
 @predicate("5.2")

@@ -12,6 +12,7 @@ from functools import cached_property
 
 from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
+from remediate.facts.parse import Listener
 from remediate.facts.typed import Parsed, Unit
 from remediate.policy import Policy
 
@@ -212,7 +213,7 @@ class CheckContext:
         return [r for r in self.audit_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
 
     @cached_property
-    def listeners(self) -> list[parse.Listener]:
+    def listeners(self) -> list[Listener]:
         return list(self.parsed.listeners)
 
     @cached_property

@@ -15,7 +15,6 @@ from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
 from remediate.dockerd import hardened
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
-from remediate.facts import parse
 
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 # A runtime is a sandbox by the binary it runs (its path's basename) or its containerd shim (runtimeType),
@@ -80,9 +79,9 @@ for _entry in hardened.table().values():
 def live_restore(ctx: CheckContext) -> Outcome:
     """dockerd refuses to start with live-restore on a swarm node: there it cannot be had, and passes (as
     docker-bench-security passes it); 5.1 is where swarm itself is judged."""
-    if parse.in_swarm(ctx.docker_info):
+    if ctx.parsed.in_swarm:
         return Outcome.passed(
-            f"this node is in a swarm (LocalNodeState={parse.swarm_state(ctx.docker_info)}): "
+            f"this node is in a swarm (LocalNodeState={ctx.parsed.swarm_state}): "
             "swarm mode and live-restore exclude each other, dockerd refuses to start with both",
             where(ctx, "live-restore"),
         )

@@ -24,9 +24,9 @@ def swarm_check(func=None, *, manager: bool = False):
         def check(ctx: CheckContext) -> Outcome:
             if ctx.docker_info is None:
                 return Outcome.na("dockerd is not answering: its swarm state is unknown")
-            if not parse.in_swarm(ctx.docker_info):
+            if not ctx.parsed.in_swarm:
                 return Outcome.na("this node is not in a swarm (LocalNodeState=inactive)")
-            state = parse.swarm_state(ctx.docker_info)
+            state = ctx.parsed.swarm_state
             if manager and not ctx.swarm_manager:
                 return Outcome.na(
                     f"only a manager can tell (this node: LocalNodeState={state}, not a manager or a locked one)"
@@ -60,7 +60,7 @@ def managers(ctx: CheckContext) -> Outcome:
 @predicate("7.2")
 @swarm_check
 def bound_interfaces(ctx: CheckContext) -> Outcome:
-    if parse.swarm_state(ctx.docker_info) == "locked":
+    if ctx.parsed.swarm_state == "locked":
         return Outcome.na(
             "this manager is locked (autolock, since its restart): it serves no swarm port until `docker swarm unlock`"
         )

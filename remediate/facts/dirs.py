@@ -91,10 +91,10 @@ def parse_dir_chain(text: str) -> DirChain:
         elif kind == "real":
             real.append(rest)
         elif kind == "stat":
-            uid, raw, name = (rest.split(" ", 2) + ["", ""])[:3]
+            uid, raw, name = [*rest.split(" ", 2), "", ""][:3]
             try:
                 entries.setdefault(name, set()).add((int(uid), int(raw, 16)))
             except ValueError:
                 continue
-    resolved = dict(zip(asked, real)) if len(asked) == len(real) else {}
+    resolved = dict(zip(asked, real, strict=True)) if len(asked) == len(real) else {}
     return DirChain(resolved, {name: tuple(sorted(found)) for name, found in entries.items()})

@@ -67,7 +67,7 @@ def exec_start(facts: HostFacts, service: Unit) -> list[str]:
         words = split_words(command)
         return " ".join([exec_start_prefixes(words[0])[1], *words[1:]] if words else [])
 
-    return written if all(unquoted(w) == s for w, s in zip(written, shown)) else shown
+    return written if all(unquoted(w) == s for w, s in zip(written, shown, strict=True)) else shown
 
 
 def _last_setting(facts: HostFacts, unit: Unit, key: str) -> str | None:

@@ -152,7 +152,7 @@ def _split_units(facts: HostFacts) -> None:
     shown = facts.commands.pop("systemd")
     blocks = shown.stdout.split("\n\n")
     units = [unit for unit, _ in UNIT_FACTS.values()] + list(FALCO_UNITS)
-    by_unit = dict(zip(units, blocks + [""] * (len(units) - len(blocks))))
+    by_unit = dict(zip(units, [*blocks, *[""] * (len(units) - len(blocks))][: len(units)], strict=True))
     for name, (unit, props) in UNIT_FACTS.items():
         wanted = set(props.split(","))
         text = "".join(line + "\n" for line in by_unit[unit].splitlines() if line.partition("=")[0] in wanted)

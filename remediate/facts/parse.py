@@ -38,11 +38,6 @@ def systemctl_show(text: str) -> dict[str, str]:
     return props
 
 
-def unit_files(props: dict[str, str]) -> list[str]:
-    """A unit's fragment, then its drop-ins in the order systemd applies them (`systemctl show` props)."""
-    return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
-
-
 def show_list(props: dict[str, str], key: str) -> list[str]:
     """Every value of a list property of `systemctl_show` output, in order."""
     value = props.get(key, "")

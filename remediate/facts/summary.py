@@ -22,9 +22,9 @@ def summarize(facts: HostFacts) -> DockerSummary:
     daemon = facts.file(daemon_json_path(facts))
     daemon_state = "absent" if not daemon.exists else f"{daemon.mode_octal()} {daemon.size}B"
     tcp = ",".join(
-        f"{l.address}:{l.port}"
-        for l in parsed.listeners
-        if "dockerd" in l.process or ("systemd" in l.process and l.port != 22)
+        f"{listener.address}:{listener.port}"
+        for listener in parsed.listeners
+        if "dockerd" in listener.process or ("systemd" in listener.process and listener.port != 22)
     )
     return DockerSummary(
         parsed.service.active_state, parsed.dockerd_version.version, daemon_state, tcp, len(parsed.containers.items)

@@ -148,6 +148,15 @@ class Parsed:
     discovered_paths: tuple[str, ...] = ()
     journal: tuple[str, ...] = ()  # docker.service's last journal lines, when it is down
 
+    @property
+    def swarm_state(self) -> str:
+        """The node's swarm state as dockerd reports it ("inactive" when it did not answer)."""
+        return parse.swarm_state(self.docker_info)
+
+    @property
+    def in_swarm(self) -> bool:
+        return parse.in_swarm(self.docker_info)
+
 
 def _text(c: CommandFact) -> str:
     return c.stdout.strip()

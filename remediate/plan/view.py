@@ -13,7 +13,6 @@ from functools import cached_property
 from remediate import checks
 from remediate.checks.context import CheckContext
 from remediate.checks.model import FAIL, WAIVED, Result
-from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
 from remediate.facts.typed import Unit
 from remediate.facts.units import UnitLine, unit_lines
@@ -98,7 +97,7 @@ class HostView:
 
     @property
     def swarm_active(self) -> bool:
-        return parse.in_swarm(self.info)
+        return self.ctx.parsed.in_swarm
 
     @property
     def running_containers(self) -> int:
