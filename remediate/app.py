@@ -15,11 +15,12 @@ from remediate import harden as harden_mod
 from remediate.apply.engine import ApplyOptions, apply_connect_options
 from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
+from remediate.errors import UsageError
 from remediate.facts.gather import gather
 from remediate.harden import HardenOptions
+from remediate.inventory.shard import ShardError
 from remediate.plan.planner import unfixed
 from remediate.policy import policy_for
-from remediate.runner import run_fleet
 from remediate.target import Target, needs_become
 
 # Exit codes (README "Exit codes"): like `terraform plan -detailed-exitcode`, worst first.
@@ -28,16 +29,9 @@ EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 def collect_facts(target: Target, save_dir: Path | None = None):
     """Gather facts from every selected host in parallel; save them as JSON when asked."""
-    inventory, hosts = target.resolve()
-    progress = output.Progress(len(hosts), verb="gathering facts")
-    outcomes = run_fleet(
-        hosts,
-        lambda conn, host: gather(conn, become=needs_become(host)),
-        target.connect_options(),
-        forks=target.forks,
-        resolve_host=inventory.hosts.get,
-        progress=progress.update,
-    )
+    _, fleet = target.fleet(read_only=True)
+    progress = output.Progress(len(fleet.hosts), verb="gathering facts")
+    outcomes = fleet.run(lambda conn, host: gather(conn, become=needs_become(host)), progress=progress.update)
     progress.finish()
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
@@ -79,25 +73,18 @@ def run_audit(target: Target, opts: AuditOptions):
     """Audit every selected host; returns (results document, outcomes)."""
     selected = checks.select(opts.only, opts.skip)
     if opts.fail_on not in checks.model.SEVERITIES:
-        raise ValueError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
-    inventory, hosts = target.resolve()
+        raise UsageError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
+    inventory, fleet = target.fleet(read_only=True)
     # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
-    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
+    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in fleet.hosts}
     started = dt.datetime.now(dt.UTC)
-    progress = output.Progress(len(hosts), verb="auditing")
+    progress = output.Progress(len(fleet.hosts), verb="auditing")
 
     def work(conn, host):
         facts = gather(conn, become=needs_become(host))
         return audit_host(facts, policies[host.name], selected, host.name, tuple(host.groups))
 
-    outcomes = run_fleet(
-        hosts,
-        work,
-        target.connect_options(),
-        forks=target.forks,
-        resolve_host=inventory.hosts.get,
-        progress=progress.update,
-    )
+    outcomes = fleet.run(work, progress=progress.update)
     doc = results.document(
         "audit",
         results.new_run_id(),
@@ -138,7 +125,7 @@ def harden(
     """Plan, show, confirm and roll out; returns the exit code (README "Exit codes")."""
     run_id = results.new_run_id()
     started = dt.datetime.now(dt.UTC)
-    inventory, hosts, outcomes = _plan_with_progress(target, opts)
+    inventory, fleet, outcomes = _plan_with_progress(target, opts)
     output.plan_report(outcomes)
     by_name = {o.host: o for o in outcomes}
     ready = [o.host for o in outcomes if o.ok and o.value.ready]
@@ -152,7 +139,7 @@ def harden(
             _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir)
             return EXIT_ERROR
         progress = output.Progress(len(ready), verb="applying")
-        rollout = harden_mod.Rollout(target, inventory, hosts, by_name, opts, run_id, progress=progress.update)
+        rollout = harden_mod.Rollout(fleet, by_name, opts, run_id, progress=progress.update)
         rollout.run(order, output.info)
     output.harden_recap(
         outcomes, dry_run=opts.dry_run or rollout is None, stopped_by=rollout.stopped_by if rollout else None
@@ -162,9 +149,12 @@ def harden(
 
 
 def _plan_with_progress(target: Target, opts: HardenOptions):
-    _, hosts = target.resolve()
-    progress = output.Progress(len(hosts), verb="planning")
-    return harden_mod.plan_fleet(target, opts, progress=progress.update)
+    """(inventory, fleet, outcomes): the inventory is resolved once, for the plan and the rollout alike."""
+    if target.shard and not opts.dry_run:
+        raise ShardError(f"--shard {target.shard}: only a dry run is sharded (audit, facts, harden --dry-run)")
+    inventory, fleet = target.fleet(read_only=opts.dry_run)
+    progress = output.Progress(len(fleet.hosts), verb="planning")
+    return inventory, fleet, harden_mod.plan_fleet(fleet, opts, progress=progress.update)
 
 
 def _ask(question: str) -> bool:
@@ -209,12 +199,11 @@ def harden_exit_code(outcomes, *, dry_run: bool) -> int:
 def rollback(target: Target, from_run: str | None, force: bool = False, restart_timeout: int = 90) -> int:
     """Put back the backups of a harden run (default: each host's newest live run), safely, in parallel."""
     if from_run is not None and not RUN_ID.fullmatch(from_run):
-        raise ValueError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
-    inventory, hosts = target.resolve()
+        raise UsageError(f"--run {from_run!r} is not a run id (like 20261128T153055Z-3d51e6)")
+    _, fleet = target.fleet()
     run_id = results.new_run_id()
-    progress = output.Progress(len(hosts), verb="rolling back")
-    outcomes = run_fleet(
-        hosts,
+    progress = output.Progress(len(fleet.hosts), verb="rolling back")
+    outcomes = fleet.reaching_with(apply_connect_options(fleet.options, restart_timeout)).run(
         lambda conn, host: rollback_host(
             conn,
             run_id,
@@ -223,9 +212,6 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
             force=force,
             options=ApplyOptions(restart_timeout=restart_timeout),
         ),
-        apply_connect_options(target.connect_options(), restart_timeout),
-        forks=target.forks,
-        resolve_host=inventory.hosts.get,
         progress=progress.update,
     )
     output.apply_recap(outcomes)
@@ -234,14 +220,8 @@ def rollback(target: Target, from_run: str | None, force: bool = False, restart_
 
 def unlock(target: Target, force: bool = False) -> int:
     """Clear stale harden locks (a run that died); a live run's lock needs --force."""
-    inventory, hosts = target.resolve()
-    outcomes = run_fleet(
-        hosts,
-        lambda conn, host: clear_lock(conn, become=needs_become(host), force=force),
-        target.connect_options(),
-        forks=target.forks,
-        resolve_host=inventory.hosts.get,
-    )
+    _, fleet = target.fleet()
+    outcomes = fleet.run(lambda conn, host: clear_lock(conn, become=needs_become(host), force=force))
     rows = [
         [o.host, ("cleared" if o.value[0] else "refused") if o.ok else o.status, o.value[1] if o.ok else o.error or ""]
         for o in outcomes

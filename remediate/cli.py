@@ -17,7 +17,8 @@ from invoke import Collection, Exit, Program, task
 
 from remediate import __version__, app, output
 from remediate import report as reports
-from remediate.errors import RemediateError
+from remediate.errors import RemediateError, UsageError
+from remediate.inventory.shard import parse_shard
 from remediate.lab.fleet import SCENARIO_ORDER, Lab
 
 # `invoke test`: every test on the first engine, the tests marked `engines` on the others.
@@ -48,7 +49,17 @@ def _lab_inventory(c) -> Path:
     return _root(c) / "inventories" / "lab.yml"
 
 
-def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -> app.Target:
+# The options of the read-only runs (facts, audit, harden --dry-run): README "Sharding" and "Performance".
+READ_ONLY_HELP = {
+    "shard": "Only shard K of N of the matched hosts (K counts from 1: 1/3, 2/3, 3/3; 'auto/N' takes K from "
+    "$JOB_COMPLETION_INDEX + 1, as in a Kubernetes Indexed Job); a host is always in the same shard. "
+    "Merge the shards' --json documents with `report --merge`.",
+    "processes": "Spread the hosts over this many worker processes (read-only runs), each with its share of "
+    "--forks: a number, or 'auto' (one per core, when each gets --forks hosts). Default 1.",
+}
+
+
+def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard=None, processes="1") -> app.Target:
     return app.Target(
         hosts=hosts,
         inventory=inventory,
@@ -56,7 +67,18 @@ def _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass) -
         forks=int(forks),
         accept_new_host_keys=accept_new_host_keys,
         ask_become_pass=ask_become_pass,
+        shard=parse_shard(str(shard)) if shard else None,
+        processes=_processes(processes),
     )
+
+
+def _processes(text) -> int | None:
+    """--processes N or auto (None: remediate.runner.auto_processes decides)."""
+    if str(text).strip().lower() == "auto":
+        return None
+    if not str(text).strip().isdigit() or int(text) < 1:
+        raise RemediateError(f"--processes {text!r}: give a number of processes (at least 1) or auto")
+    return int(text)
 
 
 def _checkout_only(name: str, needed: Path) -> None:
@@ -70,18 +92,29 @@ def _exit(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(help={**TARGET_HELP, "save": "Also save each host's facts as JSON in this directory."})
-def facts(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False, ask_become_pass=False, save=None):
+@task(help={**TARGET_HELP, **READ_ONLY_HELP, "save": "Also save each host's facts as JSON in this directory."})
+def facts(
+    c,
+    hosts="lab",
+    inventory=None,
+    forks=10,
+    accept_new_host_keys=False,
+    ask_become_pass=False,
+    save=None,
+    shard=None,
+    processes="1",
+):
     """Gather each host's Docker facts in one batched round trip and show a summary.
 
     Exit codes: 0 every host read, 3 some hosts unreachable, 1 errors (a host failed, bad input).
     """
     try:
         code = app.show_facts(
-            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), Path(save) if save else None
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes),
+            Path(save) if save else None,
         )
     except RemediateError as exc:
-        raise Exit(output.ours(f"facts: {exc}"), code=1)
+        raise Exit(output.ours(f"facts: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -98,7 +131,7 @@ AUDIT_HELP = {
 }
 
 
-@task(help={**TARGET_HELP, **AUDIT_HELP})
+@task(help={**TARGET_HELP, **AUDIT_HELP, **READ_ONLY_HELP})
 def audit(
     c,
     hosts="lab",
@@ -113,6 +146,8 @@ def audit(
     json=None,
     show_passed=False,
     report=None,
+    shard=None,
+    processes="1",
 ):
     """Audit how Docker is configured on each host (CIS Docker Benchmark + practices). Changes nothing.
 
@@ -129,9 +164,10 @@ def audit(
         report_dir=Path(report) if report else None,
     )
     try:
-        code = app.audit(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), opts)
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"audit: {exc}"), code=1)
+        target = _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes)
+        code = app.audit(target, opts)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"audit: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -155,7 +191,7 @@ def report(c, results, merge=None, format=reports.ALL, out="reports"):
     try:
         written = reports.report_files(reports.paths_from(results, merge), Path(out), format)
     except RemediateError as exc:
-        raise Exit(output.ours(f"report: {exc}"), code=1)
+        raise Exit(output.ours(f"report: {exc}"), code=1) from None
     for path in written:
         output.info(f"report written to {path}")
 
@@ -178,7 +214,7 @@ HARDEN_HELP = {
 }
 
 
-@task(help={**TARGET_HELP, **HARDEN_HELP})
+@task(help={**TARGET_HELP, **HARDEN_HELP, **READ_ONLY_HELP})
 def harden(
     c,
     hosts="lab",
@@ -198,6 +234,8 @@ def harden(
     carry_images=False,
     json=None,
     report=None,
+    shard=None,
+    processes="1",
 ):
     """Harden Docker on each host: plan, show diffs, validate, then apply safely with automatic rollback.
 
@@ -219,13 +257,13 @@ def harden(
     )
     try:
         code = app.harden(
-            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass),
+            _target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass, shard, processes),
             opts,
             json_path=Path(json) if json else None,
             report_dir=Path(report) if report else None,
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"harden: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"harden: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -260,8 +298,8 @@ def rollback(
             force=force,
             restart_timeout=int(restart_timeout),
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"rollback: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"rollback: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -273,8 +311,8 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     """
     try:
         code = app.unlock(_target(c, hosts, inventory, forks, accept_new_host_keys, ask_become_pass), force=force)
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"unlock: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"unlock: {exc}"), code=1) from None
     _exit(code)
 
 
@@ -300,8 +338,17 @@ def demo(c, extra=0, docker=None, with_=None, name="default"):
         app.audit(target, app.AuditOptions(json_path=out / "audit.json"))
         app.harden(target, app.HardenOptions(dry_run=True), json_path=out / "harden-dry-run.json", report_dir=out)
     except RemediateError as exc:
-        raise Exit(output.ours(f"demo: {exc}"), code=1)
+        raise Exit(output.ours(f"demo: {exc}"), code=1) from None
     output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
+
+
+def _scale_sizes(scale: str) -> tuple[int, ...]:
+    if scale.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(int(n) for n in scale.split(","))
+    except ValueError:
+        raise UsageError(f"--scale {scale!r}: give comma-separated host counts like 20,100 or 'none'") from None
 
 
 @task(
@@ -326,7 +373,7 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 
     _checkout_only("bench", BENCH_DIR)
     try:
-        sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
+        sizes = _scale_sizes(scale)
         run_bench(
             BenchOptions(
                 rounds=int(rounds),
@@ -338,8 +385,8 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
                 keep_lab=keep_lab,
             )
         )
-    except (RemediateError, ValueError) as exc:
-        raise Exit(output.ours(f"bench: {exc}"), code=1)
+    except RemediateError as exc:
+        raise Exit(output.ours(f"bench: {exc}"), code=1) from None
 
 
 @task(
@@ -361,7 +408,7 @@ def lab_up(c, extra=0, name="default", docker=None, with_=None):
         lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional)
         lab.up(extra=int(extra), inventory_copy=_lab_inventory(c) if name == "default" else None)
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.up: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.up: {exc}"), code=1) from None
     output.lab_status(lab.status(), inventory=_lab_inventory(c) if name == "default" else lab.inventory_path)
     _lab_engine_line(lab)
 
@@ -381,7 +428,7 @@ def lab_down(c, name="default"):
     try:
         stopped = _lab(name).down()
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.down: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.down: {exc}"), code=1) from None
     if name == "default" and _lab_inventory(c).exists():
         _lab_inventory(c).unlink()
     output.info(f"stopped {len(stopped)} lab host(s)" if stopped else "no lab hosts were running")
@@ -411,7 +458,7 @@ def lab_ssh(c, host, command=None, name="default"):
     try:
         argv = _lab(name).ssh_argv(host, [command] if command else None)
     except RemediateError as exc:
-        raise Exit(output.ours(f"lab.ssh: {exc}"), code=1)
+        raise Exit(output.ours(f"lab.ssh: {exc}"), code=1) from None
     sys.stdout.flush()
     os.execvp(argv[0], argv)
 

@@ -2,12 +2,17 @@
 
 Every error the tool expects (bad input, unreachable host, refused key) is a
 RemediateError so the runner can record it against one host and carry on with
-the rest of the fleet, and the CLI can print it without a traceback.
+the rest of the fleet, and the CLI can print it without a traceback. Anything
+else (a ValueError, a KeyError) is a bug and keeps its traceback.
 """
 
 
 class RemediateError(Exception):
     """An expected failure with a message that tells the operator what to do."""
+
+
+class UsageError(RemediateError):
+    """A command-line option has a value the task cannot use (--fail-on, --run, --canary, --batch-size, --scale)."""
 
 
 class InventoryError(RemediateError):

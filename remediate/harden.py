@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_connect_options, apply_host
 from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
-from remediate.errors import RemediateError
+from remediate.errors import RemediateError, UsageError
 from remediate.facts.gather import gather
+from remediate.inventory import Host, Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for
-from remediate.runner import NOT_STARTED, HostOutcome, run_fleet
-from remediate.target import Target, needs_become
+from remediate.runner import NOT_STARTED, Fleet, HostOutcome
+from remediate.target import needs_become
 
 SKIPPED = "skipped"
 
@@ -108,16 +109,16 @@ def batches(names: Sequence[str], batch_size: str, canary: str | None) -> list[l
     if canary and names:
         pick = names[0] if canary == "first" else canary
         if pick not in names:
-            raise ValueError(f"--canary {canary}: not one of the hosts with changes ({', '.join(names)})")
+            raise UsageError(f"--canary {canary}: not one of the hosts with changes ({', '.join(names)})")
         names.remove(pick)
         out.append([pick])
     text = str(batch_size).strip()
     try:
         size = max(1, -(-len(names) * int(text[:-1]) // 100)) if text.endswith("%") else int(text)
     except ValueError:
-        raise ValueError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
+        raise UsageError(f"--batch-size {batch_size!r}: give a number of hosts or a percentage like 25%") from None
     if size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise UsageError("--batch-size must be at least 1")
     out += [names[i : i + size] for i in range(0, len(names), size)]
     return out
 
@@ -149,9 +150,7 @@ def interruptible(stop: threading.Event, notice: Callable[[str], None]):
 class Rollout:
     """Phase 2 over the hosts that are ready; fills each HostHarden.apply."""
 
-    target: Target
-    inventory: object
-    hosts: dict
+    fleet: Fleet
     outcomes: dict[str, HostOutcome]
     opts: HardenOptions
     run_id: str
@@ -180,15 +179,9 @@ class Rollout:
                 if self.stop.is_set() or failures >= self.opts.max_fail:
                     self._skip(batch, self.stopped_by or "the rollout was interrupted")
                     continue
-                options = apply_connect_options(self.target.connect_options(), self.opts.restart_timeout)
-                results = run_fleet(
-                    [self.hosts[n] for n in batch],
-                    self.work,
-                    options,
-                    forks=self.target.forks,
-                    resolve_host=self.inventory.hosts.get,
-                    progress=self.progress,
-                    stop=self.stop,
+                options = apply_connect_options(self.fleet.options, self.opts.restart_timeout)
+                results = (
+                    self.fleet.only(batch).reaching_with(options).run(self.work, progress=self.progress, stop=self.stop)
                 )
                 for result in results:
                     value: HostHarden = self.outcomes[result.host].value
@@ -211,10 +204,9 @@ class Rollout:
             self.outcomes[name].value.apply = ApplyResult(SKIPPED, self.run_id, error=why)
 
 
-def plan_fleet(target: Target, opts: HardenOptions, progress=None):
-    """Phase 1 on every selected host: (inventory, hosts by name, outcomes with HostHarden values)."""
-    inventory, hosts = target.resolve()
-    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in hosts}
+def plan_fleet(fleet: Fleet, opts: HardenOptions, progress=None) -> list[HostOutcome]:
+    """Phase 1 on every host of the fleet: outcomes with HostHarden values."""
+    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in fleet.hosts}
     today = dt.date.today()
 
     def work(conn, host) -> HostHarden:
@@ -232,7 +224,4 @@ def plan_fleet(target: Target, opts: HardenOptions, progress=None):
             validation = Validation(False, [{"name": "host", "ok": False, "detail": str(exc)}])
         return HostHarden(audit, plan, validation, groups)
 
-    outcomes = run_fleet(
-        hosts, work, target.connect_options(), forks=target.forks, resolve_host=inventory.hosts.get, progress=progress
-    )
-    return inventory, {h.name: h for h in hosts}, outcomes
+    return fleet.run(work, progress=progress)

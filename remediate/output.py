@@ -86,8 +86,10 @@ logging.lastResort = _TerminalLog()
 
 def table(headers: list[str], rows: list[list[str]]) -> Shown:
     cells = [[shown(v) for v in row] for row in [headers, *rows]]
-    widths = [max(_width(v) for v in col) for col in zip(*cells)]
-    return Shown("\n".join("  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths)) for row in cells))
+    widths = [max(_width(v) for v in col) for col in zip(*cells, strict=True)]
+    return Shown(
+        "\n".join("  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True)) for row in cells)
+    )
 
 
 def _width(text: Shown) -> int:

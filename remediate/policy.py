@@ -12,8 +12,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import fnmatch
+import functools
+import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,10 @@ from typing import Any
 from remediate.dockerd import hardened
 from remediate.errors import InventoryError, PolicyError
 from remediate.inventory import safe_yaml
+from remediate.severity import SEVERITIES
 from remediate.shipped import POLICIES_DIR
+
+log = logging.getLogger(__name__)
 
 # An image reference as docker reads one (name[:tag][@digest]); nothing a shell or a list separator could split.
 IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?(@sha256:[0-9a-f]{64})?")
@@ -41,16 +47,17 @@ KEYS = {
     "hold_back",
     "waivers",
     "verify_image",
-    "audit_data_dirs",
+    "auditd_data_dirs",
     *THRESHOLDS,
 }
+# Keys renamed since profiles were first written (old -> new): the old name still works and says so, once per place.
+RENAMED_KEYS = {"audit_data_dirs": "auditd_data_dirs"}
 WAIVER_KEYS = {"check", "hosts", "reason", "expires"}
-# audit_data_dirs: whether harden adds CIS 1.1.4/1.1.5's watches on /run/containerd and the data root. A `-w DIR`
-# watch is recursive (auditctl(8): the same as -F dir=, the whole subtree): every file a container writes under it
-# is an audit record. "none" (the default) adds no watch on them and reports the two checks as warnings.
-AUDIT_DATA_DIRS = ("none", "recursive")
+# auditd_data_dirs: whether harden adds CIS 1.1.4/1.1.5's auditd watches on /run/containerd and the data root. A
+# `-w DIR` watch is recursive (auditctl(8): the same as -F dir=, the whole subtree): every file a container writes
+# under it is an audit record. "none" (the default) adds no watch on them and reports the two checks as warnings.
+AUDITD_DATA_DIRS = ("none", "recursive")
 DATA_DIR_CHECKS = ("1.1.4", "1.1.5")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ class Policy:
     hold_back: frozenset[str] = frozenset()
     waivers: tuple[Waiver, ...] = ()
     verify_image: str | None = None  # harden starts a container from this local image to verify a change
-    audit_data_dirs: str = "none"  # AUDIT_DATA_DIRS: watch Docker's data directories recursively, or not at all
+    auditd_data_dirs: str = "none"  # AUDITD_DATA_DIRS: watch Docker's data directories recursively, or not at all
     thresholds: dict[str, dict[str, int]] = field(default_factory=lambda: {k: dict(v) for k, v in THRESHOLDS.items()})
 
     def threshold(self, section: str, key: str) -> int:
@@ -105,7 +112,7 @@ class Policy:
             "hold_back": sorted(self.hold_back),
             "waivers": [w.to_json() for w in self.waivers],
             "verify_image": self.verify_image,
-            "audit_data_dirs": self.audit_data_dirs,
+            "auditd_data_dirs": self.auditd_data_dirs,
             "thresholds": self.thresholds,
         }
 
@@ -148,8 +155,9 @@ def _profile_file(path: Path) -> dict:
         data = doc.data or {}
         if not isinstance(data, dict):
             raise PolicyError(f"{path}: a policy profile must be a mapping")
-        _check_keys(data, KEYS, lambda key: doc.where(data, key))
+        _check_keys(data, KEYS | RENAMED_KEYS.keys(), lambda key: doc.where(data, key))
         _check_types(data, doc.where)
+        data = _renamed(data, lambda key, found=data: doc.where(found, key))
         for waiver in data.get("waivers") or []:
             if isinstance(waiver, dict):
                 _check_keys(waiver, WAIVER_KEYS, lambda key, w=waiver: doc.where(w, key))
@@ -161,7 +169,7 @@ def _profile_file(path: Path) -> dict:
 
 
 def policy_for(
-    host_vars: dict, profile: str | None = None, extra_waivers: list[dict] = (), policies_dir: Path = POLICIES_DIR
+    host_vars: dict, profile: str | None = None, extra_waivers: Sequence[dict] = (), policies_dir: Path = POLICIES_DIR
 ) -> Policy:
     """The effective policy of one host: profile, then the host's inventory overrides, then waivers."""
     data = load_profile(str(host_vars.get("remediate_profile") or profile or "default"), policies_dir)
@@ -170,8 +178,9 @@ def policy_for(
     overrides = host_vars.get("remediate_policy") or {}
     if not isinstance(overrides, dict):
         raise PolicyError("remediate_policy must be a mapping with the keys of a policy profile")
-    _check_keys(overrides, KEYS - {"name", "extends"}, lambda key: "remediate_policy")
+    _check_keys(overrides, (KEYS | RENAMED_KEYS.keys()) - {"name", "extends"}, lambda key: "remediate_policy")
     _check_types(overrides, lambda _mapping, key: "remediate_policy")
+    overrides = _renamed(overrides, lambda key: "remediate_policy")
     for key, value in overrides.items():
         data[key] = {**(data.get(key) or {}), **(value or {})} if key in ("daemon", *THRESHOLDS) else value
     inventory_waivers = host_vars.get("remediate_waivers") or []
@@ -189,9 +198,9 @@ def build(data: dict, waivers: list) -> Policy:
     image = data.get("verify_image")
     if image and not IMAGE_REF.fullmatch(str(image)):
         raise PolicyError(f"verify_image {str(image)!r} is not an image reference (like busybox:latest)")
-    data_dirs = data.get("audit_data_dirs") or "none"
-    if data_dirs not in AUDIT_DATA_DIRS:
-        raise PolicyError(f"audit_data_dirs {data_dirs!r} is not one of {', '.join(AUDIT_DATA_DIRS)}")
+    data_dirs = data.get("auditd_data_dirs") or "none"
+    if data_dirs not in AUDITD_DATA_DIRS:
+        raise PolicyError(f"auditd_data_dirs {data_dirs!r} is not one of {', '.join(AUDITD_DATA_DIRS)}")
     # Unwatched on purpose: a warning that says so (remediate.checks.host), never a failure harden leaves behind.
     quiet = DATA_DIR_CHECKS if data_dirs == "none" else ()
     policy = Policy(
@@ -203,7 +212,7 @@ def build(data: dict, waivers: list) -> Policy:
         hold_back=frozenset(str(x) for x in data.get("hold_back") or []),
         waivers=tuple(_waiver(w) for w in waivers),
         verify_image=str(data["verify_image"]) if data.get("verify_image") else None,
-        audit_data_dirs=data_dirs,
+        auditd_data_dirs=data_dirs,
         thresholds=_thresholds(data),
     )
     _check_ids(policy)
@@ -271,7 +280,7 @@ _SHAPES = {
     "name": str,
     "extends": str,
     "verify_image": str,
-    "audit_data_dirs": str,
+    "auditd_data_dirs": str,
     "daemon": dict,
     "severity": dict,
     "advisory": list,
@@ -280,6 +289,7 @@ _SHAPES = {
     "waivers": list,
     **dict.fromkeys(THRESHOLDS, dict),
 }
+_SHAPES |= {old: _SHAPES[new] for old, new in RENAMED_KEYS.items()}
 _SHAPE_NAMES = {str: "a string", dict: "a mapping", list: "a list"}
 
 
@@ -334,6 +344,22 @@ def _not_json(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return f"the date {value} (quote it to keep it a string)"
     return f"{_kind(value)} value {value!r}"
+
+
+def _renamed(data: dict, where) -> dict:
+    """data with each old key name (RENAMED_KEYS) under its new one; a warning names the place once per run."""
+    for old, new in RENAMED_KEYS.items():
+        if old in data:
+            if new in data:
+                raise PolicyError(f"{where(old)}: {old} is the old name of {new}; give only {new}")
+            _warn_once(f"{where(old)}: policy key {old} is now called {new} (same values); please rename it")
+            data = {new if key == old else key: value for key, value in data.items()}
+    return data
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning("%s", message)
 
 
 def _check_keys(data: dict, allowed: set[str], where) -> None:

@@ -1,7 +1,8 @@
 """Run one piece of work on many hosts in parallel; one bad host never stops the fleet.
 
-Each host gets its own connection (opened once, closed at the end); every
-outcome, success or failure, is collected like fabric's GroupResult and
+A Fleet (like fabric's Group) is built once per run from the target: its hosts, connect options, forks and the
+resolver of jump hosts; Fleet.run(work) is how every task works on its hosts. Each host gets its own connection
+(opened once, closed at the end); every outcome, success or failure, is collected like fabric's GroupResult and
 reported, and progress is announced as hosts finish.
 
 Every host has a deadline for its whole work (options.limits.host_timeout): a
@@ -10,15 +11,26 @@ call is blocked on that host fail, and the host ends `failed` with what it was
 being waited for. Its work runs on a thread of its own, so even work that
 does not stop after the close is left behind (THREAD_GRACE later) rather than
 waited for: the rest of the fleet, the recap and the report never wait on it.
+
+Read-only runs may spread the hosts over worker processes (Fleet.processes): parsing, checks and planning then use
+more than the one core a Python process gets. Each worker is forked (the work closure is inherited, never
+pickled), runs the same thread pool over its slice of the hosts and sends each outcome back pickled as it ends, so
+progress still comes host by host and each host still has its one connection. Apply keeps one process: its
+Ctrl-C handling and --max-fail need the rollout's state in one place.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from remediate.connection import Connection, ConnectOptions, connect
@@ -47,6 +59,50 @@ Work = Callable[[Connection, Any], Any]
 Progress = Callable[[int, int, HostOutcome], None]
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """The hosts of one run and how to reach them, built once from the target; run() works on every host."""
+
+    hosts: Sequence[Any]
+    options: ConnectOptions
+    forks: int = 10
+    resolve_host: Callable[[str], Any] | None = None
+    processes: int = 1  # worker processes for read-only work (1: threads of this process only)
+
+    def run(
+        self, work: Work, *, progress: Progress | None = None, stop: threading.Event | None = None
+    ) -> list[HostOutcome]:
+        """`work(connection, host)` on every host; outcomes in host order, one per host whatever happened."""
+        workers = min(self.processes, len(self.hosts))
+        if workers > 1 and stop is None:
+            return _run_processes(self, work, progress, workers)
+        return run_fleet(
+            self.hosts,
+            work,
+            self.options,
+            forks=self.forks,
+            resolve_host=self.resolve_host,
+            progress=progress,
+            stop=stop,
+        )
+
+    def only(self, names: Sequence[str]) -> Fleet:
+        """The same fleet restricted to these hosts (a rollout batch), in the order given."""
+        by_name = {h.name: h for h in self.hosts}
+        return replace(self, hosts=[by_name[n] for n in names])
+
+    def reaching_with(self, options: ConnectOptions) -> Fleet:
+        """The same hosts reached with other options (apply's longer deadlines)."""
+        return replace(self, options=options)
+
+
+def auto_processes(hosts: int, forks: int, cpus: int | None = None) -> int:
+    """How many worker processes `--processes auto` uses: one per core, at most one per `forks` hosts (a run
+    that fits in one pool of --forks threads gains nothing from a second process)."""
+    cpus = cpus or os.cpu_count() or 1
+    return max(1, min(cpus, hosts // max(1, forks)))
+
+
 def run_fleet(
     hosts: Sequence[Any],
     work: Work,
@@ -72,6 +128,72 @@ def run_fleet(
 
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
         return list(pool.map(one, hosts))
+
+
+def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers: int) -> list[HostOutcome]:
+    """The hosts dealt round-robin to `workers` forked processes, each with its share of the forks."""
+    context = multiprocessing.get_context("fork")
+    inbox = context.Queue()
+    slices = [list(range(n, len(fleet.hosts), workers)) for n in range(workers)]
+    forks = max(1, -(-fleet.forks // workers))
+    procs = [
+        context.Process(target=_worker, args=(fleet, work, indexes, forks, inbox), name=f"remediate worker {n}")
+        for n, indexes in enumerate(slices)
+    ]
+    outcomes: dict[int, HostOutcome] = {}
+    started: list = []
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # a Ctrl-C during a fork is not lost
+        try:
+            for proc in procs:
+                proc.start()
+                started.append(proc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        while len(outcomes) < len(fleet.hosts):
+            try:
+                index, data = inbox.get(timeout=0.5)
+            except queue.Empty:
+                if all(not p.is_alive() for p in procs) and inbox.empty():
+                    break
+                continue
+            outcomes[index] = pickle.loads(data)
+            if progress:
+                progress(len(outcomes), len(fleet.hosts), outcomes[index])
+    except BaseException:  # Ctrl-C (the workers ignore it) or a bug here: no worker outlives the run
+        for proc in started:
+            proc.kill()
+        raise
+    finally:
+        for proc in started:
+            proc.join(THREAD_GRACE)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    lost = {i: p for p, indexes in zip(procs, slices, strict=True) for i in indexes if i not in outcomes}
+    for index, proc in lost.items():
+        host = fleet.hosts[index].name
+        outcomes[index] = HostOutcome(host, FAILED, error=f"internal error: worker process exited ({proc.exitcode})")
+        if progress:
+            progress(len(outcomes), len(fleet.hosts), outcomes[index])
+    return [outcomes[i] for i in range(len(fleet.hosts))]
+
+
+def _worker(fleet: Fleet, work: Work, indexes: list[int], forks: int, outbox) -> None:
+    """In a forked process: the thread pool over this slice; each outcome goes back pickled as soon as it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    position = {fleet.hosts[i].name: i for i in indexes}
+
+    def send(done: int, total: int, outcome: HostOutcome) -> None:
+        try:
+            data = pickle.dumps(outcome)
+        except Exception as exc:  # a value that cannot cross processes fails its host, not the run
+            error = f"internal error: result not picklable: {type(exc).__name__}: {exc}"
+            data = pickle.dumps(HostOutcome(outcome.host, FAILED, None, error, outcome.seconds, outcome.round_trips))
+        outbox.put((position[outcome.host], data))
+
+    hosts = [fleet.hosts[i] for i in indexes]
+    run_fleet(hosts, work, fleet.options, forks=forks, resolve_host=fleet.resolve_host, progress=send)
 
 
 def _run_one(host, work: Work, options: ConnectOptions, resolve_host, stop) -> HostOutcome:

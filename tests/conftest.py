@@ -22,6 +22,9 @@ from remediate.lab.host import LabHost
 
 TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
 TEST_ENGINE = os.environ.get("REMEDIATE_TEST_DOCKER") or None
+# The report fixtures (audit_doc, harden_doc) for every test that asks for them, without importing them.
+pytest_plugins = ("tests.report_fixtures",)
+
 ONLY_SCENARIOS = {s for s in os.environ.get("REMEDIATE_TEST_SCENARIOS", "").split(",") if s}
 
 

@@ -4,7 +4,7 @@ Shared by the unit tests (on captured facts) and the lab tests (on live hosts),
 so both prove the same thing: each seeded misconfiguration is found exactly.
 """
 
-# 1.1.4 and 1.1.5 (/run/containerd, /var/lib/docker) are warnings under the default policy (audit_data_dirs: none:
+# 1.1.4 and 1.1.5 (/run/containerd, /var/lib/docker) are warnings under the default policy (auditd_data_dirs: none:
 # a recursive watch on a data directory logs container I/O), not failures.
 AUDIT_RULES = {f"1.1.{n}" for n in (3, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 18)}
 DAEMON_DEFAULTS = {"2.2", "2.8", "2.9", "2.14", "2.15", "2.16"}

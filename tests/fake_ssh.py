@@ -17,6 +17,7 @@ Use it as a context manager: leaving it stops every thread it started.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -184,10 +185,8 @@ class FakeSSHServer:
 
 
 def _close(channel: paramiko.Channel) -> None:
-    try:
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):  # the client's side is gone already
         channel.close()
-    except (OSError, EOFError, paramiko.SSHException):
-        pass  # the client's side is gone already
 
 
 class _Interface(paramiko.ServerInterface):

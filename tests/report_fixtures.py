@@ -112,7 +112,7 @@ def fleet(kind: str = "audit", names: list[str] | None = None, **kwargs) -> dict
     outcomes = [
         outcome(n, kind, {"remediate_waivers": [WAIVER]} if n == "stock" else None) for n in (names or SCENARIOS)
     ]
-    return document(outcomes + [unreachable()], kind, **kwargs)
+    return document([*outcomes, unreachable()], kind, **kwargs)
 
 
 @pytest.fixture(scope="module")

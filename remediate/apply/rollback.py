@@ -104,8 +104,8 @@ def rollback_host(
             return ApplyResult(UNCHANGED, run_id, None, None, log.steps)
         target = live[0]
     else:
-        target = next((r for r in runs if r.run_id == from_run), None)
-        if target is None:
+        named = next((r for r in runs if r.run_id == from_run), None)
+        if named is None:
             return ApplyResult(
                 REFUSED,
                 run_id,
@@ -113,6 +113,7 @@ def rollback_host(
                 f"no run {from_run} on this host (runs: " + (", ".join(r.run_id for r in runs) or "none") + ")",
                 log.steps,
             )
+        target = named
         if target.state not in ROLLBACKABLE:
             return ApplyResult(
                 REFUSED, run_id, None, f"run {from_run} is {target.state}: its changes are not live", log.steps

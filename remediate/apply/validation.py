@@ -1,8 +1,10 @@
 """Validation of a plan on its host before anything is written (dry-run and apply alike).
 
-Two layers. The model (remediate.dockerd, run by the planner) emulates
-dockerd's own checks for the host's version: conflicts, unknown and ignored
-keys, types, icc/iptables, swarm/live-restore. What the model cannot know is
+Two layers. The model (remediate.dockerd, run by the planner) decides what
+the host's dockerd release refuses: syntax, conflicts, unknown and ignored
+keys, types, icc/iptables, swarm/live-restore, in our words with line:column.
+dockerd's own words come from the host: `dockerd --validate` below, and the
+journal when a restart fails (apply rolls back and reports it). What the model cannot know is
 checked on the host in one round trip: the binaries, users, groups and files
 the planned configuration names exist, every path the plan changes can be
 changed (no immutable or append-only flag, no read-only filesystem), and,
@@ -161,7 +163,7 @@ def model_step(plan: Plan, facts: HostFacts) -> dict:
     return {
         "name": "model",
         "ok": True,
-        "detail": f"dockerd {version} would accept the planned configuration (remediate's emulation of its checks)",
+        "detail": f"dockerd {version} would accept the planned configuration (remediate's model of what it refuses)",
     }
 
 
@@ -174,9 +176,11 @@ def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: 
     if spec.empty:
         return Validation(True, steps)
     reply = Transaction(conn, "validate", become=become).call("validate", *spec.args(), stdin=spec.stdin(), timeout=120)
-    for line in reply.lines:
-        if line.kind in ("ok", "fail"):
-            steps.append({"name": line.step, "ok": line.kind == "ok", "detail": line.detail})
+    steps += [
+        {"name": line.step, "ok": line.kind == "ok", "detail": line.detail}
+        for line in reply.lines
+        if line.kind in ("ok", "fail")
+    ]
     steps += [{"name": "remediate", "ok": True, "detail": note} for note in spec.notes]
     if not reply.ok and not reply.failures():
         steps.append({"name": "host", "ok": False, "detail": reply.error()})

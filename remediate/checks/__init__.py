@@ -103,8 +103,10 @@ def _apply_policy(ctx: CheckContext, check: Check, outcome: Outcome) -> Result:
                     return Result(
                         check,
                         ERROR,
-                        evidence
-                        + (f"waiver EXPIRED on {waiver.expires.isoformat()} ({waiver.source}): {waiver.reason}",),
+                        (
+                            *evidence,
+                            f"waiver EXPIRED on {waiver.expires.isoformat()} ({waiver.source}): {waiver.reason}",
+                        ),
                         waiver.to_json(),
                     )
                 return Result(check, WAIVED, evidence, waiver.to_json())

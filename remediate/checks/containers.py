@@ -125,10 +125,11 @@ def _bindings(c: dict) -> list[tuple[str, str, str]]:
     container publishes each exposed port on every interface at its start."""
     live = c.get("Status") == "running" and bool(c.get("Ports"))
     configured = (c.get("Ports") if live else c.get("PortBindings")) or {}
-    out = []
-    for port, binds in configured.items():
-        for b in binds or []:
-            out.append((port, b.get("HostIp") or "", b.get("HostPort") or ""))
+    out = [
+        (port, b.get("HostIp") or "", b.get("HostPort") or "")
+        for port, binds in configured.items()
+        for b in binds or []
+    ]
     if c.get("PublishAllPorts") and not live:
         out += [(port, "", "random (-P)") for port in c.get("ExposedPorts") or {} if port not in configured]
     return sorted(set(out))

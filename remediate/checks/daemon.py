@@ -133,7 +133,11 @@ def is_loopback_registry(name: str) -> bool:
         network = ipaddress.ip_network(host, strict=False)
     except ValueError:
         return False
-    return any(network.version == loop.version and network.subnet_of(loop) for loop in _LOOPBACK)
+    return any(
+        network.subnet_of(loop)  # type: ignore[arg-type]  # same IP version, checked first
+        for loop in _LOOPBACK
+        if network.version == loop.version
+    )
 
 
 @predicate("2.6")

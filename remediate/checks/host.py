@@ -35,9 +35,9 @@ AUDITED = {
     "1.1.17": ("bin", "containerd-shim-runc-v2"),
     "1.1.18": ("bin", "runc"),
 }
-# Why the policy's default (audit_data_dirs: none) leaves 1.1.4 and 1.1.5 unwatched.
+# Why the policy's default (auditd_data_dirs: none) leaves 1.1.4 and 1.1.5 unwatched.
 DATA_DIR_WHY = (
-    "not watched on purpose (policy audit_data_dirs: none): a `-w DIR` watch is recursive, so every "
+    "not watched on purpose (policy auditd_data_dirs: none): a `-w DIR` watch is recursive, so every "
     "file containers and image pulls write under it becomes an audit record (log volume, audit backlog)"
 )
 # Directories the facts do not read but that exist wherever Docker runs.
@@ -97,9 +97,9 @@ def _audit_check(check_id: str):
         matches = ctx.rules_watching(path)
         if matches:
             return Outcome.passed(
-                *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path(), path, real) for r in matches)
+                *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path() or path, path, real) for r in matches)
             )
-        near = [r for r in ctx.audit_rules if r.watched_path() and path in r.watched_path()]
+        near = [r for r in ctx.audit_rules if path in (r.watched_path() or "")]
         hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
         source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
         resolved = [f"{path} is {real} as this host resolves it"] if real != path else []
@@ -115,9 +115,9 @@ def _audit_check(check_id: str):
 
 def _unwatched_on_purpose(ctx: CheckContext, check_id: str) -> list[str]:
     """Why harden leaves a data directory unwatched under this policy (never a pass: CIS wants the watch)."""
-    if check_id not in DATA_DIR_CHECKS or ctx.policy.audit_data_dirs != "none":
+    if check_id not in DATA_DIR_CHECKS or ctx.policy.auditd_data_dirs != "none":
         return []
-    return [DATA_DIR_WHY, "harden adds this watch only under a policy with audit_data_dirs: recursive"]
+    return [DATA_DIR_WHY, "harden adds this watch only under a policy with auditd_data_dirs: recursive"]
 
 
 def _same_file(watched: str, path: str, real: str) -> str:

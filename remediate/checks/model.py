@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from remediate.severity import SEVERITIES
+
 PASS, FAIL, WARN, INFO, NA, ERROR, WAIVED = "pass", "fail", "warn", "info", "not-applicable", "error", "waived"
 STATUSES = (PASS, FAIL, WARN, INFO, NA, ERROR, WAIVED)
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def severity_rank(severity: str) -> int:
@@ -74,7 +75,7 @@ class Result:
     waiver: dict | None = None
 
     def to_json(self) -> dict:
-        data = {
+        data: dict = {
             "id": self.check.id,
             "cis": self.check.cis,
             "title": self.check.title,

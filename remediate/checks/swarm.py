@@ -70,17 +70,17 @@ def bound_interfaces(ctx: CheckContext) -> Outcome:
         for listener in ctx.listeners
         if listener.port in SWARM_PORTS and "dockerd" in listener.process and listener.address in WILDCARDS
     ]
-    for service in ctx.swarm_services:
-        for port in service.get("Ports") or []:
-            if port.get("PublishedPort"):
-                bad.append(
-                    f"service {service.get('Name')}: {port.get('PublishedPort')}/{port.get('Protocol', 'tcp')}"
-                    f"->{port.get('TargetPort')} published in {port.get('PublishMode', 'ingress')} mode on "
-                    "every interface of " + ("every node" if port.get("PublishMode") != "host" else "its nodes")
-                )
+    bad += [
+        f"service {service.get('Name')}: {port.get('PublishedPort')}/{port.get('Protocol', 'tcp')}"
+        f"->{port.get('TargetPort')} published in {port.get('PublishMode', 'ingress')} mode on "
+        "every interface of " + ("every node" if port.get("PublishMode") != "host" else "its nodes")
+        for service in ctx.swarm_services
+        for port in service.get("Ports") or []
+        if port.get("PublishedPort")
+    ]
     if bad:
         return Outcome.failed(*bad)
-    shown = [f"{l.address}:{l.port}" for l in ctx.listeners if l.port in SWARM_PORTS and "dockerd" in l.process]
+    shown = [f"{s.address}:{s.port}" for s in ctx.listeners if s.port in SWARM_PORTS and "dockerd" in s.process]
     return Outcome.passed(
         f"swarm ports bound to {', '.join(shown) or 'no wildcard address'}; "
         f"{len(ctx.swarm_services)} service(s) listed, none published"
@@ -111,8 +111,8 @@ def encrypted_overlays(ctx: CheckContext) -> Outcome:
 def secrets_used(ctx: CheckContext) -> Outcome:
     if not ctx.swarm_services:
         return Outcome.na("no swarm service to judge")
-    using = [s.get("Name") for s in ctx.swarm_services if s.get("Secrets")]
-    others = [s.get("Name") for s in ctx.swarm_services if not s.get("Secrets")]
+    using = [str(s.get("Name")) for s in ctx.swarm_services if s.get("Secrets")]
+    others = [str(s.get("Name")) for s in ctx.swarm_services if not s.get("Secrets")]
     if using:
         return Outcome.passed(
             f"service(s) using swarm secrets: {', '.join(using)}",

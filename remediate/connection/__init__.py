@@ -138,6 +138,8 @@ def _jump_chain(
         depth += 1
         if depth > MAX_JUMPS:
             raise InventoryError(f"{label}: proxy jump chain longer than {MAX_JUMPS} hops (a loop?)")
+    if previous is None:
+        raise InventoryError(f"{label}: proxy jump {spec!r} names no host")
     return previous
 
 

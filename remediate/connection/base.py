@@ -184,7 +184,7 @@ class Connection(ABC):
             self.closed = True
             self._close()
 
-    def _close(self) -> None:
+    def _close(self) -> None:  # noqa: B027 — a transport with nothing of its own to close keeps this no-op
         """The transport's part of close()."""
 
     def __enter__(self) -> Connection:

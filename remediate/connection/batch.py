@@ -42,7 +42,8 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 _PROLOGUE = f"""\
 PATH={PATH}:$PATH; export PATH; LC_ALL=C; export LC_ALL
 umask 077
-d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm 2>/dev/null) || {{ echo "remediate: no writable temp directory" >&2; exit 111; }}
+d=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm 2>/dev/null) ||
+  {{ echo "remediate: no writable temp directory" >&2; exit 111; }}
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 kindof() {{
@@ -236,7 +237,9 @@ class Batch:
         for name in [*names, *(inputs or {})]:
             if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
                 raise ValueError(f"invalid environment variable name {name!r}")
-        assigns = "".join(f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values)))
+        assigns = "".join(
+            f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values), strict=True)
+        )
         for name, step_key in (inputs or {}).items():
             if step_key not in self.keys:
                 raise ValueError(f"step {key!r} reads the output of {step_key!r}, which is not an earlier step")
@@ -248,7 +251,7 @@ class Batch:
         """The script text (ours only) and its positional arguments (every untrusted value)."""
         parts = [_PROLOGUE, f"M={self.marker.decode()}"]
         args: list[str] = []
-        for index, step in enumerate(self._steps):
+        for step in self._steps:
             args.extend(step.args)
             parts.append(f'{step.body}; r="$r $?"')
         files = " ".join(f for index in range(len(self._steps)) for f in self._files(index))
@@ -281,7 +284,7 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
             raise BatchOutputError(f"batch output is garbled after the step results (from byte {start})")
         pos = len(output) - len(head[-1])
         results: dict[str, StepResult] = {}
-        for index, (step, (rc, n_meta, n_out, n_err)) in enumerate(zip(self._steps, frames)):
+        for index, (step, (rc, n_meta, n_out, n_err)) in enumerate(zip(self._steps, frames, strict=True)):
             stop = pos + n_meta + n_out + n_err
             if stop > len(output):
                 raise BatchOutputError(

@@ -22,7 +22,7 @@ from typing import Any
 
 from remediate.errors import BecomeFailed
 
-Exec = Callable[[list[str], bytes | None, float | None], Any]
+Exec = Callable[[list[str], bytes | None, float], Any]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Sudo:
         self._become = become
         self._needs_password: bool | None = None
 
-    def run(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float | None):
+    def run(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float):
         password = self._become.password
         if password is not None and ("\n" in password or "\r" in password):
             raise BecomeFailed(f"{self._host}: the become password contains a line break; sudo -S cannot read it")
@@ -68,7 +68,7 @@ class Sudo:
             password = None
         return self._attempt(exec_, argv, stdin, timeout, password)
 
-    def _attempt(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float | None, password: str | None):
+    def _attempt(self, exec_: Exec, argv: list[str], stdin: bytes | None, timeout: float, password: str | None):
         marker = secrets.token_hex(16)
         tail = 'exec "$@"' if stdin is not None else 'exec "$@" </dev/null'
         result = exec_(
@@ -78,7 +78,7 @@ class Sudo:
         )
         return self._unwrap(result, marker)
 
-    def _probe(self, exec_: Exec, password: str, timeout: float | None) -> None:
+    def _probe(self, exec_: Exec, password: str, timeout: float) -> None:
         """One round trip: is the password right, and does sudo read it at all (NOPASSWD)?"""
         marker = secrets.token_hex(16)
         script = f"printf %s {marker}; if IFS= read -r line; then printf unread; fi"

@@ -242,6 +242,6 @@ _POLICIES = {
 }
 
 
-def policy_for(mode: str | None, known: KnownHosts, name: str, label: str) -> StrictHostKeyPolicy:
-    """The policy for a StrictHostKeyChecking value; anything unknown is treated as `yes`."""
+def host_key_policy(mode: str | None, known: KnownHosts, name: str, label: str) -> StrictHostKeyPolicy:
+    """The paramiko host-key policy for a StrictHostKeyChecking value; anything unknown is treated as `yes`."""
     return _POLICIES.get((mode or "yes").strip().lower(), StrictHostKeyPolicy)(known, name, label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import select
@@ -68,10 +69,13 @@ class LocalConnection(Connection):
     def _pump(self, proc: subprocess.Popen, stdin: bytes, deadline: float, budget: OutputBudget) -> tuple[bytes, bytes]:
         """Feed stdin and read stdout and stderr until both end, the deadline passes, the output passes the
         budget (the command is killed) or the connection is closed."""
-        chunks: dict[object, list[bytes]] = {proc.stdout: [], proc.stderr: []}
+        if proc.stdout is None or proc.stderr is None:
+            raise ValueError("the command's stdout and stderr must be pipes")
+        out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+        chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
         pending = memoryview(stdin)
         with selectors.DefaultSelector() as selector:
-            for stream in chunks:
+            for stream in (proc.stdout, proc.stderr):
                 selector.register(stream, selectors.EVENT_READ)
             if proc.stdin is not None:
                 if pending:
@@ -96,11 +100,11 @@ class LocalConnection(Connection):
                     if not chunk:
                         selector.unregister(key.fileobj)
                     elif budget.take(chunk):
-                        chunks[key.fileobj].append(chunk)
+                        chunks[key.fd].append(chunk)
                     else:
                         _kill(proc)
-                        return b"".join(chunks[proc.stdout]), b"".join(chunks[proc.stderr])
-        return b"".join(chunks[proc.stdout]), b"".join(chunks[proc.stderr])
+                        return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+        return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
 
     @staticmethod
     def _wait(proc: subprocess.Popen, deadline: float) -> bool:
@@ -122,11 +126,7 @@ def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(OSError):
             proc.kill()
-        except OSError:
-            pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        pass

@@ -9,6 +9,7 @@ becomes the socket of the next one, each hop's host key checked as strictly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -20,7 +21,7 @@ import paramiko
 
 from remediate.connection.base import READ_CHUNK, CommandResult, Connection, Limits, OutputBudget, quote_command
 from remediate.connection.become import Become
-from remediate.connection.known_hosts import KnownHosts, lookup_name, policy_for
+from remediate.connection.known_hosts import KnownHosts, host_key_policy, lookup_name
 from remediate.errors import (
     AuthenticationFailed,
     CommandFailed,
@@ -98,7 +99,7 @@ class SSHConnection(Connection):
         if missing:
             raise AuthenticationFailed(f"{ep.label}: private key file {', '.join(missing)} does not exist")
         known = KnownHosts(ep.known_hosts)
-        policy = policy_for(ep.strict_host_key_checking, known, ep.known_hosts_name, ep.label)
+        policy = host_key_policy(ep.strict_host_key_checking, known, ep.known_hosts_name, ep.label)
         client = paramiko.SSHClient()
         self._clients.append(client)
         client.set_missing_host_key_policy(policy)
@@ -117,7 +118,7 @@ class SSHConnection(Connection):
                 ep.port,
                 username=ep.user,
                 password=ep.password,
-                key_filename=[str(p) for p in ep.key_files] or None,
+                key_filename=[str(p) for p in ep.key_files] or None,  # type: ignore[arg-type]  # paramiko takes a list too
                 look_for_keys=not ep.key_files,
                 allow_agent=self.settings.use_agent,
                 sock=sock,
@@ -139,6 +140,7 @@ class SSHConnection(Connection):
                 f"{self._via(ep)}: {exc or type(exc).__name__}"
             ) from None
         transport = client.get_transport()
+        assert transport is not None, "SSHClient.connect returned without a transport"
         transport.set_keepalive(self.settings.keepalive)
         return transport
 
@@ -223,10 +225,12 @@ class SSHConnection(Connection):
                 result = _collect(channel, stdin, budget, deadline)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 if not expired.is_set():
-                    raise self._lost(f"the SSH server refused to run the command: {exc or type(exc).__name__}")
+                    raise self._lost(
+                        f"the SSH server refused to run the command: {exc or type(exc).__name__}"
+                    ) from None
             finally:
                 timer.cancel()
-        if expired.is_set():
+        if expired.is_set() or result is None:  # no result only when the deadline closed the channel
             raise self._timed_out(timeout)
         if result.rc == -1 and not budget.exceeded and not self._transport.is_active():
             raise self._lost("connection lost during a command")
@@ -284,7 +288,5 @@ def _drain(channel: paramiko.Channel, recv, budget: OutputBudget) -> bytes:
 
 def _close(channel: paramiko.Channel) -> None:
     """Close from a helper thread: the close message may not reach a host whose connection is gone."""
-    try:
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
         channel.close()
-    except (OSError, EOFError, paramiko.SSHException):
-        pass

@@ -127,15 +127,9 @@ def _info_views(settings: dict[str, Setting], info: dict):
             bool(value("selinux-enabled")) == ("selinux" in security),
         )
         if "seccomp" in security:
-            running = security["seccomp"].get("profile", "")
-            configured = value("seccomp-profile") or ""
-            yield (
-                "seccomp-profile",
-                configured,
-                running,
-                ".SecurityOptions name=seccomp",
-                _seccomp_running(configured, running),
-            )
+            profile = security["seccomp"].get("profile", "")
+            wanted = value("seccomp-profile") or ""
+            yield "seccomp-profile", wanted, profile, ".SecurityOptions name=seccomp", _seccomp_running(wanted, profile)
     registry = info.get("RegistryConfig")
     if isinstance(registry, dict):
         running = sorted(normalize_mirror(m) for m in _strings(registry.get("Mirrors")))
@@ -177,8 +171,8 @@ def find_drift(
     drift: list[Drift] = []
     if live is not None:
         for key in dict.fromkeys(unit.keys() + live.keys()):
-            configured = unit.go_string(key) if unit.given(key) else None
-            running = live.go_string(key) if live.given(key) else None
+            configured = unit.value(key) if unit.given(key) else None
+            running = live.value(key) if live.given(key) else None
             if configured != running:
                 source = unit.given(key)[-1].source if unit.given(key) else None
                 drift.append(

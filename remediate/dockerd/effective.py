@@ -40,7 +40,7 @@ def _flag_settings(flags: CommandLine, known: set[str]) -> dict[str, Setting]:
     table = KeyTable.load()
     return {
         key: Setting(flags.value(key), flags.given(key)[-1].source, "flag")
-        for key in flags.keys()
+        for key in flags.keys()  # noqa: SIM118 — a CommandLine, not a dict: keys() lists its flags
         if key in known or table.known(key)
     }
 
@@ -63,7 +63,8 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
     if path != inputs.daemon_json_path:
         return [
             UnitProblem(
-                message=f"{given[-1].source}: dockerd reads --config-file {path}, but the facts hold {inputs.daemon_json_path}: "
+                message=f"{given[-1].source}: dockerd reads --config-file {path}, "
+                f"but the facts hold {inputs.daemon_json_path}: "
                 "the file analysed here is not the one dockerd reads",
                 fatal=False,
                 evidence=(given[-1].source,),
@@ -71,14 +72,12 @@ def _missing_config_file(flags: CommandLine, inputs: DockerdInputs) -> list[Prob
             )
         ]
     if inputs.daemon_json is None:
-        error = f"unable to configure the Docker daemon with file {path}: open {path}: no such file or directory"
         return [
             InvalidValue(
                 message=f"{given[-1].source}: --config-file {path} does not exist; dockerd refuses to start "
                 "(without --config-file a missing file is fine)",
                 fatal=True,
                 evidence=(given[-1].source,),
-                dockerd_message=error,
                 key="config-file",
                 value=path,
             )
@@ -98,7 +97,6 @@ def _unread_config(inputs: DockerdInputs) -> list[Problem]:
                 message=f"{path} is a directory, not a file: dockerd refuses to start with it",
                 fatal=True,
                 evidence=evidence,
-                dockerd_message=f"unable to configure the Docker daemon with file {path}: read {path}: is a directory",
                 detail="dir",
             )
         ]
@@ -143,7 +141,8 @@ class EffectiveConfig:
         if command.argv0 and not command.is_dockerd:
             problems.append(
                 UnitProblem(
-                    message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: its flags are not analysed",
+                    message=f"{inputs.exec_start_source}: ExecStart runs {command.argv0}, not dockerd: "
+                    "its flags are not analysed",
                     fatal=False,
                     evidence=(Source(inputs.exec_start_source, via="ExecStart"),),
                     detail="not-dockerd",
@@ -207,9 +206,9 @@ class EffectiveConfig:
 
     @property
     def predicted_error(self) -> str | None:
-        """What dockerd would say first if (re)started now."""
+        """Why dockerd would refuse to start if (re)started now: the first fatal problem, in our words."""
         first = next(iter(self.fatal_problems), None)
-        return (first.dockerd_message or first.message) if first else None
+        return first.message if first else None
 
     @property
     def effective_log_level(self) -> str:

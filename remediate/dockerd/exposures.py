@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .daemon_json import DaemonJson
 from .flags import Flag
-from .hosts import DEFAULT_UNIX_SOCKET, Endpoint, HostError, parse_daemon_host, parse_listen_stream
+from .hosts import DEFAULT_UNIX_SOCKET, HostError, ListenAddress, parse_daemon_host, parse_listen_stream
 from .problems import Source, to_jsonable
 from .setting import Setting
 
@@ -116,7 +116,7 @@ class TcpExposure:
         return {k: to_jsonable(v) for k, v in self.__dict__.items()}
 
 
-def _endpoint(text) -> Endpoint | None:
+def _endpoint(text) -> ListenAddress | None:
     try:
         return parse_daemon_host(text) if isinstance(text, str) else None
     except HostError:
@@ -142,7 +142,7 @@ def tcp_exposures(
 
     exposures = []
     for endpoint, text, source, origin in parsed + sockets:
-        if endpoint is None or endpoint.proto != "tcp":
+        if endpoint is None or endpoint.proto != "tcp" or endpoint.port is None:  # a tcp Endpoint has its port
             continue
         served = origin != "docker.socket ListenStream" or serves_fd
         notes = list(tls.notes)

@@ -4,20 +4,26 @@ pflag rules that matter here: `--key=value` and `--key value`; a boolean flag
 takes a value only after "=" (`--icc false` sets icc to true and leaves a
 stray "false", which makes dockerd exit with `"dockerd" accepts no
 argument(s).`); shorthands may be glued (`-Htcp://...`, `-H=...`, `-DH fd://`);
-`--` ends the flags. Errors carry pflag's own wording.
+`--` ends the flags. Errors are in our words; dockerd's own are in the journal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .golang import go_quote, parse_bool
 from .hosts import HostError, parse_daemon_host
 from .options import Option
 from .problems import FlagError, Problem, Source, to_jsonable
 from .systemd import Arg
 
-NO_ARGUMENTS = '"dockerd" accepts no argument(s).'
+
+def parse_bool(text: str) -> bool | None:
+    """The spellings Go's strconv.ParseBool accepts; None for any other (dockerd refuses it)."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
 
 
 @dataclass(frozen=True)
@@ -91,22 +97,6 @@ class CommandLine:
                 return last
         return last
 
-    def go_string(self, key: str) -> str:
-        """pflag's Value.String() of the flag, as dockerd prints it in a conflict."""
-        value = self.value(key)
-        kind = self.given(key)[0].option.kind
-        if kind == "list":
-            return "[" + " ".join(value) + "]"
-        if kind == "map":
-            return "map[" + " ".join(f"{k}:{value[k]}" for k in sorted(value)) + "]"
-        if kind == "ulimits":
-            return "[" + " ".join(f"{n}={u['Soft']}:{u['Hard']}" for n, u in sorted(value.items())) + "]"
-        if kind == "pools":
-            return ", ".join(f"{p.get('base', '')} {p.get('size', 0)}" for p in value)
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-
     def to_dict(self) -> dict:
         return {"flags": to_jsonable(self.flags), "problems": to_jsonable(self.problems)}
 
@@ -119,13 +109,12 @@ class _Parser:
         self.flags: list[Flag] = []
         self.problems: list[Problem] = []
 
-    def fail(self, arg: Arg, error: str, hint: str = "") -> None:
+    def fail(self, arg: Arg, error: str) -> None:
         self.problems.append(
             FlagError(
-                message=f"{arg.source}: {error}{hint}; dockerd refuses to start",
+                message=f"{arg.source}: {error}; dockerd refuses to start",
                 fatal=True,
                 evidence=(arg.source,),
-                dockerd_message=error,
                 arg=arg.text,
             )
         )
@@ -133,19 +122,19 @@ class _Parser:
     def add(self, option: Option, written: str, value: str, source: Source, arg: Arg) -> None:
         error = self.check(option, value)
         if error:
-            self.fail(arg, f"invalid argument {go_quote(value)} for {go_quote(option.spelled())} flag: {error}")
+            self.fail(arg, f"--{option.flag} {value!r}: {error}")
             return
         self.flags.append(Flag(option, written, value, source))
 
     @staticmethod
     def check(option: Option, value: str) -> str | None:
         if option.kind == "bool" and parse_bool(value) is None:
-            return f"strconv.ParseBool: parsing {go_quote(value)}: invalid syntax"
+            return "not true or false"
         if option.kind == "int":
             try:
                 int(value, 0)
             except ValueError:
-                return f"strconv.ParseInt: parsing {go_quote(value)}: invalid syntax"
+                return "not an integer"
         if option.key == "hosts":
             try:
                 parse_daemon_host(value)
@@ -185,17 +174,17 @@ class _Parser:
                     f" (a boolean flag takes its value only after '=': write --{previous.option.flag}={arg.text}; "
                     f"as written, {previous.option.flag} is true)"
                 )
-            self.fail(arg, NO_ARGUMENTS, f" — stray argument {arg.text!r}{hint}")
+            self.fail(arg, f"stray argument {arg.text!r}: dockerd takes no arguments{hint}")
         return CommandLine(tuple(self.flags), tuple(self.problems))
 
     def parse_long(self, arg: Arg, i: int) -> int:
         name, eq, value = arg.text[2:].partition("=")
         if not name or name[0] in "-=":
-            self.fail(arg, f"bad flag syntax: {arg.text}")
+            self.fail(arg, f"{arg.text!r} is not a flag")
             return i
         option = self.long.get(name)
         if option is None:
-            self.fail(arg, f"unknown flag: --{name}")
+            self.fail(arg, f"--{name} is not a flag of this dockerd release")
             return i
         if eq:
             self.add(option, arg.text, value, arg.source, arg)
@@ -205,7 +194,7 @@ class _Parser:
             self.add(option, f"{arg.text} {nxt.text}", nxt.text, nxt.source, nxt)
             i += 1
         else:
-            self.fail(arg, f"flag needs an argument: {arg.text}")
+            self.fail(arg, f"{arg.text} needs a value")
         return i
 
     def parse_short(self, arg: Arg, i: int) -> int:
@@ -214,7 +203,7 @@ class _Parser:
             c = shorts[0]
             option = self.short.get(c)
             if option is None:
-                self.fail(arg, f"unknown shorthand flag: '{c}' in -{shorts}")
+                self.fail(arg, f"-{c} is not a flag of this dockerd release")
                 return i
             if len(shorts) > 2 and shorts[1] == "=":
                 self.add(option, arg.text, shorts[2:], arg.source, arg)
@@ -230,7 +219,7 @@ class _Parser:
                 i += 1
                 shorts = ""
             else:
-                self.fail(arg, f"flag needs an argument: '{c}' in -{shorts}")
+                self.fail(arg, f"-{c} needs a value")
                 return i
         return i
 

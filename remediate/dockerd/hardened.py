@@ -15,24 +15,30 @@ from typing import Any
 
 import yaml
 
-_FIELDS = {"wanted", "checks", "audit", "reloadable", "since", "policy"}
+from remediate.dockerd.options import RELOADABLE
+
+_FIELDS = {"wanted", "checks", "audit", "since", "policy"}
 _AUDITS = ("equal", "predicate")
 
 
 @dataclass(frozen=True)
 class Hardened:
     """One key: the value harden writes (None: dockerd's default), the checks it decides, how the audit
-    judges it (equal, predicate, or the one value it must not have), reloadable by SIGHUP, the oldest
-    engine line that knows it, and whether the policy gives its value."""
+    judges it (equal, predicate, or the one value it must not have), the oldest engine line that knows it,
+    and whether the policy gives its value."""
 
     key: str
     wanted: Any
     checks: tuple[str, ...]
     audit: str
-    reloadable: bool
     since: str
     policy: bool = True
     refused: Any = None  # audit "not": the value that fails the check
+
+    @property
+    def reloadable(self) -> bool:
+        """A SIGHUP reload applies a change of it (else dockerd must restart): options.RELOADABLE decides."""
+        return self.key in RELOADABLE
 
     @property
     def wanted_copy(self) -> Any:
@@ -62,7 +68,6 @@ def table() -> dict[str, Hardened]:
             spec.get("wanted"),
             tuple(str(c) for c in spec["checks"]),
             audit,
-            bool(spec["reloadable"]),
             str(spec["since"]),
             policy,
             refused,

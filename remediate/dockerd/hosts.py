@@ -14,8 +14,6 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from .golang import go_quote
-
 DEFAULT_TCP_HOST = "localhost"
 DEFAULT_TCP_PORT = 2375
 DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
@@ -23,7 +21,9 @@ ALL_INTERFACES = "*"
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class ListenAddress:
+    """One address dockerd listens on: a -H/hosts value or a docker.socket ListenStream=."""
+
     proto: str  # tcp, unix, fd, npipe, vsock
     address: str  # host for tcp (ALL_INTERFACES for every address), path for unix
     port: int | None = None
@@ -43,7 +43,7 @@ class Endpoint:
 
 
 class HostError(ValueError):
-    """dockerd refuses the address; the message is dockerd's."""
+    """dockerd refuses the address."""
 
 
 def _split_host_port(hostport: str) -> tuple[str, str] | None:
@@ -63,18 +63,18 @@ def _url_host_error(hostport: str) -> str | None:
     if not host.startswith("["):
         colon = host.rfind(":")
         if colon >= 0 and not re.fullmatch(r":[0-9]*", host[colon:]):
-            return f"invalid port {go_quote(host[colon:])} after host"
+            return f"invalid port {host[colon:]!r} after host"
     bad = re.search(r"[^A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]", host)
-    return f"invalid character {go_quote(bad.group())} in host name" if bad else None
+    return f"invalid character {bad.group()!r} in host name" if bad else None
 
 
-def _tcp(addr: str, original: str) -> Endpoint:
+def _tcp(addr: str, original: str) -> ListenAddress:
     if "://" in addr or addr == "":
         raise HostError(f"Invalid proto, expected tcp: {addr}")
     hostport = re.split(r"[/?#]", addr, maxsplit=1)[0]
     url_error = _url_host_error(hostport)
     if url_error:
-        raise HostError(f"parse {go_quote('tcp://' + addr)}: {url_error}")
+        raise HostError(f"tcp://{addr}: {url_error}")
     if hostport.endswith("]:"):
         hostport += str(DEFAULT_TCP_PORT)
     parts = _split_host_port(hostport)
@@ -86,14 +86,14 @@ def _tcp(addr: str, original: str) -> Endpoint:
     host, port = parts
     if port and not port.isdigit():
         raise HostError(f"Invalid bind address format: {original}")
-    return Endpoint("tcp", host or DEFAULT_TCP_HOST, int(port or DEFAULT_TCP_PORT))
+    return ListenAddress("tcp", host or DEFAULT_TCP_HOST, int(port or DEFAULT_TCP_PORT))
 
 
-def parse_daemon_host(text: str) -> Endpoint:
+def parse_daemon_host(text: str) -> ListenAddress:
     """An -H value or a `hosts` entry as dockerd parses it; raises HostError like dockerd."""
     host = text.strip()
     if not host:
-        return Endpoint("unix", DEFAULT_UNIX_SOCKET)
+        return ListenAddress("unix", DEFAULT_UNIX_SOCKET)
     proto, sep, addr = host.partition("://")
     if not sep:
         proto, addr = "tcp", host
@@ -102,21 +102,21 @@ def parse_daemon_host(text: str) -> Endpoint:
     if proto in ("unix", "npipe"):
         if "://" in addr:
             raise HostError(f"Invalid proto, expected {proto}: {addr}")
-        return Endpoint(proto, addr or DEFAULT_UNIX_SOCKET)
+        return ListenAddress(proto, addr or DEFAULT_UNIX_SOCKET)
     if proto == "fd":
-        return Endpoint("fd", addr)
+        return ListenAddress("fd", addr)
     raise HostError(f"Invalid bind address format: {host}")
 
 
-def parse_listen_stream(text: str) -> Endpoint | None:
+def parse_listen_stream(text: str) -> ListenAddress | None:
     """A ListenStream= value; None when systemd would not accept it either."""
     value = text.strip()
     if value.startswith(("/", "@")):
-        return Endpoint("unix", value)
+        return ListenAddress("unix", value)
     if value.startswith("vsock:"):
-        return Endpoint("vsock", value[6:])
+        return ListenAddress("vsock", value[6:])
     if value.isdigit():
-        return Endpoint("tcp", ALL_INTERFACES, int(value))
+        return ListenAddress("tcp", ALL_INTERFACES, int(value))
     parts = _split_host_port(value)
     if parts is None or not parts[1].isdigit():
         return None
@@ -125,4 +125,4 @@ def parse_listen_stream(text: str) -> Endpoint | None:
         ipaddress.ip_address(host)
     except ValueError:
         return None
-    return Endpoint("tcp", host, int(parts[1]))
+    return ListenAddress("tcp", host, int(parts[1]))

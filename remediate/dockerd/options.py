@@ -36,10 +36,6 @@ class Option:
     def takes_value(self) -> bool:
         return self.kind != "bool"
 
-    def spelled(self) -> str:
-        """How pflag names the flag in its errors: "-H, --host" or "--icc"."""
-        return f"-{self.short}, --{self.flag}" if self.short else f"--{self.flag}"
-
 
 # flag, short, kind, directive (when it differs from the flag), since, until
 _TABLE = """

@@ -1,9 +1,9 @@
 """Where a setting comes from, and the typed findings about dockerd's configuration.
 
 Every finding carries evidence (file and line) so a report can point at the
-exact place to fix, a human `message`, whether dockerd refuses to start
-because of it (`fatal`), and — when we know it — the text dockerd itself logs
-(`dockerd_message`), so a prediction can be matched against the journal.
+exact place to fix, a `message` in our words, and whether the host's dockerd
+release refuses to start because of it (`fatal`). dockerd's own words are not
+predicted: `dockerd --validate` (23.0 and later) and the journal give them.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class Problem:
     message: str
     fatal: bool
     evidence: tuple[Source, ...] = ()
-    dockerd_message: str | None = None
 
     @property
     def kind(self) -> str:
@@ -91,9 +90,8 @@ class Conflict(Problem):
     """A directive given both as a dockerd flag and in daemon.json: dockerd refuses to start."""
 
     key: str = ""
-    directive: str = ""
-    flag_value: str = ""
-    file_value: str = ""
+    flag_value: Any = None
+    file_value: Any = None
 
 
 @dataclass(frozen=True)

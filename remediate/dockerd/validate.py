@@ -3,24 +3,23 @@
 The order follows dockerd's own: unknown directives, then flag/file
 conflicts (daemon/config/config.go findConfigurationConflicts), then JSON
 types (json.Unmarshal into the Config struct), then value checks
-(config.Validate and the daemon's start-up checks).
+(config.Validate and the daemon's start-up checks). Messages are ours; the
+engine's own words come from `dockerd --validate` and the journal.
 """
 
 from __future__ import annotations
+
+import json
 
 from remediate.facts.parse import swarm_state
 
 from .daemon_json import DaemonJson
 from .flags import CommandLine
-from .golang import go_value
 from .hosts import HostError, parse_daemon_host
 from .options import FLAT_OBJECTS, MERGED, SKIP_VALIDATION, Option, ignored_instead, key_kind
 from .problems import Conflict, IgnoredKey, InvalidValue, Problem, Source, UnknownKey, UnsupportedForVersion, WrongType
 from .setting import Setting
 from .versions import KeyTable, Version, version_label
-
-_CONFLICT_PREFIX = "the following directives are specified both as a flag and in the configuration file: "
-_UNKNOWN_PREFIX = "the following directives don't match any configuration option: "
 
 
 def directives(doc: DaemonJson) -> dict[str, tuple[object, Source, str]]:
@@ -44,9 +43,6 @@ def check_keys(
     found = directives(doc)
     unknown = sorted(k for k in found if k not in recognised)
     problems: list[Problem] = []
-    dockerd = None
-    if unknown:
-        dockerd = f"unable to configure the Docker daemon with file {doc.path}: {_UNKNOWN_PREFIX}{', '.join(unknown)}"
     reported: set[str] = set()
     for key in unknown:
         _, source, top = found[key]
@@ -62,7 +58,6 @@ def check_keys(
                     f"{', '.join(releases)}); dockerd refuses to start",
                     fatal=True,
                     evidence=(source,),
-                    dockerd_message=dockerd,
                     key=name,
                     version=version_label(version),
                     supported_in=tuple(releases),
@@ -74,7 +69,6 @@ def check_keys(
                     message=f"{source}: {key!r} is not a dockerd option; dockerd refuses to start",
                     fatal=True,
                     evidence=(source,),
-                    dockerd_message=dockerd,
                     key=key,
                 )
             )
@@ -98,32 +92,20 @@ def check_keys(
 def check_conflicts(doc: DaemonJson, flags: CommandLine) -> list[Conflict]:
     """Directives set both by a flag and in the file — even empty, null or equal: dockerd refuses to start."""
     found = directives(doc)
-    given = {f.option.flag: f.option for f in flags.flags}
-    parts = []
-    for name in sorted(given):
-        option = given[name]
-        if option.key in found and option.key not in MERGED:
-            file_value, file_source, _ = found[option.key]
-            parts.append((option, flags.go_string(option.key), go_value(file_value), file_source))
-    if not parts:
-        return []
-    directive = lambda option, fv, dv: f"{option.key}: (from flag: {fv}, from file: {dv})"  # noqa: E731
-    dockerd = f"unable to configure the Docker daemon with file {doc.path}: {_CONFLICT_PREFIX}" + ", ".join(
-        directive(o, fv, dv) for o, fv, dv, _ in parts
-    )
     conflicts = []
-    for option, flag_value, file_value, file_source in parts:
+    for name, option in sorted({f.option.flag: f.option for f in flags.flags}.items()):
+        if option.key not in found or option.key in MERGED:
+            continue
+        file_value, file_source, _ = found[option.key]
         flag_sources = tuple(dict.fromkeys(f.source for f in flags.given(option.key)))
         conflicts.append(
             Conflict(
-                message=f"{option.key!r} is set both by --{option.flag} ({', '.join(map(str, flag_sources))}) and in "
+                message=f"{option.key!r} is set both by --{name} ({', '.join(map(str, flag_sources))}) and in "
                 f"{file_source}; dockerd refuses to start whatever the values — keep only one",
                 fatal=True,
-                evidence=flag_sources + (file_source,),
-                dockerd_message=dockerd,
+                evidence=(*flag_sources, file_source),
                 key=option.key,
-                directive=directive(option, flag_value, file_value),
-                flag_value=flag_value,
+                flag_value=flags.value(option.key),
                 file_value=file_value,
             )
         )
@@ -150,7 +132,8 @@ def _json_kind(value) -> str:
         return "bool"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "null")
+    kinds: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return kinds.get(type(value), "null")
 
 
 def _type_errors(kind: str, value, path: tuple) -> list[tuple[tuple, str]]:
@@ -168,11 +151,11 @@ def _type_errors(kind: str, value, path: tuple) -> list[tuple[tuple, str]]:
         if not isinstance(value, list):
             return [(path, kind)]
         item = "string" if kind == "list" else "object"
-        return [e for i, v in enumerate(value) for e in _type_errors(item, v, path + (i,))]
+        return [e for i, v in enumerate(value) for e in _type_errors(item, v, (*path, i))]
     if not isinstance(value, dict):
         return [(path, kind)]
     member = {"map": "string", "bool-map": "bool", "ulimits": "object", "runtimes": "object"}.get(kind)
-    return [e for k, v in value.items() for e in _type_errors(member, v, path + (k,))] if member else []
+    return [e for k, v in value.items() for e in _type_errors(member, v, (*path, k))] if member else []
 
 
 def check_types(doc: DaemonJson, column: int | None) -> list[WrongType]:
@@ -189,7 +172,7 @@ def check_types(doc: DaemonJson, column: int | None) -> list[WrongType]:
             problems.append(
                 WrongType(
                     message=f"{source}: {name} must be {_EXPECTED[expected]}, not a JSON {_json_kind(got)} "
-                    f"({go_value(got)}); dockerd refuses to start (json: cannot unmarshal {_json_kind(got)})",
+                    f"({_shown(got)}); dockerd refuses to start",
                     fatal=True,
                     evidence=(source,),
                     key=key,
@@ -201,6 +184,12 @@ def check_types(doc: DaemonJson, column: int | None) -> list[WrongType]:
     return problems
 
 
+def _shown(value) -> str:
+    """A JSON value as the file spells it, cut to a readable length."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
 def _json_value_at(value, path: tuple):
     for part in path:
         value = value[part]
@@ -210,17 +199,10 @@ def _json_value_at(value, path: tuple):
 _LOG_LEVELS = {"panic", "fatal", "error", "warn", "info", "debug", "trace"}
 
 
-def _invalid(setting: Setting, key: str, value, why: str, dockerd: str | None, fatal: bool = True) -> InvalidValue:
+def _invalid(setting: Setting, key: str, value, why: str) -> InvalidValue:
     source = setting.source
     where = f"{source}: " if source else ""
-    return InvalidValue(
-        message=f"{where}{why}",
-        fatal=fatal,
-        evidence=(source,) if source else (),
-        dockerd_message=dockerd,
-        key=key,
-        value=value,
-    )
+    return InvalidValue(message=f"{where}{why}", fatal=True, evidence=(source,) if source else (), key=key, value=value)
 
 
 def check_values(settings: dict[str, Setting], version: Version | None, live_info: dict | None) -> list[InvalidValue]:
@@ -228,33 +210,19 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
     problems: list[InvalidValue] = []
     major = version[0] if version else None
 
-    level = settings["log-level"]
-    if isinstance(level.value, str) and level.value:
-        accepted = _LOG_LEVELS | ({"warning"} if major is not None and major < 25 else set())
-        if level.value.lower() not in accepted:
-            problems.append(
-                _invalid(
-                    level,
-                    "log-level",
-                    level.value,
-                    f"log-level {level.value!r} is not one of debug, info, warn, error, fatal",
-                    f"invalid logging level: {level.value}",
-                )
-            )
+    def refuse(key: str, value, why: str) -> None:
+        problems.append(_invalid(settings[key], key, value, why))
 
-    mirrors = settings.get("registry-mirrors")
-    for mirror in mirrors.value if mirrors and isinstance(mirrors.value, list) else []:
+    level = settings["log-level"].value
+    if isinstance(level, str) and level:
+        accepted = _LOG_LEVELS | ({"warning"} if major is not None and major < 25 else set())
+        if level.lower() not in accepted:
+            refuse("log-level", level, f"log-level {level!r} is not one of debug, info, warn, error, fatal")
+
+    mirrors = settings["registry-mirrors"].value
+    for mirror in mirrors if isinstance(mirrors, list) else []:
         if isinstance(mirror, str) and not mirror.lower().startswith(("http://", "https://")):
-            scheme = mirror.split("://")[0] if "://" in mirror else ""
-            problems.append(
-                _invalid(
-                    mirrors,
-                    "registry-mirrors",
-                    mirror,
-                    f"registry mirror {mirror!r} needs http:// or https://",
-                    f'invalid mirror: unsupported scheme "{scheme}" in "{mirror}"',
-                )
-            )
+            refuse("registry-mirrors", mirror, f"registry mirror {mirror!r} needs http:// or https://")
 
     hosts = settings["hosts"]
     if hosts.origin == "file" and isinstance(hosts.value, list):
@@ -262,91 +230,42 @@ def check_values(settings: dict[str, Setting], version: Version | None, live_inf
             try:
                 parse_daemon_host(host if isinstance(host, str) else "")
             except HostError as exc:
-                problems.append(_invalid(hosts, "hosts", host, f"hosts entry {host!r}: {exc}", str(exc)))
+                refuse("hosts", host, f"hosts entry {host!r}: {exc}")
 
     seccomp = settings["seccomp-profile"]
     if seccomp.value == "builtin" and seccomp.origin != "default" and (major is None or major < 23):
-        problems.append(
-            _invalid(
-                seccomp,
-                "seccomp-profile",
-                "builtin",
-                'seccomp-profile "builtin" is understood from dockerd 23.0; older releases read it '
-                "as a file path and refuse to start (leave the key out for the default profile)",
-                "opening seccomp profile (builtin) failed: open builtin: no such file or directory",
-            )
+        refuse(
+            "seccomp-profile",
+            "builtin",
+            'seccomp-profile "builtin" is understood from dockerd 23.0; older releases read it '
+            "as a file path and refuse to start (leave the key out for the default profile)",
         )
 
-    if settings["icc"].value is False and settings["iptables"].value is False:
-        icc = settings["icc"]
-        problems.append(
-            _invalid(
-                icc,
-                "icc",
-                False,
-                "icc false needs iptables: with iptables false as well dockerd refuses to start",
-                "You specified --iptables=false with --icc=false. ICC=false uses iptables to function. "
-                "Please set --icc or --iptables to true.",
-            )
+    icc_off = settings["icc"].value is False
+    if icc_off and settings["iptables"].value is False:
+        refuse("icc", False, "icc false needs iptables: with iptables false as well dockerd refuses to start")
+    ip6tables = settings["ip6tables"].value
+    if icc_off and settings["ipv6"].value is True and ip6tables is False and (major is None or major >= 27):
+        refuse(
+            "icc",
+            False,
+            "icc false needs ip6tables when ipv6 is on (dockerd 27.0 and later refuse to start "
+            "with ip6tables false; `dockerd --validate` does not catch it)",
         )
-
-    if (
-        settings["icc"].value is False
-        and settings["ipv6"].value is True
-        and settings["ip6tables"].value is False
-        and (major is None or major >= 27)
-    ):
-        icc = settings["icc"]
-        problems.append(
-            _invalid(
-                icc,
-                "icc",
-                False,
-                "icc false needs ip6tables when ipv6 is on (dockerd 27.0 and later refuse to start "
-                "with ip6tables false; `dockerd --validate` does not catch it)",
-                "You specified --ip6tables=false with --icc=false. ICC=false uses ip6tables to "
-                "function. Please set --icc or --ip6tables to true",
-            )
-        )
-
-    if (
-        settings["ip6tables"].value is True
-        and settings["experimental"].value is not True
-        and (major is None or major < 27)
-    ):
-        problems.append(
-            _invalid(
-                settings["ip6tables"],
-                "ip6tables",
-                True,
-                "ip6tables needs experimental true before dockerd 27.0",
-                "ip6tables rules are only available if experimental features are enabled",
-            )
-        )
+    if ip6tables is True and settings["experimental"].value is not True and (major is None or major < 27):
+        refuse("ip6tables", True, "ip6tables needs experimental true before dockerd 27.0")
 
     if settings["live-restore"].value is True and swarm_state(live_info) != "inactive":
-        problems.append(
-            _invalid(
-                settings["live-restore"],
-                "live-restore",
-                True,
-                "live-restore is incompatible with swarm mode, which this node is in: "
-                "dockerd will refuse to start at its next restart",
-                "--live-restore daemon configuration is incompatible with swarm mode",
-            )
+        refuse(
+            "live-restore",
+            True,
+            "live-restore is incompatible with swarm mode, which this node is in: "
+            "dockerd will refuse to start at its next restart",
         )
 
     exec_opts = settings.get("exec-opts")
     for opt in exec_opts.value if exec_opts and isinstance(exec_opts.value, list) else []:
         name, eq, value = opt.partition("=") if isinstance(opt, str) else ("", "", "")
         if not (eq and name.strip() and value.strip()):
-            problems.append(
-                _invalid(
-                    exec_opts,
-                    "exec-opts",
-                    opt,
-                    f"exec-opt {opt!r} must be formatted 'opt=value'",
-                    f"invalid exec-opt ({opt}): must be formatted 'opt=value'",
-                )
-            )
+            refuse("exec-opts", opt, f"exec-opt {opt!r} must be formatted 'opt=value'")
     return problems

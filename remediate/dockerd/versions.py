@@ -49,7 +49,7 @@ class KeyTable:
         text = resources.files(__package__).joinpath("data/daemon-json-keys.tsv").read_text("utf-8")
         header, *rows = [line.split("\t") for line in text.splitlines() if line.strip()]
         columns = tuple(header[1:])
-        majors = tuple(version_tuple(c)[0] for c in columns)
+        majors = tuple((version_tuple(c) or (0,))[0] for c in columns)
         keys = {row[0]: frozenset(i for i, cell in enumerate(row[1:]) if cell.strip() == "Y") for row in rows}
         return cls(columns, majors, keys)
 

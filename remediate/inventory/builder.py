@@ -144,13 +144,13 @@ class InventoryBuilder:
             if name != ROOT and name not in has_parent:
                 self._groups[ROOT].children.setdefault(name, decl.where)
         ungrouped = self._groups[UNGROUPED]
-        for name, decl in self._hosts.items():
-            real = [g for g in decl.groups if g not in (ROOT, UNGROUPED)]
-            if real and UNGROUPED in decl.groups:
-                decl.groups.remove(UNGROUPED)
+        for name, host in self._hosts.items():
+            real = [g for g in host.groups if g not in (ROOT, UNGROUPED)]
+            if real and UNGROUPED in host.groups:
+                host.groups.remove(UNGROUPED)
                 ungrouped.hosts.remove(name)
-            elif not real and UNGROUPED not in decl.groups:
-                decl.groups.append(UNGROUPED)
+            elif not real and UNGROUPED not in host.groups:
+                host.groups.append(UNGROUPED)
                 ungrouped.hosts.append(name)
 
     def _depths(self, parents: dict[str, list[str]]) -> dict[str, int]:

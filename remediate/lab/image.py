@@ -84,7 +84,7 @@ ENGINES = {
     "26.1": Engine(
         "26.1",
         "trixie",
-        PACKAGES + ("docker-cli",) + TRIXIE_EXTRA,
+        (*PACKAGES, "docker-cli", *TRIXIE_EXTRA),
         "Debian 13 trixie docker.io + docker-cli",
         expected="26.1",
     ),
@@ -172,7 +172,7 @@ def ensure_controller_tools() -> None:
         return
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        result = subprocess.run(argv, env=env, capture_output=True, text=True)
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise LabError(f"could not install {', '.join(missing)}: {result.stderr.strip()[-500:]}")
 
@@ -272,7 +272,7 @@ dpkg-query -W -f='pkg:${Package}=${Version}\n' docker.io docker-cli containerd r
 def _read_versions(rootfs: Path) -> dict:
     """What the image's engine really is, read from its binaries and dpkg (no daemon needed)."""
     result = subprocess.run(
-        ["chroot", str(rootfs), "/bin/sh", "-c", VERSION_PROBE], capture_output=True, text=True, timeout=60
+        ["chroot", str(rootfs), "/bin/sh", "-c", VERSION_PROBE], capture_output=True, text=True, timeout=60, check=False
     )
     raw: dict[str, str] = {}
     packages: dict[str, str] = {}
@@ -327,7 +327,7 @@ def version_note(eng: Engine, found: dict) -> str:
 
 def _run(argv: list[str], log_path: Path) -> None:
     with open(log_path, "wb") as log:
-        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT)
+        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise LabError(f"{argv[0]} failed (exit {result.returncode}), see {log_path}:\n" + "\n".join(tail))

@@ -7,6 +7,7 @@ still matches. The lab never looks processes up by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,10 +38,8 @@ class ProcessRef:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the process if it is still the one we started."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def wait_gone(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -8,8 +8,8 @@ Rules (each one keeps dockerd starting, and keeps what the host's owner set):
   it holds a non-default value (debug true, insecure-registries non-empty,
   experimental true, iptables false, cgroup-parent set) and kept otherwise.
 - A key that is also a dockerd flag on this host is never written: dockerd
-  refuses to start when a directive comes from both, whatever the values
-  (FIELD-NOTES §2). The policy value is skipped with a note; a key already in
+  refuses to start when a directive comes from both, even with an empty, null
+  or identical value. The policy value is skipped with a note; a key already in
   the file that conflicts with a flag is removed (the flag's value stays,
   which is also what `docker info` shows once dockerd starts).
 - `hosts` is removed when the host exposes TCP without TLS client
@@ -86,7 +86,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
@@ -230,7 +230,7 @@ def command_line_flags(effective, dropped: Collection = ()) -> dict[str, FlagGiv
     dropped_ids = {id(f) for f in dropped}
     out: dict[str, FlagGiven] = {}
     line = effective.command_line
-    for key in line.keys():
+    for key in line.keys():  # noqa: SIM118 — a CommandLine, not a dict: keys() lists its flags
         kept = [f for f in line.given(key) if id(f) not in dropped_ids]
         if kept:
             last = kept[-1]

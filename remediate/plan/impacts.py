@@ -61,8 +61,7 @@ def userns_impacts(view: HostView, *, held: bool) -> list[Impact]:
             severity,
         )
     ]
-    risky = [(c, needs_userns_host(c)) for c in view.ctx.containers]
-    risky = sorted((_name(c), why) for c, why in risky if why)
+    risky = sorted((_name(c), why) for c in view.ctx.containers if (why := needs_userns_host(c)))
     if risky:
         names = "; ".join(f"{name} ({', '.join(why)})" for name, why in risky)
         out.append(
@@ -155,7 +154,8 @@ def setting_impacts(written: set[str], settings: dict | None = None) -> list[Imp
                 "no-new-privileges: inside containers created after the change, "
                 "setuid binaries and sudo stop working, file capabilities are not granted (a non-root "
                 "server given cap_net_bind_service by setcap can no longer bind :80) and SELinux domain "
-                "transitions on exec are refused unless the new domain is bounded by the old; existing containers keep their setting until re-created",
+                "transitions on exec are refused unless the new domain is bounded by the old; "
+                "existing containers keep their setting until re-created",
                 "low",
             )
         )

@@ -27,6 +27,8 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from remediate.severity import SEVERITIES
+
 ACTION_KINDS = (
     "reset-failed",
     "daemon-reload",
@@ -38,7 +40,9 @@ ACTION_KINDS = (
     "load-audit-rules",
 )
 ALL_IMAGES = "*"  # save-images: every tagged image
-SEVERITIES = ("info", "low", "medium", "high")
+# An impact is ranked on the checks' scale but stops at "high": "critical" ranks a security finding, and the worst a
+# plan does to workloads (a restart that stops every container) is high, which the terminal shows in red.
+IMPACT_SEVERITIES = SEVERITIES[: SEVERITIES.index("high") + 1]
 _GIT_TYPE = {"file": "10", "directory": "04", "socket": "14"}
 
 
@@ -146,8 +150,9 @@ class Action:
     reloadable keys changed, or live-restore first), restart-docker (units
     lists which units, docker.socket before docker.service when the socket
     unit changed), add-remap-user (units: the system user userns-remap "default" maps to, added by harden
-    before the restart rather than by dockerd, so a rollback removes it again), save-images / load-images (carry `images` across a restart that moves dockerd's image store,
-    as userns-remap does: saved before it, loaded into the new store after it; ALL_IMAGES: every tagged one),
+    before the restart rather than by dockerd, so a rollback removes it again), save-images / load-images
+    (carry `images` across a restart that moves dockerd's image store, as userns-remap does: saved before it,
+    loaded into the new store after it; ALL_IMAGES: every tagged one),
     load-audit-rules (augenrules --load).
     """
 
@@ -174,6 +179,10 @@ class Impact:
     kind: str
     message: str
     severity: str = "medium"
+
+    def __post_init__(self):
+        if self.severity not in IMPACT_SEVERITIES:
+            raise ValueError(f"impact {self.kind}: severity {self.severity!r} is not one of {IMPACT_SEVERITIES}")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "message": self.message, "severity": self.severity}
@@ -258,7 +267,7 @@ def unified_diff(change: FileChange) -> str:
     elif change.deletes:
         lines.append(f"deleted file mode {_git_mode(change.kind, change.old_mode or change.mode)}")
     else:
-        if change.mode_changed:
+        if change.mode_changed and change.old_mode is not None:  # mode_changed implies an old mode
             lines += [
                 f"old mode {_git_mode(change.kind, change.old_mode)}",
                 f"new mode {_git_mode(change.kind, change.mode)}",

@@ -9,7 +9,7 @@ Steps, each in its own module:
 3. take insecure flags off the command line (units: service drop-in,
    EnvironmentFile rewrite) and merge daemon.json (daemon_json) knowing which
    flags remain; the socket drop-in; subuid/subgid for userns-remap;
-4. audit rules for the 1.1.x paths that will exist; chmod/chown for failing
+4. auditd rules for the 1.1.x paths that will exist; chmod/chown for failing
    section-3 checks (merged into a content change of the same path);
 5. hold back metadata changes where a user could swap the path for a link,
    refuse content changes there (dir_safety);
@@ -36,7 +36,7 @@ from remediate.dockerd.daemon_json import REVIEW_LIMIT
 from remediate.dockerd.options import RELOADABLE
 from remediate.dockerd.problems import DuplicateKey, JsonSyntaxError, UnitProblem
 from remediate.facts.model import HostFacts
-from remediate.plan import audit_rules, dir_safety, impacts, permissions, subids, units
+from remediate.plan import auditd_rules, dir_safety, impacts, permissions, subids, units
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
 from remediate.plan.hosts import decide_hosts, tcp_goes
 from remediate.plan.model import ALL_IMAGES, Action, FileChange, HeldBack, Impact, Plan
@@ -66,7 +66,10 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
         return None
     if fact.kind == "error" or (fact.kind in ("file", "symlink") and fact.content is None):
         return (
-            f"{path}: could not be read ({fact.error or 'no content gathered'}); harden plans only on files it has read",
+            (
+                f"{path}: could not be read ({fact.error or 'no content gathered'}); "
+                "harden plans only on files it has read"
+            ),
             False,
         )
     if fact.kind == "symlink":
@@ -79,8 +82,9 @@ def _refusal(view: HostView) -> tuple[str, bool] | None:
             f"{path} is a {fact.kind}, not a regular file: dockerd cannot read it and harden will not replace it",
             False,
         )
-    if len(fact.content) > REVIEW_LIMIT:
-        return f"{path} is {len(fact.content)} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
+    size = len(fact.content or b"")
+    if size > REVIEW_LIMIT:
+        return f"{path} is {size} bytes (over {REVIEW_LIMIT}): too large to review; {_REPAIR_HINT}", True
     bad = [p for p in eff.daemon_json.problems if isinstance(p, JsonSyntaxError) and p.reason not in LOSSLESS]
     if bad or eff.daemon_json.values is None:
         first = bad[0].message if bad else f"{path}: cannot be parsed"
@@ -206,7 +210,7 @@ class _Planner:
     def plan(self) -> Plan:
         view, eff = self.view, self.view.effective
         host = view.facts.host
-        existing = None
+        existing: dict | None = None
         refusal = _refusal(view)
         if refusal:
             message, repairable = refusal
@@ -282,13 +286,13 @@ class _Planner:
             for change in sub_changes:
                 self.add(change)
 
-        # 5. audit rules, then permissions
+        # 5. auditd rules, then permissions
         created = {c.path for c in self.changes.values() if c.creates}
         will_exist = created | {p.rsplit("/", 1)[0] for p in created}
-        audit = audit_rules.audit_rules(view, will_exist)
-        self.notes += audit.notes
-        self.impacts += audit.impacts
-        self.add(audit.change)
+        auditd = auditd_rules.auditd_rules(view, will_exist)
+        self.notes += auditd.notes
+        self.impacts += auditd.impacts
+        self.add(auditd.change)
         for fix in permissions.permission_fixes(view).values():
             self.add(fix)
 
@@ -301,7 +305,7 @@ class _Planner:
             del self.changes[path]
 
         # 7. actions and impacts
-        actions = self._actions(merge, json_change, socket_change, audit)
+        actions = self._actions(merge, json_change, socket_change, auditd)
         held_entries = self._held_back(merge, held, leave, reasons)
         held_entries.update({path: dir_safety.held_back(path, why) for path, why in unsafe.items()})
         client_ca = self._client_ca_held(remove_tcp)
@@ -391,7 +395,7 @@ class _Planner:
             + f"; the original bytes are kept in {backup}"
         )
 
-    def _actions(self, merge: Merge, json_change, socket_change, audit) -> list[Action]:
+    def _actions(self, merge: Merge, json_change, socket_change, auditd) -> list[Action]:
         view = self.view
         content = [c for c in self.changes.values() if c.content_changed]
         unit_changed = any(c.path.startswith(UNIT_PREFIXES) for c in content)
@@ -477,9 +481,9 @@ class _Planner:
                     "reload-docker", "only reloadable settings change: " + ", ".join(reload_keys), ("docker.service",)
                 )
             )
-        if audit.load:
+        if auditd.load:
             actions.append(
-                Action("load-audit-rules", "load the Docker audit watches into the kernel (augenrules --load)")
+                Action("load-audit-rules", "load the Docker auditd watches into the kernel (augenrules --load)")
             )
         return actions
 

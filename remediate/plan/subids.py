@@ -38,8 +38,10 @@ def subid_changes(view: HostView, remap: str, fixes: tuple[str, ...]) -> tuple[l
         return [], []
     if user != REMAP_USER:
         return [], [
-            f"userns-remap {remap!r}: {', '.join(lacking)} have no range for {user}; dockerd refuses to start "
-            'until they do (harden only allocates ranges for "default", i.e. dockremap)'
+            (
+                f"userns-remap {remap!r}: {', '.join(lacking)} have no range for {user}; dockerd refuses to start "
+                'until they do (harden only allocates ranges for "default", i.e. dockremap)'
+            )
         ]
     end = max([start + count for r in ranges.values() for spans in r.values() for start, count in spans] + [MIN_START])
     line = f"{REMAP_USER}:{end}:{RANGE}\n".encode()

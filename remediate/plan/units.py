@@ -106,7 +106,7 @@ def exec_start_line(view: HostView) -> UnitLine | None:
     """The ExecStart= line systemd uses: the last one after the empty-value resets."""
     current: list[UnitLine] = []
     for entry in view.unit_lines("docker.service", "Service", "ExecStart"):
-        current = current + [entry] if entry.value else []
+        current = [*current, entry] if entry.value else []
     return current[-1] if current else None
 
 
@@ -163,7 +163,7 @@ def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[st
     lines, handled, notes = [], [], []
     by_name: dict[str, list[Removal]] = {}
     for removal in removals:
-        by_name.setdefault(removal.flag.source.via, []).append(removal)
+        by_name.setdefault(removal.flag.source.via or "", []).append(removal)
     for name, group in sorted(by_name.items()):
         words = env.get(name, "").split()
         done = []
@@ -214,8 +214,10 @@ def service_dropin(
             None,
             (),
             (
-                "docker.service: no ExecStart= line was read from its unit files; the "
-                "ExecStart flags cannot be rewritten (edit the unit by hand)",
+                (
+                    "docker.service: no ExecStart= line was read from its unit files; the "
+                    "ExecStart flags cannot be rewritten (edit the unit by hand)"
+                ),
             ),
         )
     raw = entry.value
@@ -250,8 +252,8 @@ def service_dropin(
                 f"{entry.path}:{entry.line}: {removal.flag.written!r} could not be located as its own "
                 "word(s) in ExecStart= (glued to other flags?): remove it by hand"
             )
-    new_words = [w for w, k in zip(words, keep) if k]
-    expected = [d for d, k in zip(decoded, keep) if k]
+    new_words = [w for w, k in zip(words, keep, strict=True) if k]
+    expected = [d for d, k in zip(decoded, keep, strict=True) if k]
     remaining_h = [
         f
         for f in view.effective.command_line.given("hosts")
@@ -267,8 +269,10 @@ def service_dropin(
             None,
             (),
             (
-                f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
-                "intended; not written (edit by hand)",
+                (
+                    f"{entry.path}:{entry.line}: the rewritten ExecStart= did not re-read as "
+                    "intended; not written (edit by hand)"
+                ),
             ),
         )
     later = _later_dropins(view, "docker.service", "Service", "ExecStart")
@@ -344,8 +348,8 @@ def socket_dropin(view: HostView, *, remove_tcp: bool, fixes: tuple[str, ...]) -
     if not why:
         return None, []
     paths = [entry for entry in view.socket_listen if entry.startswith("/")] or ["/run/docker.sock"]
-    mode = view.socket_props.socket_mode
-    mode = (int(mode, 8) & SOCKET_MODE) if mode else SOCKET_MODE
+    written_mode = view.socket_props.socket_mode
+    mode = (int(written_mode, 8) & SOCKET_MODE) if written_mode else SOCKET_MODE
     notes = []
     group = "docker"
     if view.ctx.parsed.docker_group.answered and not view.ctx.parsed.docker_group.exists:
@@ -396,7 +400,7 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
         text = fact.content.decode("utf-8", "surrogateescape")
         done = []
         for removal in by_file[path]:
-            name, line = removal.flag.source.via, removal.flag.source.line or 1
+            name, line = removal.flag.source.via or "", removal.flag.source.line or 1
             start = sum(len(x) for x in text.splitlines(keepends=True)[: line - 1])
             match = _word_regex(removal.words).search(text, start)
             old = _assigned(text.encode("utf-8", "surrogateescape"), path, name)

@@ -1,6 +1,6 @@
 """One host as the planner sees it: facts, the check context, the effective dockerd configuration, check results.
 
-Built once per plan so every step (daemon.json, units, audit rules,
+Built once per plan so every step (daemon.json, units, auditd rules,
 permissions, impacts) reads the same derived views; nothing here does I/O.
 """
 

@@ -74,7 +74,9 @@ class Change:
 
 
 @dataclass
-class HostView:
+class HostEntry:
+    """One host's entry of a results document, its results indexed and sorted for the templates."""
+
     entry: dict
     results: list[dict] = field(default_factory=list)
     by_id: dict[str, dict] = field(default_factory=dict)
@@ -174,7 +176,7 @@ class Summary:
 @dataclass
 class FleetView:
     doc: dict
-    hosts: list[HostView]
+    hosts: list[HostEntry]
     columns: list[Column]
     summary: Summary
     guidance: dict[str, Check]
@@ -217,13 +219,13 @@ def diff_lines(text: str) -> list[DiffLine]:
 
 
 def issue_order(result: dict) -> tuple:
-    return (STATUS_RANK.get(result.get("status"), len(STATUS_RANK)), -_severity(result))
+    return (STATUS_RANK.get(result.get("status", ""), len(STATUS_RANK)), -_severity(result))
 
 
-def _host(entry: dict) -> HostView:
+def _host(entry: dict) -> HostEntry:
     results = list(entry.get("results") or [])
     changes = [Change(c, diff_lines(c.get("diff") or "")) for c in (entry.get("plan") or {}).get("changes", [])]
-    return HostView(
+    return HostEntry(
         entry=entry,
         results=results,
         by_id={r["id"]: r for r in results},
@@ -233,7 +235,7 @@ def _host(entry: dict) -> HostView:
     )
 
 
-def _columns(hosts: list[HostView]) -> list[Column]:
+def _columns(hosts: list[HostEntry]) -> list[Column]:
     """Every check any host ran, in the order the hosts list them (catalogue order)."""
     columns: dict[str, Column] = {}
     for host in hosts:
@@ -246,9 +248,9 @@ def _columns(hosts: list[HostView]) -> list[Column]:
     return list(columns.values())
 
 
-def _summary(hosts: list[HostView]) -> Summary:
+def _summary(hosts: list[HostEntry]) -> Summary:
     reached = [h for h in hosts if h.reached]
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for h in reached:
         totals.update(h.counts)
     decided = sum(totals[s] for s in (PASS, FAIL, WARN, WAIVED))

@@ -27,13 +27,13 @@ def render(doc: dict) -> str:
     for host in view.hosts:
         root.append(_suite(view, host, doc))
     _count(root, root.findall("testsuite"))
-    root.set("time", _seconds(sum(float(s.get("time")) for s in root.findall("testsuite"))))
+    root.set("time", _seconds(sum(float(s.get("time") or 0) for s in root.findall("testsuite"))))
     _scrub(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _suite(view: fleet.FleetView, host: fleet.HostView, doc: dict) -> ET.Element:
+def _suite(view: fleet.FleetView, host: fleet.HostEntry, doc: dict) -> ET.Element:
     suite = ET.Element(
         "testsuite",
         name=host.name,
@@ -55,7 +55,7 @@ def _suite(view: fleet.FleetView, host: fleet.HostView, doc: dict) -> ET.Element
     return suite
 
 
-def _check_case(suite: ET.Element, view: fleet.FleetView, host: fleet.HostView, r: dict) -> None:
+def _check_case(suite: ET.Element, view: fleet.FleetView, host: fleet.HostEntry, r: dict) -> None:
     case = _case(suite, host, f"{r['id']} {r.get('title', '')}".strip(), r.get("concern") or "check")
     detail = say("result_detail", host.name, r, view.guidance.get(r["id"]))
     status = r.get("status")
@@ -73,11 +73,11 @@ def _check_case(suite: ET.Element, view: fleet.FleetView, host: fleet.HostView, 
         ET.SubElement(case, "system-out").text = detail
 
 
-def _harden_case(suite: ET.Element, host: fleet.HostView) -> None:
+def _harden_case(suite: ET.Element, host: fleet.HostEntry) -> None:
     case = _case(suite, host, "harden", "harden")
     text = say("harden_summary", host)
-    plan, validation, apply = host.plan or {}, host.validation, host.apply
-    outcome = apply.get("outcome") if apply else None
+    plan, validation, apply = host.plan or {}, host.validation, host.apply or {}
+    outcome = apply.get("outcome")
     if outcome in APPLY_ERRORS:
         ET.SubElement(
             case, "error", message=f"apply {outcome}: {apply.get('error') or ''}".strip(), type=outcome
@@ -90,12 +90,12 @@ def _harden_case(suite: ET.Element, host: fleet.HostView) -> None:
         ET.SubElement(case, "system-out").text = text
 
 
-def _case(suite: ET.Element, host: fleet.HostView, name: str, group: str) -> ET.Element:
+def _case(suite: ET.Element, host: fleet.HostEntry, name: str, group: str) -> ET.Element:
     # classname = host.concern: unique across suites for CIs that flatten them (GitLab, Jenkins).
     return ET.SubElement(suite, "testcase", name=name, classname=f"{host.name}.{group}", time="0")
 
 
-def _properties(host: fleet.HostView):
+def _properties(host: fleet.HostEntry):
     yield "status", host.status
     if host.reached:
         yield "policy", host.entry.get("policy")
@@ -115,7 +115,7 @@ def _count(element: ET.Element, children: list[ET.Element]) -> None:
             "skipped": kinds.count("skipped"),
         }
     else:
-        totals = {k: sum(int(s.get(k)) for s in children) for k in ("tests", "failures", "errors", "skipped")}
+        totals = {k: sum(int(s.get(k) or 0) for s in children) for k in ("tests", "failures", "errors", "skipped")}
     for key, value in totals.items():
         element.set(key, str(value))
 

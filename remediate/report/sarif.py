@@ -31,7 +31,7 @@ import re
 
 from remediate import neutralise
 from remediate.checks.model import ERROR, FAIL, WAIVED, WARN
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from remediate.report import fleet
 from remediate.report.text import say
 
@@ -109,7 +109,7 @@ def log(doc: dict) -> dict:
     }
 
 
-def location(host: fleet.HostView, result: dict) -> tuple[str, int, int]:
+def location(host: fleet.HostEntry, result: dict) -> tuple[str, int, int]:
     """(absolute path on the host, line, column) where a finding is best shown; 1:1 when no line is known."""
     evidence = result.get("evidence") or []
     for line in evidence:
@@ -153,11 +153,11 @@ def _rule(column: fleet.Column, guidance) -> dict:
     return rule
 
 
-def _result(view: fleet.FleetView, host: fleet.HostView, r: dict, rule_index: int) -> dict:
+def _result(view: fleet.FleetView, host: fleet.HostEntry, r: dict, rule_index: int) -> dict:
     path, line, column = location(host, r)
     uri = "file://" + path
     status = r["status"]
-    level = "error" if status == ERROR else "note" if status == WARN else _LEVEL.get(r.get("severity"), "warning")
+    level = "error" if status == ERROR else "note" if status == WARN else _LEVEL.get(r.get("severity") or "", "warning")
     fingerprint = hashlib.sha256(f"{host.name}\0{r['id']}\0{uri}".encode()).hexdigest()[:16]
     result = {
         "ruleId": r["id"],

@@ -46,7 +46,7 @@ def test_hardened_host_has_no_failure_and_broken_json_is_diagnosed(lab_audit):
 
 
 def test_exit_code_and_output_and_json_hold_no_secret(lab, lab_audit, capsys, tmp_path):
-    doc, outcomes, opts = lab_audit
+    doc, _outcomes, _opts = lab_audit
     path = tmp_path / "results.json"
     code = app.audit(
         app.Target(hosts="lab", inventory=str(lab.inventory_path), known_hosts=[]), app.AuditOptions(json_path=path)

@@ -13,7 +13,6 @@ from remediate.lab import image, scenarios
 from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
 from remediate.lab.host import host_exec
 from tests.conftest import TEST_ENGINE, TEST_LAB, _booted
-from tests.lab.test_faults_apply import pristine  # noqa: F401 (fixture, through spare_host)
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 

@@ -201,25 +201,6 @@ def kill_sshd_sessions(lab, name: str) -> int:
     return len(pids)
 
 
-@pytest.fixture
-def pristine(faults_lab):
-    """The lab's stock hosts as seeded, before and after the test (a host whose PID 1 died is booted again)."""
-
-    def reset():
-        if not all(h.alive() for h in faults_lab.lab.hosts().values()):
-            faults_lab.lab.up(extra=3)
-        for name in HOSTS:
-            host_sh(faults_lab, name, RESET)
-
-    reset()
-    seeded = {name: state(faults_lab, name) for name in HOSTS}
-    yield seeded
-    reset()
-    for name in HOSTS:
-        assert state(faults_lab, name) == seeded[name], f"{name} was not put back as seeded"
-        assert docker(faults_lab, name) == "active"
-
-
 # --- 2. the SSH connection cut between the write and the restart, and during the write --------------------------
 
 
@@ -230,7 +211,7 @@ def test_connection_cut_between_write_and_restart_the_host_finishes_alone(faults
     run = wait_paused(lab, name, proc)
     assert set(versions(lab, name).values()) == {"new"} and run_state(lab, name) == "committed"
     assert cut_forwarder(lab, name) >= 1
-    code, out, hosts = finished(proc)
+    code, _out, hosts = finished(proc)
     result = hosts[name]["apply"]
     assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
     assert "connection was lost during the commit" in result["error"] and "invoke unlock" in result["error"]
@@ -256,7 +237,7 @@ def test_connection_cut_during_the_write_leaves_each_file_old_or_new(faults_lab,
     wait_paused(lab, name, proc)
     assert sorted(versions(lab, name).values()) == ["new", "old"]  # one file in place, the other still staged
     assert kill_sshd_sessions(lab, name) >= 1
-    code, out, hosts = finished(proc)
+    code, _out, hosts = finished(proc)
     assert code == app.EXIT_ERROR and hosts[name]["apply"]["outcome"] == "failed"
     assert "connection was lost during the commit" in hosts[name]["apply"]["error"]
     assert sorted(versions(lab, name).values()) == ["new", "old"]
@@ -274,12 +255,12 @@ def test_connection_cut_while_staging_changes_nothing_and_unlock_removes_the_sta
 ):
     lab, name = faults_lab, "stock-01"
     proc = start_harden(lab, name, tmp_path, pause="staged")
-    run = wait_paused(lab, name, proc)
+    wait_paused(lab, name, proc)
     staged = host_sh(lab, name, "find /etc -name '.*.remediate-*' | sort").split()
     # temp names are unpredictable (mktemp), recorded in the run: .NAME.remediate-XXXXXXXXXX
     assert len(staged) == 2 and all(re.fullmatch(r".*/\.[^/]+\.remediate-[A-Za-z0-9]{10}", p) for p in staged)
     assert cut_forwarder(lab, name) >= 1
-    code, out, hosts = finished(proc)
+    code, _out, hosts = finished(proc)
     result = hosts[name]["apply"]
     assert code == app.EXIT_ERROR and result["outcome"] == "failed", result
     assert "before the commit" in result["error"] and "nothing changed" in result["error"]

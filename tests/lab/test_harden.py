@@ -55,7 +55,7 @@ find / -xdev -name '.*.remediate-*' 2>/dev/null | sed 's/^/leftover /'
 
 
 def ssh(lab, host: str, script: str) -> str:
-    result = subprocess.run(lab.lab.ssh_argv(host, [script]), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(lab.lab.ssh_argv(host, [script]), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, f"{host}: {result.stderr}"
     return result.stdout
 
@@ -143,7 +143,7 @@ def test_a_dry_run_with_every_risk_accepted_writes_nothing_at_all(harden_lab, be
     every_risk = frozenset(policy_for({}, None).hold_back)
     assert "userns-remap" in every_risk
     exact = {name: ssh(harden_lab, name, EVERYTHING) for name in SCENARIOS}
-    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True, accept_risk=every_risk)
+    _code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True, accept_risk=every_risk)
     for name in SCENARIOS:
         assert ssh(harden_lab, name, EVERYTHING) == exact[name], f"the dry run wrote to {name}"
     stock = hosts["stock"]
@@ -187,7 +187,7 @@ def seeded_daemon_json(lab, host: str) -> str:
 
 @pytest.mark.engines
 def test_second_run_plans_nothing(harden_lab, tmp_path):
-    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
+    _code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
     for name in SCENARIOS[:-1]:
         assert hosts[name]["plan"]["empty"], (name, [c["path"] for c in hosts[name]["plan"]["changes"]])
     assert hosts["broken-json"]["plan"]["refused"]
@@ -199,7 +199,7 @@ def test_after_harden_only_what_the_plan_names_still_fails(harden_lab, tmp_path)
     the plan lists as still failing, each under a held-back entry with its reason (userns-remap by the default
     policy; live-restore on a swarm node)."""
     _, outcomes = app.run_audit(target(harden_lab, "lab"), app.AuditOptions(json_path=tmp_path / "audit.json"))
-    code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
+    _code, hosts = harden(harden_lab, "lab", tmp_path, dry_run=True)
     for o in outcomes:
         if o.host not in SCENARIOS or o.host == "broken-json":
             continue
@@ -281,7 +281,7 @@ def test_verification_failure_rolls_back(harden_lab, before, tmp_path):
     inventory = inventory_with_policy(
         harden_lab, tmp_path, {"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1048576, "Soft": 1048576}}}
     )
-    code, hosts = harden(harden_lab, "stock", tmp_path, inventory=inventory, yes=True)
+    _code, hosts = harden(harden_lab, "stock", tmp_path, inventory=inventory, yes=True)
     result = hosts["stock"]["apply"]
     assert result["outcome"] == "rolled-back", result
     assert "container" in result["error"]
@@ -323,7 +323,7 @@ def test_declined_confirmation_changes_nothing(harden_lab, before, tmp_path):
 
 
 def test_repair_json_replaces_the_broken_file_and_rollback_brings_it_back(harden_lab, before, tmp_path):
-    code, hosts = harden(harden_lab, "broken-json", tmp_path, yes=True, repair_json=True)
+    _code, hosts = harden(harden_lab, "broken-json", tmp_path, yes=True, repair_json=True)
     assert hosts["broken-json"]["apply"]["outcome"] == "changed", hosts["broken-json"]["apply"]
     assert ssh(harden_lab, "broken-json", "systemctl is-active docker").strip() == "active"
     json.loads(ssh(harden_lab, "broken-json", "cat /etc/docker/daemon.json"))
@@ -392,7 +392,7 @@ def test_a_held_lock_refuses_and_a_stale_one_can_be_cleared(harden_lab, tmp_path
 
     app.rollback(t, None)  # undo the concurrency test's change so the plan is not empty
     assert run_fleet(hosts, take, t.connect_options(), resolve_host=inventory.hosts.get)[0].value
-    code, result = harden(harden_lab, "stock", tmp_path, yes=True)
+    _code, result = harden(harden_lab, "stock", tmp_path, yes=True)
     assert result["stock"]["apply"]["outcome"] == "refused"
     assert holder in result["stock"]["apply"]["error"] and "teammate" in result["stock"]["apply"]["error"]
     # The holder has no run state and the host did not reboot: it may be alive, so unlock refuses...
@@ -409,7 +409,7 @@ def test_a_held_lock_refuses_and_a_stale_one_can_be_cleared(harden_lab, tmp_path
 def test_harden_and_rollback_through_sudo_never_show_the_password(harden_lab, tmp_path, capfd):
     app.rollback(target(harden_lab, "stock"), None)  # start from the seeded host whatever ran before
     start = snapshot(harden_lab, "stock")
-    code, hosts = harden(harden_lab, "stock-ops", tmp_path, yes=True)
+    _code, hosts = harden(harden_lab, "stock-ops", tmp_path, yes=True)
     assert hosts["stock-ops"]["apply"]["outcome"] == "changed", hosts["stock-ops"]["apply"]
     assert app.rollback(target(harden_lab, "stock-ops"), None) == app.EXIT_OK
     assert _without_runs(snapshot(harden_lab, "stock")) == _without_runs(start)
@@ -428,14 +428,14 @@ def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
     """Issue 14 item 1: `tls: true` with a CA and no tlsverify key verifies clients, so harden keeps the
     listener: no hosts removal, no `-H fd://` drop-in; clients with a certificate still get in, others do not."""
     app.rollback(target(harden_lab, MUTUAL_TLS), None)  # start from the seeded host whatever ran before
-    code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, dry_run=True)
+    _code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, dry_run=True)
     plan = hosts[MUTUAL_TLS]["plan"]
     changes = {c["path"]: c for c in plan["changes"]}
     assert not [p for p in changes if p.startswith("/etc/systemd/system/")], sorted(changes)
     after = json.loads(changes["/etc/docker/daemon.json"]["after"])
     assert "tcp://0.0.0.0:2376" in after["hosts"] and after["tls"] is True and "tlsverify" not in after
     assert not {"2.7", "REM-TCP"} & set(plan["still_failing"])
-    code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, yes=True)
+    _code, hosts = harden(harden_lab, MUTUAL_TLS, tmp_path, yes=True)
     try:
         assert hosts[MUTUAL_TLS]["apply"]["outcome"] == "changed", hosts[MUTUAL_TLS]["apply"]
         assert ssh(harden_lab, MUTUAL_TLS, "ss -Hltn 'sport = :2376'").strip()
@@ -448,6 +448,7 @@ def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
         assert no_cert.returncode != 0, no_cert.stdout
         _, outcomes = app.run_audit(target(harden_lab, MUTUAL_TLS), app.AuditOptions(json_path=tmp_path / "a.json"))

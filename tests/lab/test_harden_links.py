@@ -21,7 +21,7 @@ from remediate.plan.model import FileChange, Plan
 from remediate.policy import policy_for
 from remediate.results import new_run_id
 from remediate.runner import run_fleet
-from tests.lab.test_faults_apply import host_sh, pristine  # noqa: F401 (fixture)
+from tests.lab.test_faults_apply import host_sh
 from tests.lab.test_harden import harden, target
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
@@ -70,7 +70,7 @@ def test_a_tls_file_in_a_users_home_is_held_back_and_never_chowned(faults_lab, p
     lab, name = faults_lab, "stock-02"
     with users_certs(lab, name):
         seed_daemon_json(lab, name, {"tlscacert": "/home/ops/certs/ca.pem"})
-        code, hosts = harden(lab, name, tmp_path, yes=True)
+        _code, hosts = harden(lab, name, tmp_path, yes=True)
         plan = hosts[name]["plan"]
         assert "/home/ops/certs/ca.pem" not in [c["path"] for c in plan["changes"]]
         held = {h["what"]: h for h in plan["held_back"]}
@@ -105,7 +105,7 @@ def test_the_host_refuses_a_plan_that_names_a_file_in_a_users_directory(faults_l
             facts = gather(conn, become=False)
             return apply_host(conn, facts, plan, policy_for({}, None), run_id=new_run_id(), become=False)
 
-        inventory, hosts = target(lab, name).resolve()
+        _inventory, hosts = target(lab, name).resolve()
         (outcome,) = run_fleet(hosts, work, target(lab, name).connect_options())
         assert outcome.ok and outcome.value.outcome == "failed", outcome
         assert "/home/ops/certs is owned by uid" in outcome.value.error and "nothing changed" in outcome.value.error
@@ -121,7 +121,7 @@ def test_rollback_never_chowns_through_a_link_planted_where_a_planned_file_was(f
         "chmod 0644 /etc/docker/certs/ca.pem",
     ):
         seed_daemon_json(lab, name, {"tlscacert": "/etc/docker/certs/ca.pem"})
-        code, hosts = harden(lab, name, tmp_path, yes=True)
+        _code, hosts = harden(lab, name, tmp_path, yes=True)
         changes = {c["path"]: c for c in hosts[name]["plan"]["changes"]}
         assert changes["/etc/docker/certs/ca.pem"]["mode"] == "0444"
         assert hosts[name]["apply"]["outcome"] == "changed"

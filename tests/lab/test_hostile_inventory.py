@@ -45,7 +45,7 @@ def test_hostile_vars_in_an_inventory_file_change_nothing_in_an_audit(lab, tmp_p
     inventory = tmp_path / "hostile.yml"
     inventory.write_text(text)
     target = app.Target(hosts="stock", inventory=str(inventory), known_hosts=[])
-    doc, outcomes = app.run_audit(target, app.AuditOptions())
+    _doc, outcomes = app.run_audit(target, app.AuditOptions())
     assert outcomes[0].ok
     with connect(load_inventory(inventory).host("stock"), ConnectOptions(known_hosts=[])) as conn:
         assert pwned_files(conn) == b"0"

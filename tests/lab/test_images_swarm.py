@@ -47,7 +47,7 @@ SWARM_AS_CIS_ASKS = (
 
 
 def ssh(lab, host: str, script: str) -> str:
-    result = subprocess.run(lab.lab.ssh_argv(host, [script]), capture_output=True, text=True, timeout=180)
+    result = subprocess.run(lab.lab.ssh_argv(host, [script]), capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, f"{host}: {result.stderr}"
     return result.stdout
 

@@ -12,7 +12,7 @@ import pytest
 from remediate import app
 from remediate.checks.model import INFO, PASS, WARN
 from remediate.harden import HardenOptions
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
@@ -35,7 +35,7 @@ def test_engine_line_is_judged_with_its_end_of_life(results):
 def test_data_directories_warn_with_the_policy_reason_and_hardened_passes(results):
     for check_id in ("1.1.4", "1.1.5"):
         stock = results["stock"][check_id]
-        assert stock.status == WARN and "audit_data_dirs" in "\n".join(stock.evidence)
+        assert stock.status == WARN and "auditd_data_dirs" in "\n".join(stock.evidence)
         assert results["hardened"][check_id].status == PASS  # its rules watch them: CIS compliant either way
 
 
@@ -58,7 +58,7 @@ def test_dry_run_leaves_the_data_directories_unwatched_and_says_why(lab, tmp_pat
     rules = next(c for c in plan["changes"] if c["path"] == RULES_PATH)["after"].splitlines()
     assert "-w /etc/docker -k docker" in rules
     assert not [r for r in rules if r.startswith(("-w /var/lib/docker ", "-w /run/containerd "))]
-    assert any("audit_data_dirs" in n and "recursive" in n for n in plan["notes"])
+    assert any("auditd_data_dirs" in n and "recursive" in n for n in plan["notes"])
     kinds = {i["kind"]: i["message"] for i in plan["impacts"]}
     assert "every IPv6 address of the host" in kinds["userland-proxy"] and "next start" in kinds["default-ulimits"]
 

@@ -7,7 +7,10 @@ The HTML screenshot is kept as reports/artifacts/report-lab.png (REMEDIATE_ARTIF
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import junitparser
@@ -15,6 +18,7 @@ import pytest
 
 from remediate import app
 from remediate.harden import HardenOptions
+from remediate.inventory.shard import shard_of
 from remediate.report import documents, write_reports
 from tests import chromium
 from tests import report_fixtures as rf
@@ -144,3 +148,37 @@ def test_shards_merged_equal_one_run_over_the_fleet(lab, audit_reports, tmp_path
     assert [s["hosts"] for s in merged["merged_from"]] == [names[:4], names[4:]]
     written = write_reports(merged, tmp_path / "merged")
     assert len(written) == 5
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def by_host(doc: dict) -> dict:
+    """The document without its run identity, hosts keyed by name: a merge lists them shard by shard."""
+    out = documents.without_run_identity(doc)
+    out["hosts"] = {h["host"]: h for h in out["hosts"]}
+    return out
+
+
+@pytest.mark.parametrize("count", [1, 3, 7])
+def test_real_shard_runs_merged_equal_one_run_over_the_fleet(lab, audit_reports, tmp_path, count):
+    """`invoke audit --shard K/N` for every K, as N CI jobs would run it: the shards hold every host once, by the
+    hash of its name, and their merged documents are the document of one run over the fleet. The 3 shards run
+    with --processes 2: results that crossed from worker processes are the same too."""
+    _, _, whole = audit_reports
+    names = [h["host"] for h in whole["hosts"]]
+    paths = []
+    for k in range(1, count + 1):
+        paths.append(tmp_path / f"shard-{k}.json")
+        argv = [sys.executable, "-m", "invoke", "audit", "--hosts", "lab", "--inventory", str(lab.inventory_path)]
+        argv += ["--shard", f"{k}/{count}", "--json", str(paths[-1]), "--processes", "2" if count == 3 else "1"]
+        run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+        assert run.returncode in (app.EXIT_OK, app.EXIT_FINDINGS), run.stdout[-2000:] + run.stderr[-2000:]
+    shards = [documents.load(path) for path in paths]
+    assert [[h["host"] for h in doc["hosts"]] for doc in shards] == [
+        [n for n in names if shard_of(n, count) == k] for k in range(1, count + 1)
+    ]
+    merged = documents.merge(shards)
+    assert schema_errors(merged) == []
+    assert by_host(merged) == by_host(whole)
+    assert sorted(h["host"] for h in merged["hosts"]) == sorted(names)

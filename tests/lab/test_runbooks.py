@@ -71,6 +71,7 @@ def run_runbook(markdown: str, tmp_path: Path, env: dict[str, str]) -> subproces
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         timeout=900,
+        check=False,
     )
 
 

@@ -46,7 +46,7 @@ def test_strict_key_check_refuses_an_unknown_host(inventory, tmp_path):
     empty = tmp_path / "empty"
     empty.write_text("")
     host = with_vars(inventory.host("stock"), remediate_known_hosts=str(empty))
-    with pytest.raises(HostKeyRejected, match="unknown.*ssh-keyscan"):
+    with pytest.raises(HostKeyRejected, match=r"unknown.*ssh-keyscan"):
         connect(host, options())
     assert empty.read_text() == ""
 

@@ -11,7 +11,7 @@ import pytest
 
 from remediate import app
 from remediate.lab.scenarios import BUSYBOX_IMPORT
-from tests.lab.test_faults_apply import docker, host_sh, pristine  # noqa: F401 (fixture)
+from tests.lab.test_faults_apply import docker, host_sh
 from tests.lab.test_harden import harden
 
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)

@@ -13,6 +13,7 @@ from remediate.apply.protocol import Entry, entries_for, entry_for, entry_words,
 from remediate.apply.validation import USERNS_NOT_VALIDATED, validation_spec
 from remediate.apply.verify import verify_applied
 from remediate.connection.base import CommandResult
+from remediate.errors import UsageError
 from remediate.facts.model import CommandFact, FileFact
 from remediate.harden import batches
 from remediate.plan import plan_host
@@ -199,9 +200,9 @@ def test_batches_canary_first_then_sizes_or_percentages():
     assert batches(names, "50%", "h5") == [["h5"], ["h1", "h2", "h3"], ["h4", "h6", "h7"]]
     assert batches(names, "100%", "first") == [["h1"], ["h2", "h3", "h4", "h5", "h6", "h7"]]
     assert batches(names, "1%", None)[0] == ["h1"]
-    with pytest.raises(ValueError, match="canary"):
+    with pytest.raises(UsageError, match="canary"):
         batches(names, "1", "nope")
-    with pytest.raises(ValueError, match="batch-size"):
+    with pytest.raises(UsageError, match="batch-size"):
         batches(names, "lots", None)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(UsageError, match="at least 1"):
         batches(names, "0", None)

@@ -30,7 +30,7 @@ from remediate.facts import parse
 from remediate.facts.model import CommandFact, HostFacts
 from remediate.facts.probes import SNIPPETS
 from remediate.plan import apply_plan, plan_host
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from remediate.plan.simulate import copy_facts
 from remediate.policy import policy_for
 
@@ -106,6 +106,7 @@ def run_audit_dirs(tmp_path, rules: dict[str, str], auditctl: str = "") -> subpr
         text=True,
         timeout=30,
         env={"PATH": "/usr/bin:/bin", "AUDITCTL": str(tmp_path / "auditctl")},
+        check=False,
     )
 
 
@@ -165,16 +166,20 @@ def test_every_audited_path_is_found_watched_under_another_spelling(capture):
 def test_trixie_units_are_watched_through_lib():
     results = audit(load("hardened-26.1"))
     assert results["1.1.7"].evidence == (
-        f"{RULES_PATH}:5: -w /lib/systemd/system/docker.service -k docker "
-        f"(the same file as {TRIXIE_SERVICE} on this host)",
+        (
+            f"{RULES_PATH}:5: -w /lib/systemd/system/docker.service -k docker "
+            f"(the same file as {TRIXIE_SERVICE} on this host)"
+        ),
     )
 
 
 def test_bookworm_units_are_watched_through_usr_lib_and_a_trailing_slash_is_the_directory():
     results = audit(load("hardened-respelled-20.10"))
     assert results["1.1.7"].evidence == (
-        f"{RULES_PATH}:5: -w /usr/lib/systemd/system/docker.service -k docker (the same file as "
-        "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)",
+        (
+            f"{RULES_PATH}:5: -w /usr/lib/systemd/system/docker.service -k docker (the same file as "
+            "/lib/systemd/system/docker.service on this host: /usr/lib/systemd/system/docker.service)"
+        ),
     )
     assert "-w /etc/docker/ -k docker (the same file as /etc/docker on this host)" in results["1.1.6"].evidence[0]
     assert "-F path=/sbin/runc" in results["1.1.18"].evidence[0]
@@ -278,7 +283,7 @@ def test_the_data_root_and_config_file_audited_are_dockerds(capture):
 def test_harden_watches_the_moved_data_root_and_config_file(capture):
     root, config = MOVED[capture]
     facts = load(capture)
-    plan = plan_host(facts, policy_for({"remediate_policy": {"audit_data_dirs": "recursive"}}))
+    plan = plan_host(facts, policy_for({"remediate_policy": {"auditd_data_dirs": "recursive"}}))
     rules = plan.change(RULES_PATH).after.decode().splitlines()
     assert f"-w {root} -k docker" in rules and "-w /var/lib/docker -k docker" not in rules
     if config:
@@ -294,8 +299,10 @@ def test_a_moved_data_root_is_unknown_while_dockerd_does_not_answer():
     result = audit(facts)["1.1.5"]
     assert (result.status, result.evidence[0]) == (
         NA,
-        "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
-        "its root: whether it exists is unknown",
+        (
+            "data-root /srv/docker is not among the paths gathered, and the running dockerd does not report it as "
+            "its root: whether it exists is unknown"
+        ),
     )
 
 
@@ -309,7 +316,7 @@ def test_a_moved_data_root_under_userns_remap_is_the_parent_of_dockerds_root():
         .build()
     )
     result = audit(facts)["1.1.5"]
-    # a warning under the default policy: data directories are watched only with audit_data_dirs: recursive
+    # a warning under the default policy: data directories are watched only with auditd_data_dirs: recursive
     assert (result.status, result.evidence[0]) == (
         WARN,
         "no audit rule watches /srv/docker exactly (15 rules in audit rules files)",

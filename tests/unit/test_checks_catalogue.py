@@ -975,7 +975,8 @@ FAIL_CASES = [
         FAIL,
         "on the default bridge docker0",
     ),
-    # a swarm task container says NetworkMode=bridge, yet dockerd attaches it to ingress and overlays only (seen on 28.5)
+    # a swarm task container says NetworkMode=bridge, yet dockerd attaches it to ingress and overlays only
+    # (seen on 28.5)
     case(
         "5.30",
         "swarm task: NetworkMode bridge, networks ingress",

@@ -53,7 +53,9 @@ def test_sandbox_runtime_is_judged_by_its_binary(runtimes, status, evidence):
 
 def probe(check_id: str, command: str, cases: list[tuple[str, str, str]], ids: list[str]):
     """(check, probe output, verdict, evidence) cases: the check judged on hardened with that probe's output."""
-    return [pytest.param(check_id, command, *case, id=f"{check_id} {name}") for case, name in zip(cases, ids)]
+    return [
+        pytest.param(check_id, command, *case, id=f"{check_id} {name}") for case, name in zip(cases, ids, strict=True)
+    ]
 
 
 CONTENT_TRUST = probe(

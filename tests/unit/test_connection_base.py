@@ -62,7 +62,7 @@ def test_run_script_gets_values_as_positional_parameters(tmp_path):
 def test_timeout_kills_the_whole_process_group():
     conn = LocalConnection("local")
     started = time.monotonic()
-    with pytest.raises(CommandTimeout, match="timed out after 0.5s"):
+    with pytest.raises(CommandTimeout, match=r"timed out after 0.5s"):
         conn.run(["sh", "-c", "sleep 30 & sleep 30; wait"], timeout=0.5)
     assert time.monotonic() - started < 5
 

@@ -15,8 +15,8 @@ from remediate.connection.known_hosts import (
     KnownHosts,
     StrictHostKeyPolicy,
     fingerprint,
+    host_key_policy,
     lookup_name,
-    policy_for,
 )
 from remediate.errors import HostKeyRejected
 
@@ -33,7 +33,7 @@ def line(name, key, marker=""):
 
 
 def check(files, key, mode="yes", name=NAME):
-    policy = policy_for(mode, KnownHosts(files), name, "web1")
+    policy = host_key_policy(mode, KnownHosts(files), name, "web1")
     policy.missing_host_key(None, name, key)
     return policy
 
@@ -155,11 +155,11 @@ def test_cert_authority_lines_never_match(tmp_path, keys):
 
 def test_policy_mapping_of_strict_host_key_checking_values():
     known = KnownHosts([])
-    assert type(policy_for(None, known, NAME, "h")) is StrictHostKeyPolicy
-    assert type(policy_for("ask", known, NAME, "h")) is StrictHostKeyPolicy
-    assert type(policy_for("nonsense", known, NAME, "h")) is StrictHostKeyPolicy
-    assert type(policy_for("Accept-New", known, NAME, "h")) is AcceptNewHostKeyPolicy
-    assert type(policy_for("no", known, NAME, "h")) is AcceptNewHostKeyPolicy
+    assert type(host_key_policy(None, known, NAME, "h")) is StrictHostKeyPolicy
+    assert type(host_key_policy("ask", known, NAME, "h")) is StrictHostKeyPolicy
+    assert type(host_key_policy("nonsense", known, NAME, "h")) is StrictHostKeyPolicy
+    assert type(host_key_policy("Accept-New", known, NAME, "h")) is AcceptNewHostKeyPolicy
+    assert type(host_key_policy("no", known, NAME, "h")) is AcceptNewHostKeyPolicy
 
 
 def test_preferred_key_types_put_the_recorded_type_first(tmp_path, keys):

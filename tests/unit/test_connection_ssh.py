@@ -96,7 +96,7 @@ def test_changed_host_key_is_refused_even_with_accept_new(server, tmp_path):
 def test_accept_new_records_the_key_and_then_login_failure_is_authentication(server, tmp_path):
     port, host_key, interface = server
     kh = tmp_path / "known_hosts"
-    with pytest.raises(AuthenticationFailed, match="root@127.0.0.1:.*refused every key offered"):
+    with pytest.raises(AuthenticationFailed, match=r"root@127.0.0.1:.*refused every key offered"):
         SSHConnection(endpoint(port, [kh], tmp_path, "accept-new"), settings())
     assert kh.read_text() == f"[127.0.0.1]:{port} {host_key.get_name()} {host_key.get_base64()}\n"
     assert interface.auth_attempts >= 1

@@ -32,7 +32,6 @@ TCP_HOSTS_JSON = b"""\
   ]
 }
 """
-PREFIX = "unable to configure the Docker daemon with file /etc/docker/daemon.json: "
 
 
 def build(
@@ -94,33 +93,25 @@ def test_tcp_in_daemon_json_with_h_fd_conflicts_like_dockerd():
     config = build(TCP_HOSTS_JSON)
     conflict = the(config, "Conflict")
     assert conflict.fatal and conflict.key == "hosts"
-    assert conflict.dockerd_message == PREFIX + (
-        "the following directives are specified both as a flag and in the configuration file: "
-        "hosts: (from flag: [fd://], from file: [unix:///var/run/docker.sock tcp://0.0.0.0:2375])"
+    assert (conflict.flag_value, conflict.file_value) == (
+        ["fd://"],
+        ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"],
     )
-    assert config.predicted_error == conflict.dockerd_message
+    assert config.predicted_error == conflict.message and "keep only one" in conflict.message
     assert not config.would_start
     assert {str(e) for e in conflict.evidence} == {f"{DEBIAN_UNIT} (ExecStart)", "/etc/docker/daemon.json:2"}
 
 
-@pytest.mark.parametrize(
-    "file_value, shown",
-    [('""', ""), ("null", "<nil>"), ('"info"', "info"), ("[]", "[]"), ("false", "false"), ("1e6", "1e+06")],
-)
-def test_presence_alone_conflicts(file_value, shown):
+@pytest.mark.parametrize("file_value", ['""', "null", '"info"', "[]", "false", "1e6"])
+def test_presence_alone_conflicts(file_value):
     config = build(f'{{"log-level": {file_value}}}'.encode(), exec_start=[DEBIAN_EXEC + " --log-level=info"])
     conflict = the(config, "Conflict")
-    assert conflict.directive == f"log-level: (from flag: info, from file: {shown})"
+    assert conflict.fatal and (conflict.flag_value, conflict.file_value) == ("info", json.loads(file_value))
 
 
 def test_several_conflicts_in_flag_name_order():
     config = build(
         b'{"debug": true, "hosts": ["fd://"], "labels": ["a=b"]}', exec_start=[DEBIAN_EXEC + " --label a=b -D"]
-    )
-    message = config.predicted_error
-    assert message.endswith(
-        "debug: (from flag: true, from file: true), hosts: (from flag: [fd://], from file: [fd://]), "
-        "labels: (from flag: [a=b], from file: [a=b])"
     )
     assert [p.key for p in config.problems if p.kind == "Conflict"] == ["debug", "hosts", "labels"]
 
@@ -207,7 +198,7 @@ def test_icc_false_with_equals_and_with_space():
     config = build(exec_start=[DEBIAN_EXEC + " --icc false"])
     assert config.value("icc") is True
     error = the(config, "FlagError")
-    assert error.fatal and error.dockerd_message == '"dockerd" accepts no argument(s).'
+    assert error.fatal and "stray argument 'false'" in error.message
     assert "--icc=false" in error.message
 
 
@@ -233,13 +224,11 @@ def test_braced_docker_opts_is_a_single_argument():
     two = build(
         exec_start=braced, environment_files={"/etc/default/docker": b'DOCKER_OPTS="-H tcp://0.0.0.0:2375 --debug"'}
     )
-    assert (
-        two.predicted_error == 'invalid argument " tcp://0.0.0.0:2375 --debug" for "-H, --host" flag: '
-        'parse "tcp://0.0.0.0:2375 --debug": invalid port ":2375 --debug" after host'
-    )
+    assert the(two, "FlagError").arg == "-H tcp://0.0.0.0:2375 --debug"
+    assert "invalid port ':2375 --debug' after host" in two.predicted_error
     split = build(environment_files={"/etc/default/docker": b'DOCKER_OPTS="-H tcp://0.0.0.0:2375 --debug"'})
     assert split.problems == () and split.value("debug") is True
-    assert build(exec_start=braced).predicted_error == '"dockerd" accepts no argument(s).'
+    assert "stray argument ''" in build(exec_start=braced).predicted_error
 
 
 def test_export_in_environment_file_does_not_set_the_variable():
@@ -252,10 +241,7 @@ def test_unknown_key_message():
     config = build(b'{\n  "log-level": "info",\n  "bogus-key": 1,\n  "another": true\n}')
     unknown = [p for p in config.problems if p.kind == "UnknownKey"]
     assert [p.key for p in unknown] == ["another", "bogus-key"]
-    assert (
-        unknown[0].dockerd_message
-        == PREFIX + "the following directives don't match any configuration option: another, bogus-key"
-    )
+    assert all(p.fatal and "is not a dockerd option" in p.message for p in unknown)
     assert str(unknown[1].evidence[0]) == "/etc/docker/daemon.json:3"
     assert "bogus-key" not in config.values
 
@@ -289,11 +275,7 @@ def test_top_level_http_proxy_ignored_on_23_and_unknown_on_20():
 
 def test_proxies_object_is_unsupported_on_20_10():
     problem = the(build(b'{"proxies": {"http-proxy": "http://p:3128", "no-proxy": "local"}}'), "UnsupportedForVersion")
-    assert problem.key == "proxies" and "v23.0.18" in problem.supported_in
-    assert (
-        problem.dockerd_message
-        == PREFIX + "the following directives don't match any configuration option: http-proxy, no-proxy"
-    )
+    assert problem.key == "proxies" and "v23.0.18" in problem.supported_in and problem.fatal
     assert build(b'{"proxies": {"http-proxy": "http://p:3128"}}', version="24.0.7").problems == ()
 
 
@@ -348,7 +330,7 @@ def test_key_removed_in_later_release():
 )
 def test_invalid_values(text, version, key):
     problem = the(build(text, version=version), "InvalidValue")
-    assert problem.key == key and problem.fatal and problem.dockerd_message
+    assert problem.key == key and problem.fatal and str(problem.evidence[0]).startswith("/etc/docker/daemon.json")
 
 
 def test_valid_counterparts_are_quiet():
@@ -360,7 +342,7 @@ def test_valid_counterparts_are_quiet():
 
 def test_icc_false_by_flag_and_iptables_false_in_file():
     problem = the(build(b'{"iptables": false}', exec_start=[DEBIAN_EXEC + " --icc=false"]), "InvalidValue")
-    assert problem.dockerd_message.startswith("You specified --iptables=false with --icc=false.")
+    assert problem.message.endswith("icc false needs iptables: with iptables false as well dockerd refuses to start")
     assert str(problem.evidence[0]) == f"{DEBIAN_UNIT} (ExecStart)"
 
 
@@ -377,7 +359,7 @@ def test_unreadable_daemon_json_predicts_the_error(text, reason):
     config = build(text)
     problem = the(config, "SyntaxError")
     assert problem.reason == reason and not config.would_start
-    assert config.predicted_error == problem.dockerd_message
+    assert config.predicted_error == problem.message
 
 
 def test_duplicate_keys_in_effective_config():
@@ -392,7 +374,7 @@ def test_config_file_flag():
     assert config.daemon_json_path == "/etc/docker/custom.json"
     assert the(config, "UnitProblem").detail == "config-file-mismatch"
     missing = build(None, exec_start=[DEBIAN_EXEC + " --config-file=/etc/docker/daemon.json"])
-    assert missing.predicted_error == PREFIX + "open /etc/docker/daemon.json: no such file or directory"
+    assert the(missing, "InvalidValue").key == "config-file" and "does not exist" in missing.predicted_error
 
 
 def test_drift_live_restore_restart_pending():
@@ -423,8 +405,8 @@ def test_drift_from_command_line_and_security_options():
     )
     drift = {d.key: d for d in config.drift}
     assert set(drift) == {"hosts", "debug", "userns-remap"}
-    assert drift["hosts"].configured == "[fd:// tcp://0.0.0.0:2375]" and drift["hosts"].running == "[fd://]"
-    assert drift["debug"].configured is None and drift["debug"].running == "true"
+    assert drift["hosts"].configured == ["fd://", "tcp://0.0.0.0:2375"] and drift["hosts"].running == ["fd://"]
+    assert drift["debug"].configured is None and drift["debug"].running is True
     assert drift["userns-remap"].running is False and not drift["userns-remap"].reloadable
 
 
@@ -469,9 +451,13 @@ def test_live_restore_on_a_swarm_node_fails_next_start(state):
     assert not build(b'{"live-restore": true}', live_info={"Swarm": {"LocalNodeState": "inactive"}}).problems
 
 
-JOURNAL = """\
+DOCKERD_SAID = (
+    "unable to configure the Docker daemon with file /etc/docker/daemon.json: "
+    "invalid character '}' looking for beginning of object key string"
+)
+JOURNAL = f"""\
 Jan 10 09:12:01 web-1 systemd[1]: Starting Docker Application Container Engine...
-Jan 10 09:12:01 web-1 dockerd[812]: unable to configure the Docker daemon with file /etc/docker/daemon.json: invalid character '}' looking for beginning of object key string
+Jan 10 09:12:01 web-1 dockerd[812]: {DOCKERD_SAID}
 Jan 10 09:12:01 web-1 systemd[1]: docker.service: Main process exited, code=exited, status=1/FAILURE
 Jan 10 09:12:01 web-1 systemd[1]: docker.service: Failed with result 'exit-code'.
 Jan 10 09:12:01 web-1 systemd[1]: Failed to start Docker Application Container Engine.
@@ -483,20 +469,26 @@ def test_down_reason_from_journal():
     config = build(b'{\n  "log-level": "info",\n}\n', active_state="failed", journal_tail=JOURNAL)
     reason = config.down_reason
     assert reason.state == "failed"
-    assert reason.message == PREFIX + "invalid character '}' looking for beginning of object key string"
+    assert reason.message == DOCKERD_SAID
     assert reason.line.startswith("Jan 10 09:12:01 web-1 dockerd[812]: ")
-    assert reason.message == config.predicted_error
+    assert config.predicted_error.startswith("/etc/docker/daemon.json:3:1: ")  # ours, placed; the journal's beside it
 
 
 @pytest.mark.parametrize(
     "journal, message",
     [
         (
-            'dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid"',
+            (
+                'dockerd[9]: time="2024-01-10T09:12:01Z" level=fatal msg="Error starting daemon: pid file found, '
+                'ensure docker is not running or delete /var/run/docker.pid"'
+            ),
             "Error starting daemon: pid file found, ensure docker is not running or delete /var/run/docker.pid",
         ),
         (
-            "dockerd[9]: failed to start daemon: Error initializing network controller: error obtaining controller instance",
+            (
+                "dockerd[9]: failed to start daemon: Error initializing network controller: "
+                "error obtaining controller instance"
+            ),
             "failed to start daemon: Error initializing network controller: error obtaining controller instance",
         ),
         ("dockerd[9]: unknown flag: --nope\ndockerd[9]: See 'dockerd --help'.", "unknown flag: --nope"),
@@ -532,7 +524,7 @@ def test_systemd_exec_prefixes():
     assert build(exec_start=["-/usr/sbin/dockerd -D"]).value("debug") is True
     assert build(exec_start=["@/usr/sbin/dockerd dockerd -D"]).value("debug") is True
     plain = build(exec_start=[":/usr/sbin/dockerd $DOCKER_OPTS"], environment={"DOCKER_OPTS": "-D"})
-    assert plain.predicted_error == '"dockerd" accepts no argument(s).'
+    assert "stray argument '$DOCKER_OPTS'" in plain.predicted_error  # ':' expands no variable
 
 
 def test_to_dict_round_trips_through_json():

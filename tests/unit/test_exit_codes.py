@@ -27,3 +27,19 @@ def test_facts_rollback_and_unlock_exit_three_for_an_unreachable_host(tmp_path):
     assert app.show_facts(target) == app.EXIT_UNREACHABLE
     assert app.rollback(target, None) == app.EXIT_UNREACHABLE
     assert app.unlock(target) == app.EXIT_UNREACHABLE
+
+
+def test_harden_resolves_the_inventory_once(tmp_path, monkeypatch):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    gone:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n")
+    calls = []
+    real = app.Target.resolve
+
+    def counted(self):
+        calls.append(self.hosts)
+        return real(self)
+
+    monkeypatch.setattr(app.Target, "resolve", counted)
+    target = app.Target(hosts="gone", inventory=str(inventory), known_hosts=[])
+    assert app.harden(target, app.HardenOptions(dry_run=True)) == app.EXIT_UNREACHABLE
+    assert calls == ["gone"]

@@ -101,7 +101,9 @@ def run_snippet(name: str, tmp_path, path: str, **files: str) -> subprocess.Comp
     for var, text in files.items():
         (tmp_path / var).write_text(text)
         env[var] = str(tmp_path / var)
-    return subprocess.run(["/bin/sh", "-c", SNIPPETS[name]], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["/bin/sh", "-c", SNIPPETS[name]], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 @pytest.fixture
@@ -192,7 +194,9 @@ def test_containers_are_listed_only_when_docker_info_counted_some(tmp_path):
             "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}",
         }
         (tmp_path / "info").write_text(info)
-        result = subprocess.run(["/bin/sh", "-c", SNIPPETS["containers"]], env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            ["/bin/sh", "-c", SNIPPETS["containers"]], env=env, capture_output=True, text=True, check=False
+        )
         assert (result.returncode, log.read_text()) == (0, calls)
 
 
@@ -240,7 +244,9 @@ def test_a_swarm_managers_root_certificate_never_leaves_the_host_in_docker_info(
     )
     captured = json.dumps(info, separators=(",", ":")) + "\n"
     env = _fake_docker_info(tmp_path, captured)
-    result = subprocess.run(["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0
     assert "CERTIFICATE" not in result.stdout
     info = parse.docker_info(CommandFact(0, result.stdout))
@@ -253,5 +259,7 @@ def test_a_swarm_managers_root_certificate_never_leaves_the_host_in_docker_info(
 def test_docker_info_keeps_its_exit_code_and_output_when_dockerd_is_down(tmp_path):
     down = '{"ID":"","Containers":0,"Swarm":{"LocalNodeState":""}}\n'
     env = _fake_docker_info(tmp_path, down, rc=1)
-    result = subprocess.run(["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["/bin/sh", "-c", SNIPPETS["docker_info"]], env=env, capture_output=True, text=True, check=False
+    )
     assert (result.returncode, result.stdout) == (1, down)

@@ -190,7 +190,7 @@ def test_image_checks_judge_the_images_containers_run_and_the_policy_sets_the_th
     assert verdict(swarm(), "7.7", {"remediate_policy": {"swarm": {"max_node_cert_days": 365}}}).status == PASS
     with pytest.raises(PolicyError, match="sprawl: unknown key 'unused'"):
         policy_for({"remediate_policy": {"sprawl": {"unused": 1}}})
-    with pytest.raises(PolicyError, match="images.max_age_days must be a whole number"):
+    with pytest.raises(PolicyError, match=r"images.max_age_days must be a whole number"):
         policy_for({"remediate_policy": {"images": {"max_age_days": "90"}}})
 
 
@@ -226,5 +226,5 @@ def test_docker_times_and_swarm_addresses_parse():
 def test_images_and_swarm_are_concerns_to_select_by():
     assert [c.id for c in select(only="swarm")] == ["7.1", "7.2", "7.3", "7.4", "7.5", "7.7", "7.9"]
     assert {c.id for c in select(only="images")} == {"4.4", "4.6", "6.1"}
-    with pytest.raises(RemediateError, match="concerns: .*images, swarm"):
+    with pytest.raises(RemediateError, match=r"concerns: .*images, swarm"):
         select(only="swarms")

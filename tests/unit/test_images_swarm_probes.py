@@ -31,7 +31,9 @@ def _run(name, tmp_path, info, fake_docker=FAKE_DOCKER):
     log.write_text("")
     (tmp_path / "info").write_text(info.replace("ROOT", str(tmp_path)))
     env = {"PATH": f"{fake}:/usr/bin:/bin", "LOG": str(log), "INFO": str(tmp_path / "info")}
-    result = subprocess.run(["/bin/sh", "-c", SNIPPETS[name]], env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["/bin/sh", "-c", SNIPPETS[name]], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
     return result, log.read_text()
 
 

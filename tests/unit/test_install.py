@@ -83,6 +83,7 @@ def test_an_installed_package_finds_its_templates_and_policies_from_any_director
         text=True,
         env=_clean_env(PYTHONPATH=str(site)),
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     module, templates, policies = result.stdout.split()
@@ -93,7 +94,7 @@ def test_an_installed_package_finds_its_templates_and_policies_from_any_director
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=_clean_env(PYTHONPATH=str(ROOT))
+        argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=_clean_env(PYTHONPATH=str(ROOT)), check=False
     )
 
 
@@ -115,18 +116,18 @@ def test_remediate_lists_and_explains_the_tasks_exactly_as_invoke_in_the_checkou
 
 def test_remediate_exits_as_invoke_on_bad_input_and_says_where_it_looked(tmp_path):
     missing = str(tmp_path / "nowhere.yml")
-    ours = _run(REMEDIATE + ["audit", "-i", missing, "--hosts", "web"], tmp_path)
-    theirs = _run(INVOKE + ["audit", "-i", missing, "--hosts", "web"], ROOT)
+    ours = _run([*REMEDIATE, "audit", "-i", missing, "--hosts", "web"], tmp_path)
+    theirs = _run([*INVOKE, "audit", "-i", missing, "--hosts", "web"], ROOT)
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr == theirs.stderr
     # Outside a checkout the relative defaults are the current directory's: ./inventories/lab.yml.
-    default = _run(REMEDIATE + ["audit", "--hosts", "web"], tmp_path)
+    default = _run([*REMEDIATE, "audit", "--hosts", "web"], tmp_path)
     assert default.returncode == 1
     assert str(tmp_path / "inventories") in default.stderr
 
 
 def test_remediate_version_and_the_checkout_only_test_task(tmp_path):
-    version = _run(REMEDIATE + ["--version"], tmp_path)
+    version = _run([*REMEDIATE, "--version"], tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("remediate 0.")
-    test = _run(REMEDIATE + ["test", "--unit"], tmp_path)
+    test = _run([*REMEDIATE, "test", "--unit"], tmp_path)
     assert test.returncode == 1 and "needs a checkout" in test.stderr

@@ -935,7 +935,7 @@ def test_without_lab_inventory_the_error_lists_inventories(inventories):
 
 
 def test_missing_inventories_directory_is_explained(tmp_path):
-    with pytest.raises(InventoryError, match="directory .*missing does not exist"):
+    with pytest.raises(InventoryError, match=r"directory .*missing does not exist"):
         resolve_target("web1", None, tmp_path / "missing")
 
 

@@ -53,7 +53,7 @@ def test_docker_values_name_an_engine(given, name):
 
 
 def test_an_unknown_engine_is_refused_with_the_known_ones():
-    with pytest.raises(LabError, match="unknown Docker engine '27.0'.*20.10, 26.1, newest"):
+    with pytest.raises(LabError, match=r"unknown Docker engine '27.0'.*20.10, 26.1, newest"):
         image.engine("27.0")
 
 

@@ -162,7 +162,7 @@ _VALUES = st.recursive(
     max_leaves=8,
 )
 _KEYS = st.sampled_from(
-    sorted(POLICY) + ["hosts", "seccomp-profile", "registry-mirrors", "log-opts", "data-root", "labels"]
+    [*sorted(POLICY), "hosts", "seccomp-profile", "registry-mirrors", "log-opts", "data-root", "labels"]
 ) | st.text(max_size=16)
 _USER = st.dictionaries(_KEYS, _VALUES, max_size=8)
 MANAGED = set(POLICY) | ALWAYS_MANAGED

@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 
 from remediate import checks
+from remediate import policy as policy_module
 from remediate.audit import audit_host
 from remediate.checks.model import FAIL, PASS, WARN
 from remediate.errors import PolicyError
 from remediate.plan import apply_plan, plan_host
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from remediate.policy import policy_for
 from tests.plan_fixtures import load
 
-RECURSIVE = {"remediate_policy": {"audit_data_dirs": "recursive"}}
+RECURSIVE = {"remediate_policy": {"auditd_data_dirs": "recursive"}}
 DATA_DIRS = ("/var/lib/docker", "/run/containerd")
 
 
@@ -54,7 +55,7 @@ def test_default_policy_adds_no_recursive_watch_on_the_data_directories_and_says
     rules = plan.change(RULES_PATH).after.decode().splitlines()
     assert "-w /etc/docker -k docker" in rules
     assert not [r for r in rules if r.split()[1:2] and r.split()[1] in DATA_DIRS]
-    note = next(n for n in plan.notes if "audit_data_dirs" in n)
+    note = next(n for n in plan.notes if "auditd_data_dirs" in n)
     assert "recursive" in note and "/var/lib/docker" in note and "/run/containerd" in note
     assert "audit-data-dirs" not in impacts(plan)
 
@@ -74,7 +75,7 @@ def test_data_directory_checks_stay_honest_under_the_default():
     for results in (before, after):
         for check_id in ("1.1.4", "1.1.5"):
             text = "\n".join(results[check_id].evidence)
-            assert results[check_id].status == WARN and "audit_data_dirs" in text, text
+            assert results[check_id].status == WARN and "auditd_data_dirs" in text, text
     assert after["1.1.6"].status == PASS
 
 
@@ -84,6 +85,24 @@ def test_data_directory_checks_fail_when_the_policy_wants_the_watches():
     assert audit(load("hardened"))["1.1.5"].status == PASS  # a host that has the watch passes either way
 
 
-def test_audit_data_dirs_takes_only_known_values():
-    with pytest.raises(PolicyError, match="audit_data_dirs"):
-        policy_for({"remediate_policy": {"audit_data_dirs": "yes"}})
+def test_auditd_data_dirs_takes_only_known_values():
+    with pytest.raises(PolicyError, match="auditd_data_dirs"):
+        policy_for({"remediate_policy": {"auditd_data_dirs": "yes"}})
+
+
+def test_the_old_key_name_audit_data_dirs_still_works_and_says_once_to_rename_it(tmp_path, caplog):
+    policy_module._warn_once.cache_clear()
+    old = {"remediate_policy": {"audit_data_dirs": "recursive"}}
+    assert policy_for(old).auditd_data_dirs == policy_for(RECURSIVE).auditd_data_dirs == "recursive"
+    policy_for(old)
+    renames = [r.getMessage() for r in caplog.records if "audit_data_dirs" in r.getMessage()]
+    assert renames == [
+        "remediate_policy: policy key audit_data_dirs is now called auditd_data_dirs (same values); please rename it"
+    ]
+    (tmp_path / "old.yml").write_text("name: old\naudit_data_dirs: recursive\n")
+    assert policy_for({}, "old", policies_dir=tmp_path).auditd_data_dirs == "recursive"
+    assert f"{tmp_path / 'old.yml'}:2: policy key audit_data_dirs is now called" in caplog.text
+    with pytest.raises(PolicyError, match="audit_data_dirs is the old name of auditd_data_dirs; give only"):
+        policy_for({"remediate_policy": {"audit_data_dirs": "none", "auditd_data_dirs": "none"}})
+    with pytest.raises(PolicyError, match="audit_data_dirs must be a string"):
+        policy_for({"remediate_policy": {"audit_data_dirs": ["none"]}})

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from remediate.plan.model import Action, FileChange, Plan, unified_diff
+from remediate.plan.model import IMPACT_SEVERITIES, Action, FileChange, Impact, Plan, unified_diff
+from remediate.policy import policy_for
+from remediate.severity import SEVERITIES
 
 
 def test_content_change_diff_has_git_headers_and_hunks():
@@ -109,3 +111,12 @@ def test_plan_json_is_stable_text():
 def test_unknown_action_kind_is_a_bug():
     with pytest.raises(ValueError):
         Action("reboot", "no")
+
+
+def test_impacts_rank_on_the_checks_scale_up_to_high_and_policies_on_all_of_it():
+    assert IMPACT_SEVERITIES == ("info", "low", "medium", "high") == SEVERITIES[:-1]
+    for severity in IMPACT_SEVERITIES:
+        assert Impact("restart", "why", severity).to_json()["severity"] == severity
+    with pytest.raises(ValueError, match="critical"):  # a planner bug: no impact outranks a restart
+        Impact("restart", "why", "critical")
+    assert policy_for({"remediate_policy": {"severity": {"2.1": "critical"}}}).severity == {"2.1": "critical"}

@@ -11,7 +11,7 @@ from remediate.apply.engine import script_actions
 from remediate.audit import audit_host
 from remediate.checks.model import FAIL
 from remediate.plan import apply_plan, plan_host
-from remediate.plan.audit_rules import RULES_PATH
+from remediate.plan.auditd_rules import RULES_PATH
 from tests.plan_fixtures import (
     SCENARIOS,
     load,
@@ -113,7 +113,7 @@ def test_strict_policy_holds_nothing_back():
 
 def test_broken_json_is_refused_with_line_and_column_and_left_untouched():
     p = plan_host(load("broken-json"), policy())
-    assert p.refused.startswith("/etc/docker/daemon.json:3:1: invalid character '}'")
+    assert p.refused.startswith("/etc/docker/daemon.json:3:1: unexpected '}'") and "trailing comma" in p.refused
     assert "trailing comma" in p.refused and "repair_json" in p.refused
     assert p.empty and not p.changes
 

@@ -20,7 +20,6 @@ from remediate.facts.model import HostFacts
 from remediate.private_files import private_file, write_private
 from remediate.report import FORMATS, write_reports
 from tests.plan_fixtures import load
-from tests.report_fixtures import audit_doc  # noqa: F401 — fixture
 
 VICTIM_TEXT = "the victim's own content\n"
 
@@ -118,7 +117,7 @@ def test_when_every_temporary_name_is_taken_the_destination_is_left_alone(tmp_pa
     taken.symlink_to(victim)
     monkeypatch.setattr(private_files, "_temp_name", lambda path: taken)
     (tmp_path / "report.md").write_text("old\n")
-    with pytest.raises(FileExistsError, match="report.md"):
+    with pytest.raises(FileExistsError, match=r"report.md"):
         write_private(tmp_path / "report.md", "new\n")
     assert (tmp_path / "report.md").read_text() == "old\n"
     assert_untouched(victim)

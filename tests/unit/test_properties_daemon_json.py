@@ -103,10 +103,8 @@ def test_agrees_with_the_reference_decoder_on_damaged_documents(value, layout, d
     text = json.dumps(value, **layout)
     for _ in range(data.draw(st.integers(0, 2))):
         at = data.draw(st.integers(0, len(text)))
-        if data.draw(st.booleans()):
-            text = text[:at] + text[at + 1 :]
-        else:
-            text = text[:at] + data.draw(_EDITS) + text[at:]
+        delete = data.draw(st.booleans())
+        text = text[:at] + text[at + 1 :] if delete else text[:at] + data.draw(_EDITS) + text[at:]
     doc = parse_daemon_json(text.encode(), version=V23)
     fatal = [p for p in doc.problems if p.fatal]
     try:
@@ -156,7 +154,7 @@ def test_numbers_beyond_float64_are_refused_like_go_and_smaller_ones_kept_exactl
             1,
             len(before) + 1,
         )
-        assert problem.dockerd_message.endswith(f"json: cannot unmarshal number {number} into Go value of type float64")
+        assert "beyond what dockerd can hold" in problem.message
         assert doc.values is None
     else:
         assert doc.problems == () and doc.values == {"max-concurrent-downloads": int(number)}
@@ -185,7 +183,7 @@ def test_an_empty_file_is_diagnosed_as_empty(text, version):
 def test_a_comment_anywhere_between_tokens_is_diagnosed_on_its_line(value, comment, data):
     lines = json.dumps(value, indent=2).split("\n")
     at = data.draw(st.integers(1, len(lines) - 1))
-    text = "\n".join(lines[:at] + ["  " + comment] + lines[at:])
+    text = "\n".join([*lines[:at], "  " + comment, *lines[at:]])
     doc = parse_daemon_json(text.encode(), version=V23)
     [problem] = doc.problems
     assert problem.fatal and problem.reason == "syntax" and "JSON does not allow comments" in problem.message

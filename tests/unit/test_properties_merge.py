@@ -119,7 +119,7 @@ def check_rendered(settings_: dict, version) -> bytes:
 def test_merge_keeps_the_owners_keys_clashes_with_no_flag_and_is_a_fixpoint(
     user, wanted, flags, hold, version, remove_hosts
 ):
-    options = dict(version=version, flags=flags, hold=hold, remove_hosts=remove_hosts)
+    options = {"version": version, "flags": flags, "hold": hold, "remove_hosts": remove_hosts}
     merge = merge_settings(user, wanted, **options)
     check_merge(user, wanted, merge, flags)
     rendered = check_rendered(merge.settings, version)
@@ -143,7 +143,7 @@ def test_planned_daemon_json_on_captured_hosts_keeps_every_unowned_key(scenario,
     merge = desired_daemon_json(effective, host_policy)
     flags = {
         k: FlagGiven(v, "")
-        for k, v in ((key, effective.command_line.value(key)) for key in effective.command_line.keys())
+        for k, v in ((key, effective.command_line.value(key)) for key in effective.command_line.keys())  # noqa: SIM118 — not a dict
     }
     check_merge(effective.daemon_json.values, host_policy.daemon, merge, flags)
     check_rendered(merge.settings, effective.version_tuple)

@@ -127,7 +127,7 @@ def test_exec_start_word_spans_match_the_words_systemd_reads(text):
         return
     spans = word_spans(text)
     assert len(spans) == len(words)
-    for (start, end), word in zip(spans, words):
+    for (start, end), word in zip(spans, words, strict=True):
         assert split_words(text[start:end]) == [word]
     assert split_words(" ".join(text[a:b] for a, b in spans)) == words
 

@@ -11,7 +11,9 @@ from remediate.checks import catalogue
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Recommendations per section in the CIS Docker Benchmark v1.6.0 (manual ones included).
 CIS_TOTALS = {"1.1": 18, "1.2": 2, "2": 18, "3": 24, "4": 12, "5": 32, "6": 2, "7": 9}
-ROW = re.compile(r"^\| (?P<section>1\.1|1\.2|[2-7]|REM-\*) [^|]*\| (?P<done>\d+)(?: / (?P<total>\d+))? \|", re.MULTILINE)
+ROW = re.compile(
+    r"^\| (?P<section>1\.1|1\.2|[2-7]|REM-\*) [^|]*\| (?P<done>\d+)(?: / (?P<total>\d+))? \|", re.MULTILINE
+)
 
 
 def section(check_id: str) -> str:

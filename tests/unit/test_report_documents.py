@@ -13,7 +13,6 @@ from remediate.apply.engine import ApplyResult
 from remediate.errors import RemediateError
 from remediate.report import FORMATS, documents, write_reports
 from tests import report_fixtures as rf
-from tests.report_fixtures import audit_doc, harden_doc  # noqa: F401 — fixtures
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_load_refuses_what_is_not_a_results_document(tmp_path, audit_doc):
         documents.load(bad)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"runs": []}))
-    with pytest.raises(RemediateError, match="other.json: not a remediate results document"):
+    with pytest.raises(RemediateError, match=r"other.json: not a remediate results document"):
         documents.load(other)
     with pytest.raises(RemediateError, match="no such results file"):
         documents.load(tmp_path / "missing.json")
@@ -150,7 +149,7 @@ def test_merged_shards_equal_one_run_over_both(kind, tmp_path, validator):
     assert documents.without_run_identity(merged) == documents.without_run_identity(single)
     one = write_reports(single, tmp_path / "single")
     two = write_reports(as_run_of(merged, single), tmp_path / "merged")
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 

@@ -20,7 +20,7 @@ from remediate.apply.engine import ApplyResult
 from remediate.errors import RemediateError
 from remediate.report import html, junit, markdown, parse_formats, paths_from, sarif, write_reports
 from tests import report_fixtures as rf
-from tests.report_fixtures import SCENARIOS, audit_doc, harden_doc  # noqa: F401 — fixtures
+from tests.report_fixtures import SCENARIOS
 
 FAILED, ERRORED, SKIPPED = {"fail"}, {"error"}, {"waived", "not-applicable"}
 
@@ -198,7 +198,7 @@ def test_markdown_contains_each_hosts_diffs(harden_doc):
     blocks = diff_blocks(text)
     changes = [c for h in reached(harden_doc) for c in h["plan"]["changes"]]
     assert changes and len(blocks) == len(changes)
-    for change, block in zip(changes, blocks):
+    for change, block in zip(changes, blocks, strict=True):
         assert block.strip() == change["diff"].strip()
     for host in harden_doc["hosts"]:
         section = text.split(f"\n## {host['host']}\n", 1)[1].split("\n## ", 1)[0]
@@ -259,7 +259,7 @@ def test_html_is_self_contained(harden_doc):
     page = html.render(harden_doc)
     parser = _Assets()
     parser.feed(page)
-    external = [(t, u) for t, u in parser.urls if not (u.startswith("#") or u.startswith("data:"))]
+    external = [(t, u) for t, u in parser.urls if not (u.startswith(("#", "data:")))]
     assert external == []
     assert "@import" not in page and "url(" not in page and "<script src" not in page
 
@@ -303,6 +303,7 @@ def test_invoke_report_merges_shards_into_one_report(tmp_path, audit_doc):
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     merged = json.loads((tmp_path / "out" / "results.json").read_text())

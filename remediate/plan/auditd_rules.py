@@ -4,13 +4,13 @@ Paths are the host's own (resolved binaries, the unit files systemd loaded),
 found with remediate.checks.host.audited_path, plus paths this plan creates
 (a new daemon.json makes 1.1.11 applicable). A path already watched by any
 rules file, under any spelling the host resolves to the same file (CheckContext.canonical:
-/lib/systemd/system/docker.service where /lib -> usr/lib, /etc/docker/), is not added again: augenrules concatenates rules.d, and a
-duplicate watch makes auditctl stop loading with "Rule exists". When
+/lib/systemd/system/docker.service where /lib -> usr/lib, /etc/docker/), is not added again:
+augenrules concatenates rules.d, and a duplicate watch makes auditctl stop loading with "Rule exists". When
 docker.rules exists (ours or the owner's) its bytes are kept and the missing
 rules are appended; otherwise the template renders them, sorted.
 
 Docker's data directories (1.1.4 /run/containerd, 1.1.5 the data root) are watched only under a policy with
-`audit_data_dirs: recursive`: a `-w DIR` watch covers the whole subtree, so container I/O floods the audit
+`auditd_data_dirs: recursive`: a `-w DIR` watch covers the whole subtree, so container I/O floods the audit
 log. Under the default (`none`) the plan says why they stay unwatched, and the checks report a warning.
 
 Rules are loaded (action load-audit-rules, i.e. augenrules --load) only when
@@ -35,7 +35,7 @@ RULES_MODE = 0o640
 
 
 @dataclass(frozen=True)
-class AuditPlan:
+class AuditdPlan:
     change: FileChange | None
     load: bool
     load_fixes: tuple[str, ...]
@@ -73,7 +73,7 @@ def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
     for check_id, (kind, _name) in AUDITED.items():
         if check_id in view.policy.skip or check_id in view.waived:
             continue
-        if check_id in DATA_DIR_CHECKS and view.policy.audit_data_dirs == "none":
+        if check_id in DATA_DIR_CHECKS and view.policy.auditd_data_dirs == "none":
             continue
         path = audited_path(view.ctx, check_id)
         if path is None and kind not in ("bin", "unit") and configured_path(view.ctx, check_id) in will_exist:
@@ -83,13 +83,13 @@ def wanted_paths(view: HostView, will_exist: set[str]) -> dict[str, str]:
     return out
 
 
-def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
+def auditd_rules(view: HostView, will_exist: set[str]) -> AuditdPlan:
     wanted = wanted_paths(view, will_exist)
     notes = []
     usable = {}
     for check_id, path in wanted.items():
         if any(c.isspace() for c in path):
-            notes.append(f"audit: {path} holds whitespace and cannot be a -w rule; watch it by hand ({check_id})")
+            notes.append(f"auditd: {path} holds whitespace and cannot be a -w rule; watch it by hand ({check_id})")
         else:
             usable[check_id] = path
     in_files = _watched_in_files(view)
@@ -123,7 +123,7 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
             group=group or "root",
             mode=RULES_MODE if mode is None else mode,
             fixes=fixes,
-            reason=f"audit watches for {len(missing)} Docker path(s): {', '.join(missing)}",
+            reason=f"auditd watches for {len(missing)} Docker path(s): {', '.join(missing)}",
             old_mode=mode,
             old_owner=owner,
             old_group=group,
@@ -140,27 +140,25 @@ def audit_rules(view: HostView, will_exist: set[str]) -> AuditPlan:
         else ()
     )
     if missing and not view.auditd_present:
-        notes.append(
-            "audit: auditd is not installed (no auditctl); the rules file is written and applies once auditd runs"
-        )
+        notes.append("auditd: not installed (no auditctl); the rules file is written and applies once auditd runs")
     unwatched = sorted(
         c for c in DATA_DIR_CHECKS if c not in wanted and c in view.results and view.results[c].status in (FAIL, WARN)
     )
-    if unwatched and view.policy.audit_data_dirs == "none":
+    if unwatched and view.policy.auditd_data_dirs == "none":
         paths = " and ".join(configured_path(view.ctx, c) for c in unwatched)
         notes.append(
-            f"audit: {paths} left unwatched ({', '.join(unwatched)} stay warnings): {DATA_DIR_WHY}; "
-            "set audit_data_dirs: recursive in the policy to add the CIS watches"
+            f"auditd: {paths} left unwatched ({', '.join(unwatched)} stay warnings): {DATA_DIR_WHY}; "
+            "set auditd_data_dirs: recursive in the policy to add the CIS watches"
         )
     data_dirs = [p for c, p in usable.items() if c in DATA_DIR_CHECKS and canonical(p) in added]
     impacts = (data_dir_impact(data_dirs),) if data_dirs else ()
-    return AuditPlan(change, load, load_fixes, tuple(notes), impacts)
+    return AuditdPlan(change, load, load_fixes, tuple(notes), impacts)
 
 
 def data_dir_impact(paths: list[str]) -> Impact:
     return Impact(
         "audit-data-dirs",
-        f"audit watches on {' and '.join(sorted(paths))} are recursive (a `-w DIR` watch "
+        f"auditd watches on {' and '.join(sorted(paths))} are recursive (a `-w DIR` watch "
         "covers the whole subtree): every file a container writes there, every image layer pulled and every "
         "container start adds audit records; on busy hosts expect a large audit log, rotated-away history "
         "and a full audit backlog (lost events, or a kernel panic where the failure flag is -f 2)",
