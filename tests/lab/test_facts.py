@@ -66,7 +66,7 @@ def test_become_as_ops_sees_what_root_sees(fleet_facts):
 
 def test_saved_facts_round_trip_and_hold_no_secret(lab, fleet_facts):
     outcomes, save = fleet_facts
-    for host in outcomes:
+    for host, outcome in outcomes.items():
         text = (save / f"{host}.json").read_text()
         assert lab.container_secret not in text
         assert lab.ops_password not in text
