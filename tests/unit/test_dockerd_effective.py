@@ -371,8 +371,15 @@ def test_duplicate_keys_in_effective_config():
 
 def test_config_file_flag():
     config = build(b"{}", exec_start=[DEBIAN_EXEC + " --config-file /etc/docker/custom.json"])
-    assert config.daemon_json_path == "/etc/docker/custom.json"
+    # inputs holding another file than the flag names: the path analysed is the one whose bytes were given
+    assert config.daemon_json_path == "/etc/docker/daemon.json"
     assert the(config, "UnitProblem").detail == "config-file-mismatch"
+    named = build(
+        b"{}",
+        exec_start=[DEBIAN_EXEC + " --config-file /etc/docker/custom.json"],
+        daemon_json_path="/etc/docker/custom.json",
+    )
+    assert named.daemon_json_path == "/etc/docker/custom.json" and "UnitProblem" not in kinds(named)
     missing = build(None, exec_start=[DEBIAN_EXEC + " --config-file=/etc/docker/daemon.json"])
     assert the(missing, "InvalidValue").key == "config-file" and "does not exist" in missing.predicted_error
 
