@@ -84,8 +84,7 @@ class HostHarden:
     @property
     def lock(self) -> str | None:
         """Who held harden's lock on the host when it was planned: a run in progress, or one that died."""
-        fact = self.audit.facts.commands.get("apply_lock")
-        return (fact.stdout.strip() or None) if fact else None
+        return self.audit.facts.parsed.apply_lock
 
     def errors(self) -> list[str]:
         out = [self.plan.refused] if self.plan.refused else []

@@ -8,6 +8,7 @@ like the host it describes.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from remediate.facts.model import CommandFact, FileFact, HostFacts
@@ -71,6 +72,13 @@ def with_docker_opts(facts: HostFacts, line: str) -> HostFacts:
 def with_command(facts: HostFacts, name: str, stdout: str, rc: int = 0) -> HostFacts:
     facts = copy_facts(facts)
     facts.commands[name] = CommandFact(rc, stdout)
+    return facts
+
+
+def with_service(facts: HostFacts, **changes) -> HostFacts:
+    """docker.service as systemd reports it, with typed fields changed (facts.typed.Unit)."""
+    facts = copy_facts(facts)
+    facts.parsed = replace(facts.parsed, service=replace(facts.parsed.service, **changes))
     return facts
 
 

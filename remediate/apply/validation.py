@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from remediate.apply.protocol import Transaction
 from remediate.connection.base import Connection
 from remediate.dockerd.systemd import exec_start_prefixes, split_words
-from remediate.facts import parse
 from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
 from remediate.facts.model import HostFacts
 from remediate.plan.dir_safety import tightened_dirs
@@ -104,8 +103,7 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
     binary = _binary(post)
     if binary and binary.startswith("/"):
         spec.probes.append(Probe("executable", binary))
-    socket = parse.systemctl_show(post.command("socket").stdout)
-    group = socket.get("SocketGroup", "")
+    group = post.parsed.socket.socket_group
     if group and group != "root":
         spec.probes.append(Probe("group", group))
     remap = eff.value("userns-remap")
@@ -144,7 +142,7 @@ USERNS_NOT_VALIDATED = (
 
 def _remap_would_write(facts: HostFacts, plan: Plan) -> bool:
     """dockerd --validate would create dockremap or its ranges: the user or a range is not there yet."""
-    return facts.command("dockremap_user").rc != 0 or any(
+    return not facts.parsed.dockremap_user or any(
         plan.change(path) is not None for path in ("/etc/subuid", "/etc/subgid")
     )
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
-from remediate.facts import parse
 
 SENSITIVE_DIRS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 DOCKER_SOCKETS = ("/run/docker.sock",)
@@ -210,12 +209,12 @@ SSH_SERVERS = ("sshd", "dropbear")
 def no_sshd(ctx: CheckContext) -> Outcome:
     """A container's main process (Path), and any process named sshd or dropbear whose cgroup is the
     container's (the probe reads /proc once for the whole host): an sshd an init or a shell started counts too."""
-    processes = parse.container_processes(ctx.facts.command("containers").stdout)
+    processes = ctx.parsed.containers.processes
 
     def problem(c: dict) -> str | None:
         path = c.get("Path") or ""
         found = [f"runs {path}"] if posixpath.basename(path) in SSH_SERVERS else []
-        found += [f"process {name} (pid {pid} on the host)" for pid, name in processes.get(c.get("Id", ""), [])]
+        found += [f"process {name} (pid {pid} on the host)" for pid, name in processes.get(c.get("Id", ""), ())]
         return "; ".join(found) or None
 
     return judge(ctx, problem, "no sshd: neither a main process nor a running process of a container")
@@ -311,7 +310,7 @@ def no_new_privileges(ctx: CheckContext) -> Outcome:
     """dockerd copies its no-new-privileges into a container when it creates it (moby parseSecurityOpt), into
     config.v2.json and not into HostConfig.SecurityOpt: what it recorded there is what runs. Containers created
     before the daemon-wide setting keep running without it."""
-    recorded = parse.container_no_new_privileges(ctx.facts.command("containers").stdout)
+    recorded = ctx.parsed.containers.no_new_privileges
     daemon_wide = ctx.setting("no-new-privileges").value is True
 
     def problem(c: dict) -> str | None:
@@ -334,12 +333,12 @@ def no_new_privileges(ctx: CheckContext) -> Outcome:
 def swarm(ctx: CheckContext) -> Outcome:
     if ctx.docker_info is None:
         return Outcome.na("dockerd is not answering")
-    return Outcome.of(not parse.in_swarm(ctx.docker_info), f"swarm LocalNodeState={parse.swarm_state(ctx.docker_info)}")
+    return Outcome.of(not ctx.parsed.in_swarm, f"swarm LocalNodeState={ctx.parsed.swarm_state}")
 
 
 @predicate("5.2")
 def apparmor_profiles(ctx: CheckContext) -> Outcome:
-    if ctx.facts.command("apparmor").stdout.strip() != "Y":
+    if not ctx.parsed.apparmor:
         return Outcome.na("AppArmor is not enabled on this host")
     return per_container(
         lambda c: "no AppArmor profile" if c.get("AppArmorProfile") in ("", "unconfined", None) else None,
@@ -356,7 +355,7 @@ def _unlabelled(c: dict) -> str | None:
 
 @predicate("5.3")
 def selinux_options(ctx: CheckContext) -> Outcome:
-    mode = ctx.facts.command("selinux").stdout.strip()
+    mode = ctx.parsed.selinux
     if mode not in ("Enforcing", "Permissive"):
         return Outcome.na("SELinux is not enabled on this host")
     if mode == "Permissive":

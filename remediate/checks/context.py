@@ -1,7 +1,7 @@
-"""What a check predicate sees: the host's facts, derived once into convenient views.
+"""What a check predicate sees: the host's typed facts (HostFacts.parsed), and views derived from them.
 
-Views are computed lazily and cached, so a check catalogue of ~80 predicates
-parses each command output at most once per host.
+Command output was parsed once, by remediate.facts.typed; views here combine typed facts and are cached,
+so a check catalogue of ~80 predicates derives each at most once per host.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from remediate.facts import parse
-from remediate.facts.dirs import parse_dir_chain
-from remediate.facts.gather import daemon_json_path
 from remediate.facts.model import FileFact, HostFacts
+from remediate.facts.parse import Listener
+from remediate.facts.typed import Parsed, Unit
 from remediate.policy import Policy
 
 
@@ -42,33 +42,36 @@ class CheckContext:
     groups: tuple[str, ...] = ()
     today: dt.date = field(default_factory=dt.date.today)
 
-    # --- dockerd and its units -------------------------------------------------
-    @cached_property
-    def service(self) -> dict[str, str]:
-        return parse.systemctl_show(self.facts.command("service").stdout)
+    @property
+    def parsed(self) -> Parsed:
+        return self.facts.parsed
 
-    @cached_property
-    def socket(self) -> dict[str, str]:
-        return parse.systemctl_show(self.facts.command("socket").stdout)
+    # --- dockerd and its units -------------------------------------------------
+    @property
+    def service(self) -> Unit:
+        return self.parsed.service
+
+    @property
+    def socket(self) -> Unit:
+        return self.parsed.socket
 
     @cached_property
     def docker_installed(self) -> bool:
         """dockerd on PATH, or a loaded docker.service that runs a dockerd (installed elsewhere). A unit
         systemd generated from a leftover /etc/init.d/docker (package removed, not purged) is not dockerd."""
-        if not self.facts.command("dockerd_version").missing:
+        if self.parsed.dockerd_version.installed:
             return True
-        commands = parse.exec_start_commands(self.service.get("ExecStart", ""))
-        argv0 = commands[-1].split()[0] if commands and commands[-1].split() else ""
-        return self.service.get("LoadState") == "loaded" and argv0.rsplit("/", 1)[-1] == "dockerd"
+        binary = self.service.exec_paths[-1] if self.service.exec_paths else ""
+        return self.service.load_state == "loaded" and binary.rsplit("/", 1)[-1] == "dockerd"
 
-    @cached_property
+    @property
     def docker_info(self) -> dict | None:
         """What the running dockerd answered; None when it did not (down, unreachable, not installed)."""
-        return parse.docker_info(self.facts.command("docker_info"))
+        return self.parsed.docker_info
 
     @cached_property
     def daemon_json_path(self) -> str:
-        return daemon_json_path(self.facts)
+        return self.effective.daemon_json_path
 
     @cached_property
     def daemon_json(self) -> FileFact:
@@ -83,7 +86,7 @@ class CheckContext:
     @cached_property
     def socket_listen(self) -> list[str]:
         """docker.socket's stream listen addresses: unix paths, ports, host:port (systemd's Listen property)."""
-        return parse.socket_listen(self.socket)
+        return list(self.socket.listen)
 
     @cached_property
     def docker_socket_paths(self) -> set[str]:
@@ -95,7 +98,7 @@ class CheckContext:
         """False when dockerd did not answer: container checks cannot conclude anything. The probe skips
         `docker ps` when docker info counted no containers, and a down 26.1+ client's zero-valued info counts
         none: only an answering daemon's count is a count."""
-        return self.facts.command("containers").ok and self.docker_info is not None
+        return self.parsed.containers.listed and self.docker_info is not None
 
     def setting(self, key: str):
         """The effective value of a daemon setting (value, source, origin), default when unset."""
@@ -105,20 +108,19 @@ class CheckContext:
 
     def unit_files(self, unit: str) -> list[FileFact]:
         """The unit's own file and every drop-in systemd loaded for it."""
-        props = self.service if unit == "docker.service" else self.socket
-        if props.get("LoadState") == "masked":
+        found = self.service if unit == "docker.service" else self.socket
+        if found.masked:
             return []  # its "unit file" is a link to /dev/null: nothing of the unit's to judge or chmod
-        paths = [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split()
-        return [self.facts.file(p) for p in paths if p]
+        return [self.facts.file(p) for p in found.files]
 
     # --- host ------------------------------------------------------------------
     @cached_property
     def binaries(self) -> dict[str, str]:
-        return parse.key_values(self.facts.command("binaries").stdout)
+        return dict(self.parsed.binaries)
 
     @cached_property
     def containers(self) -> list[dict]:
-        return parse.json_lines(self.facts.command("containers").stdout)
+        return list(self.parsed.containers.items)
 
     @cached_property
     def running_containers(self) -> list[dict]:
@@ -128,11 +130,11 @@ class CheckContext:
     @cached_property
     def images_known(self) -> bool:
         """False when dockerd did not answer or the listing failed: image checks cannot conclude anything."""
-        return self.facts.command("images").ok and self.docker_info is not None
+        return self.parsed.images.listed and self.docker_info is not None
 
     @cached_property
     def images(self) -> list[dict]:
-        return parse.images(self.facts.command("images").stdout)
+        return list(self.parsed.images.items)
 
     @cached_property
     def image_of_container(self) -> dict[str, str]:
@@ -169,29 +171,24 @@ class CheckContext:
 
     @cached_property
     def overlay_networks(self) -> list[dict]:
-        return parse.json_lines(self.facts.command("swarm_networks").stdout)
+        return list(self.parsed.swarm_networks.items)
 
     @cached_property
     def swarm_services(self) -> list[dict]:
-        return parse.json_lines(self.facts.command("swarm_services").stdout)
+        return list(self.parsed.swarm_services.items)
 
     @cached_property
     def swarm_node(self) -> dict:
         """dockerd's swarm state file: the node's listen, advertise and data path addresses."""
-        return parse.json_object(self.facts.command("swarm_node").stdout) or {}
+        return self.parsed.swarm_node.state
 
     @cached_property
     def audit_rules(self) -> list[AuditRule]:
         """Rules loaded in the kernel when auditctl answers, else the rules files."""
+        loaded = self.parsed.auditctl.rules
+        if loaded is not None:
+            return [AuditRule("auditctl -l", n, line) for n, line in enumerate(loaded, 1)]
         rules: list[AuditRule] = []
-        auditctl = self.facts.command("auditctl")
-        if auditctl.ok and auditctl.stdout.strip() and "No rules" not in auditctl.stdout:
-            rules += [
-                AuditRule("auditctl -l", n, line.strip())
-                for n, line in enumerate(parse.lines(auditctl.stdout), 1)
-                if line.strip()
-            ]
-            return rules
         for path, fact in sorted(self.facts.files.items()):
             if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
                 for n, line in enumerate(parse.lines(fact.text() or ""), 1):
@@ -203,9 +200,7 @@ class CheckContext:
     def resolved_dirs(self) -> dict[str, str]:
         """Directories as the host resolves them (readlink -m): those the dir_chain probe was asked about (the
         fixed paths' and the units' directories) and those of every audit rule's path (audit_dirs)."""
-        resolved = dict(parse_dir_chain(self.facts.command("dir_chain").stdout).resolved)
-        resolved.update(parse.resolved_dirs(self.facts.command("audit_dirs").stdout))
-        return resolved
+        return {**self.parsed.dir_chain.resolved, **self.parsed.audit_dirs}
 
     def canonical(self, path: str) -> str:
         """`path` as an audit watch on it sees it on this host (parse.canonical_path): the one way audit paths
@@ -218,13 +213,12 @@ class CheckContext:
         return [r for r in self.audit_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
 
     @cached_property
-    def listeners(self) -> list[parse.Listener]:
-        return parse.ss_listeners(self.facts.command("listeners").stdout)
+    def listeners(self) -> list[Listener]:
+        return list(self.parsed.listeners)
 
     @cached_property
     def docker_group_members(self) -> list[str]:
-        fields = self.facts.command("docker_group").stdout.strip().split(":")
-        return [m for m in fields[3].split(",") if m] if len(fields) == 4 else []
+        return list(self.parsed.docker_group.members)
 
     @cached_property
     def os_release(self) -> dict[str, str]:

@@ -15,7 +15,6 @@ from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
 from remediate.dockerd import hardened
 from remediate.dockerd.daemon_json import REVIEW_LIMIT
-from remediate.facts import parse
 
 REMOTE_LOG_DRIVERS = {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 # A runtime is a sandbox by the binary it runs (its path's basename) or its containerd shim (runtimeType),
@@ -80,9 +79,9 @@ for _entry in hardened.table().values():
 def live_restore(ctx: CheckContext) -> Outcome:
     """dockerd refuses to start with live-restore on a swarm node: there it cannot be had, and passes (as
     docker-bench-security passes it); 5.1 is where swarm itself is judged."""
-    if parse.in_swarm(ctx.docker_info):
+    if ctx.parsed.in_swarm:
         return Outcome.passed(
-            f"this node is in a swarm (LocalNodeState={parse.swarm_state(ctx.docker_info)}): "
+            f"this node is in a swarm (LocalNodeState={ctx.parsed.swarm_state}): "
             "swarm mode and live-restore exclude each other, dockerd refuses to start with both",
             where(ctx, "live-restore"),
         )
@@ -282,15 +281,11 @@ def _problem_text(problem) -> str:
 @predicate("REM-RUNNING")
 @_daemon_check
 def running(ctx: CheckContext) -> Outcome:
-    if ctx.facts.command("service").missing:
+    if not ctx.service.known:
         answers = "dockerd answers" if ctx.docker_info is not None else "dockerd does not answer"
         return Outcome.na(f"systemctl was not found: docker.service's state cannot be read ({answers})")
-    state = ctx.service.get("ActiveState", "unknown")
-    masked = [
-        u
-        for u, props in (("docker.service", ctx.service), ("docker.socket", ctx.socket))
-        if props.get("LoadState") == "masked"
-    ]
+    state = ctx.service.active_state
+    masked = [u for u, unit in (("docker.service", ctx.service), ("docker.socket", ctx.socket)) if unit.masked]
     if masked:
         return Outcome.failed(
             f"docker.service is {state}",

@@ -63,8 +63,7 @@ def audited_path(ctx: CheckContext, check_id: str) -> str | None:
     if kind == "bin":
         return ctx.binaries.get(name)
     if kind == "unit":
-        props = ctx.service if name == "docker.service" else ctx.socket
-        return props.get("FragmentPath") or None
+        return (ctx.service if name == "docker.service" else ctx.socket).fragment_path or None
     path = configured_path(ctx, check_id)
     if path in _ALWAYS_PRESENT:
         return path if ctx.docker_installed else None
@@ -134,7 +133,7 @@ for _id in AUDITED:
 
 @predicate("1.1.1")
 def separate_partition(ctx: CheckContext) -> Outcome:
-    mount = ctx.facts.command("docker_root_mount").stdout.strip()
+    mount = ctx.parsed.docker_root_mount
     if not mount:
         return Outcome.info("could not tell which filesystem holds /var/lib/docker")
     return Outcome.of(mount.split()[0] == "/var/lib/docker", f"/var/lib/docker is on the filesystem mounted at {mount}")
@@ -173,13 +172,13 @@ def _release_line(version: tuple[int, ...], lines: dict) -> str | None:
 
 @predicate("1.2.2")
 def docker_version(ctx: CheckContext) -> Outcome:
-    text = ctx.facts.command("dockerd_version").stdout
-    match = re.search(r"version (\d+\.\d+\.\d+)", text)
+    text = ctx.parsed.dockerd_version.text
+    match = re.match(r"\d+\.\d+\.\d+", ctx.parsed.dockerd_version.version or "")
     if not match:
         return Outcome.na("dockerd is not installed")
-    version, table = _numbers(match.group(1)), engine_releases()
+    version, table = _numbers(match.group()), engine_releases()
     lines, checked = table["lines"], table["checked"]
-    found = f"{text.strip()} (release table checked {checked})"
+    found = f"{text} (release table checked {checked})"
     upgrade = f"upgrade to a maintained line (newest maintained release: {_newest_maintained(lines, ctx.today)})"
     line = _release_line(version, lines)
     if line is None:

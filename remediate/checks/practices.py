@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 
 from remediate.checks.context import CheckContext
 from remediate.checks.model import Outcome, predicate
@@ -14,7 +13,6 @@ SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 # strconv.ParseBool's false spellings: the docker CLI treats every other non-empty value as true.
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
-_ASSIGNMENT = re.compile(r"""(?:^|[\s;])(?:export\s+)?DOCKER_CONTENT_TRUST=(?:"([^"]*)"|'([^']*)'|([^\s;]*))""")
 NOTARY_RETIRED = (
     "Docker Content Trust is retired: the Notary v1 service at notary.docker.io shuts down on "
     "2026-12-08 and the docker CLI dropped content trust in 29.0"
@@ -30,28 +28,14 @@ TRUST_INSTEAD = (
 )
 
 
-def content_trust_settings(text: str) -> list[tuple[str, str]]:
-    """(grep line, value) for each active DOCKER_CONTENT_TRUST= assignment in `grep -H` output."""
-    found = []
-    for line in filter(str.strip, text.splitlines()):
-        content = line.partition(":")[2]
-        if content.lstrip().startswith("#"):  # a commented-out line sets nothing
-            continue
-        found += [
-            (line, next(v for v in match.groups() if v is not None))
-            for match in _ASSIGNMENT.finditer(content.partition(" #")[0])
-        ]
-    return found
-
-
 @predicate("REM-CONTENT-TRUST")
 def content_trust(ctx: CheckContext) -> Outcome:
-    settings = content_trust_settings(ctx.facts.command("content_trust").stdout)
-    enabled = [line for line, value in settings if value and value not in _FALSE]
+    settings = ctx.parsed.content_trust
+    enabled = [s.line for s in settings if s.value and s.value not in _FALSE]
     if enabled:
         return Outcome.failed(*enabled, NOTARY_RETIRED, TRUST_BREAKS, TRUST_INSTEAD)
     if settings:
-        return Outcome.passed(*(f"{line} (set to a false value: content trust stays off)" for line, _ in settings))
+        return Outcome.passed(*(f"{s.line} (set to a false value: content trust stays off)" for s in settings))
     return Outcome.passed(
         "DOCKER_CONTENT_TRUST is not set system-wide (/etc/environment, /etc/profile, /etc/profile.d, /etc/bash.bashrc)"
     )
@@ -74,7 +58,7 @@ MONITOR_IMAGES = {"falco": "falco", "falco-no-driver": "falco", "falco-distroles
 
 @predicate("REM-RUNTIME-MONITOR")
 def runtime_monitor(ctx: CheckContext) -> Outcome:
-    states = ctx.facts.command("falco").stdout.split()
+    states = ctx.parsed.falco
     if "active" in states:
         return Outcome.passed("Falco is active (systemd unit)")
     running = [c for c in ctx.running_containers if _monitor(c)]
@@ -100,8 +84,7 @@ def _monitor(container: dict) -> str | None:
 
 @predicate("REM-MAC")
 def mandatory_access_control(ctx: CheckContext) -> Outcome:
-    apparmor = ctx.facts.command("apparmor").stdout.strip() == "Y"
-    selinux = ctx.facts.command("selinux").stdout.strip()
+    apparmor, selinux = ctx.parsed.apparmor, ctx.parsed.selinux
     return Outcome.of(
         apparmor or selinux == "Enforcing",
         f"AppArmor: {'enabled' if apparmor else 'not enabled'}; SELinux: {selinux or 'not installed'}",
@@ -110,7 +93,7 @@ def mandatory_access_control(ctx: CheckContext) -> Outcome:
 
 @predicate("REM-IP-FORWARD")
 def ip_forward(ctx: CheckContext) -> Outcome:
-    value = ctx.facts.command("ip_forward").stdout.strip()
+    value = ctx.parsed.ip_forward
     if not value:
         return Outcome.na("sysctl net.ipv4.ip_forward could not be read")
     if value == "1":

@@ -24,9 +24,9 @@ def swarm_check(func=None, *, manager: bool = False):
         def check(ctx: CheckContext) -> Outcome:
             if ctx.docker_info is None:
                 return Outcome.na("dockerd is not answering: its swarm state is unknown")
-            if not parse.in_swarm(ctx.docker_info):
+            if not ctx.parsed.in_swarm:
                 return Outcome.na("this node is not in a swarm (LocalNodeState=inactive)")
-            state = parse.swarm_state(ctx.docker_info)
+            state = ctx.parsed.swarm_state
             if manager and not ctx.swarm_manager:
                 return Outcome.na(
                     f"only a manager can tell (this node: LocalNodeState={state}, not a manager or a locked one)"
@@ -60,7 +60,7 @@ def managers(ctx: CheckContext) -> Outcome:
 @predicate("7.2")
 @swarm_check
 def bound_interfaces(ctx: CheckContext) -> Outcome:
-    if parse.swarm_state(ctx.docker_info) == "locked":
+    if ctx.parsed.swarm_state == "locked":
         return Outcome.na(
             "this manager is locked (autolock, since its restart): it serves no swarm port until `docker swarm unlock`"
         )
@@ -90,10 +90,8 @@ def bound_interfaces(ctx: CheckContext) -> Outcome:
 @predicate("7.3")
 @swarm_check
 def encrypted_overlays(ctx: CheckContext) -> Outcome:
-    if not ctx.facts.command("swarm_networks").ok:
-        return Outcome.na(
-            "overlay networks could not be listed: " + ctx.facts.command("swarm_networks").stderr.strip()[:200]
-        )
+    if not ctx.parsed.swarm_networks.listed:
+        return Outcome.na("overlay networks could not be listed: " + ctx.parsed.swarm_networks.error[:200])
     if not ctx.overlay_networks:
         return Outcome.na("no overlay network on this node")
     bad = [
@@ -153,9 +151,7 @@ def node_cert_expiry(ctx: CheckContext) -> Outcome:
 def data_path_separated(ctx: CheckContext) -> Outcome:
     node = ctx.swarm_node
     if not node:
-        return Outcome.na(
-            "dockerd's swarm state file could not be read: " + ctx.facts.command("swarm_node").stderr.strip()[:200]
-        )
+        return Outcome.na("dockerd's swarm state file could not be read: " + ctx.parsed.swarm_node.error[:200])
     advertise = parse.host_of(str(node.get("AdvertiseAddr") or node.get("LocalAddr") or ""))
     data_path = parse.host_of(str(node.get("DataPathAddr") or ""))
     evidence = f"advertise address {advertise or '(none)'}, data path address {data_path or '(unset: the same)'}"

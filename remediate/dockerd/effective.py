@@ -116,7 +116,9 @@ class EffectiveConfig:
     version: str | None
     version_tuple: Version | None
     key_table: str | None  # the release column of the key table used; None: all releases
-    daemon_json_path: str  # the file dockerd reads: --config-file, or the default
+    # the file analysed, as the facts derived it (facts.dockerd_inputs.daemon_json_path: --config-file, or the
+    # default); a --config-file naming another is a config-file-mismatch problem
+    daemon_json_path: str
     daemon_json: DaemonJson
     argv: tuple[Arg, ...]  # dockerd's arguments as systemd passes them
     command_line: CommandLine
@@ -173,12 +175,11 @@ class EffectiveConfig:
             live = parse_flags([Arg(a, LIVE_SOURCE) for a in inputs.live_cmdline[1:]], options)
         drift = find_drift(values, flags, live, inputs.live_info) if (live or inputs.live_info) else []
 
-        config_file = flags.given("config-file")
         return cls(
             version=inputs.version,
             version_tuple=version,
             key_table=table.label(column),
-            daemon_json_path=config_file[-1].value if config_file else inputs.daemon_json_path,
+            daemon_json_path=inputs.daemon_json_path,
             daemon_json=doc,
             argv=command.args,
             command_line=flags,
@@ -187,7 +188,7 @@ class EffectiveConfig:
             tcp_exposures=tuple(exposures),
             tls=tls,
             drift=tuple(drift),
-            down_reason=down_reason(inputs.active_state, inputs.journal_tail),
+            down_reason=down_reason(inputs.active_state, inputs.journal),
             unix_sockets=api_socket_paths(flags.given("hosts"), doc, inputs.socket_listen),
         )
 

@@ -26,4 +26,4 @@ class DockerdInputs:
     live_cmdline: list[str] | None = None  # /proc/PID/cmdline of the running dockerd (argv[0] first)
     live_info: dict | None = None  # `docker info --format '{{json .}}'`; None: no answer
     active_state: str = "active"  # docker.service ActiveState
-    journal_tail: str = ""  # last lines of `journalctl -u docker`
+    journal: tuple[str, ...] = ()  # last lines of `journalctl -u docker`, blank ones left out

@@ -46,10 +46,11 @@ def _latest(lines: list[str], patterns: list[re.Pattern]) -> tuple[str, str] | N
     return None
 
 
-def down_reason(active_state: str, journal_tail: str) -> DownReason | None:
-    """None while docker.service is active; otherwise its state and the error that stopped it."""
+def down_reason(active_state: str, journal: tuple[str, ...]) -> DownReason | None:
+    """None while docker.service is active; otherwise its state and the error that stopped it (`journal`: the
+    journal's last lines, as the facts parsed them)."""
     if active_state == "active":
         return None
-    lines = [line.rstrip() for line in journal_tail.splitlines() if line.strip()]
+    lines = list(journal)
     found = _latest(lines, _DOCKERD) or _latest(lines, _SYSTEMD)
     return DownReason(active_state, *found) if found else DownReason(active_state, None, None)

@@ -20,9 +20,9 @@ systemd, not a shell, builds dockerd's argv:
   later files over earlier ones (systemd.exec(5)).
 - The executable may carry prefixes: "-" (failure ignored), "@" (the next word
   is argv[0]), ":" (no variable expansion), "+", "!", "!!" (privileges).
-`systemctl show -p ExecStart` prints `{ path=... ; argv[]=... ; ... }`; its
-argv[] is taken as the command line (older systemd joins it without quoting,
-so an argument holding spaces cannot be told apart there).
+ExecStart entries come from the unit files, or from `systemctl show` as the facts
+parsed it (remediate.facts.typed: its argv[], which older systemd joins without
+quoting, so an argument holding spaces cannot be told apart there).
 """
 
 from __future__ import annotations
@@ -95,8 +95,15 @@ def _cunescape(text: str, i: int) -> tuple[str, int] | None:
     return None
 
 
-def split_words(text: str) -> list[str]:
-    """Split an ExecStart= value into words (quotes removed, C escapes decoded)."""
+def split_words(text: str, *, value: bool = False) -> list[str]:
+    """systemd's word splitting (extract_first_word): an ExecStart= line, or with `value` a variable's value as
+    `$VAR` splits it.
+
+    Both honour quotes ('...' or "...", also inside a word) and end a word at whitespace. In ExecStart= a
+    backslash starts a C escape (unknown ones are kept) and unbalanced quoting is an error (systemd ignores the
+    line); in a value (EXTRACT_RELAX, no unescaping) a backslash takes the next character as it is, a trailing
+    one is dropped, and an unclosed quote runs to the end.
+    """
     words: list[str] = []
     i, n = 0, len(text)
     while True:
@@ -110,12 +117,12 @@ def split_words(text: str) -> list[str]:
             c = text[i]
             if c == "\\":
                 if i + 1 >= n:
-                    if quote:
+                    if quote and not value:
                         raise UnitSyntaxError(f"unbalanced quoting: {text}")
-                    word.append("\\")
+                    word += [] if value else ["\\"]
                     i += 1
                     break
-                decoded = _cunescape(text, i + 1)
+                decoded = (text[i + 1], 1) if value else _cunescape(text, i + 1)
                 if decoded is None:
                     word.append("\\" + text[i + 1])
                     i += 2
@@ -136,57 +143,21 @@ def split_words(text: str) -> list[str]:
             else:
                 word.append(c)
                 i += 1
-        if quote:
+        if quote and not value:
             raise UnitSyntaxError(f"unbalanced quoting: {text}")
         words.append("".join(word))
 
 
-def split_value(value: str) -> list[str]:
-    """Split a variable's value for `$VAR`: quotes and backslashes honoured, unbalanced quotes tolerated."""
-    words: list[str] = []
-    i, n = 0, len(value)
-    while True:
-        while i < n and value[i] in WHITESPACE:
-            i += 1
-        if i >= n:
-            return words
-        word: list[str] = []
-        quote = None
-        while i < n:
-            c = value[i]
-            if c == "\\":
-                if i + 1 < n:
-                    word.append(value[i + 1])
-                i += 2
-            elif quote:
-                if c == quote:
-                    quote = None
-                else:
-                    word.append(c)
-                i += 1
-            elif c in "'\"":
-                quote = c
-                i += 1
-            elif c in WHITESPACE:
-                break
-            else:
-                word.append(c)
-                i += 1
-        words.append("".join(word))
-
-
 def exec_start_text(entry: str) -> str:
-    """The command line of one ExecStart entry: a unit file line or `systemctl show` output."""
+    """The command line of one ExecStart entry: a unit file line (continuations joined) or its value."""
     text = re.sub(r"\\\n", " ", entry.strip())
-    text = re.sub(r"^ExecStart\s*=\s*", "", text)
-    shown = re.match(r"\{\s*path=.*?;\s*argv\[\]=(.*?)\s*;\s*(?:ignore_errors|flags)=", text, re.DOTALL)
-    return shown.group(1) if shown else text
+    return re.sub(r"^ExecStart\s*=\s*", "", text)
 
 
 def exec_start_prefixes(word: str) -> tuple[str, str]:
     """Split systemd's executable prefixes ("-", "@", ":", "+", "!", "!!") from the path."""
-    match = re.match(r"[-@:+!]*", word)
-    return match.group(), word[match.end() :]
+    path = word.lstrip("-@:+!")
+    return word[: len(word) - len(path)], path
 
 
 def _replace_braced(word: str, env: dict[str, EnvValue]) -> tuple[str, list[str]]:
@@ -225,7 +196,7 @@ def expand_args(words: list[str], env: dict[str, EnvValue], literal: Source) -> 
             name = word[1:]
             if name in env:
                 source = env[name].source
-                args += [Arg(part, source) for part in split_value(env[name].value)]
+                args += [Arg(part, source) for part in split_words(env[name].value, value=True)]
             continue
         text, used = _replace_braced(word, env)
         carrier = next((env[name].source for name in used if name in env), None)
@@ -239,27 +210,25 @@ def parse_env_file(content: bytes, path: str) -> EnvFile:
     text = content.decode("utf-8", "surrogateescape")
     for key, value, line in _env_assignments(text):
         if _SURROGATES.search(key + value):
-            return EnvFile(
-                problems=result.problems
-                + [
-                    UnitProblem(
-                        message=f"{path}:{line}: invalid UTF-8 in an assignment; systemd refuses the whole file "
-                        "(the service fails, or the file is skipped when EnvironmentFile= has a '-' prefix)",
-                        fatal=False,
-                        evidence=(Source(path, line),),
-                        detail="invalid-utf8",
-                    )
-                ]
+            refused = UnitProblem(
+                message=f"{path}:{line}: invalid UTF-8 in an assignment; systemd refuses the whole file "
+                "(the service fails, or the file is skipped when EnvironmentFile= has a '-' prefix)",
+                fatal=False,
+                evidence=(Source(path, line),),
+                detail="invalid-utf8",
             )
+            return EnvFile(problems=[*result.problems, refused])
         if _ENV_NAME.match(key):
             result.assignments.append((key, value, line))
             continue
         hint = ""
         if key.startswith("export ") and _ENV_NAME.match(key[7:].strip()):
-            hint = f": systemd has no 'export', so {key[7:].strip()} is NOT set by this line (write {key[7:].strip()}=... instead)"
+            name = key[7:].strip()
+            hint = f": systemd has no 'export', so {name} is NOT set by this line (write {name}=... instead)"
         result.problems.append(
             UnitProblem(
-                message=f"{path}:{line}: systemd ignores the assignment to {json.dumps(key)}, not a valid variable name{hint}",
+                message=f"{path}:{line}: systemd ignores the assignment to {json.dumps(key)}, "
+                f"not a valid variable name{hint}",
                 fatal=False,
                 evidence=(Source(path, line),),
                 detail="invalid-name",
@@ -384,7 +353,7 @@ class SystemdCommand:
 
     @property
     def is_dockerd(self) -> bool:
-        return bool(self.argv0) and re.fullmatch(r"dockerd(-current)?", os.path.basename(self.argv0)) is not None
+        return bool(self.argv0) and re.fullmatch(r"dockerd(-current)?", os.path.basename(self.argv0 or "")) is not None
 
 
 def systemd_command(exec_start: list[str], source: str, env: dict[str, EnvValue]) -> SystemdCommand:
@@ -392,7 +361,7 @@ def systemd_command(exec_start: list[str], source: str, env: dict[str, EnvValue]
     entries: list[str] = []
     for entry in exec_start:
         text = exec_start_text(entry)
-        entries = entries + [text] if text.strip() else []
+        entries = [*entries, text] if text.strip() else []
     if not entries:
         return SystemdCommand(None, (), ())
     evidence = (Source(source, via="ExecStart"),)
@@ -400,8 +369,9 @@ def systemd_command(exec_start: list[str], source: str, env: dict[str, EnvValue]
     if len(entries) > 1:
         problems.append(
             UnitProblem(
-                message=f"{source}: {len(entries)} ExecStart= command lines; systemd refuses more than one for docker.service "
-                "(Type=notify): a drop-in replacing ExecStart= must first clear it with an empty ExecStart=",
+                message=f"{source}: {len(entries)} ExecStart= command lines; systemd refuses more than one for "
+                "docker.service (Type=notify): a drop-in replacing ExecStart= must first clear it with an empty "
+                "ExecStart=",
                 fatal=True,
                 evidence=evidence,
                 detail="several-exec-start",

@@ -56,8 +56,8 @@ class DirChain:
     (or link) on the way."""
 
     resolved: dict[str, str]
-    # name -> every (uid, st_mode) printed for it: a name holding a newline can add a line, never hide one
-    entries: dict[str, set[tuple[int, int]]]
+    # name -> every (uid, st_mode) printed for it, sorted: a name holding a newline can add a line, never hide one
+    entries: dict[str, tuple[tuple[int, int], ...]]
 
     def why_unsafe(self, directory: str, tightened: frozenset[str] = frozenset()) -> str | None:
         """Why root must not act in `directory` (the nearest directory asked about, walking up), or None
@@ -69,7 +69,7 @@ class DirChain:
         for name in prefixes(asked) + prefixes(self.resolved[asked]):
             if name in tightened or name not in self.entries:
                 continue
-            for uid, mode in sorted(self.entries[name]):
+            for uid, mode in self.entries[name]:
                 if uid != 0:
                     return f"{name} is owned by uid {uid}, not root"
                 if st.S_ISDIR(mode):
@@ -91,10 +91,10 @@ def parse_dir_chain(text: str) -> DirChain:
         elif kind == "real":
             real.append(rest)
         elif kind == "stat":
-            uid, raw, name = (rest.split(" ", 2) + ["", ""])[:3]
+            uid, raw, name = [*rest.split(" ", 2), "", ""][:3]
             try:
                 entries.setdefault(name, set()).add((int(uid), int(raw, 16)))
             except ValueError:
                 continue
-    resolved = dict(zip(asked, real)) if len(asked) == len(real) else {}
-    return DirChain(resolved, entries)
+    resolved = dict(zip(asked, real, strict=True)) if len(asked) == len(real) else {}
+    return DirChain(resolved, {name: tuple(sorted(found)) for name, found in entries.items()})

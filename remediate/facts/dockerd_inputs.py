@@ -1,47 +1,47 @@
-"""From gathered facts to the plain inputs of the dockerd model (remediate.dockerd)."""
+"""From typed facts to the plain inputs of the dockerd model (remediate.dockerd), and daemon.json's path.
+
+Reads only typed facts (HostFacts.parsed) and file contents: command output was parsed at gather time.
+"""
 
 from __future__ import annotations
 
-import re
+from remediate.facts import units
+from remediate.facts.model import FileFact, HostFacts
+from remediate.facts.typed import Unit
 
-from remediate.facts import parse, units
-from remediate.facts.gather import daemon_json_path
-from remediate.facts.model import HostFacts
+DEFAULT_CONFIG = "/etc/docker/daemon.json"
 
 
 def dockerd_inputs(facts: HostFacts):
     from remediate.dockerd.inputs import DockerdInputs
 
-    service = parse.systemctl_show(facts.command("service").stdout)
-    socket = parse.systemctl_show(facts.command("socket").stdout)
-    version = re.search(r"version ([^,\s]+)", facts.command("dockerd_version").stdout)
+    parsed = facts.parsed
+    service, socket = parsed.service, parsed.socket
     config_path = daemon_json_path(facts)
     daemon = facts.file(config_path)
-    service_files = parse.unit_files(service)
-    socket_files = parse.unit_files(socket)
-    cmdline = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
     return DockerdInputs(
-        version=version.group(1) if version else None,
+        version=parsed.dockerd_version.version,
         daemon_json_path=config_path,
         daemon_json=daemon.content if daemon.kind in ("file", "symlink") else None,
         daemon_json_unread=_unread(daemon),
-        exec_start=_exec_start(facts, service, service_files),
-        exec_start_source=_last_setting(facts, service_files, "ExecStart") or service.get("FragmentPath", ""),
-        environment=parse.environment(service.get("Environment", "")),
-        environment_files={
-            path: facts.file(path).content
-            for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))
-        },
-        socket_listen=parse.socket_listen(socket),
-        socket_listen_source=_last_setting(facts, socket_files, "ListenStream") or socket.get("FragmentPath", ""),
-        live_cmdline=cmdline or None,
-        live_info=parse.docker_info(facts.command("docker_info")),
-        active_state=service.get("ActiveState", "unknown"),
-        journal_tail=facts.command("journal").stdout,
+        exec_start=exec_start(facts, service),
+        exec_start_source=_last_setting(facts, service, "ExecStart") or service.fragment_path,
+        environment=dict(service.environment),
+        environment_files=_environment_files(facts, service),
+        socket_listen=list(socket.listen),
+        socket_listen_source=_last_setting(facts, socket, "ListenStream") or socket.fragment_path,
+        live_cmdline=list(parsed.dockerd_cmdline) if parsed.dockerd_cmdline else None,
+        live_info=parsed.docker_info,
+        active_state=service.active_state,
+        journal=parsed.journal,
     )
 
 
-def _unread(fact) -> str | None:
+def _environment_files(facts: HostFacts, service: Unit) -> dict[str, bytes | None]:
+    return {path: facts.file(path).content for path, _optional in service.environment_files}
+
+
+def _unread(fact: FileFact) -> str | None:
     """Why an existing daemon.json has no bytes in the facts ("dir", "other", or the read error)."""
     if fact.kind == "missing" or (fact.kind in ("file", "symlink") and fact.content is not None):
         return None
@@ -50,7 +50,7 @@ def _unread(fact) -> str | None:
     return fact.error or "no content gathered"
 
 
-def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[str]) -> list[str]:
+def exec_start(facts: HostFacts, service: Unit) -> list[str]:
     """ExecStart as systemd has it loaded, with the unit files' quoting when they say the same thing.
 
     systemctl show joins argv[] without quotes (`"--label=a b"` reads back as two words); the unit files
@@ -58,8 +58,8 @@ def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[s
     """
     from remediate.dockerd.systemd import exec_start_prefixes, split_words
 
-    shown = parse.exec_start_commands(service.get("ExecStart", ""))
-    written = units.exec_start(facts, service_files)
+    shown = list(service.exec_start)
+    written = units.exec_start(facts, service.files)
     if written is None or len(written) != len(shown):
         return shown
 
@@ -67,18 +67,41 @@ def _exec_start(facts: HostFacts, service: dict[str, str], service_files: list[s
         words = split_words(command)
         return " ".join([exec_start_prefixes(words[0])[1], *words[1:]] if words else [])
 
-    return written if all(unquoted(w) == s for w, s in zip(written, shown)) else shown
+    return written if all(unquoted(w) == s for w, s in zip(written, shown, strict=True)) else shown
 
 
-def _last_setting(facts: HostFacts, paths: list[str], key: str) -> str | None:
+def _last_setting(facts: HostFacts, unit: Unit, key: str) -> str | None:
     """The last unit file (fragment, then drop-ins in order) that sets `key` to something non-empty."""
     found = None
-    for path in paths:
-        for line in parse.lines(facts.file(path).text() or ""):
-            name, sep, value = line.strip().partition("=")
-            if sep and name.strip() == key and value.strip():
-                found = path
+    for path in unit.files:
+        if any(line.key == key and line.value for line in units.unit_lines(path, facts.file(path).text() or "")):
+            found = path
     return found
+
+
+def _config_file(words: list[str]) -> str | None:
+    """The last --config-file among dockerd's arguments."""
+    found = None
+    for i, word in enumerate(words):
+        if word.startswith("--config-file="):
+            found = word.partition("=")[2]
+        elif word == "--config-file" and i + 1 < len(words):
+            found = words[i + 1]
+    return found
+
+
+def daemon_json_path(facts: HostFacts) -> str:
+    """The daemon.json dockerd reads: --config-file as docker.service's command gives it (split by systemd's
+    rules, its variables expanded, as the dockerd model reads it), else as the running dockerd was started with
+    it, else the default. The one place it is derived: gather reads this file, the model analyses it."""
+    from remediate.dockerd.systemd import resolve_environment, systemd_command
+
+    service = facts.parsed.service
+    env, _problems = resolve_environment(dict(service.environment), _environment_files(facts, service))
+    command = systemd_command(exec_start(facts, service), service.fragment_path, env)
+    unit_words = [arg.text for arg in command.args] if command.is_dockerd else []
+    live = list(facts.parsed.dockerd_cmdline or ())[1:]
+    return _config_file(unit_words) or _config_file(live) or DEFAULT_CONFIG
 
 
 def effective_config(facts: HostFacts):

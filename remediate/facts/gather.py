@@ -15,7 +15,8 @@ from dataclasses import replace
 from remediate.connection.base import Connection
 from remediate.connection.batch import READ_LIMIT, Batch, StepResult, run_batch
 from remediate.facts import parse
-from remediate.facts.dirs import CREATED_IN, DIR_CHAIN_SNIPPET, dirs_to_ask, parse_dir_chain
+from remediate.facts.dirs import CREATED_IN, DIR_CHAIN_SNIPPET, dirs_to_ask
+from remediate.facts.dockerd_inputs import daemon_json_path, effective_config
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import (
     COMMANDS,
@@ -65,13 +66,13 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
     _follow_up(conn, facts, {*_discovered_paths(facts), *named, *extra_paths}, named, become)
     _forget_key_material(facts, named)
     facts.round_trips = conn.round_trips
+    facts.parsed  # noqa: B018 (parsed once, here: everything downstream reads the typed facts)
     return facts
 
 
 def _config_unread(facts: HostFacts) -> bool:
     """Whether a file that can name TLS files (daemon.json, docker.service's EnvironmentFiles) is still unread."""
-    service = parse.systemctl_show(facts.command("service").stdout)
-    env_files = [path for path, _optional in parse.environment_files(service.get("EnvironmentFiles", ""))]
+    env_files = [path for path, _optional in facts.parsed.service.environment_files]
     return any(path.startswith("/") and path not in facts.files for path in [daemon_json_path(facts), *env_files])
 
 
@@ -97,7 +98,7 @@ def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: 
 def _ask_dir_chain(batch: Batch, facts: HostFacts, paths: Iterable[str]) -> None:
     """Who can change the directories on the way to these paths (remediate.facts.dirs), for those not asked
     about yet; each round's answer is added to the `dir_chain` fact."""
-    asked = parse_dir_chain(facts.command("dir_chain").stdout).resolved if "dir_chain" in facts.commands else {}
+    asked = facts.parsed.dir_chain.resolved
     dirs = [d for d in dirs_to_ask(paths) if d not in asked and "\n" not in d]
     if dirs:
         batch.add_shell(
@@ -119,11 +120,9 @@ def tls_files(facts: HostFacts) -> frozenset[str]:
     """The TLS files (tlscacert, tlscert, tlskey) dockerd is configured with, in daemon.json or as flags
     ($DOCKER_OPTS expanded), and those the running dockerd was started with: key material, whatever their
     names, stat-ed for the 3.9-3.14 checks and never read."""
-    from remediate.facts.dockerd_inputs import effective_config
-
     effective = effective_config(facts)
     paths = {effective.value(key) for key in TLS_KEYS} | {path for _key, path in effective.tls.files}
-    words = [w for w in facts.command("dockerd_cmdline").stdout.split("\n") if w]
+    words = list(facts.parsed.dockerd_cmdline or ())
     for i, word in enumerate(words):
         name, eq, value = word.partition("=")
         if name.lstrip("-") in TLS_KEYS and name.startswith("--"):
@@ -153,12 +152,14 @@ def _split_units(facts: HostFacts) -> None:
     shown = facts.commands.pop("systemd")
     blocks = shown.stdout.split("\n\n")
     units = [unit for unit, _ in UNIT_FACTS.values()] + list(FALCO_UNITS)
-    by_unit = dict(zip(units, blocks + [""] * (len(units) - len(blocks))))
+    by_unit = dict(zip(units, [*blocks, *[""] * (len(units) - len(blocks))][: len(units)], strict=True))
     for name, (unit, props) in UNIT_FACTS.items():
         wanted = set(props.split(","))
         text = "".join(line + "\n" for line in by_unit[unit].splitlines() if line.partition("=")[0] in wanted)
         facts.commands[name] = CommandFact(rc=shown.rc, stdout=text, stderr=shown.stderr)
-    states = [parse.systemctl_show(by_unit[unit]).get("ActiveState", "") for unit in FALCO_UNITS]
+    states = [
+        parse.systemctl_show(by_unit[unit]).get("ActiveState", "") for unit in FALCO_UNITS
+    ]  # saved as is-active prints them
     if shown.rc == 0:
         facts.commands["falco"] = CommandFact(
             rc=0 if "active" in states else 3, stdout="".join(f"{state}\n" for state in states)
@@ -201,14 +202,10 @@ def file_fact(path: str, result: StepResult) -> FileFact:
 def _discovered_paths(facts: HostFacts) -> list[str]:
     """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, certs.d, the seccomp profile
     named in daemon.json, the API's unix sockets (3.15/3.16) (TLS files: tls_files)."""
-    from remediate.facts.dockerd_inputs import effective_config
-
-    paths = [p for p in facts.command("discovered_paths").stdout.splitlines() if p.startswith("/")]
-    paths += effective_config(facts).unix_sockets
-    for name in UNIT_FACTS:
-        props = parse.systemctl_show(facts.command(name).stdout)
-        env_files = parse.environment_files(props.get("EnvironmentFiles", ""))
-        paths += parse.unit_files(props) + [path for path, _optional in env_files]
+    parsed = facts.parsed
+    paths = [*parsed.discovered_paths, *effective_config(facts).unix_sockets]
+    for unit in (parsed.service, parsed.socket):
+        paths += unit.files + [path for path, _optional in unit.environment_files]
     paths = [p for p in paths if p.startswith("/")]
     config_path = daemon_json_path(facts)
     paths.append(config_path)
@@ -221,17 +218,3 @@ def _discovered_paths(facts: HostFacts) -> list[str]:
         if isinstance(data, dict):
             paths += [data[k] for k in _PATH_KEYS if isinstance(data.get(k), str) and data[k].startswith("/")]
     return paths
-
-
-def daemon_json_path(facts: HostFacts) -> str:
-    """--config-file from the running dockerd or ExecStart, else the default."""
-    words = facts.command("dockerd_cmdline").stdout.split("\n")
-    service = parse.systemctl_show(facts.command("service").stdout)
-    for command in parse.exec_start_commands(service.get("ExecStart", "")):
-        words += command.split()
-    for i, word in enumerate(words):
-        if word.startswith("--config-file="):
-            return word.split("=", 1)[1]
-        if word == "--config-file" and i + 1 < len(words):
-            return words[i + 1]
-    return "/etc/docker/daemon.json"

@@ -1,7 +1,9 @@
 """HostFacts: everything remediate knows about one host, gathered once per run.
 
 Facts are plain data that round-trip through JSON, so tests run on facts
-captured from lab hosts and reports embed them. File contents are kept as
+captured from lab hosts and reports embed them. What the probes printed is kept
+as printed (the saved format) and parsed once, by remediate.facts.typed, into
+`parsed`: the typed values everything downstream reads. File contents are kept as
 bytes (exact, whatever their encoding) and stored in JSON as base64.
 Container environments are never gathered, and key material (probes.is_key_material)
 has metadata only, so neither can leak from here.
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from remediate.facts.probes import is_key_material
+from remediate.facts.typed import Parsed, parse_commands, reparse
 
 FORMAT_VERSION = 1
 
@@ -89,18 +92,41 @@ class CommandFact:
 
 @dataclass
 class HostFacts:
-    """The facts of one host. `files` and `commands` are keyed by path and probe name."""
+    """The facts of one host. `files` and `commands` are keyed by path and probe name; `parsed` is the
+    commands' output typed (remediate.facts.typed)."""
 
     host: str
     files: dict[str, FileFact] = field(default_factory=dict)
     commands: dict[str, CommandFact] = field(default_factory=dict)
     round_trips: int = 0
+    # the commands `parsed` was parsed from (or was set for), and the typed values
+    _parsed: tuple[dict[str, CommandFact], Parsed] | None = field(default=None, repr=False, compare=False)
 
     def file(self, path: str) -> FileFact:
         return self.files.get(path) or FileFact(path=path, kind="missing")
 
     def command(self, name: str) -> CommandFact:
         return self.commands.get(name) or CommandFact(rc=127, stdout="", stderr="not gathered")
+
+    @property
+    def parsed(self) -> Parsed:
+        """The typed facts, parsed once; a command changed since (a test's edit) is parsed again, alone."""
+        if self._parsed is None:
+            self._parsed = (dict(self.commands), parse_commands(self.command))
+        seen, value = self._parsed
+        if seen != self.commands:
+            changed = {name for name in seen.keys() | self.commands.keys() if seen.get(name) != self.commands.get(name)}
+            self._parsed = (dict(self.commands), reparse(value, self.command, changed))
+        return self._parsed[1]
+
+    @parsed.setter
+    def parsed(self, value: Parsed) -> None:
+        """Typed values that no command printed (the plan's simulation, remediate.plan.simulate)."""
+        self._parsed = (dict(self.commands), value)
+
+    def copy(self) -> HostFacts:
+        """An independent copy (file and typed facts are frozen: shared)."""
+        return HostFacts(self.host, dict(self.files), dict(self.commands), self.round_trips, self._parsed)
 
     def to_json(self) -> dict:
         return {
@@ -115,12 +141,14 @@ class HostFacts:
     def from_json(cls, data: dict) -> HostFacts:
         if data.get("format") != FORMAT_VERSION:
             raise ValueError(f"unsupported facts format {data.get('format')!r}")
-        return cls(
+        facts = cls(
             host=data["host"],
             round_trips=data.get("round_trips", 0),
             files={p: FileFact.from_json(f) for p, f in data["files"].items()},
             commands={n: CommandFact(**c) for n, c in data["commands"].items()},
         )
+        facts.parsed  # noqa: B018 (parsed on load, with the parsers gather uses)
+        return facts
 
     def save(self, path: Path) -> None:
         """Private to the user (0600), atomically, never through a link planted at the path."""

@@ -38,11 +38,6 @@ def systemctl_show(text: str) -> dict[str, str]:
     return props
 
 
-def unit_files(props: dict[str, str]) -> list[str]:
-    """A unit's fragment, then its drop-ins in the order systemd applies them (`systemctl show` props)."""
-    return [p for p in [props.get("FragmentPath", "")] + props.get("DropInPaths", "").split() if p]
-
-
 def show_list(props: dict[str, str], key: str) -> list[str]:
     """Every value of a list property of `systemctl_show` output, in order."""
     value = props.get(key, "")
@@ -66,6 +61,11 @@ def exec_start_commands(value: str) -> list[str]:
     one brace group per ExecStart= line; argv[] is what the unit file says, with variables unexpanded.
     """
     return [m.group(1).strip() for m in re.finditer(r"argv\[\]=(.*?) ; ignore_errors=", value)]
+
+
+def exec_start_paths(value: str) -> list[str]:
+    """The executable systemd runs (`path=`) for each command in systemctl's ExecStart property."""
+    return [m.group(1) for m in re.finditer(r"\{ path=(.*?) ; argv\[\]=", value)]
 
 
 def environment_files(value: str) -> list[tuple[str, bool]]:

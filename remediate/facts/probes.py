@@ -56,7 +56,10 @@ FIXED_PATHS = (
     "/usr/lib/systemd/system/docker.socket",
 )
 
-SERVICE_PROPS = "FragmentPath,DropInPaths,ExecStart,Environment,EnvironmentFiles,ActiveState,SubState,MainPID,Result,LoadState,UnitFileState"
+SERVICE_PROPS = (
+    "FragmentPath,DropInPaths,ExecStart,Environment,EnvironmentFiles,ActiveState,SubState,MainPID,Result,LoadState,"
+    "UnitFileState"
+)
 SOCKET_PROPS = "FragmentPath,DropInPaths,Listen,SocketMode,SocketUser,SocketGroup,ActiveState,LoadState,UnitFileState"
 # Fact name -> (unit, the properties that fact holds); one `systemctl show` asks for all of them.
 UNIT_FACTS = {"service": ("docker.service", SERVICE_PROPS), "socket": ("docker.socket", SOCKET_PROPS)}
@@ -183,7 +186,8 @@ SNIPPETS: dict[str, str] = {
     "dockerd_version": (
         "b=$(command -v dockerd) || exit 127; "
         + _MAIN_PID
-        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
+        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && '
+        + '[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
         + 'v=$(sed -n \'s/.*"ServerVersion":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
         + '[ -n "$v" ] && { echo "Docker version $v (running)"; exit 0; }; fi; '
         + "exec dockerd --version"
@@ -260,7 +264,8 @@ SNIPPETS: dict[str, str] = {
         "n='\n'; seen=$n; set --; "
         'for f in /etc/audit/audit.rules /etc/audit/rules.d/*.rules "$AUDITCTL"; do set -f; '
         '[ -f "$f" ] && while IFS= read -r l || [ -n "$l" ]; do p=; for w in $l; do '
-        "case $w in '#'*) break;; esac; x=; case $p in -w) x=$w;; -F) case $w in path=*|dir=*) x=${w#*=};; esac;; esac; p=$w; "
+        "case $w in '#'*) break;; esac; x=; "
+        "case $p in -w) x=$w;; -F) case $w in path=*|dir=*) x=${w#*=};; esac;; esac; p=$w; "
         "case $x in /*) ;; *) continue;; esac; "
         "while :; do case $x in */) x=${x%/};; *) break;; esac; done; d=${x%/*}; d=${d:-/}; "
         'case $seen in *"$n$d$n"*) ;; *) seen=$seen$d$n; set -- "$@" "$d";; esac; '

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from remediate.facts import parse
-from remediate.facts.gather import daemon_json_path
+from remediate.facts.dockerd_inputs import daemon_json_path
 from remediate.facts.model import HostFacts
 
 
@@ -20,16 +18,14 @@ class DockerSummary:
 
 
 def summarize(facts: HostFacts) -> DockerSummary:
-    service = parse.systemctl_show(facts.command("service").stdout)
-    match = re.search(r"version ([^,\s]+)", facts.command("dockerd_version").stdout)
+    parsed = facts.parsed
     daemon = facts.file(daemon_json_path(facts))
     daemon_state = "absent" if not daemon.exists else f"{daemon.mode_octal()} {daemon.size}B"
     tcp = ",".join(
-        f"{l.address}:{l.port}"
-        for l in parse.ss_listeners(facts.command("listeners").stdout)
-        if "dockerd" in l.process or ("systemd" in l.process and l.port != 22)
+        f"{listener.address}:{listener.port}"
+        for listener in parsed.listeners
+        if "dockerd" in listener.process or ("systemd" in listener.process and listener.port != 22)
     )
-    containers = len(parse.json_lines(facts.command("containers").stdout))
     return DockerSummary(
-        service.get("ActiveState", "unknown"), match.group(1) if match else None, daemon_state, tcp, containers
+        parsed.service.active_state, parsed.dockerd_version.version, daemon_state, tcp, len(parsed.containers.items)
     )

@@ -58,5 +58,5 @@ def exec_start(facts, paths: list[str]) -> list[str] | None:
             return None
         for line in unit_lines(path, text):
             if line.section == "Service" and line.key == "ExecStart":
-                commands = [] if line.value == "" else commands + [line.value]
+                commands = [] if line.value == "" else [*commands, line.value]
     return commands or None

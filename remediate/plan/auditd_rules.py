@@ -57,13 +57,13 @@ def _watched_in_files(view: HostView) -> set[str]:
 
 
 def _watched_in_kernel(view: HostView) -> set[str] | None:
-    auditctl = view.facts.command("auditctl")
-    if not auditctl.ok:
+    auditctl = view.ctx.parsed.auditctl
+    if not auditctl.answered:
         return None
     return {
         view.ctx.canonical(w)
-        for n, line in enumerate(auditctl.stdout.splitlines(), 1)
-        if (w := AuditRule("auditctl -l", n, line.strip()).watched_path())
+        for n, line in enumerate(auditctl.rules or (), 1)
+        if (w := AuditRule("auditctl -l", n, line).watched_path())
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from remediate.facts.dirs import parent, parse_dir_chain
+from remediate.facts.dirs import parent
 from remediate.facts.model import HostFacts
 from remediate.plan.model import FileChange, HeldBack
 
@@ -26,7 +26,7 @@ HOW_TO_FIX = (
 def unsafe_changes(facts: HostFacts, changes: Iterable[FileChange]) -> dict[str, str]:
     """path -> why root must not change it where it is, for the changes whose directories are not root's alone."""
     changes = list(changes)
-    chain = parse_dir_chain(facts.command("dir_chain").stdout)
+    chain = facts.parsed.dir_chain
     tightened = tightened_dirs(changes)
     out = {}
     for change in changes:

@@ -118,7 +118,7 @@ def restart_impact(
 
 
 def ip_forward_impact(view: HostView) -> Impact | None:
-    value = view.facts.command("ip_forward").stdout.strip()
+    value = view.ctx.parsed.ip_forward
     if value != "0":
         return None
     if view.effective.value("ip-forward") is False:

@@ -165,13 +165,13 @@ def plan_view(
 
 def _service_refusal(view: HostView) -> str | None:
     """harden applies every change through systemd (daemon-reload, reload or restart docker.service)."""
-    if view.facts.command("service").missing:
+    if not view.ctx.service.known:
         return (
             "systemctl was not found on this host: harden applies changes through systemd (daemon-reload, "
             "restart of docker.service) and cannot restart dockerd without it"
         )
-    for unit, props in (("docker.service", view.ctx.service), ("docker.socket", view.socket_props)):
-        if props.get("LoadState") == "masked":
+    for unit, found in (("docker.service", view.ctx.service), ("docker.socket", view.socket_props)):
+        if found.masked:
             return (
                 f"{unit} is masked: dockerd cannot be restarted through it, and harden does not unmask what "
                 f"its owner masked (systemctl unmask {unit} first, or leave this host out)"
@@ -449,7 +449,7 @@ class _Planner:
             if (
                 "userns-remap" in merge.written
                 and merge.settings.get("userns-remap") == "default"
-                and view.facts.command("dockremap_user").rc != 0
+                and not view.ctx.parsed.dockremap_user
             ):
                 actions.append(
                     Action(

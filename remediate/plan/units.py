@@ -36,8 +36,7 @@ from dataclasses import dataclass
 
 from remediate.dockerd.flags import Flag
 from remediate.dockerd.hosts import HostError, parse_daemon_host, parse_listen_stream
-from remediate.dockerd.systemd import UnitSyntaxError, exec_start_prefixes, parse_env_file, split_value, split_words
-from remediate.facts import parse
+from remediate.dockerd.systemd import UnitSyntaxError, exec_start_prefixes, parse_env_file, split_words
 from remediate.plan.daemon_json import KEY_CHECKS, json_equal
 from remediate.plan.model import FileChange
 from remediate.plan.view import HostView, UnitLine
@@ -160,7 +159,7 @@ def from_environment(removal: Removal) -> bool:
 def _environment_lines(view: HostView, removals: list[Removal]) -> tuple[list[str], list[Removal], list[str]]:
     """Environment= assignments that give each variable its value without the removed flags: systemd takes
     the last assignment, and harden's drop-in sorts last. The words are split as $VAR expands them."""
-    env = parse.environment(view.ctx.service.get("Environment", ""))
+    env = view.ctx.service.environment
     lines, handled, notes = [], [], []
     by_name: dict[str, list[Removal]] = {}
     for removal in removals:
@@ -325,14 +324,13 @@ def socket_needs(view: HostView, *, remove_tcp: bool) -> list[str]:
     tcp = [entry for entry in view.socket_listen if _listen_is_tcp(entry)]
     if remove_tcp and tcp:
         why.append(f"TCP listen address {', '.join(tcp)} served through -H fd:// without TLS client verification")
-    props = view.socket_props
-    mode = props.get("SocketMode", "")
+    socket = view.socket_props
+    mode = socket.socket_mode
     if mode and int(mode, 8) & ~SOCKET_MODE:
         why.append(f"SocketMode={mode} (at most 0660)")
-    if props.get("SocketUser", "root") not in ("", "root") or props.get("SocketGroup", "docker") not in ("", "docker"):
+    if socket.socket_user not in ("", "root") or socket.socket_group not in ("", "docker"):
         why.append(
-            f"socket owned by {props.get('SocketUser') or 'root'}:{props.get('SocketGroup') or 'root'} "
-            "(root:docker expected)"
+            f"socket owned by {socket.socket_user or 'root'}:{socket.socket_group or 'root'} (root:docker expected)"
         )
     failing = {"3.15", "3.16"} & view.failing
     if failing and not why:
@@ -350,11 +348,11 @@ def socket_dropin(view: HostView, *, remove_tcp: bool, fixes: tuple[str, ...]) -
     if not why:
         return None, []
     paths = [entry for entry in view.socket_listen if entry.startswith("/")] or ["/run/docker.sock"]
-    written_mode = view.socket_props.get("SocketMode", "")
+    written_mode = view.socket_props.socket_mode
     mode = (int(written_mode, 8) & SOCKET_MODE) if written_mode else SOCKET_MODE
     notes = []
     group = "docker"
-    if not view.facts.command("docker_group").ok and not view.facts.command("docker_group").missing:
+    if view.ctx.parsed.docker_group.answered and not view.ctx.parsed.docker_group.exists:
         group = "root"
         notes.append("docker.socket: there is no docker group on this host; the socket is given to root:root")
     later = _later_dropins(view, "docker.socket", "Socket", "ListenStream")
@@ -369,7 +367,7 @@ def socket_dropin(view: HostView, *, remove_tcp: bool, fixes: tuple[str, ...]) -
 
 # --- EnvironmentFile= ----------------------------------------------------------------------------
 def environment_files(view: HostView) -> list[str]:
-    return [path for path, _ in parse.environment_files(view.ctx.service.get("EnvironmentFiles", ""))]
+    return [path for path, _ in view.ctx.service.environment_files]
 
 
 def _word_regex(words: list[str]) -> re.Pattern:
@@ -420,8 +418,8 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
                     b += 1
             candidate = text[:a] + text[b:]
             new = _assigned(candidate.encode("utf-8", "surrogateescape"), path, name)
-            expected = _without(split_value(old), removal.words)
-            if new is None or expected is None or split_value(new) != expected:
+            expected = _without(split_words(old, value=True), removal.words)
+            if new is None or expected is None or split_words(new, value=True) != expected:
                 notes.append(
                     f"{path}:{line}: removing {removal.flag.written!r} from {name} would change other words; "
                     "remove it by hand"

@@ -13,8 +13,8 @@ from functools import cached_property
 from remediate import checks
 from remediate.checks.context import CheckContext
 from remediate.checks.model import FAIL, WAIVED, Result
-from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
+from remediate.facts.typed import Unit
 from remediate.facts.units import UnitLine, unit_lines
 from remediate.policy import Policy
 
@@ -56,7 +56,7 @@ class HostView:
 
     @property
     def docker_state(self) -> str:
-        return self.ctx.service.get("ActiveState", "unknown")
+        return self.ctx.service.active_state
 
     @property
     def info(self) -> dict:
@@ -68,8 +68,7 @@ class HostView:
     # --- units -----------------------------------------------------------------
     def unit_paths(self, unit: str) -> list[str]:
         """The unit's fragment, then its drop-ins in the order systemd applies them."""
-        props = self.ctx.service if unit == "docker.service" else self.ctx.socket
-        return [p for p in [props.get("FragmentPath", ""), *props.get("DropInPaths", "").split()] if p]
+        return (self.ctx.service if unit == "docker.service" else self.ctx.socket).files
 
     def unit_lines(self, unit: str, section: str, key: str) -> list[UnitLine]:
         found = []
@@ -86,19 +85,19 @@ class HostView:
 
     @property
     def socket_loaded(self) -> bool:
-        return self.ctx.socket.get("LoadState") == "loaded"
+        return self.ctx.socket.load_state == "loaded"
 
     @property
-    def socket_props(self) -> dict[str, str]:
+    def socket_props(self) -> Unit:
         return self.ctx.socket
 
     @property
     def auditd_present(self) -> bool:
-        return not self.facts.command("auditctl").missing
+        return self.ctx.parsed.auditctl.present
 
     @property
     def swarm_active(self) -> bool:
-        return parse.in_swarm(self.info)
+        return self.ctx.parsed.in_swarm
 
     @property
     def running_containers(self) -> int:

@@ -8,7 +8,6 @@ import subprocess
 import pytest
 
 from remediate.app import Target, collect_facts
-from remediate.facts import parse
 from remediate.facts.model import CommandFact, HostFacts
 from remediate.runner import OK, UNREACHABLE
 
@@ -39,7 +38,7 @@ def test_facts_see_the_seeded_scenarios(fleet_facts):
     assert b"tcp://0.0.0.0:2375" in facts["tcp-daemon-json"].file("/etc/docker/daemon.json").content
     assert b"ListenStream=2375" in facts["tcp-socket-unit"].file("/etc/systemd/system/docker.socket.d/tcp.conf").content
     assert b"-H tcp://0.0.0.0:2375" in facts["tcp-docker-opts"].file("/etc/default/docker").content
-    names = {c["Name"] for c in parse.json_lines(facts["risky-containers"].command("containers").stdout)}
+    names = {c["Name"] for c in facts["risky-containers"].parsed.containers.items}
     assert names == {
         "/sock-mount",
         "/sys-admin",
@@ -50,28 +49,30 @@ def test_facts_see_the_seeded_scenarios(fleet_facts):
         "/sshd",
         "/ssh-inside",
     }
-    assert parse.systemctl_show(facts["broken-json"].command("service").stdout)["ActiveState"] != "active"
+    assert facts["broken-json"].parsed.service.active_state != "active"
     # the journal is read where it explains a stopped dockerd, and skipped where dockerd runs
-    assert "daemon.json" in facts["broken-json"].command("journal").stdout
-    assert facts["hardened"].command("journal") == CommandFact(0, "", "")
-    info = parse.json_object(facts["hardened"].command("docker_info").stdout)
-    assert "name=userns" in info["SecurityOptions"]
+    assert any("daemon.json" in line for line in facts["broken-json"].parsed.journal)
+    assert facts["hardened"].command("journal") == CommandFact(0, "", "") and facts["hardened"].parsed.journal == ()
+    info = facts["hardened"].parsed.docker_info
+    assert info is not None and "name=userns" in info["SecurityOptions"]
 
 
 def test_become_as_ops_sees_what_root_sees(fleet_facts):
     outcomes, _ = fleet_facts
     as_ops, as_root = outcomes["stock-ops"].value, outcomes["stock"].value
-    assert as_ops.command("id").stdout.strip() == "root"
-    assert as_ops.command("docker_info").ok and as_root.command("docker_info").ok
+    assert as_ops.parsed.user == "root"
+    assert as_ops.parsed.docker_info is not None and as_root.parsed.docker_info is not None
 
 
 def test_saved_facts_round_trip_and_hold_no_secret(lab, fleet_facts):
     outcomes, save = fleet_facts
-    for host in outcomes:
+    for host, outcome in outcomes.items():
         text = (save / f"{host}.json").read_text()
         assert lab.container_secret not in text
         assert lab.ops_password not in text
-        assert HostFacts.load(save / f"{host}.json").to_json() == json.loads(text)
+        loaded = HostFacts.load(save / f"{host}.json")
+        assert loaded.to_json() == json.loads(text)
+        assert loaded.parsed == outcome.value.parsed  # the parsers gather ran give the same typed facts on load
 
 
 def test_an_unreachable_host_is_reported_and_the_rest_finish(lab, tmp_path):

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediate.dockerd import DockerdInputs, EffectiveConfig, version_tuple
+from remediate.facts import typed
+from remediate.facts.model import CommandFact
 
 DEBIAN_UNIT = "/lib/systemd/system/docker.service"
 DEBIAN_EXEC = "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
@@ -35,6 +37,9 @@ TCP_HOSTS_JSON = b"""\
 def build(
     daemon_json: bytes | None = None, *, version="20.10.24+dfsg1", exec_start=(DEBIAN_EXEC,), **kwargs
 ) -> EffectiveConfig:
+    """`journal_tail`: the journal as journalctl prints it, parsed as gather parses the `journal` fact."""
+    if "journal_tail" in kwargs:
+        kwargs["journal"] = typed.journal(CommandFact(0, kwargs.pop("journal_tail")))
     return EffectiveConfig.build(
         DockerdInputs(version=version, daemon_json=daemon_json, exec_start=list(exec_start), **kwargs)
     )
@@ -366,8 +371,15 @@ def test_duplicate_keys_in_effective_config():
 
 def test_config_file_flag():
     config = build(b"{}", exec_start=[DEBIAN_EXEC + " --config-file /etc/docker/custom.json"])
-    assert config.daemon_json_path == "/etc/docker/custom.json"
+    # inputs holding another file than the flag names: the path analysed is the one whose bytes were given
+    assert config.daemon_json_path == "/etc/docker/daemon.json"
     assert the(config, "UnitProblem").detail == "config-file-mismatch"
+    named = build(
+        b"{}",
+        exec_start=[DEBIAN_EXEC + " --config-file /etc/docker/custom.json"],
+        daemon_json_path="/etc/docker/custom.json",
+    )
+    assert named.daemon_json_path == "/etc/docker/custom.json" and "UnitProblem" not in kinds(named)
     missing = build(None, exec_start=[DEBIAN_EXEC + " --config-file=/etc/docker/daemon.json"])
     assert the(missing, "InvalidValue").key == "config-file" and "does not exist" in missing.predicted_error
 

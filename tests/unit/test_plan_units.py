@@ -7,7 +7,7 @@ import json
 from remediate.dockerd.systemd import split_words
 from remediate.plan import plan_host
 from remediate.plan.units import SERVICE_DROPIN, SOCKET_DROPIN, word_spans
-from tests.plan_fixtures import load, policy, with_command, with_docker_opts, with_exec_start, with_file
+from tests.plan_fixtures import load, policy, with_command, with_docker_opts, with_exec_start, with_file, with_service
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 DEFAULT_DOCKER = "/etc/default/docker"
@@ -135,11 +135,7 @@ def test_sysconfig_options_are_rewritten_like_debian_docker_opts():
         "/etc/sysconfig/docker",
         b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled -H tcp://0.0.0.0:2376 --log-driver=journald'\n",
     )
-    service = facts.command("service").stdout.replace(
-        "EnvironmentFiles=/etc/default/docker (ignore_errors=yes)",
-        "EnvironmentFiles=/etc/sysconfig/docker (ignore_errors=yes)",
-    )
-    p = plan(with_command(facts, "service", service))
+    p = plan(with_service(facts, environment_files=(("/etc/sysconfig/docker", True),)))
     assert p.change("/etc/sysconfig/docker").after == (
         b"# /etc/sysconfig/docker\nOPTIONS='--selinux-enabled --log-driver=journald'\n"
     )
