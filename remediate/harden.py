@@ -23,7 +23,6 @@ from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
 from remediate.errors import RemediateError, UsageError
 from remediate.facts.gather import gather
-from remediate.inventory import Host, Inventory
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
 from remediate.policy import Policy, policy_for

@@ -441,9 +441,13 @@ restore_one() {  # PASS: files (every entry but a directory's chown/chmod), or d
 
 docker_state() { systemctl is-active docker.service 2>/dev/null; }
 
+# journal_error: dockerd's own words for why it did not start: its "failed to start daemon" line, else the last
+# line that names an error. dockerd logs `error="<nil>"` (no error) on the way down after the real one: skipped.
 journal_error() {
-    journalctl -u docker.service -n 40 --no-pager -o cat 2>/dev/null \
-        | grep -iE 'failed to start daemon|unable to|invalid|error|conflict|refus' | tail -n 1
+    local lines
+    lines=$(journalctl -u docker.service -n 40 --no-pager -o cat 2>/dev/null | grep -v 'error="<nil>"')
+    printf '%s\n' "$lines" | grep -i 'failed to start daemon' | tail -n 1 | grep . \
+        || printf '%s\n' "$lines" | grep -iE 'unable to|invalid|error|conflict|refus' | tail -n 1
 }
 
 # wait_active SECONDS: docker.service active and the API answering, or fail with dockerd's own words.

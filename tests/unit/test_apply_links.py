@@ -13,7 +13,8 @@ import os
 import stat
 
 from remediate.apply.protocol import Entry, entry_words
-from tests.unit.test_apply_locks import RUN, entries, home, leftovers, prepare, tx  # noqa: F401 (fixtures)
+from tests.unit.conftest import RUN
+from tests.unit.test_apply_locks import entries, leftovers, prepare
 
 NOBODY = 65534
 

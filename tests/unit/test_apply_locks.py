@@ -5,21 +5,17 @@ never committed, and the test hook that pauses a run."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from remediate import checks, output
 from remediate.apply.engine import controller_identity
-from remediate.apply.protocol import PAUSE_ENV, Entry, Transaction, entry_words, pause_args
+from remediate.apply.protocol import PAUSE_ENV, Entry, entry_words, pause_args
 from remediate.apply.rollback import LockState, controller_gone
 from remediate.apply.validation import Validation
 from remediate.audit import audit_host
-from remediate.connection.local import LocalConnection
 from remediate.facts.model import CommandFact
 from remediate.harden import HostHarden
 from remediate.plan import plan_host
@@ -27,8 +23,7 @@ from remediate.plan.simulate import copy_facts
 from remediate.process import machine_ids, start_time
 from remediate.runner import HostOutcome
 from tests.plan_fixtures import load, policy
-
-RUN = "20261128T120000Z-abcdef"
+from tests.unit.conftest import RUN
 
 
 def holder(identity: str) -> str:
@@ -121,23 +116,6 @@ def test_the_pause_hook_comes_only_from_the_controllers_environment(monkeypatch)
 
 
 # --- the script, run here on files in a temp directory -------------------------------------------------------
-
-
-@pytest.fixture
-def home():
-    """A root-only directory for the script's files and backups: it refuses to act anywhere a user other than
-    root could swap a name for a link, which rules out pytest's tmp_path under the world-writable /tmp."""
-    if os.geteuid() != 0:
-        pytest.skip("the transaction script sets root ownership on staged files")
-    path = Path(tempfile.mkdtemp(prefix="remediate-test-", dir="/run"))
-    yield path
-    shutil.rmtree(path)
-
-
-@pytest.fixture
-def tx(home, monkeypatch):
-    monkeypatch.delenv(PAUSE_ENV, raising=False)
-    return Transaction(LocalConnection(), RUN, become=False, base=str(home / "base"))
 
 
 def entries(home, *contents: bytes) -> list[Entry]:

@@ -29,9 +29,11 @@ FALCO_ACTIVE = (
 )
 # `systemctl show docker.service docker.socket falco*.service -p ...` as systemd 252 printed it on a lab host
 # (the Falco units: falco, falco-modern-bpf (active here), falco-kmod, falco-bpf).
-SYSTEMD_SHOW = """\
-MainPID=91
-ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=91 ; code=(null) ; status=0/0 }
+SYSTEMD_SHOW = (
+    "MainPID=91\n"
+    "ExecStart={ path=/usr/sbin/dockerd ; argv[]=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS ; ignore_errors=no ; "
+    "start_time=[n/a] ; stop_time=[n/a] ; pid=91 ; code=(null) ; status=0/0 }\n"
+    """\
 EnvironmentFiles=/etc/default/docker (ignore_errors=yes)
 EnvironmentFiles=/etc/docker/env file (ignore_errors=no)
 LoadState=loaded
@@ -48,6 +50,7 @@ FragmentPath=/lib/systemd/system/docker.socket
 DropInPaths=
 
 """ + "\n".join([NOT_FOUND, FALCO_ACTIVE, NOT_FOUND, NOT_FOUND])
+)
 
 
 def split(stdout: str, rc: int = 0, stderr: str = "") -> HostFacts:
