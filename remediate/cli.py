@@ -19,6 +19,7 @@ from remediate import __version__, app, output
 from remediate import report as reports
 from remediate.errors import RemediateError
 from remediate.lab.fleet import SCENARIO_ORDER, Lab
+from remediate.lab.host import Latency
 
 # `invoke test`: every test on the first engine, the tests marked `engines` on the others.
 TEST_ENGINES = ("newest", "20.10", "26.1")
@@ -352,13 +353,17 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
         "(asking it for another one is refused: lab.down first, or use another --name).",
         "with": "Also boot these optional scenarios, comma-separated (docker-ce: Docker's own packaging layout). "
         "Not remembered: a later lab.up without it stops them.",
+        "rtt_ms": "Delay every byte to and from each host (from here and from the bastion) so a round trip takes "
+        "this many ms, in the relay in front of the host (default 0: no delay). Not remembered, like --with.",
+        "jitter_ms": "Each round trip varies by up to +-this many ms (uniform per direction); never reorders bytes.",
     }
 )
-def lab_up(c, extra=0, name="default", docker=None, with_=None):
+def lab_up(c, extra=0, name="default", docker=None, with_=None, rtt_ms=0.0, jitter_ms=0.0):
     """Boot the lab fleet (one host per scenario plus a bastion) on one Docker engine; idempotent."""
     try:
         optional = tuple(s.strip() for s in (with_ or "").split(",") if s.strip())
-        lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional)
+        latency = Latency(float(rtt_ms), float(jitter_ms))
+        lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional, latency=latency)
         lab.up(extra=int(extra), inventory_copy=_lab_inventory(c) if name == "default" else None)
     except RemediateError as exc:
         raise Exit(output.ours(f"lab.up: {exc}"), code=1)
