@@ -279,6 +279,10 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     _exit(code)
 
 
+def _numbers(text: str) -> list[str]:
+    return [] if str(text).strip().lower() in ("", "none") else str(text).split(",")
+
+
 @task(
     help={
         "extra": "Also boot N plain 'stock' hosts.",
@@ -311,13 +315,32 @@ def demo(c, extra=0, docker=None, with_=None, name="default"):
         "forks": "Hosts worked on in parallel by every contestant (default 10).",
         "hosts": "Plain lab hosts to boot and measure on (default 20).",
         "scale": "Inventory sizes for the scale run of remediate, comma-separated, aliasing the lab hosts "
-        "(default 20,100,500; 'none' to skip).",
+        "(default 20,100,500,5000; 'none' to skip).",
+        "scale_forks": "Also run the second-largest scale size at these --forks, at every RTT (default 10,50,200; "
+        "'none' to skip).",
+        "rtt_ms": "Round trips to measure at, comma-separated ms (default 0,40): the lab's relay delays every byte "
+        "(lab.up --rtt-ms) and counts each contestant's round trips.",
+        "jitter_ms": "Jitter of every RTT above 0 (default 0).",
+        "probes": "Measure what each probe of remediate's first batch costs a lab host (default on).",
         "out": "Where the JSON results go (default reports/bench.json; run logs beside it in bench-logs/).",
         "keep_lab": "Leave the bench lab running afterwards (a lab that was already running is always left running).",
         "name": "Lab name (default: 'bench').",
     }
 )
-def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/bench.json", keep_lab=False, name="bench"):
+def bench(
+    c,
+    rounds=5,
+    forks=10,
+    hosts=20,
+    scale="20,100,500,5000",
+    out="reports/bench.json",
+    keep_lab=False,
+    name="bench",
+    rtt_ms="0,40",
+    jitter_ms=0.0,
+    scale_forks="10,50,200",
+    probes=True,
+):
     """Benchmark remediate's fleet dry-run against Ansible, pyinfra and a bare-paramiko floor on the lab.
 
     Needs the optional extra: .venv/bin/pip install -e '.[bench]' (installs ansible-core and pyinfra).
@@ -327,20 +350,27 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 
     _checkout_only("bench", BENCH_DIR)
     try:
-        sizes = () if scale.strip().lower() in ("", "none") else tuple(int(n) for n in scale.split(","))
         run_bench(
             BenchOptions(
                 rounds=int(rounds),
                 forks=int(forks),
                 hosts=int(hosts),
-                scale=sizes,
+                scale=tuple(map(int, _numbers(scale))),
                 out=Path(out),
                 lab=name,
                 keep_lab=keep_lab,
+                rtt_ms=tuple(map(float, _numbers(rtt_ms))),
+                jitter_ms=float(jitter_ms),
+                scale_forks=tuple(map(int, _numbers(scale_forks))),
+                probes=probes,
             )
         )
     except (RemediateError, ValueError) as exc:
         raise Exit(output.ours(f"bench: {exc}"), code=1)
+
+
+def _numbers(text: str) -> list[str]:
+    return [] if str(text).strip().lower() in ("", "none") else str(text).split(",")
 
 
 @task(

@@ -9,6 +9,7 @@ Rounds alternate the order, so no contestant always runs first or last.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from remediate.bench.contestants import BenchError, Command, Contestant
 from remediate.bench.inventory import BenchInventory
+from remediate.bench.turns import TurnLogs
 
 RUN_TIMEOUT = 900.0
 # Contestants run as a person's shell would run them. This session-only switch would make remediate
@@ -39,7 +41,10 @@ class Run:
     cpu_seconds: float  # the child's user + system time, with its reaped children
     machine_cpu_seconds: float  # every core's busy time meanwhile: controller and lab hosts
     max_rss_kb: int
-    round_trips: list[int] | None = None  # remediate: per host, from its results document
+    round_trips: list[int] | None = None  # remediate: exec rounds per host, from its results document
+    rtt_ms: float = 0.0  # the lab's round trip during the run
+    connections: int | None = None  # SSH connections the run opened, counted by the lab's relay
+    turns: int | None = None  # round trips those connections waited for (relay.py's turns), all hosts
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -57,17 +62,29 @@ def child_env() -> dict[str, str]:
 
 
 def run_once(
-    contestant: Contestant, fleet: BenchInventory, forks: int, scratch: Path, round_no: int, log_path: Path
+    contestant: Contestant,
+    fleet: BenchInventory,
+    forks: int,
+    scratch: Path,
+    round_no: int,
+    log_path: Path,
+    turn_logs: TurnLogs | None = None,
+    rtt_ms: float = 0.0,
 ) -> Run:
-    """Run one contestant once; a failure is a BenchError with the end of its output."""
+    """Run one contestant once; a failure is a BenchError with the end of its output.
+
+    turn_logs: the relay logs of the fleet's lab hosts (a lab with latency); their connections and turns
+    during the run are counted once the contestant and its cleanup are done."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     command = contestant.command(fleet, forks, scratch)
+    marks = turn_logs.mark() if turn_logs else {}
     try:
         seconds, rc, usage, machine = _spawn(command, log_path)
     finally:
         if command.after:
             command.after()
+    counted = turn_logs.since(marks) if turn_logs else None
     if rc not in command.ok_codes:
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
         raise BenchError(f"{contestant.name} failed (exit {rc}); its output is in {log_path}:\n{tail}")
@@ -81,6 +98,9 @@ def run_once(
         round(machine, 3),
         usage.ru_maxrss,
         _round_trips(command, fleet),
+        rtt_ms,
+        counted.connections if counted else None,
+        counted.turns if counted else None,
     )
 
 
@@ -124,6 +144,8 @@ def rounds(
     scratch: Path,
     logs: Path,
     progress: Callable[[Run, bool], None],
+    turn_logs: TurnLogs | None = None,
+    rtt_ms: float = 0.0,
 ) -> dict[str, list[Run]]:
     """`warmup` uncounted rounds, then `count` rounds; round r starts with contestant r (mod n)."""
     runs: dict[str, list[Run]] = {c.name: [] for c in contestants}
@@ -131,7 +153,8 @@ def rounds(
         shift = round_no % len(contestants)
         for contestant in [*contestants[shift:], *contestants[:shift]]:
             slug = contestant.name.replace(" ", "-")
-            run = run_once(contestant, fleet, forks, scratch / slug, round_no, logs / f"{slug}.log")
+            log_path = logs / f"{slug}-{rtt_ms:g}ms.log"
+            run = run_once(contestant, fleet, forks, scratch / slug, round_no, log_path, turn_logs, rtt_ms)
             if round_no >= 0:
                 runs[contestant.name].append(run)
             progress(run, round_no < 0)
@@ -148,10 +171,18 @@ class Summary:
     cpu_seconds: float  # median of the child's own CPU time
     machine_cpu_seconds: float  # median of the whole machine's busy CPU time
     max_rss_mb: float
-    round_trips_max: int | None
+    round_trips_max: int | None  # remediate's exec rounds per host (its results document)
+    rtt_ms: float = 0.0
+    connections_per_host: float | None = None  # from the lab's relay: only with latency
+    turns_per_host: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def _per_host(items: list[Run], field: str) -> float | None:
+    values = [getattr(r, field) / r.hosts for r in items if getattr(r, field) is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
@@ -172,6 +203,9 @@ def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
                 round(statistics.median(r.machine_cpu_seconds for r in items), 2),
                 round(max(r.max_rss_kb for r in items) / 1024, 1),
                 max(trips) if trips else None,
+                items[0].rtt_ms,
+                _per_host(items, "connections"),
+                _per_host(items, "turns"),
             )
         )
     return out
@@ -184,45 +218,67 @@ class ScalePoint:
     max_rss_mb: float
     seconds_per_host: float
     round_trips_max: int
+    forks: int = 10
+    rtt_ms: float = 0.0
+    cpu_seconds: float = 0.0  # the controller's own CPU time
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ScaleRun:
+    fleet: BenchInventory
+    forks: int
+    rtt_ms: float = 0.0
+
+
 def scale(
     contestant: Contestant,
-    fleets: Sequence[BenchInventory],
-    forks: int,
+    plan: Sequence[ScaleRun],
     scratch: Path,
     logs: Path,
     progress: Callable[[Run, bool], None],
 ) -> list[ScalePoint]:
-    """One run per fleet size: wall time and peak controller memory as the inventory grows."""
+    """One run per (fleet size, forks): wall time, controller CPU and peak memory as the inventory grows.
+
+    The lab must already run at each ScaleRun's rtt_ms (the suite orders them by latency)."""
     points = []
-    for fleet in fleets:
-        slug = f"scale-{len(fleet.hosts)}"
-        run = run_once(contestant, fleet, forks, scratch / slug, 0, logs / f"{slug}.log")
+    for item in plan:
+        hosts = len(item.fleet.hosts)
+        slug = f"scale-{hosts}-forks{item.forks}-{item.rtt_ms:g}ms"
+        run = run_once(contestant, item.fleet, item.forks, scratch / slug, 0, logs / f"{slug}.log", None, item.rtt_ms)
         progress(run, False)
         points.append(
             ScalePoint(
-                len(fleet.hosts),
+                hosts,
                 run.seconds,
                 round(run.max_rss_kb / 1024, 1),
-                round(run.seconds / len(fleet.hosts), 4),
+                round(run.seconds / hosts, 4),
                 max(run.round_trips or [0]),
+                item.forks,
+                item.rtt_ms,
+                run.cpu_seconds,
             )
         )
     return points
 
 
 def marginal(points: Sequence[ScalePoint]) -> list[dict]:
-    """Cost of each host added between consecutive points: flat when cost grows linearly."""
+    """Cost of each host added between consecutive sizes at the same forks and RTT: flat when cost is linear."""
+    series: dict[tuple[int, float], list[ScalePoint]] = {}
+    for p in points:
+        series.setdefault((p.forks, p.rtt_ms), []).append(p)
     return [
         {
             "from": a.hosts,
             "to": b.hosts,
+            "forks": a.forks,
+            "rtt_ms": a.rtt_ms,
             "seconds_per_host": round((b.seconds - a.seconds) / (b.hosts - a.hosts), 4),
             "kb_per_host": round((b.max_rss_mb - a.max_rss_mb) * 1024 / (b.hosts - a.hosts), 1),
         }
-        for a, b in zip(points, points[1:])
+        for same in (sorted(s, key=lambda p: p.hosts) for s in series.values())
+        for a, b in itertools.pairwise(same)
+        if b.hosts != a.hosts
     ]
