@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from remediate.app import EXIT_UNREACHABLE
 from remediate.bench.contestants import BenchError, Command, Contestant
 from remediate.bench.inventory import BenchInventory
 from remediate.bench.turns import TurnLogs
@@ -45,6 +46,7 @@ class Run:
     rtt_ms: float = 0.0  # the lab's round trip during the run
     connections: int | None = None  # SSH connections the run opened, counted by the lab's relay
     turns: int | None = None  # round trips those connections waited for (relay.py's turns), all hosts
+    failed_hosts: int = 0  # only where failures are tolerated (the scale runs)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -70,11 +72,14 @@ def run_once(
     log_path: Path,
     turn_logs: TurnLogs | None = None,
     rtt_ms: float = 0.0,
+    unreachable_ok: bool = False,
 ) -> Run:
     """Run one contestant once; a failure is a BenchError with the end of its output.
 
     turn_logs: the relay logs of the fleet's lab hosts (a lab with latency); their connections and turns
-    during the run are counted once the contestant and its cleanup are done."""
+    during the run are counted once the contestant and its cleanup are done.
+    unreachable_ok: hosts remediate could not reach are counted, not fatal (many forks on few lab hosts
+    can overload them: that is a result of the scale run, not a reason to lose the whole bench)."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     command = contestant.command(fleet, forks, scratch)
@@ -85,9 +90,10 @@ def run_once(
         if command.after:
             command.after()
     counted = turn_logs.since(marks) if turn_logs else None
-    if rc not in command.ok_codes:
+    if rc not in command.ok_codes and not (unreachable_ok and rc == EXIT_UNREACHABLE):
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
         raise BenchError(f"{contestant.name} failed (exit {rc}); its output is in {log_path}:\n{tail}")
+    trips, failed = _round_trips(command, fleet, unreachable_ok)
     return Run(
         contestant.name,
         round_no,
@@ -97,10 +103,11 @@ def run_once(
         round(usage.ru_utime + usage.ru_stime, 3),
         round(machine, 3),
         usage.ru_maxrss,
-        _round_trips(command, fleet),
+        trips,
         rtt_ms,
         counted.connections if counted else None,
         counted.turns if counted else None,
+        failed,
     )
 
 
@@ -124,15 +131,16 @@ def _spawn(command: Command, log_path: Path):
     return seconds, proc.returncode, usage, machine
 
 
-def _round_trips(command: Command, fleet: BenchInventory) -> list[int] | None:
+def _round_trips(command: Command, fleet: BenchInventory, unreachable_ok: bool) -> tuple[list[int] | None, int]:
+    """remediate's exec rounds per host it reached, and how many it did not."""
     if command.results is None:
-        return None
+        return None, 0
     doc = json.loads(command.results.read_text())
     hosts = doc["hosts"]
     bad = [h["host"] for h in hosts if h["status"] != "ok"]
-    if len(hosts) != len(fleet.hosts) or bad:
+    if len(hosts) != len(fleet.hosts) or (bad and not unreachable_ok):
         raise BenchError(f"{command.argv[1]} did not reach every host: {', '.join(bad) or 'hosts missing'}")
-    return [h["round_trips"] for h in hosts]
+    return [h["round_trips"] for h in hosts if h["status"] == "ok"], len(bad)
 
 
 def rounds(
@@ -221,6 +229,7 @@ class ScalePoint:
     forks: int = 10
     rtt_ms: float = 0.0
     cpu_seconds: float = 0.0  # the controller's own CPU time
+    failed_hosts: int = 0  # inventory hosts the run could not reach (an overloaded lab at many forks)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -247,7 +256,8 @@ def scale(
     for item in plan:
         hosts = len(item.fleet.hosts)
         slug = f"scale-{hosts}-forks{item.forks}-{item.rtt_ms:g}ms"
-        run = run_once(contestant, item.fleet, item.forks, scratch / slug, 0, logs / f"{slug}.log", None, item.rtt_ms)
+        log_path = logs / f"{slug}.log"
+        run = run_once(contestant, item.fleet, item.forks, scratch / slug, 0, log_path, None, item.rtt_ms, True)
         progress(run, False)
         points.append(
             ScalePoint(
@@ -259,6 +269,7 @@ def scale(
                 item.forks,
                 item.rtt_ms,
                 run.cpu_seconds,
+                run.failed_hosts,
             )
         )
     return points

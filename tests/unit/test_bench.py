@@ -170,6 +170,10 @@ def test_scale_marginal_cost_per_added_host_and_its_targets():
     assert linear["met"] and linear["measured"] == "50 vs 50 ms per added host"
     slower = [*points[:2], ScalePoint(500, 46.0, 180.0, 0.092, 3)]  # 100 ms per added host after 50
     assert not next(t for t in report.scale_verdict(slower)["targets"] if t["target"].startswith("time"))["met"]
+    # A run that could not reach every host did not hold its memory target, whatever its peak.
+    lost = [*points[:2], ScalePoint(500, 26.0, 180.0, 0.052, 3, failed_hosts=7)]
+    rss = report.scale_verdict(lost)["targets"][0]
+    assert not rss["met"] and rss["measured"] == "180 MB (7 hosts not reached)"
 
 
 def test_the_scale_plan_runs_sizes_at_the_lowest_rtt_and_forks_at_every_rtt(tmp_path):
@@ -213,7 +217,7 @@ def test_the_tables_are_markdown_and_split_cpu_between_the_contestant_and_the_ho
     assert cells("remediate")[5:] == ["6.1", "55", "250", "56", "1.0", "11.0", "2"]
     assert cells("floor")[5:] == ["2.4", "20", "100", "54", "1.0", "7.0", ""]
     assert "#### RTT 40 ms" in out and "- **not met**: remediate <= 1.3x the floor at 40 ms RTT: 2.00x the floor" in out
-    assert "| 0 | 20 | 10 | 2.00 | 100 | 40 | 60 |  |  | 2 |" in out
+    assert "| 0 | 20 | 10 | 2.00 | 100 | 40 | 60 |  |  | 2 | 0 |" in out
     assert "| docker_info | 30.2 | 41.0 |" in out
 
 
@@ -244,3 +248,24 @@ def test_the_probe_breakdown_measures_the_batch_gather_really_sends():
         {"step": "a", "cpu_ms": 7.0, "wall_ms": 11.0},
         {"step": "b", "cpu_ms": 30.0, "wall_ms": 50.0},
     ]
+
+
+def test_a_scale_run_counts_unreachable_hosts_instead_of_failing(tmp_path):
+    """Many forks on a few lab hosts can overload them: the scale table shows it, the bench goes on."""
+    fleet = inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json")
+    results = tmp_path / "results.json"
+    hosts = [{"host": h.name, "status": "ok", "round_trips": 2} for h in BASE[:2]]
+    hosts.append({"host": BASE[2].name, "status": "unreachable", "round_trips": 0})
+    code = (
+        f"import json, pathlib; pathlib.Path({str(results)!r}).write_text(json.dumps({{'hosts': {hosts!r}}})); "
+        "raise SystemExit(3)"
+    )
+    contestant = cs.Contestant(
+        "remediate",
+        "",
+        lambda fleet, forks, scratch: cs.Command([sys.executable, "-c", code], cwd=tmp_path, results=results),
+    )
+    run = measure.run_once(contestant, fleet, 2, tmp_path / "s", 0, tmp_path / "r.log", unreachable_ok=True)
+    assert (run.rc, run.round_trips, run.failed_hosts) == (3, [2, 2], 1)
+    with pytest.raises(cs.BenchError, match="exit 3"):
+        measure.run_once(contestant, fleet, 2, tmp_path / "s", 0, tmp_path / "r.log")
