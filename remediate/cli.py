@@ -279,10 +279,6 @@ def unlock(c, hosts="lab", inventory=None, forks=10, accept_new_host_keys=False,
     _exit(code)
 
 
-def _numbers(text: str) -> list[str]:
-    return [] if str(text).strip().lower() in ("", "none") else str(text).split(",")
-
-
 @task(
     help={
         "extra": "Also boot N plain 'stock' hosts.",
