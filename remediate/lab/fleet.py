@@ -200,7 +200,10 @@ class Lab:
             wanted = self.wanted(extra)
             for name in [n for n in hosts if n not in wanted or not hosts[n].alive()]:
                 self._stop_host(hosts.pop(name))
-            self._set_latency(hosts)
+            try:
+                self._set_latency(hosts)
+            finally:
+                self._save(state, hosts)  # the forwarders it restarted are ours to stop, even if one failed
             missing = [n for n in wanted if n not in hosts]
             if missing:
                 self.log(f"booting {len(missing)} lab host(s): {', '.join(missing)}")
