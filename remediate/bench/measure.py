@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import threading
@@ -27,6 +28,7 @@ from remediate.bench.inventory import BenchInventory
 from remediate.bench.turns import TurnLogs
 
 RUN_TIMEOUT = 900.0
+GNU_TIME = Path("/usr/bin/time")
 # Contestants run as a person's shell would run them. This session-only switch would make remediate
 # (installed from source) compile every module on every start, while pip precompiled the others.
 DROPPED_ENV = ("PYTHONDONTWRITEBYTECODE",)
@@ -85,7 +87,7 @@ def run_once(
     command = contestant.command(fleet, forks, scratch)
     marks = turn_logs.mark() if turn_logs else {}
     try:
-        seconds, rc, usage, machine = _spawn(command, log_path)
+        seconds, rc, usage, machine, peak_kb = _spawn(command, log_path)
     finally:
         if command.after:
             command.after()
@@ -102,7 +104,7 @@ def run_once(
         rc,
         round(usage.ru_utime + usage.ru_stime, 3),
         round(machine, 3),
-        usage.ru_maxrss,
+        peak_kb,
         trips,
         rtt_ms,
         counted.connections if counted else None,
@@ -112,14 +114,27 @@ def run_once(
 
 
 def _spawn(command: Command, log_path: Path):
+    """Run the command; (seconds, exit code, its rusage, machine busy seconds, its peak RSS in KB).
+
+    The peak RSS comes from GNU time where it is installed: wait4's ru_maxrss of our own child starts
+    from this process's RSS (Linux keeps the larger across fork and exec), and once the harness has
+    parsed a 500-host results document every later contestant would show the harness's size."""
     env = {**child_env(), **command.env}
+    rss_file = log_path.with_suffix(".maxrss")
+    argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), "--", *command.argv] if GNU_TIME.exists() else command.argv
     with open(log_path, "wb") as log:
         busy = machine_busy_seconds()
         started = time.monotonic()
         proc = subprocess.Popen(
-            command.argv, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            argv,
+            cwd=command.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a timeout stops the contestant's whole group, not only GNU time
         )
-        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+        timer = threading.Timer(RUN_TIMEOUT, os.killpg, (proc.pid, signal.SIGKILL))
         timer.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
@@ -128,7 +143,11 @@ def _spawn(command: Command, log_path: Path):
         seconds = time.monotonic() - started
         machine = machine_busy_seconds() - busy
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 above, not by Popen
-    return seconds, proc.returncode, usage, machine
+    peak = usage.ru_maxrss
+    if GNU_TIME.exists() and rss_file.exists():
+        peak = int(rss_file.read_text().split()[-1])  # time prints a note before it when the command failed
+        rss_file.unlink()
+    return seconds, proc.returncode, usage, machine, peak
 
 
 def _round_trips(command: Command, fleet: BenchInventory, unreachable_ok: bool) -> tuple[list[int] | None, int]:

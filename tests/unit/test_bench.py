@@ -269,3 +269,21 @@ def test_a_scale_run_counts_unreachable_hosts_instead_of_failing(tmp_path):
     assert (run.rc, run.round_trips, run.failed_hosts) == (3, [2, 2], 1)
     with pytest.raises(cs.BenchError, match="exit 3"):
         measure.run_once(contestant, fleet, 2, tmp_path / "s", 0, tmp_path / "r.log")
+
+
+@pytest.mark.skipif(not measure.GNU_TIME.exists(), reason="GNU time measures the peak RSS; without it wait4's is used")
+def test_a_contestants_peak_memory_is_its_own_not_the_harness(tmp_path):
+    """wait4's ru_maxrss of a child starts from its parent's RSS: a harness grown to 300 MB would show 300 MB."""
+    harness = bytearray(300 << 20)
+    harness[::4096] = b"x" * len(harness[::4096])
+    fleet = inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json")
+    run = measure.run_once(
+        python_contestant("b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096])"),
+        fleet,
+        1,
+        tmp_path / "s",
+        0,
+        tmp_path / "r.log",
+    )
+    assert 64 * 1024 < run.max_rss_kb < 200 * 1024
+    del harness
