@@ -20,6 +20,7 @@ from remediate import report as reports
 from remediate.errors import RemediateError, UsageError
 from remediate.inventory.shard import parse_shard
 from remediate.lab.fleet import SCENARIO_ORDER, Lab
+from remediate.lab.host import Latency
 
 # `invoke test`: every test on the first engine, the tests marked `engines` on the others.
 TEST_ENGINES = ("newest", "20.10", "26.1")
@@ -342,28 +343,38 @@ def demo(c, extra=0, docker=None, with_=None, name="default"):
     output.info(f"\nreport of the dry run: {out / 'report.html'} (also report.md, junit.xml, results.sarif)")
 
 
-def _scale_sizes(scale: str) -> tuple[int, ...]:
-    if scale.strip().lower() in ("", "none"):
-        return ()
-    try:
-        return tuple(int(n) for n in scale.split(","))
-    except ValueError:
-        raise UsageError(f"--scale {scale!r}: give comma-separated host counts like 20,100 or 'none'") from None
-
-
 @task(
     help={
         "rounds": "Measured rounds; each runs every contestant once, in a rotating order (default 5).",
         "forks": "Hosts worked on in parallel by every contestant (default 10).",
         "hosts": "Plain lab hosts to boot and measure on (default 20).",
         "scale": "Inventory sizes for the scale run of remediate, comma-separated, aliasing the lab hosts "
-        "(default 20,100,500; 'none' to skip).",
+        "(default 20,100,500,5000; 'none' to skip).",
+        "scale_forks": "Also run the second-largest scale size at these --forks, at every RTT (default 10,50,200; "
+        "'none' to skip).",
+        "rtt_ms": "Round trips to measure at, comma-separated ms (default 0,40): the lab's relay delays every byte "
+        "(lab.up --rtt-ms) and counts each contestant's round trips.",
+        "jitter_ms": "Jitter of every RTT above 0 (default 0).",
+        "probes": "Measure what each probe of remediate's first batch costs a lab host (default on).",
         "out": "Where the JSON results go (default reports/bench.json; run logs beside it in bench-logs/).",
         "keep_lab": "Leave the bench lab running afterwards (a lab that was already running is always left running).",
         "name": "Lab name (default: 'bench').",
     }
 )
-def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/bench.json", keep_lab=False, name="bench"):
+def bench(
+    c,
+    rounds=5,
+    forks=10,
+    hosts=20,
+    scale="20,100,500,5000",
+    out="reports/bench.json",
+    keep_lab=False,
+    name="bench",
+    rtt_ms="0,40",
+    jitter_ms=0.0,
+    scale_forks="10,50,200",
+    probes=True,
+):
     """Benchmark remediate's fleet dry-run against Ansible, pyinfra and a bare-paramiko floor on the lab.
 
     Needs the optional extra: .venv/bin/pip install -e '.[bench]' (installs ansible-core and pyinfra).
@@ -373,20 +384,33 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
 
     _checkout_only("bench", BENCH_DIR)
     try:
-        sizes = _scale_sizes(scale)
         run_bench(
             BenchOptions(
                 rounds=int(rounds),
                 forks=int(forks),
                 hosts=int(hosts),
-                scale=sizes,
+                scale=_numbers("scale", scale, int),
                 out=Path(out),
                 lab=name,
                 keep_lab=keep_lab,
+                rtt_ms=_numbers("rtt-ms", rtt_ms, float),
+                jitter_ms=float(jitter_ms),
+                scale_forks=_numbers("scale-forks", scale_forks, int),
+                probes=probes,
             )
         )
     except RemediateError as exc:
         raise Exit(output.ours(f"bench: {exc}"), code=1) from None
+
+
+def _numbers(option: str, text, convert) -> tuple:
+    """A comma-separated list of numbers ('none' or nothing: no values); a bad one is a user error."""
+    if str(text).strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(convert(n) for n in str(text).split(","))
+    except ValueError:
+        raise UsageError(f"--{option} {text!r}: give comma-separated numbers like 20,100 or 'none'") from None
 
 
 @task(
@@ -399,13 +423,17 @@ def bench(c, rounds=5, forks=10, hosts=20, scale="20,100,500", out="reports/benc
         "(asking it for another one is refused: lab.down first, or use another --name).",
         "with": "Also boot these optional scenarios, comma-separated (docker-ce: Docker's own packaging layout). "
         "Not remembered: a later lab.up without it stops them.",
+        "rtt_ms": "Delay every byte to and from each host (from here and from the bastion) so a round trip takes "
+        "this many ms, in the relay in front of the host (default 0: no delay). Not remembered, like --with.",
+        "jitter_ms": "Each round trip varies by up to +-this many ms (uniform per direction); never reorders bytes.",
     }
 )
-def lab_up(c, extra=0, name="default", docker=None, with_=None):
+def lab_up(c, extra=0, name="default", docker=None, with_=None, rtt_ms=0.0, jitter_ms=0.0):
     """Boot the lab fleet (one host per scenario plus a bastion) on one Docker engine; idempotent."""
     try:
         optional = tuple(s.strip() for s in (with_ or "").split(",") if s.strip())
-        lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional)
+        latency = Latency(float(rtt_ms), float(jitter_ms))
+        lab = Lab(name, log=output.info, engine=docker, scenario_names=SCENARIO_ORDER + optional, latency=latency)
         lab.up(extra=int(extra), inventory_copy=_lab_inventory(c) if name == "default" else None)
     except RemediateError as exc:
         raise Exit(output.ours(f"lab.up: {exc}"), code=1) from None

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from remediate.lab.fleet import OPTIONAL_SCENARIOS, SCENARIO_ORDER, Lab
-from remediate.lab.host import LabHost
+from remediate.lab.host import LabHost, Latency
 
 TEST_LAB = os.environ.get("REMEDIATE_TEST_LAB", "test")
 TEST_ENGINE = os.environ.get("REMEDIATE_TEST_DOCKER") or None
@@ -26,6 +26,8 @@ TEST_ENGINE = os.environ.get("REMEDIATE_TEST_DOCKER") or None
 pytest_plugins = ("tests.report_fixtures",)
 
 ONLY_SCENARIOS = {s for s in os.environ.get("REMEDIATE_TEST_SCENARIOS", "").split(",") if s}
+# Run the lab tests over a slow network: every forwarder delays to this round trip (lab.up --rtt-ms).
+TEST_LATENCY = Latency(float(os.environ.get("REMEDIATE_TEST_RTT_MS") or 0))
 
 
 @dataclass
@@ -64,7 +66,13 @@ def _booted(name: str, scenario_names: tuple[str, ...] | None = None, extra: int
     if scenario_names is not None and ONLY_SCENARIOS:
         scenario_names = tuple(s for s in scenario_names if s in ONLY_SCENARIOS)
     options = {"scenario_names": tuple(scenario_names)} if scenario_names is not None else {}
-    fleet = Lab(name, log=lambda msg: print(f"[lab {name}] {msg}"), engine=engine or TEST_ENGINE, **options)
+    fleet = Lab(
+        name,
+        log=lambda msg: print(f"[lab {name}] {msg}"),
+        engine=engine or TEST_ENGINE,
+        latency=TEST_LATENCY,
+        **options,
+    )
     hosts = fleet.up(extra=extra)
     state = fleet.load_state()
     yield LabHandle(fleet, hosts, state["ops_password"], state["container_secret"])

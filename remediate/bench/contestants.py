@@ -56,7 +56,7 @@ class Contestant:
 def remediate_dry_run(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
     """Contestant 1: the fleet dry-run (facts, audit, plan, validation on the host, diffs, JSON results)."""
     results = scratch / "results.json"
-    return Command(_invoke("harden", fleet, forks, results) + ["--dry-run"], ok_codes=(0, 2), results=results)
+    return Command([*_invoke("harden", fleet, forks, results), "--dry-run"], ok_codes=(0, 2), results=results)
 
 
 def remediate_audit(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
@@ -122,6 +122,15 @@ def floor(fleet: BenchInventory, forks: int, scratch: Path) -> Command:
     return Command([sys.executable, str(BENCH_DIR / "floor.py"), str(fleet.json_path), "--forks", str(forks)])
 
 
+def floor_script() -> list[str]:
+    """The floor's one read as the argv it runs on a host (for the per-probe breakdown)."""
+    spec = importlib.util.spec_from_file_location("bench_floor", BENCH_DIR / "floor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return ["sh", "-c", module.SCRIPT, "floor", *module.SPEC["docker_paths"]]
+
+
 CONTESTANTS = (
     Contestant(
         REFERENCE, "invoke harden --dry-run (facts, audit, plan, host validation, diffs, JSON)", remediate_dry_run
@@ -153,5 +162,8 @@ def _close_masters(control: Path) -> None:
     """Stop the ssh ControlPersist masters this Ansible run left (they would idle 60 s otherwise)."""
     for socket_path in control.iterdir():
         subprocess.run(
-            ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "bench"], capture_output=True, timeout=10
+            ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "bench"],
+            capture_output=True,
+            timeout=10,
+            check=False,
         )

@@ -9,9 +9,11 @@ Rounds alternate the order, so no contestant always runs first or last.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import threading
@@ -20,10 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from remediate.app import EXIT_UNREACHABLE
 from remediate.bench.contestants import BenchError, Command, Contestant
 from remediate.bench.inventory import BenchInventory
+from remediate.bench.turns import TurnLogs
 
 RUN_TIMEOUT = 900.0
+GNU_TIME = Path("/usr/bin/time")
 # Contestants run as a person's shell would run them. This session-only switch would make remediate
 # (installed from source) compile every module on every start, while pip precompiled the others.
 DROPPED_ENV = ("PYTHONDONTWRITEBYTECODE",)
@@ -39,7 +44,11 @@ class Run:
     cpu_seconds: float  # the child's user + system time, with its reaped children
     machine_cpu_seconds: float  # every core's busy time meanwhile: controller and lab hosts
     max_rss_kb: int
-    round_trips: list[int] | None = None  # remediate: per host, from its results document
+    round_trips: list[int] | None = None  # remediate: exec rounds per host, from its results document
+    rtt_ms: float = 0.0  # the lab's round trip during the run
+    connections: int | None = None  # SSH connections the run opened, counted by the lab's relay
+    turns: int | None = None  # round trips those connections waited for (relay.py's turns), all hosts
+    failed_hosts: int = 0  # only where failures are tolerated (the scale runs)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -57,20 +66,36 @@ def child_env() -> dict[str, str]:
 
 
 def run_once(
-    contestant: Contestant, fleet: BenchInventory, forks: int, scratch: Path, round_no: int, log_path: Path
+    contestant: Contestant,
+    fleet: BenchInventory,
+    forks: int,
+    scratch: Path,
+    round_no: int,
+    log_path: Path,
+    turn_logs: TurnLogs | None = None,
+    rtt_ms: float = 0.0,
+    unreachable_ok: bool = False,
 ) -> Run:
-    """Run one contestant once; a failure is a BenchError with the end of its output."""
+    """Run one contestant once; a failure is a BenchError with the end of its output.
+
+    turn_logs: the relay logs of the fleet's lab hosts (a lab with latency); their connections and turns
+    during the run are counted once the contestant and its cleanup are done.
+    unreachable_ok: hosts remediate could not reach are counted, not fatal (many forks on few lab hosts
+    can overload them: that is a result of the scale run, not a reason to lose the whole bench)."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     command = contestant.command(fleet, forks, scratch)
+    marks = turn_logs.mark() if turn_logs else {}
     try:
-        seconds, rc, usage, machine = _spawn(command, log_path)
+        seconds, rc, usage, machine, peak_kb = _spawn(command, log_path)
     finally:
         if command.after:
             command.after()
-    if rc not in command.ok_codes:
+    counted = turn_logs.since(marks) if turn_logs else None
+    if rc not in command.ok_codes and not (unreachable_ok and rc == EXIT_UNREACHABLE):
         tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-15:])
         raise BenchError(f"{contestant.name} failed (exit {rc}); its output is in {log_path}:\n{tail}")
+    trips, failed = _round_trips(command, fleet, unreachable_ok)
     return Run(
         contestant.name,
         round_no,
@@ -79,20 +104,37 @@ def run_once(
         rc,
         round(usage.ru_utime + usage.ru_stime, 3),
         round(machine, 3),
-        usage.ru_maxrss,
-        _round_trips(command, fleet),
+        peak_kb,
+        trips,
+        rtt_ms,
+        counted.connections if counted else None,
+        counted.turns if counted else None,
+        failed,
     )
 
 
 def _spawn(command: Command, log_path: Path):
+    """Run the command; (seconds, exit code, its rusage, machine busy seconds, its peak RSS in KB).
+
+    The peak RSS comes from GNU time where it is installed: wait4's ru_maxrss of our own child starts
+    from this process's RSS (Linux keeps the larger across fork and exec), and once the harness has
+    parsed a 500-host results document every later contestant would show the harness's size."""
     env = {**child_env(), **command.env}
+    rss_file = log_path.with_suffix(".maxrss")
+    argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), "--", *command.argv] if GNU_TIME.exists() else command.argv
     with open(log_path, "wb") as log:
         busy = machine_busy_seconds()
         started = time.monotonic()
         proc = subprocess.Popen(
-            command.argv, cwd=command.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            argv,
+            cwd=command.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a timeout stops the contestant's whole group, not only GNU time
         )
-        timer = threading.Timer(RUN_TIMEOUT, proc.kill)
+        timer = threading.Timer(RUN_TIMEOUT, os.killpg, (proc.pid, signal.SIGKILL))
         timer.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
@@ -101,18 +143,23 @@ def _spawn(command: Command, log_path: Path):
         seconds = time.monotonic() - started
         machine = machine_busy_seconds() - busy
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 above, not by Popen
-    return seconds, proc.returncode, usage, machine
+    peak = usage.ru_maxrss
+    if GNU_TIME.exists() and rss_file.exists():
+        peak = int(rss_file.read_text().split()[-1])  # time prints a note before it when the command failed
+        rss_file.unlink()
+    return seconds, proc.returncode, usage, machine, peak
 
 
-def _round_trips(command: Command, fleet: BenchInventory) -> list[int] | None:
+def _round_trips(command: Command, fleet: BenchInventory, unreachable_ok: bool) -> tuple[list[int] | None, int]:
+    """remediate's exec rounds per host it reached, and how many it did not."""
     if command.results is None:
-        return None
+        return None, 0
     doc = json.loads(command.results.read_text())
     hosts = doc["hosts"]
     bad = [h["host"] for h in hosts if h["status"] != "ok"]
-    if len(hosts) != len(fleet.hosts) or bad:
+    if len(hosts) != len(fleet.hosts) or (bad and not unreachable_ok):
         raise BenchError(f"{command.argv[1]} did not reach every host: {', '.join(bad) or 'hosts missing'}")
-    return [h["round_trips"] for h in hosts]
+    return [h["round_trips"] for h in hosts if h["status"] == "ok"], len(bad)
 
 
 def rounds(
@@ -124,6 +171,8 @@ def rounds(
     scratch: Path,
     logs: Path,
     progress: Callable[[Run, bool], None],
+    turn_logs: TurnLogs | None = None,
+    rtt_ms: float = 0.0,
 ) -> dict[str, list[Run]]:
     """`warmup` uncounted rounds, then `count` rounds; round r starts with contestant r (mod n)."""
     runs: dict[str, list[Run]] = {c.name: [] for c in contestants}
@@ -131,7 +180,8 @@ def rounds(
         shift = round_no % len(contestants)
         for contestant in [*contestants[shift:], *contestants[:shift]]:
             slug = contestant.name.replace(" ", "-")
-            run = run_once(contestant, fleet, forks, scratch / slug, round_no, logs / f"{slug}.log")
+            log_path = logs / f"{slug}-{rtt_ms:g}ms.log"
+            run = run_once(contestant, fleet, forks, scratch / slug, round_no, log_path, turn_logs, rtt_ms)
             if round_no >= 0:
                 runs[contestant.name].append(run)
             progress(run, round_no < 0)
@@ -148,10 +198,18 @@ class Summary:
     cpu_seconds: float  # median of the child's own CPU time
     machine_cpu_seconds: float  # median of the whole machine's busy CPU time
     max_rss_mb: float
-    round_trips_max: int | None
+    round_trips_max: int | None  # remediate's exec rounds per host (its results document)
+    rtt_ms: float = 0.0
+    connections_per_host: float | None = None  # from the lab's relay: only with latency
+    turns_per_host: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def _per_host(items: list[Run], field: str) -> float | None:
+    values = [getattr(r, field) / r.hosts for r in items if getattr(r, field) is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
@@ -172,6 +230,9 @@ def summarize(runs: dict[str, list[Run]], reference: str) -> list[Summary]:
                 round(statistics.median(r.machine_cpu_seconds for r in items), 2),
                 round(max(r.max_rss_kb for r in items) / 1024, 1),
                 max(trips) if trips else None,
+                items[0].rtt_ms,
+                _per_host(items, "connections"),
+                _per_host(items, "turns"),
             )
         )
     return out
@@ -184,45 +245,70 @@ class ScalePoint:
     max_rss_mb: float
     seconds_per_host: float
     round_trips_max: int
+    forks: int = 10
+    rtt_ms: float = 0.0
+    cpu_seconds: float = 0.0  # the controller's own CPU time
+    failed_hosts: int = 0  # inventory hosts the run could not reach (an overloaded lab at many forks)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ScaleRun:
+    fleet: BenchInventory
+    forks: int
+    rtt_ms: float = 0.0
+
+
 def scale(
     contestant: Contestant,
-    fleets: Sequence[BenchInventory],
-    forks: int,
+    plan: Sequence[ScaleRun],
     scratch: Path,
     logs: Path,
     progress: Callable[[Run, bool], None],
 ) -> list[ScalePoint]:
-    """One run per fleet size: wall time and peak controller memory as the inventory grows."""
+    """One run per (fleet size, forks): wall time, controller CPU and peak memory as the inventory grows.
+
+    The lab must already run at each ScaleRun's rtt_ms (the suite orders them by latency)."""
     points = []
-    for fleet in fleets:
-        slug = f"scale-{len(fleet.hosts)}"
-        run = run_once(contestant, fleet, forks, scratch / slug, 0, logs / f"{slug}.log")
+    for item in plan:
+        hosts = len(item.fleet.hosts)
+        slug = f"scale-{hosts}-forks{item.forks}-{item.rtt_ms:g}ms"
+        log_path = logs / f"{slug}.log"
+        run = run_once(contestant, item.fleet, item.forks, scratch / slug, 0, log_path, None, item.rtt_ms, True)
         progress(run, False)
         points.append(
             ScalePoint(
-                len(fleet.hosts),
+                hosts,
                 run.seconds,
                 round(run.max_rss_kb / 1024, 1),
-                round(run.seconds / len(fleet.hosts), 4),
+                round(run.seconds / hosts, 4),
                 max(run.round_trips or [0]),
+                item.forks,
+                item.rtt_ms,
+                run.cpu_seconds,
+                run.failed_hosts,
             )
         )
     return points
 
 
 def marginal(points: Sequence[ScalePoint]) -> list[dict]:
-    """Cost of each host added between consecutive points: flat when cost grows linearly."""
+    """Cost of each host added between consecutive sizes at the same forks and RTT: flat when cost is linear."""
+    series: dict[tuple[int, float], list[ScalePoint]] = {}
+    for p in points:
+        series.setdefault((p.forks, p.rtt_ms), []).append(p)
     return [
         {
             "from": a.hosts,
             "to": b.hosts,
+            "forks": a.forks,
+            "rtt_ms": a.rtt_ms,
             "seconds_per_host": round((b.seconds - a.seconds) / (b.hosts - a.hosts), 4),
             "kb_per_host": round((b.max_rss_mb - a.max_rss_mb) * 1024 / (b.hosts - a.hosts), 1),
         }
-        for a, b in zip(points, points[1:])
+        for same in (sorted(s, key=lambda p: p.hosts) for s in series.values())
+        for a, b in itertools.pairwise(same)
+        if b.hosts != a.hosts
     ]

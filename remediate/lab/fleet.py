@@ -23,7 +23,8 @@ from pathlib import Path
 from remediate.errors import LabError
 from remediate.lab import host as labhost
 from remediate.lab import image, scenarios
-from remediate.lab.host import LabHost
+from remediate.lab.host import NO_LATENCY, LabHost, Latency
+from remediate.lab.proc import ProcessRef
 from remediate.templates import render
 
 LAB_HOME = Path(os.environ.get("REMEDIATE_LAB_HOME", "/var/lib/remediate-lab"))
@@ -73,11 +74,14 @@ class Lab:
         scenario_names: tuple[str, ...] = SCENARIO_ORDER,
         extra_packages: tuple[str, ...] = (),
         engine: str | None = None,
+        latency: Latency = NO_LATENCY,
     ):
         """extra_packages: Debian packages added to the base image (part of its recipe, so cached apart).
 
         engine: the Docker engine to boot (see image.ENGINES; `newest` and `28.5` are one); None keeps
         the engine the lab already runs, or takes image.DEFAULT_ENGINE for a new lab.
+        latency: the round trip every forwarder adds (controller to host, bastion to host); `up` restarts
+        the forwarders of running hosts that run with another one.
         """
         if not name.replace("-", "").isalnum() or name == "images":
             raise LabError(f"invalid lab name {name!r}")
@@ -88,6 +92,7 @@ class Lab:
         self.scenario_names = tuple(scenario_names)
         self.extra_packages = tuple(extra_packages)
         self.requested_engine = image.engine(engine).name if engine is not None else None
+        self.latency = latency
 
     # Paths a user or a test needs.
     @property
@@ -105,6 +110,10 @@ class Lab:
     @property
     def state_file(self) -> Path:
         return self.dir / "state.json"
+
+    def turns_log(self, host_name: str) -> Path:
+        """The relay's per-connection round trips for connections from this machine to the host."""
+        return self.dir / "hosts" / host_name / "turns.jsonl"
 
     # State.
     def load_state(self) -> dict:
@@ -191,6 +200,10 @@ class Lab:
             wanted = self.wanted(extra)
             for name in [n for n in hosts if n not in wanted or not hosts[n].alive()]:
                 self._stop_host(hosts.pop(name))
+            try:
+                self._set_latency(hosts)
+            finally:
+                self._save(state, hosts)  # the forwarders it restarted are ours to stop, even if one failed
             missing = [n for n in wanted if n not in hosts]
             if missing:
                 self.log(f"booting {len(missing)} lab host(s): {', '.join(missing)}")
@@ -353,7 +366,7 @@ class Lab:
             if problems:
                 raise LabError(f"scenario {scenario_name} does not hold: " + "; ".join(problems))
             host.port = labhost.free_port()
-            host.forwarder = labhost.start_forwarder(host.pid, host_dir / "forward.log", listen_port=host.port)
+            self._forward(host)
             if bastion_pid:
                 self._publish_jump_port(host, bastion_pid)
         except BaseException:
@@ -361,16 +374,41 @@ class Lab:
             raise
         return host
 
+    def _forward(self, host: LabHost) -> None:
+        """(Re)start the forwarder from this machine to the host, with the lab's latency."""
+        _stop_forwarder(host.forwarder)
+        host.rtt_ms, host.jitter_ms = self.latency.rtt_ms, self.latency.jitter_ms
+        host.forwarder = labhost.start_forwarder(
+            host.pid,
+            self.dir / "hosts" / host.name / "forward.log",
+            listen_port=host.port,
+            latency=host.latency,
+            turns_path=self.turns_log(host.name),
+        )
+
     def _publish_jump_port(self, host: LabHost, bastion_pid: int) -> None:
         """Make the host's sshd reachable at 127.0.0.1:jump_port from inside the bastion only."""
-        if host.jump_forwarder:
-            host.jump_forwarder.kill()
+        _stop_forwarder(host.jump_forwarder)
         host.jump_forwarder = labhost.start_forwarder(
             host.pid,
             self.dir / "hosts" / host.name / "jump-forward.log",
             listen_port=host.jump_port,
             in_netns_of=bastion_pid,
+            latency=self.latency,
+            turns_path=self.dir / "hosts" / host.name / "jump-turns.jsonl",
         )
+
+    def _set_latency(self, hosts: dict[str, LabHost]) -> None:
+        """Restart the forwarders of running hosts whose latency is not the one asked for (same ports)."""
+        changed = [h for h in hosts.values() if h.latency != self.latency]
+        if not changed:
+            return
+        self.log(f"latency: round trip {self.latency.rtt_ms:g} ms (jitter {self.latency.jitter_ms:g} ms)")
+        bastion = hosts.get(BASTION)
+        for host in changed:
+            self._forward(host)
+            if host.jump_forwarder and bastion:
+                self._publish_jump_port(host, bastion.pid)
 
     def _stop_host(self, host: LabHost) -> None:
         labhost.stop(host, self.name)
@@ -408,3 +446,10 @@ class Lab:
                 tmp.write_text(text)
                 os.chmod(tmp, 0o600)
                 tmp.replace(path)
+
+
+def _stop_forwarder(ref: ProcessRef | None) -> None:
+    """Stop a forwarder and wait, so its port can be bound again at once."""
+    if ref:
+        ref.kill()
+        ref.wait_gone()

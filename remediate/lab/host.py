@@ -5,7 +5,8 @@ Layout of a host directory:
   root/          the overlay mount point (mounted only inside the host's mount namespace)
   docker/ containerd/  plain directories for /var/lib/docker and /var/lib/containerd
                  (overlayfs under dockerd fails with "invalid cross-device link")
-  boot.log  forward.log
+  boot.log  forward.log  jump-forward.log
+  turns.jsonl  jump-turns.jsonl   the delaying relay's per-connection round trips (only with latency)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,26 @@ from remediate.templates import TEMPLATES_DIR
 BOOT_SCRIPT = TEMPLATES_DIR / "lab" / "boot.sh"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 BOOT_TIMEOUT = 90.0
+RELAY_SCRIPT = Path(__file__).with_name("relay.py")
+
+
+@dataclass(frozen=True)
+class Latency:
+    """The round trip a lab host's forwarders add (lab.up --rtt-ms/--jitter-ms); zero keeps the plain socat."""
+
+    rtt_ms: float = 0.0
+    jitter_ms: float = 0.0
+
+    def __post_init__(self):
+        if self.rtt_ms < 0 or self.jitter_ms < 0:
+            raise LabError("--rtt-ms and --jitter-ms must not be negative")
+
+    @property
+    def active(self) -> bool:
+        return self.rtt_ms > 0 or self.jitter_ms > 0
+
+
+NO_LATENCY = Latency()
 
 
 @dataclass
@@ -42,6 +64,8 @@ class LabHost:
     jump_forwarder: ProcessRef | None = None
     host_key: str = ""
     container_ids: list[str] = field(default_factory=list)
+    rtt_ms: float = 0.0  # the latency its forwarders run with
+    jitter_ms: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -50,6 +74,10 @@ class LabHost:
 
     def alive(self) -> bool:
         return bool(self.init and self.init.alive())
+
+    @property
+    def latency(self) -> Latency:
+        return Latency(self.rtt_ms, self.jitter_ms)
 
     def to_json(self) -> dict:
         data = dict(self.__dict__)
@@ -75,7 +103,9 @@ def host_exec(
 ) -> subprocess.CompletedProcess:
     """Run a command inside a lab host without SSH (the lab's own back door for seeding)."""
     try:
-        result = subprocess.run(nsenter_argv(host.pid, argv), input=stdin, capture_output=True, timeout=timeout)
+        result = subprocess.run(
+            nsenter_argv(host.pid, argv), input=stdin, capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"{host.name}: {' '.join(argv)} timed out after {timeout:.0f}s") from exc
     if check and result.returncode != 0:
@@ -136,7 +166,7 @@ class Layer:
             if part == "..":
                 done = done[:-1]
                 continue
-            rel = "/".join(done + [part])
+            rel = "/".join([*done, part])
             upper, lower = self.upper / rel, self.base / rel
             link = None
             if parts and upper.is_symlink():
@@ -293,17 +323,34 @@ def _boot_diagnosis(host: LabHost) -> str:
     )
 
 
-def start_forwarder(target_pid: int, log_path: Path, *, listen_port: int, in_netns_of: int | None = None) -> ProcessRef:
+def start_forwarder(
+    target_pid: int,
+    log_path: Path,
+    *,
+    listen_port: int,
+    in_netns_of: int | None = None,
+    latency: Latency = NO_LATENCY,
+    turns_path: Path | None = None,
+) -> ProcessRef:
     """Forward 127.0.0.1:listen_port to the host's sshd inside its network namespace.
 
     With in_netns_of, the listener itself lives inside another host's network
     namespace (the bastion), so that port is reachable only through that host.
+    With latency, the forwarder is the delaying relay (relay.py), which also logs
+    each connection's round trips to turns_path; without, a plain socat.
     """
-    # nodelay on both TCP legs: a relay with Nagle's algorithm holds an SSH packet that follows another
-    # (channel close, then the next channel's open) until the first is ACKed, 40 ms of delayed ACK a
-    # round trip, a stall no real network path between a controller and sshd adds.
-    connect = f'EXEC:"nsenter --net=/proc/{target_pid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22\\,nodelay"'
-    argv = ["socat", f"TCP-LISTEN:{listen_port},bind=127.0.0.1,fork,reuseaddr,nodelay", connect]
+    if latency.active:
+        argv = [sys.executable, "-I", "-S", str(RELAY_SCRIPT), "--listen-port", str(listen_port)]
+        argv += ["--netns", f"/proc/{target_pid}/ns/net", "--rtt-ms", str(latency.rtt_ms)]
+        argv += ["--jitter-ms", str(latency.jitter_ms)]
+        if turns_path is not None:
+            argv += ["--turns", str(turns_path)]
+    else:
+        # nodelay on both TCP legs: a relay with Nagle's algorithm holds an SSH packet that follows another
+        # (channel close, then the next channel's open) until the first is ACKed, 40 ms of delayed ACK a
+        # round trip, a stall no real network path between a controller and sshd adds.
+        connect = f'EXEC:"nsenter --net=/proc/{target_pid}/ns/net socat STDIO TCP\\:127.0.0.1\\:22\\,nodelay"'
+        argv = ["socat", f"TCP-LISTEN:{listen_port},bind=127.0.0.1,fork,reuseaddr,nodelay", connect]
     if in_netns_of is not None:
         argv = ["nsenter", f"--net=/proc/{in_netns_of}/ns/net", *argv]
     ref = spawn_daemon(argv, log_path)
@@ -321,7 +368,7 @@ def _listening(port: int, in_netns_of: int | None) -> bool:
     argv = ["ss", "-Hltn", f"sport = :{port}"]
     if in_netns_of is not None:
         argv = ["nsenter", f"--net=/proc/{in_netns_of}/ns/net", *argv]
-    return bool(subprocess.run(argv, capture_output=True, text=True).stdout.strip())
+    return bool(subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip())
 
 
 def free_port() -> int:

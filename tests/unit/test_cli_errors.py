@@ -31,7 +31,7 @@ def test_a_missing_inventory_is_one_line_and_exit_1(tmp_path, capsys):
     [
         (["audit", "--fail-on", "severe"], "audit: --fail-on must be one of info, low, medium, high, critical"),
         (["rollback", "--run", "last"], "rollback: --run 'last' is not a run id"),
-        (["bench", "--scale", "20,lots"], "bench: --scale '20,lots': give comma-separated host counts"),
+        (["bench", "--scale", "20,lots"], "bench: --scale '20,lots': give comma-separated numbers"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch, argv, message):
