@@ -27,7 +27,7 @@ BENCH_DIR = ROOT / "bench"
 BIN = Path(sys.executable).parent
 INSTALL_HINT = ".venv/bin/pip install -e '.[bench]'"
 REFERENCE = "remediate"
-# Round trips (SSH exec channels) a host may cost, per remediate contestant (README "Audit", issue 6).
+# Round trips (SSH exec channels) a host may cost, per remediate contestant (README "Audit").
 ROUND_TRIP_BUDGET = {"remediate": 3, "remediate audit": 2}
 
 

@@ -1,4 +1,4 @@
-"""The benchmark's verdict: the results document (JSON), the targets of issue 6, and the printed tables."""
+"""The benchmark's verdict: the results document (JSON), the targets (README Performance), and the printed tables."""
 
 from __future__ import annotations
 

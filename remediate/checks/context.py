@@ -18,7 +18,7 @@ from remediate.policy import Policy
 
 
 @dataclass(frozen=True)
-class AuditRule:
+class AuditdRule:
     source: str
     line: int
     text: str
@@ -183,17 +183,17 @@ class CheckContext:
         return self.parsed.swarm_node.state
 
     @cached_property
-    def audit_rules(self) -> list[AuditRule]:
+    def auditd_rules(self) -> list[AuditdRule]:
         """Rules loaded in the kernel when auditctl answers, else the rules files."""
         loaded = self.parsed.auditctl.rules
         if loaded is not None:
-            return [AuditRule("auditctl -l", n, line) for n, line in enumerate(loaded, 1)]
-        rules: list[AuditRule] = []
+            return [AuditdRule("auditctl -l", n, line) for n, line in enumerate(loaded, 1)]
+        rules: list[AuditdRule] = []
         for path, fact in sorted(self.facts.files.items()):
             if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
                 for n, line in enumerate(parse.lines(fact.text() or ""), 1):
                     if line.strip() and not line.lstrip().startswith("#"):
-                        rules.append(AuditRule(path, n, line.strip()))
+                        rules.append(AuditdRule(path, n, line.strip()))
         return rules
 
     @cached_property
@@ -207,10 +207,10 @@ class CheckContext:
         are compared, so /lib/systemd/system/x and /usr/lib/systemd/system/x are one file where /lib -> usr/lib."""
         return parse.canonical_path(path, self.resolved_dirs)
 
-    def rules_watching(self, path: str) -> list[AuditRule]:
+    def rules_watching(self, path: str) -> list[AuditdRule]:
         """The audit rules that watch `path`, whatever their spelling of it."""
         wanted = self.canonical(path)
-        return [r for r in self.audit_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
+        return [r for r in self.auditd_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
 
     @cached_property
     def listeners(self) -> list[Listener]:

@@ -99,12 +99,12 @@ def _audit_check(check_id: str):
             return Outcome.passed(
                 *(f"{r.source}:{r.line}: {r.text}" + _same_file(r.watched_path() or path, path, real) for r in matches)
             )
-        near = [r for r in ctx.audit_rules if path in (r.watched_path() or "")]
+        near = [r for r in ctx.auditd_rules if path in (r.watched_path() or "")]
         hint = [f"rule for another path (not a match): {r.source}:{r.line}: {r.text}" for r in near[:2]]
-        source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.audit_rules) else "audit rules files"
+        source = "auditctl -l" if any(r.source == "auditctl -l" for r in ctx.auditd_rules) else "audit rules files"
         resolved = [f"{path} is {real} as this host resolves it"] if real != path else []
         return Outcome.failed(
-            f"no audit rule watches {path} exactly ({len(ctx.audit_rules)} rules in {source})",
+            f"no audit rule watches {path} exactly ({len(ctx.auditd_rules)} rules in {source})",
             *hint,
             *resolved,
             *_unwatched_on_purpose(ctx, check_id),

@@ -2,8 +2,8 @@
 plant a link".
 
 Root's chown, chmod or rename of a path is only as safe as the directories that lead to it: if a user owns
-one, or may write to it, they can swap a name in it for a symlink between our check and our step (the
-attack of issue 12: a TLS file in a user's home, chowned back through a link to /etc/shadow). The
+one, or may write to it, they can swap a name in it for a symlink between our check and our step (a TLS
+file in a user's home, chowned back through a link to /etc/shadow, is one such attack). The
 `dir_chain` probe stats every directory from / to each directory asked about, as written and as resolved
 (one `readlink -m`, one `stat`); `dir_safety` judges them with the rule the host's transaction script
 enforces again before every step (templates/apply/transaction.sh, unsafe_dir): every directory root's and

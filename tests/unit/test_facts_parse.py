@@ -158,5 +158,5 @@ def test_audit_rules_files_split_at_newline_only():
     facts.files["/etc/audit/rules.d/docker.rules"] = FileFact(
         path="/etc/audit/rules.d/docker.rules", kind="file", mode=0o640, content=rule.encode()
     )
-    rules = CheckContext(facts, policy_for({}, None), host_name="h").audit_rules
+    rules = CheckContext(facts, policy_for({}, None), host_name="h").auditd_rules
     assert [(r.line, r.text) for r in rules] == [(1, rule.strip())]
