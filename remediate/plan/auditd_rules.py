@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from remediate.checks.context import AuditRule
+from remediate.checks.context import AuditdRule
 from remediate.checks.host import AUDITED, DATA_DIR_WHY, audited_path, configured_path
 from remediate.checks.model import FAIL, WARN
 from remediate.plan.model import FileChange, Impact
@@ -50,7 +50,7 @@ def _watched_in_files(view: HostView) -> set[str]:
         if (path.startswith("/etc/audit/rules.d/") and path.endswith(".rules")) or path == "/etc/audit/audit.rules":
             for n, line in enumerate((fact.text() or "").splitlines(), 1):
                 if line.strip() and not line.lstrip().startswith("#"):
-                    watched = AuditRule(path, n, line.strip()).watched_path()
+                    watched = AuditdRule(path, n, line.strip()).watched_path()
                     if watched:
                         found.add(view.ctx.canonical(watched))
     return found
@@ -63,7 +63,7 @@ def _watched_in_kernel(view: HostView) -> set[str] | None:
     return {
         view.ctx.canonical(w)
         for n, line in enumerate(auditctl.rules or (), 1)
-        if (w := AuditRule("auditctl -l", n, line).watched_path())
+        if (w := AuditdRule("auditctl -l", n, line).watched_path())
     }
 
 
