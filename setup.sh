@@ -13,7 +13,8 @@ fi
 packages=(python3 python3-venv python3-pip debootstrap debian-archive-keyring socat iproute2
           busybox-static openssh-client util-linux ca-certificates
           chromium fonts-dejavu-core  # chromium: the HTML report tests open reports in headless Chromium
-          shellcheck)                 # the tests lint every shell text remediate runs (tests/unit/test_shellcheck.py)
+          shellcheck                  # the tests lint every shell text remediate runs (tests/unit/test_shellcheck.py)
+          time)                       # GNU time: invoke bench's peak memory of each contestant
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -120,7 +120,7 @@ def _spawn(command: Command, log_path: Path):
     from this process's RSS (Linux keeps the larger across fork and exec), and once the harness has
     parsed a 500-host results document every later contestant would show the harness's size."""
     env = {**child_env(), **command.env}
-    rss_file = log_path.with_suffix(".maxrss")
+    rss_file = log_path.absolute().with_suffix(".maxrss")  # absolute: a contestant may run in another cwd
     argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), "--", *command.argv] if GNU_TIME.exists() else command.argv
     with open(log_path, "wb") as log:
         busy = machine_busy_seconds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,22 @@ def test_a_contestants_peak_memory_is_its_own_not_the_harness(tmp_path):
     )
     assert 64 * 1024 < run.max_rss_kb < 200 * 1024
     del harness
+
+
+@pytest.mark.skipif(not measure.GNU_TIME.exists(), reason="GNU time measures the peak RSS; without it wait4's is used")
+def test_a_contestant_running_in_another_directory_is_measured_too(tmp_path, monkeypatch):
+    """pyinfra runs in bench/: a log path relative to the harness's directory once sent GNU time's output there,
+    and the whole bench stopped on `time: …maxrss: No such file or directory`."""
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fleet = inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json")
+    contestant = cs.Contestant(
+        "probe",
+        "a python child in another directory",
+        lambda fleet, forks, scratch: cs.Command([sys.executable, "-c", "pass"], cwd=elsewhere),
+    )
+    (tmp_path / "logs").mkdir()
+    run = measure.run_once(contestant, fleet, 1, tmp_path / "s", 0, Path("logs/probe.log"))
+    assert run.rc == 0 and run.max_rss_kb > 0
+    assert list(elsewhere.iterdir()) == [] and list((tmp_path / "logs").glob("*.maxrss")) == []
