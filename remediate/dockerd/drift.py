@@ -69,6 +69,15 @@ def _strings(value) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
+# daemon.json keys `docker info` reports as they are, under its own field name
+_SAME_IN_INFO = (
+    ("debug", "Debug"),
+    ("live-restore", "LiveRestoreEnabled"),
+    ("experimental", "ExperimentalBuild"),
+    ("log-driver", "LoggingDriver"),
+)
+
+
 def _info_views(settings: dict[str, Setting], info: dict):
     """(key, configured, running, label, same) for each setting `docker info` reveals."""
     security = _security_options(info)
@@ -76,32 +85,9 @@ def _info_views(settings: dict[str, Setting], info: dict):
     def value(key: str):
         return settings[key].value if key in settings else None
 
-    if "Debug" in info:
-        yield "debug", value("debug"), info["Debug"], ".Debug", value("debug") == info["Debug"]
-    if "LiveRestoreEnabled" in info:
-        yield (
-            "live-restore",
-            value("live-restore"),
-            info["LiveRestoreEnabled"],
-            ".LiveRestoreEnabled",
-            value("live-restore") == info["LiveRestoreEnabled"],
-        )
-    if "ExperimentalBuild" in info:
-        yield (
-            "experimental",
-            value("experimental"),
-            info["ExperimentalBuild"],
-            ".ExperimentalBuild",
-            value("experimental") == info["ExperimentalBuild"],
-        )
-    if "LoggingDriver" in info:
-        yield (
-            "log-driver",
-            value("log-driver"),
-            info["LoggingDriver"],
-            ".LoggingDriver",
-            value("log-driver") == info["LoggingDriver"],
-        )
+    for key, field in _SAME_IN_INFO:
+        if field in info:
+            yield key, value(key), info[field], f".{field}", value(key) == info[field]
     if value("storage-driver") and "Driver" in info:
         yield (
             "storage-driver",

@@ -63,6 +63,24 @@ class FileChange:
     metadata_only: bool = False  # an existing path whose owner/mode change; no bytes (see the module doc)
     old_inode: str | None = None  # "DEV:INO" as found
 
+    @classmethod
+    def rewrite(cls, fact, after: bytes, fixes: tuple[str, ...], reason: str) -> FileChange:
+        """New bytes for a file as found: its owner, group and mode kept (root's 0644 where it is missing)."""
+        return cls(
+            path=fact.path,
+            before=fact.content,
+            after=after,
+            owner=fact.owner or "root",
+            group=fact.group or "root",
+            mode=fact.mode if fact.mode is not None else 0o644,
+            fixes=fixes,
+            reason=reason,
+            old_mode=fact.mode,
+            old_owner=fact.owner,
+            old_group=fact.group,
+            old_inode=fact.inode,
+        )
+
     def __post_init__(self):
         if self.kind != "file":
             object.__setattr__(self, "metadata_only", True)

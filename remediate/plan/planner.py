@@ -355,20 +355,7 @@ class _Planner:
             parts.append("rewrite as plain UTF-8 JSON dockerd reads")
         reason = "; ".join(parts) + ("; the host's other keys kept" if not repairing else "")
         if fact.exists:
-            return FileChange(
-                path=path,
-                before=fact.content,
-                after=after,
-                owner=fact.owner or "root",
-                group=fact.group or "root",
-                mode=fact.mode if fact.mode is not None else 0o644,
-                fixes=fixes,
-                reason=reason,
-                old_mode=fact.mode,
-                old_owner=fact.owner,
-                old_group=fact.group,
-                old_inode=fact.inode,
-            )
+            return FileChange.rewrite(fact, after, fixes, reason)
         return FileChange(
             path=path, before=None, after=after, owner="root", group="root", mode=0o644, fixes=fixes, reason=reason
         )

@@ -52,19 +52,11 @@ def subid_changes(view: HostView, remap: str, fixes: tuple[str, ...]) -> tuple[l
         text = before or b""
         after = text + (b"\n" if text and not text.endswith(b"\n") else b"") + line
         changes.append(
-            FileChange(
-                path=path,
-                before=before,
-                after=after,
-                owner=fact.owner or "root",
-                group=fact.group or "root",
-                mode=fact.mode if fact.mode is not None else 0o644,
-                fixes=fixes,
-                reason=f'subordinate ids {end}-{end + RANGE - 1} for {REMAP_USER} (userns-remap "default" needs them)',
-                old_mode=fact.mode,
-                old_owner=fact.owner,
-                old_group=fact.group,
-                old_inode=fact.inode,
+            FileChange.rewrite(
+                fact,
+                after,
+                fixes,
+                f'subordinate ids {end}-{end + RANGE - 1} for {REMAP_USER} (userns-remap "default" needs them)',
             )
         )
     return changes, []

@@ -436,21 +436,6 @@ def env_file_rewrites(view: HostView, removals: list[Removal]) -> tuple[list[Fil
             + ", ".join(f"{r.flag.written!r} ({r.why})" for r in done)
             + "; every other line kept"
         )
-        changes.append(
-            FileChange(
-                path=path,
-                before=fact.content,
-                after=after,
-                owner=fact.owner or "root",
-                group=fact.group or "root",
-                mode=fact.mode if fact.mode is not None else 0o644,
-                fixes=checks,
-                reason=reason,
-                old_mode=fact.mode,
-                old_owner=fact.owner,
-                old_group=fact.group,
-                old_inode=fact.inode,
-            )
-        )
+        changes.append(FileChange.rewrite(fact, after, checks, reason))
         handled += done
     return changes, handled, notes
