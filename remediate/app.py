@@ -20,7 +20,7 @@ from remediate.facts.gather import gather
 from remediate.harden import HardenOptions
 from remediate.inventory.shard import ShardError
 from remediate.plan.planner import unfixed
-from remediate.policy import policy_for
+from remediate.policy import policies_for
 from remediate.target import Target, needs_become
 
 # Exit codes (README "Exit codes"): like `terraform plan -detailed-exitcode`, worst first.
@@ -70,13 +70,13 @@ class AuditOptions:
 
 
 def run_audit(target: Target, opts: AuditOptions):
-    """Audit every selected host; returns (results document, outcomes)."""
+    """Audit every selected host; returns (results document, outcomes settled as each host ended)."""
     selected = checks.select(opts.only, opts.skip)
     if opts.fail_on not in checks.model.SEVERITIES:
         raise UsageError(f"--fail-on must be one of {', '.join(checks.model.SEVERITIES)}")
     inventory, fleet = target.fleet(read_only=True)
     # Policies are resolved before connecting, so a bad policy stops the run before any host is touched.
-    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in fleet.hosts}
+    policies = policies_for(fleet.hosts, opts.profile)
     started = dt.datetime.now(dt.UTC)
     progress = output.Progress(len(fleet.hosts), verb="auditing")
 
@@ -84,8 +84,8 @@ def run_audit(target: Target, opts: AuditOptions):
         facts = gather(conn, become=needs_become(host))
         return audit_host(facts, policies[host.name], selected, host.name, tuple(host.groups))
 
-    outcomes = fleet.run(work, progress=progress.update)
-    doc = results.document(
+    outcomes = fleet.run(work, progress=progress.update, settle=results.settle)
+    doc = results.Document(
         "audit",
         results.new_run_id(),
         started,
@@ -100,12 +100,7 @@ def run_audit(target: Target, opts: AuditOptions):
 def audit(target: Target, opts: AuditOptions) -> int:
     doc, outcomes = run_audit(target, opts)
     output.audit_report(outcomes, fail_on=opts.fail_on, show_passed=opts.show_passed)
-    if opts.json_path:
-        results.write(doc, opts.json_path)
-        output.info(f"results written to {opts.json_path}")
-    if opts.report_dir:
-        for path in report.write_reports(doc, opts.report_dir):
-            output.info(f"report written to {path}")
+    _write_results(doc, opts.json_path, opts.report_dir)
     return audit_exit_code(outcomes, opts.fail_on)
 
 
@@ -165,14 +160,17 @@ def _ask(question: str) -> bool:
 
 
 def _write_harden(run_id, started, inventory, target, opts, outcomes, json_path, report_dir) -> None:
-    doc = results.document("harden", run_id, started, str(inventory.source), target.hosts, opts.to_json(), outcomes)
+    doc = results.Document("harden", run_id, started, str(inventory.source), target.hosts, opts.to_json(), outcomes)
+    _write_results(doc, json_path, report_dir)
+
+
+def _write_results(doc: results.Document, json_path: Path | None, report_dir: Path | None) -> None:
+    """The results file streamed host by host; the reports need the whole document at once."""
     if json_path:
-        results.write(doc, json_path)
+        doc.write(json_path)
         output.info(f"results written to {json_path}")
     if report_dir:
-        from remediate.report import write_reports
-
-        for path in write_reports(doc, report_dir):
+        for path in report.write_reports(doc.to_json(), report_dir):
             output.info(f"report written to {path}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from remediate.checks import CheckContext, evaluate
 from remediate.checks.model import ERROR, FAIL, PASS, STATUSES, WAIVED, WARN, Check, Result, severity_rank
@@ -15,10 +15,11 @@ from remediate.policy import Policy
 @dataclass
 class HostAudit:
     host: str
-    facts: HostFacts
+    facts: HostFacts | None  # None once settled: the document entry was all it was kept for
     policy: Policy
     results: list[Result] = field(default_factory=list)
     effective: dict | None = None
+    apply_lock: str | None = None  # who held harden's lock on the host (the apply_lock probe)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -40,13 +41,20 @@ class HostAudit:
     def errors(self) -> list[Result]:
         return [r for r in self.results if r.status == ERROR]
 
+    def settled(self) -> HostAudit:
+        """What the terminal and the exit code read once the host's document entry is written."""
+        return replace(self, facts=None, effective=None)
+
     def to_json(self) -> dict:
-        summary = summarize(self.facts)
+        facts = self.facts
+        if facts is None:
+            raise ValueError(f"{self.host}: a settled audit has no facts left; its entry was serialized as it ended")
+        summary = summarize(facts)
         return {
             "host": self.host,
             "policy": self.policy.name,
             "docker": {"state": summary.docker_state, "version": summary.version},
-            "os": self.facts.file("/etc/os-release").text() and _os_name(self.facts),
+            "os": facts.file("/etc/os-release").text() and _os_name(facts),
             "counts": self.counts(),
             "score": self.score(),
             "results": [r.to_json() for r in self.results],
@@ -79,4 +87,4 @@ def audit_view(view) -> HostAudit:
 
 def _host_audit(ctx: CheckContext, results: list[Result], host_name: str) -> HostAudit:
     effective = ctx.effective.to_dict() if ctx.docker_installed else None
-    return HostAudit(host_name, ctx.facts, ctx.policy, results, effective)
+    return HostAudit(host_name, ctx.facts, ctx.policy, results, effective, ctx.facts.parsed.apply_lock)

@@ -16,8 +16,9 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from remediate import results
 from remediate.apply.engine import FAILED, ApplyOptions, ApplyResult, apply_connect_options, apply_host
 from remediate.apply.validation import Validation, validate_on_host
 from remediate.audit import HostAudit, audit_view
@@ -25,7 +26,7 @@ from remediate.errors import RemediateError, UsageError
 from remediate.facts.gather import gather
 from remediate.plan import Plan, plan_view
 from remediate.plan.view import HostView
-from remediate.policy import Policy, policy_for
+from remediate.policy import Policy, policies_for
 from remediate.runner import NOT_STARTED, Fleet, HostOutcome
 from remediate.target import needs_become
 
@@ -83,7 +84,11 @@ class HostHarden:
     @property
     def lock(self) -> str | None:
         """Who held harden's lock on the host when it was planned: a run in progress, or one that died."""
-        return self.audit.facts.parsed.apply_lock
+        return self.audit.apply_lock
+
+    def settled(self) -> HostHarden:
+        """A dry run's host once its document entry is written (results.settle): no facts left to apply with."""
+        return replace(self, audit=self.audit.settled())
 
     def errors(self) -> list[str]:
         out = [self.plan.refused] if self.plan.refused else []
@@ -159,6 +164,8 @@ class Rollout:
 
     def work(self, conn, host) -> ApplyResult:
         value: HostHarden = self.outcomes[host.name].value
+        if value.audit.facts is None:
+            raise RemediateError(f"internal error: {host.name} was settled as in a dry run; apply needs its facts")
         options = ApplyOptions(restart_timeout=self.opts.restart_timeout, verify_image=value.policy.verify_image)
         return apply_host(
             conn,
@@ -204,8 +211,9 @@ class Rollout:
 
 
 def plan_fleet(fleet: Fleet, opts: HardenOptions, progress=None) -> list[HostOutcome]:
-    """Phase 1 on every host of the fleet: outcomes with HostHarden values."""
-    policies = {h.name: policy_for(dict(h.vars), opts.profile) for h in fleet.hosts}
+    """Phase 1 on every host of the fleet: outcomes with HostHarden values, settled (results.settle) in a dry
+    run, where nothing is applied after."""
+    policies = policies_for(fleet.hosts, opts.profile)
     today = dt.date.today()
 
     def work(conn, host) -> HostHarden:
@@ -223,4 +231,4 @@ def plan_fleet(fleet: Fleet, opts: HardenOptions, progress=None) -> list[HostOut
             validation = Validation(False, [{"name": "host", "ok": False, "detail": str(exc)}])
         return HostHarden(audit, plan, validation, groups)
 
-    return fleet.run(work, progress=progress)
+    return fleet.run(work, progress=progress, settle=results.settle if opts.dry_run else None)

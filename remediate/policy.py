@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import fnmatch
 import functools
+import json
 import logging
 import math
 import re
@@ -188,6 +189,23 @@ def policy_for(
         raise PolicyError(f"remediate_waivers must be a list of waivers, not {_kind(inventory_waivers)}")
     waivers = list(data.get("waivers") or []) + inventory_waivers + list(extra_waivers)
     return build(data, waivers)
+
+
+POLICY_VARS = ("remediate_profile", "remediate_policy", "remediate_waivers")  # the host vars policy_for reads
+
+
+def policies_for(hosts, profile: str | None = None) -> dict[str, Policy]:
+    """Each host's policy, resolved before any host is touched (a bad one stops the run first); hosts whose policy
+    vars are equal share one Policy, so a fleet of thousands holds a few."""
+    shared: dict[str, Policy] = {}
+    out = {}
+    for host in hosts:
+        host_vars = dict(host.vars)
+        key = json.dumps([host_vars.get(name) for name in POLICY_VARS], sort_keys=True, default=repr)
+        if key not in shared:
+            shared[key] = policy_for(host_vars, profile)
+        out[host.name] = shared[key]
+    return out
 
 
 def build(data: dict, waivers: list) -> Policy:

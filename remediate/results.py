@@ -3,6 +3,11 @@
 Format "remediate.results/1" (documented in README.md, "Results document").
 It carries no secret: facts never include container environments, and
 connection vars (passwords, keys) are never copied into it.
+
+A read-only run (audit, harden --dry-run) settles each host as it ends (settle()): its entry is serialized then,
+kept compressed (a few KB), and the host's value drops its facts and effective configuration, which only the
+entry needed. Document.write then streams the entries to disk host by host, so a 5,000-host run never holds
+every host's facts, nor the whole document as dicts or text.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from remediate import __version__
@@ -17,51 +25,106 @@ from remediate.private_files import private_file
 from remediate.runner import HostOutcome
 
 FORMAT = "remediate.results/1"
+_INDENT = 1  # the file's layout: one level of indentation a nesting level
 
 
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def document(
-    kind: str,
-    run_id: str,
-    started: dt.datetime,
-    inventory: str,
-    pattern: str,
-    options: dict,
-    outcomes: list[HostOutcome],
-) -> dict:
-    hosts = []
-    for o in outcomes:
-        entry = {
-            "host": o.host,
-            "reachable": o.status != "unreachable",
-            "status": o.status,
-            "error": o.error,
-            "seconds": round(o.seconds, 3),
-            "round_trips": o.round_trips,
-        }
-        if o.ok:
-            entry.update(o.value.to_json())
-        hosts.append(entry)
-    return {
-        "format": FORMAT,
-        "kind": kind,
-        "run_id": run_id,
-        "tool": {"name": "remediate", "version": __version__},
-        "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "inventory": inventory,
-        "pattern": pattern,
-        "options": options,
-        "hosts": hosts,
+def _dumps(data) -> str:
+    """JSON text as the file holds it. ASCII escapes (\\u001b) keep every control character a host sent out."""
+    return json.dumps(data, indent=_INDENT, sort_keys=False, default=str, ensure_ascii=True)
+
+
+class Entry:
+    """A host's entry of the document, serialized once and kept zlib-compressed (JSON of a host compresses ~6x)."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, data: dict):
+        self._packed = zlib.compress(_dumps(data).encode("ascii"), 1)
+
+    def text(self) -> str:
+        return zlib.decompress(self._packed).decode("ascii")
+
+    def data(self) -> dict:
+        return json.loads(self.text())
+
+
+def host_entry(outcome: HostOutcome) -> dict:
+    """What the document says of one host: how the run went there, then its value's own fields."""
+    entry = {
+        "host": outcome.host,
+        "reachable": outcome.status != "unreachable",
+        "status": outcome.status,
+        "error": outcome.error,
+        "seconds": round(outcome.seconds, 3),
+        "round_trips": outcome.round_trips,
     }
+    if outcome.ok:
+        entry.update(outcome.value.to_json())
+    return entry
+
+
+def settle(outcome: HostOutcome) -> HostOutcome:
+    """The host's outcome once it ended: its entry serialized now, its value keeping only what the terminal and
+    the exit code read (the value's settled()). Only for values nothing changes later (not a harden's apply)."""
+    entry = Entry(host_entry(outcome))
+    return replace(outcome, value=outcome.value.settled() if outcome.ok else outcome.value, entry=entry)
+
+
+def _entry_text(outcome: HostOutcome) -> str:
+    return outcome.entry.text() if isinstance(outcome.entry, Entry) else _dumps(host_entry(outcome))
+
+
+@dataclass
+class Document:
+    """One run's document: its identity and options, and an entry per host (settled ones already serialized)."""
+
+    kind: str
+    run_id: str
+    started: dt.datetime
+    inventory: str
+    pattern: str
+    options: dict
+    outcomes: list[HostOutcome]
+    finished: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def head(self) -> dict:
+        return {
+            "format": FORMAT,
+            "kind": self.kind,
+            "run_id": self.run_id,
+            "tool": {"name": "remediate", "version": __version__},
+            "started": self.started.isoformat(timespec="seconds"),
+            "finished": self.finished.isoformat(timespec="seconds"),
+            "inventory": self.inventory,
+            "pattern": self.pattern,
+            "options": self.options,
+        }
+
+    def entries(self) -> Iterator[dict]:
+        for outcome in self.outcomes:
+            yield outcome.entry.data() if isinstance(outcome.entry, Entry) else host_entry(outcome)
+
+    def to_json(self) -> dict:
+        """The whole document as dicts (reports, merges): every entry at once, unlike write()."""
+        return {**self.head(), "hosts": list(self.entries())}
+
+    def write(self, path: Path) -> None:
+        """Written like write(), an entry at a time: each settled entry's text as it was serialized."""
+        opening = _dumps({**self.head(), "hosts": []}).removesuffix("[]\n}")  # "hosts" comes last
+        pad = "\n" + " " * (2 * _INDENT)
+        with private_file(path) as out:
+            out.write(opening + "[")
+            for n, outcome in enumerate(self.outcomes):
+                out.write(("," if n else "") + pad + _entry_text(outcome).replace("\n", pad))
+            out.write(("\n" + " " * _INDENT if self.outcomes else "") + "]\n}\n")
 
 
 def write(doc: dict, path: Path) -> None:
-    """Streamed to a private temporary file, then renamed: the text of a 500-host document is never all in
-    memory. JSON's ASCII escapes (\\u001b) keep every control character a host sent out of the file."""
+    """A document held as dicts (a merge of several runs), streamed to a private temporary file, then renamed."""
     with private_file(path) as out:
-        json.dump(doc, out, indent=1, sort_keys=False, default=str, ensure_ascii=True)
+        out.write(_dumps(doc))
         out.write("\n")

@@ -49,6 +49,7 @@ class HostOutcome:
     error: str | None = None
     seconds: float = 0.0
     round_trips: int = 0
+    entry: Any = None  # its results-document entry, once settled (results.settle)
 
     @property
     def ok(self) -> bool:
@@ -57,6 +58,7 @@ class HostOutcome:
 
 Work = Callable[[Connection, Any], Any]
 Progress = Callable[[int, int, HostOutcome], None]
+Settle = Callable[[HostOutcome], HostOutcome]
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,20 @@ class Fleet:
     processes: int = 1  # worker processes for read-only work (1: threads of this process only)
 
     def run(
-        self, work: Work, *, progress: Progress | None = None, stop: threading.Event | None = None
+        self,
+        work: Work,
+        *,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        settle: Settle | None = None,
     ) -> list[HostOutcome]:
-        """`work(connection, host)` on every host; outcomes in host order, one per host whatever happened."""
+        """`work(connection, host)` on every host; outcomes in host order, one per host whatever happened.
+
+        `settle` turns each outcome into what the run keeps of it, as soon as the host ends (in its worker
+        process, so less crosses back): a big fleet then holds a few KB a host, not its facts."""
         workers = min(self.processes, len(self.hosts))
         if workers > 1 and stop is None:
-            return _run_processes(self, work, progress, workers)
+            return _run_processes(self, work, progress, workers, settle)
         return run_fleet(
             self.hosts,
             work,
@@ -84,6 +94,7 @@ class Fleet:
             resolve_host=self.resolve_host,
             progress=progress,
             stop=stop,
+            settle=settle,
         )
 
     def only(self, names: Sequence[str]) -> Fleet:
@@ -112,6 +123,7 @@ def run_fleet(
     resolve_host: Callable[[str], Any] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    settle: Settle | None = None,
 ) -> list[HostOutcome]:
     """Run `work(connection, host)` on every host, at most `forks` at once; outcomes in host order."""
     done = 0
@@ -120,6 +132,8 @@ def run_fleet(
     def one(host) -> HostOutcome:
         nonlocal done
         outcome = _run_one(host, work, options, resolve_host, stop)
+        if settle is not None:
+            outcome = _settled(outcome, settle)
         with lock:
             done += 1
             if progress:
@@ -130,14 +144,24 @@ def run_fleet(
         return list(pool.map(one, hosts))
 
 
-def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers: int) -> list[HostOutcome]:
+def _settled(outcome: HostOutcome, settle: Settle) -> HostOutcome:
+    try:
+        return settle(outcome)
+    except Exception as exc:  # a bug in what is kept of a host fails that host, not the run
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        return settle(HostOutcome(outcome.host, FAILED, None, error, outcome.seconds, outcome.round_trips))
+
+
+def _run_processes(
+    fleet: Fleet, work: Work, progress: Progress | None, workers: int, settle: Settle | None
+) -> list[HostOutcome]:
     """The hosts dealt round-robin to `workers` forked processes, each with its share of the forks."""
     context = multiprocessing.get_context("fork")
     inbox = context.Queue()
     slices = [list(range(n, len(fleet.hosts), workers)) for n in range(workers)]
     forks = max(1, -(-fleet.forks // workers))
     procs = [
-        context.Process(target=_worker, args=(fleet, work, indexes, forks, inbox), name=f"remediate worker {n}")
+        context.Process(target=_worker, args=(fleet, work, indexes, forks, inbox, settle), name=f"remediate worker {n}")
         for n, indexes in enumerate(slices)
     ]
     outcomes: dict[int, HostOutcome] = {}
@@ -179,7 +203,7 @@ def _run_processes(fleet: Fleet, work: Work, progress: Progress | None, workers:
     return [outcomes[i] for i in range(len(fleet.hosts))]
 
 
-def _worker(fleet: Fleet, work: Work, indexes: list[int], forks: int, outbox) -> None:
+def _worker(fleet: Fleet, work: Work, indexes: list[int], forks: int, outbox, settle: Settle | None) -> None:
     """In a forked process: the thread pool over this slice; each outcome goes back pickled as soon as it ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     position = {fleet.hosts[i].name: i for i in indexes}
@@ -193,7 +217,7 @@ def _worker(fleet: Fleet, work: Work, indexes: list[int], forks: int, outbox) ->
         outbox.put((position[outcome.host], data))
 
     hosts = [fleet.hosts[i] for i in indexes]
-    run_fleet(hosts, work, fleet.options, forks=forks, resolve_host=fleet.resolve_host, progress=send)
+    run_fleet(hosts, work, fleet.options, forks=forks, resolve_host=fleet.resolve_host, progress=send, settle=settle)
 
 
 def _run_one(host, work: Work, options: ConnectOptions, resolve_host, stop) -> HostOutcome:

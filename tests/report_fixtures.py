@@ -2,7 +2,7 @@
 
 Host entries come from captured lab facts (tests/fixtures/facts) run through the
 real audit_host and plan_host under the default policy, and the document comes
-from results.document, so the reports are tested on the shapes the tasks write.
+from results.Document, so the reports are tested on the shapes the tasks write.
 A harden entry is the audit entry plus the plan, a validation and an apply
 outcome (None in a dry run), as remediate.harden.HostHarden.to_json writes it.
 """
@@ -41,7 +41,7 @@ WAIVER = {"check": "2.9", "hosts": "stock", "reason": "CHG-1234: images need hos
 
 @dataclass
 class _Entry:
-    """What run_fleet hands results.document for a reached host: anything with to_json()."""
+    """What run_fleet hands results.Document for a reached host: anything with to_json()."""
 
     data: dict
 
@@ -101,8 +101,8 @@ def document(
         options = {"only": None, "skip": None, "fail_on": "high", "profile": None}
         if kind == "harden":
             options |= {"dry_run": True, "accept_risk": []}
-    doc = results.document(kind, run_id, started, inventory, pattern, options, outcomes)
-    doc["finished"] = (started + dt.timedelta(minutes=1)).isoformat(timespec="seconds")
+    finished = started + dt.timedelta(minutes=1)
+    doc = results.Document(kind, run_id, started, inventory, pattern, options, outcomes, finished).to_json()
     # What a saved document looks like when it is read back (tuples become lists, and so on).
     return json.loads(json.dumps(doc, default=str))
 

@@ -10,7 +10,7 @@ the command output), never a bare yes/no.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from remediate.severity import SEVERITIES
 
@@ -37,6 +37,27 @@ class Check:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def __reduce__(self):
+        """A catalogue check is pickled by id (a worker process's results): unpickled, it is the catalogue's own,
+        so a fleet's results share its words instead of carrying a copy a host."""
+        from remediate.checks import catalogue
+
+        known = catalogue().get(self.id)
+        if known is not None and replace(known, severity=self.severity) == self:
+            return _catalogued, (self.id, self.severity)
+        return _check, (self.to_json(),)
+
+
+def _catalogued(check_id: str, severity: str) -> Check:
+    from remediate.checks import catalogue
+
+    known = catalogue()[check_id]
+    return known if known.severity == severity else replace(known, severity=severity)
+
+
+def _check(fields: dict) -> Check:
+    return Check(**fields)
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class Outcome:
         return Outcome(PASS if ok else FAIL, tuple(evidence))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """A check's verdict on one host, after policy and waivers."""
 

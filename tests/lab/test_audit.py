@@ -55,7 +55,7 @@ def test_exit_code_and_output_and_json_hold_no_secret(lab, lab_audit, capsys, tm
     assert code == app.EXIT_FINDINGS
     saved = path.read_text()
     assert json.loads(saved)["format"] == "remediate.results/1"
-    for text in (captured.out, captured.err, saved, json.dumps(doc, default=str)):
+    for text in (captured.out, captured.err, saved, json.dumps(doc.to_json())):
         assert lab.container_secret not in text
         assert lab.ops_password not in text
     assert "risky-containers" in captured.out and "REM-SOCK-MOUNT" in captured.out

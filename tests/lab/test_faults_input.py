@@ -81,7 +81,7 @@ def host02(inputs_lab, seeded):
 
 def audit_of(lab, host: str) -> dict:
     doc, _ = app.run_audit(target(lab, host), app.AuditOptions())
-    entry = doc["hosts"][0]
+    entry = doc.to_json()["hosts"][0]
     assert entry["status"] == "ok", entry
     return {r["id"]: r for r in entry["results"]}
 

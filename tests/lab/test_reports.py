@@ -141,7 +141,7 @@ def test_shards_merged_equal_one_run_over_the_fleet(lab, audit_reports, tmp_path
     shards = []
     for part in (names[:4], names[4:]):
         doc, _ = app.run_audit(target(lab, ",".join(part)), app.AuditOptions())
-        shards.append(json.loads(json.dumps(doc, default=str)))
+        shards.append(json.loads(json.dumps(doc.to_json())))
     merged = documents.merge(shards)
     assert schema_errors(merged) == []
     assert documents.without_run_identity(merged) == documents.without_run_identity(whole)

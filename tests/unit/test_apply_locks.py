@@ -102,7 +102,9 @@ def test_a_plan_says_who_holds_the_lock_and_how_to_clear_it(capsys):
     assert f"locked by run {RUN} by root@ops1 pid 4242" in capsys.readouterr().out
     assert "invoke unlock" in output.LOCK_NOTE
     facts.commands["apply_lock"] = CommandFact(0, "")  # no lock: the probe prints nothing
-    assert HostHarden(value.audit, value.plan, value.validation).lock is None
+    assert (
+        HostHarden(audit_host(facts, policy(), checks.select(), "hardened"), value.plan, value.validation).lock is None
+    )
 
 
 def test_the_pause_hook_comes_only_from_the_controllers_environment(monkeypatch):

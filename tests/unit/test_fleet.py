@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -76,6 +77,22 @@ def test_a_worker_that_dies_fails_its_unfinished_hosts_and_the_others_finish():
     assert len(outcomes) == len(NAMES)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+def test_each_outcome_is_settled_as_its_host_ends_and_a_settle_that_fails_fails_its_host_alone(processes):
+    def settle(outcome):
+        if outcome.host == "h3" and outcome.ok:
+            raise RuntimeError("cannot keep it")
+        return replace(outcome, value=("settled", os.getpid()), entry=f"entry of {outcome.host}")
+
+    outcomes = fleet(NAMES, processes).run(echo_pid, settle=settle)
+    assert [o.entry for o in outcomes] == [f"entry of {n}" for n in NAMES]
+    failed = outcomes[3]
+    assert failed.status == FAILED and failed.error == "internal error: RuntimeError: cannot keep it"
+    settled_in = {o.value[1] for o in outcomes if o.ok}
+    assert all(o.value[0] == "settled" for o in outcomes if o.ok)
+    assert settled_in == {os.getpid()} if processes == 1 else os.getpid() not in settled_in  # in the worker
+
+
 def test_only_and_reaching_with_keep_the_rest_of_the_fleet():
     base = fleet(NAMES, processes=3, forks=5)
     batch = base.only(["h4", "h2"])
@@ -117,7 +134,7 @@ def test_an_audit_over_processes_equals_one_over_threads(tmp_path):
         target = Target(hosts="all", inventory=str(inventory), known_hosts=[], processes=processes)
         doc, outcomes = app.run_audit(target, app.AuditOptions())
         assert [o.status for o in outcomes] == [OK] * 4
-        docs.append(documents.without_run_identity(doc))
+        docs.append(documents.without_run_identity(doc.to_json()))
     assert docs[0] == docs[1]
 
 
