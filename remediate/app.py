@@ -7,8 +7,10 @@ reachable from tests without going through Invoke.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from remediate import checks, output, report, results
 from remediate import harden as harden_mod
@@ -17,6 +19,8 @@ from remediate.apply.rollback import RUN_ID, clear_lock, rollback_host
 from remediate.audit import audit_host
 from remediate.errors import UsageError
 from remediate.facts.gather import gather
+from remediate.facts.model import HostFacts
+from remediate.facts.summary import summarize
 from remediate.harden import HardenOptions
 from remediate.inventory.shard import ShardError
 from remediate.plan.planner import unfixed
@@ -27,22 +31,27 @@ from remediate.target import Target, needs_become
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
-def collect_facts(target: Target, save_dir: Path | None = None):
-    """Gather facts from every selected host in parallel; save them as JSON when asked."""
+def collect_facts(target: Target, save_dir: Path | None = None, keep: Callable[[HostFacts], Any] = lambda f: f):
+    """Gather facts from every selected host in parallel; each host's are saved as JSON as soon as they are read
+    (when asked), and the outcome holds keep(facts): the facts task keeps a summary line, not the facts."""
     _, fleet = target.fleet(read_only=True)
-    progress = output.Progress(len(fleet.hosts), verb="gathering facts")
-    outcomes = fleet.run(lambda conn, host: gather(conn, become=needs_become(host)), progress=progress.update)
-    progress.finish()
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
-        for outcome in outcomes:
-            if outcome.ok:
-                outcome.value.save(save_dir / f"{outcome.host}.json")
+
+    def work(conn, host):
+        facts = gather(conn, become=needs_become(host))
+        if save_dir is not None:
+            facts.save(save_dir / f"{host.name}.json")
+        return keep(facts)
+
+    progress = output.Progress(len(fleet.hosts), verb="gathering facts")
+    outcomes = fleet.run(work, progress=progress.update)
+    progress.finish()
     return outcomes
 
 
 def show_facts(target: Target, save_dir: Path | None = None) -> int:
-    outcomes = collect_facts(target, save_dir)
+    outcomes = collect_facts(target, save_dir, keep=summarize)
     output.facts_summary(outcomes)
     if save_dir is not None:
         output.info(f"facts saved in {save_dir}/")

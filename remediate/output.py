@@ -129,15 +129,13 @@ class Progress:
 
 
 def facts_summary(outcomes) -> None:
-    """A row per host: what Docker looks like there, at a glance."""
-    from remediate.facts.summary import summarize
-
+    """A row per host (its outcome's value a facts.summary.DockerSummary): what Docker looks like there."""
     rows = []
     for o in outcomes:
         if not o.ok:
             rows.append([o.host, color(o.status, "red"), "-", "-", "-", "-", (o.error or "")[:60]])
             continue
-        s = summarize(o.value)
+        s = o.value
         rows.append([o.host, s.docker_state, s.version or "-", s.daemon_json, s.tcp or "-", str(s.containers), ""])
     _out(table(["host", "dockerd", "version", "daemon.json", "tcp listeners", "containers", "error"], rows))
 

@@ -15,6 +15,8 @@ import pytest
 
 from remediate import app
 from remediate.connection import ConnectOptions
+from remediate.facts.model import HostFacts
+from remediate.facts.summary import DockerSummary, summarize
 from remediate.report import documents
 from remediate.runner import FAILED, OK, Fleet, auto_processes
 from remediate.target import Target
@@ -157,3 +159,19 @@ def test_ctrl_c_in_a_run_over_processes_leaves_no_worker_behind():
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 30  # not a speed check: the workers sleep 60 s unless they are killed
     assert multiprocessing.active_children() == []
+
+
+def test_the_facts_task_saves_each_hosts_facts_and_keeps_only_their_summary(tmp_path, capsys):
+    """Local hosts (this controller): --save writes each host's facts as it ends; the run keeps a summary line."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n" + "".join(f"    {n}:\n      ansible_connection: local\n" for n in NAMES[:3])
+    )
+    target = Target(hosts="all", inventory=str(inventory), known_hosts=[], processes=2)
+    outcomes = app.collect_facts(target, tmp_path / "saved", keep=summarize)
+    assert [o.status for o in outcomes] == [OK] * 3 and all(isinstance(o.value, DockerSummary) for o in outcomes)
+    for o in outcomes:
+        assert summarize(HostFacts.load(tmp_path / "saved" / f"{o.host}.json")) == o.value
+    assert app.show_facts(target) == app.EXIT_OK
+    out = capsys.readouterr().out
+    assert all(name in out for name in NAMES[:3]), out
