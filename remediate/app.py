@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def run_audit(target: Target, opts: AuditOptions):
         facts = gather(conn, become=needs_become(host))
         return audit_host(facts, policies[host.name], selected, host.name, tuple(host.groups))
 
-    outcomes = fleet.run(work, progress=progress.update, settle=results.settle)
+    outcomes = fleet.run(work, progress=progress.update, settle=partial(results.settle, keep_passed=opts.show_passed))
     doc = results.Document(
         "audit",
         results.new_run_id(),

@@ -11,17 +11,22 @@ from remediate.facts.model import HostFacts
 from remediate.facts.summary import summarize
 from remediate.policy import Policy
 
+NOTEWORTHY = (FAIL, WARN, ERROR, WAIVED)  # what the audit shows of a host unless asked for every result
+
 
 @dataclass
 class HostAudit:
     host: str
     facts: HostFacts | None  # None once settled: the document entry was all it was kept for
     policy: Policy
-    results: list[Result] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)  # once settled, maybe only the NOTEWORTHY ones
     effective: dict | None = None
     apply_lock: str | None = None  # who held harden's lock on the host (the apply_lock probe)
+    tally: dict[str, int] | None = None  # every result's status counted, once settled
 
     def counts(self) -> dict[str, int]:
+        if self.tally is not None:
+            return dict(self.tally)
         counts = dict.fromkeys(STATUSES, 0)
         for r in self.results:
             counts[r.status] += 1
@@ -29,9 +34,9 @@ class HostAudit:
 
     def score(self) -> int:
         """Share of decided checks that pass (waived counts as passed), in percent."""
-        decided = [r for r in self.results if r.status in (PASS, FAIL, WARN, WAIVED)]
-        good = [r for r in decided if r.status in (PASS, WAIVED)]
-        return round(100 * len(good) / len(decided)) if decided else 100
+        counts = self.counts()
+        decided = sum(counts[s] for s in (PASS, FAIL, WARN, WAIVED))
+        return round(100 * (counts[PASS] + counts[WAIVED]) / decided) if decided else 100
 
     def failing(self, fail_on: str) -> list[Result]:
         return [
@@ -41,9 +46,11 @@ class HostAudit:
     def errors(self) -> list[Result]:
         return [r for r in self.results if r.status == ERROR]
 
-    def settled(self) -> HostAudit:
-        """What the terminal and the exit code read once the host's document entry is written."""
-        return replace(self, facts=None, effective=None)
+    def settled(self, keep_passed: bool = False) -> HostAudit:
+        """What the terminal and the exit code read once the host's document entry is written: the noteworthy
+        results (every one with keep_passed: audit --show-passed) and the count of each status."""
+        kept = [r for r in self.results if keep_passed or r.status in NOTEWORTHY]
+        return replace(self, facts=None, effective=None, results=kept, tally=self.counts())
 
     def to_json(self) -> dict:
         facts = self.facts

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from remediate import neutralise
+from remediate.audit import NOTEWORTHY
 
 _COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 _CODES = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "bold": "1", "dim": "2"}
@@ -158,9 +159,7 @@ def _unreached(o) -> None:
 
 def audit_report(outcomes, *, fail_on: str, show_passed: bool = False) -> None:
     """Per host: what is wrong and the evidence; then the fleet recap."""
-    shown_statuses = {"fail", "warn", "error", "waived"} | (
-        {"pass", "info", "not-applicable"} if show_passed else set()
-    )
+    shown_statuses = set(NOTEWORTHY) | ({"pass", "info", "not-applicable"} if show_passed else set())
     for o in outcomes:
         _out()
         if not o.ok:

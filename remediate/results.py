@@ -67,11 +67,11 @@ def host_entry(outcome: HostOutcome) -> dict:
     return entry
 
 
-def settle(outcome: HostOutcome) -> HostOutcome:
+def settle(outcome: HostOutcome, **keep) -> HostOutcome:
     """The host's outcome once it ended: its entry serialized now, its value keeping only what the terminal and
-    the exit code read (the value's settled()). Only for values nothing changes later (not a harden's apply)."""
+    the exit code read (the value's settled(**keep)). Only for values nothing changes later (not a harden's apply)."""
     entry = Entry(host_entry(outcome))
-    return replace(outcome, value=outcome.value.settled() if outcome.ok else outcome.value, entry=entry)
+    return replace(outcome, value=outcome.value.settled(**keep) if outcome.ok else outcome.value, entry=entry)
 
 
 def _entry_text(outcome: HostOutcome) -> str:

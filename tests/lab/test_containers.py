@@ -16,7 +16,7 @@ CONTAINER_CHECKS = "containers"
 
 def audit(lab, host: str) -> dict:
     target = app.Target(hosts=host, inventory=str(lab.inventory_path), known_hosts=[])
-    _, outcomes = app.run_audit(target, app.AuditOptions(only=CONTAINER_CHECKS))
+    _, outcomes = app.run_audit(target, app.AuditOptions(only=CONTAINER_CHECKS, show_passed=True))
     [outcome] = outcomes
     assert outcome.ok, outcome.error
     return {r.check.id: r for r in outcome.value.results}

@@ -451,7 +451,9 @@ def test_harden_keeps_a_mutual_tls_listener_answering(harden_lab, tmp_path):
             check=False,
         )
         assert no_cert.returncode != 0, no_cert.stdout
-        _, outcomes = app.run_audit(target(harden_lab, MUTUAL_TLS), app.AuditOptions(json_path=tmp_path / "a.json"))
+        _, outcomes = app.run_audit(
+            target(harden_lab, MUTUAL_TLS), app.AuditOptions(json_path=tmp_path / "a.json", show_passed=True)
+        )
         results = {r.check.id: r.status for r in outcomes[0].value.results}
         assert results["2.7"] == results["REM-TCP"] == "pass", results
     finally:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 @pytest.fixture(scope="module")
 def results(lab):
     target = app.Target(hosts="stock,hardened", inventory=str(lab.inventory_path), known_hosts=[])
-    _, outcomes = app.run_audit(target, app.AuditOptions())
+    _, outcomes = app.run_audit(target, app.AuditOptions(show_passed=True))
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     return {o.host: {r.check.id: r for r in o.value.results} for o in outcomes}
 
@@ -75,7 +75,7 @@ def test_harden_applies_no_data_directory_watch_and_the_checks_stay_warnings(har
         rules = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
         assert "-w /etc/docker -k docker" in rules
         assert not [r for r in rules if r.startswith(("-w /var/lib/docker ", "-w /run/containerd "))]
-        _, outcomes = app.run_audit(target, app.AuditOptions())
+        _, outcomes = app.run_audit(target, app.AuditOptions(show_passed=True))
         after = {r.check.id: r for r in outcomes[0].value.results}
         assert after["1.1.6"].status == PASS
         assert after["1.1.4"].status == after["1.1.5"].status == WARN

@@ -33,7 +33,7 @@ def test_dockerd_demands_a_client_certificate_without_a_tlsverify_key(lab):
 
 def test_audit_passes_the_listener_and_its_files(lab, tmp_path):
     target = app.Target(hosts=HOST, inventory=str(lab.inventory_path), known_hosts=[])
-    _, outcomes = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json"))
+    _, outcomes = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json", show_passed=True))
     [outcome] = outcomes
     results = {r.check.id: r for r in outcome.value.results}
     checks = ("2.7", "REM-TCP", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
@@ -65,7 +65,7 @@ def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path)
     try:
         assert stock(f"stat -c %F {EXTRA_SOCK}").strip() == "socket"
         target = app.Target(hosts="stock", inventory=str(lab.inventory_path), known_hosts=[])
-        _, [outcome] = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json"))
+        _, [outcome] = app.run_audit(target, app.AuditOptions(json_path=tmp_path / "audit.json", show_passed=True))
         results = {r.check.id: r for r in outcome.value.results}
         for check in ("3.15", "3.16"):
             assert any(e.startswith(f"{EXTRA_SOCK}:") for e in results[check].evidence), results[check].evidence

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from remediate import checks, results
+from remediate import checks, output, results
 from remediate.apply.validation import Validation
-from remediate.audit import audit_host
+from remediate.audit import NOTEWORTHY, audit_host
 from remediate.checks import catalogue
 from remediate.facts.model import CommandFact, HostFacts
 from remediate.harden import HostHarden
@@ -41,11 +41,12 @@ def test_a_settled_host_keeps_what_the_terminal_reads_and_its_entry_is_the_one_i
     assert settled.entry.data() == json.loads(json.dumps(results.host_entry(outcome), default=str))
     value = settled.value
     assert value.audit.facts is None and value.audit.effective is None
-    assert (value.plan, value.validation, value.audit.results) == (
+    assert (value.plan, value.validation, value.audit.counts()) == (
         outcome.value.plan,
         outcome.value.validation,
-        outcome.value.audit.results,
+        outcome.value.audit.counts(),
     )
+    assert value.audit.results == [r for r in outcome.value.audit.results if r.status in NOTEWORTHY]
     assert value.lock == outcome.value.lock == f"run 1 by {EVIL}".strip()
     with pytest.raises(ValueError, match="settled"):
         value.to_json()
@@ -86,3 +87,27 @@ def test_a_settled_host_crossing_from_a_worker_process_shares_the_catalogues_che
     assert back.value.audit.results == settled.value.audit.results and back.entry.text() == settled.entry.text()
     stricter = replace(catalogue()["2.9"], severity="critical")  # a policy's severity override
     assert pickle.loads(pickle.dumps(stricter)) == stricter
+
+
+@pytest.mark.parametrize("show_passed", [False, True])
+def test_the_terminal_shows_a_settled_audit_exactly_as_the_whole_one(capsys, show_passed):
+    audits = [
+        audit_host(HostFacts.load(FACTS / f"{n}.json"), policy_for({}, None), checks.select(), n) for n in SCENARIOS
+    ]
+    whole = [HostOutcome(a.host, "ok", a) for a in audits]
+    settled = [results.settle(o, keep_passed=show_passed) for o in whole]
+    for o, s in zip(whole, settled, strict=True):
+        assert (s.value.counts(), s.value.score(), s.value.failing("low"), s.value.errors()) == (
+            o.value.counts(),
+            o.value.score(),
+            o.value.failing("low"),
+            o.value.errors(),
+        )
+        assert len(s.value.results) == (
+            len(o.value.results) if show_passed else sum(o.value.counts()[status] for status in NOTEWORTHY)
+        )
+    shown = []
+    for outcomes in (whole, settled):
+        output.audit_report(outcomes, fail_on="medium", show_passed=show_passed)
+        shown.append(capsys.readouterr().out)
+    assert shown[0] == shown[1] and "score" in shown[0]
