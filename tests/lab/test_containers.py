@@ -12,6 +12,7 @@ from remediate.lab.host import host_exec
 pytestmark = pytest.mark.engines  # run on every Docker engine (invoke test)
 
 CONTAINER_CHECKS = "containers"
+RESTART = "systemctl reset-failed docker && systemctl restart docker"  # earlier tests may have spent the start limit
 
 
 def audit(lab, host: str) -> dict:
@@ -102,7 +103,7 @@ def test_a_container_created_before_daemon_wide_no_new_privileges_runs_without_i
         run(
             "sh",
             "-c",
-            "printf '{\"no-new-privileges\": true}\\n' > /etc/docker/daemon.json && systemctl restart docker",
+            "printf '{\"no-new-privileges\": true}\\n' > /etc/docker/daemon.json && " + RESTART,
         )
         run("docker", "start", "before-nnp")
         run("docker", "run", "-d", "--name", "after-nnp", "--network", "none", "busybox", "sleep", "1000000000")
@@ -116,4 +117,9 @@ def test_a_container_created_before_daemon_wide_no_new_privileges_runs_without_i
         assert "after-nnp" not in evidence(result)
     finally:
         run("docker", "rm", "-f", "before-nnp", "after-nnp", check=False)
-        run("sh", "-c", "rm -f /etc/docker/daemon.json && systemctl restart docker", check=False)
+        run(
+            "sh",
+            "-c",
+            "rm -f /etc/docker/daemon.json && " + RESTART,
+            check=False,
+        )

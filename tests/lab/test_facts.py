@@ -104,5 +104,5 @@ def test_dockerd_version_comes_from_the_running_daemon_until_its_binary_is_repla
         asked = version()
         assert ", build " in asked and asked.split()[2].rstrip(",") == running.split()[2]
     finally:
-        on_host("systemctl restart docker && systemctl is-active docker")
+        on_host("systemctl reset-failed docker && systemctl restart docker && systemctl is-active docker")
     assert version() == running

@@ -45,6 +45,7 @@ def test_audit_passes_the_listener_and_its_files(lab, tmp_path):
 
 
 EXTRA_SOCK = "/run/docker-extra.sock"
+RESTART = "systemctl reset-failed docker && systemctl restart docker"  # earlier tests may have spent the start limit
 
 
 def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path):
@@ -60,7 +61,7 @@ def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path)
 
     stock(
         "cp -p /etc/default/docker /etc/default/docker.htls && "
-        f"echo 'DOCKER_OPTS=\"-H unix://{EXTRA_SOCK}\"' >> /etc/default/docker && systemctl restart docker"
+        f"echo 'DOCKER_OPTS=\"-H unix://{EXTRA_SOCK}\"' >> /etc/default/docker && " + RESTART
     )
     try:
         assert stock(f"stat -c %F {EXTRA_SOCK}").strip() == "socket"
@@ -71,4 +72,4 @@ def test_a_unix_socket_given_by_a_flag_is_judged_by_3_15_and_3_16(lab, tmp_path)
             assert any(e.startswith(f"{EXTRA_SOCK}:") for e in results[check].evidence), results[check].evidence
             assert any(e.startswith("/run/docker.sock:") for e in results[check].evidence), results[check].evidence
     finally:
-        stock("mv /etc/default/docker.htls /etc/default/docker && systemctl restart docker && rm -f " + EXTRA_SOCK)
+        stock(f"mv /etc/default/docker.htls /etc/default/docker && {RESTART} && rm -f {EXTRA_SOCK}")
