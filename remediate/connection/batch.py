@@ -240,7 +240,12 @@ class Batch:
         return self._add(key, f"stat {path!r}", f": >{o}; statfile {ref} >{m} 2>{e}", [path], ref)
 
     def add_shell(
-        self, key: str, snippet: str, env: Mapping[str, str] | None = None, inputs: Mapping[str, str] | None = None
+        self,
+        key: str,
+        snippet: str,
+        env: Mapping[str, str] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        handoffs: Mapping[str, str] | None = None,
     ) -> Batch:
         """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
 
@@ -249,19 +254,24 @@ class Batch:
         `inputs` maps a variable name to an earlier step's key: the variable
         holds the path of that step's stdout file, so a probe can build on
         what an earlier one printed (a PID, a count) without running it again.
+        `handoffs` does the same for the files an earlier snippet wrote at
+        "$HANDOFF.<suffix>" (a private prefix each snippet gets, never framed):
+        one docker command can then answer for two probes.
         """
         values = checked_argv(list((env or {}).values())) if env else []
         names = list((env or {}).keys())
-        for name in [*names, *(inputs or {})]:
+        for name in [*names, *(inputs or {}), *(handoffs or {})]:
             if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
                 raise ValueError(f"invalid environment variable name {name!r}")
         assigns = "".join(
             f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values), strict=True)
         )
-        for name, step_key in (inputs or {}).items():
+        for name, step_key in [*(inputs or {}).items(), *(handoffs or {}).items()]:
             if step_key not in self.keys:
                 raise ValueError(f"step {key!r} reads the output of {step_key!r}, which is not an earlier step")
-            assigns += f"{name}={self._files(self.keys.index(step_key))[1]}; "
+            index = self.keys.index(step_key)
+            assigns += f"{name}={self._files(index)[1] if name in (inputs or {}) else self._handoff(index)}; "
+        assigns += f"HANDOFF={self._handoff(len(self._steps))}; "
         m, o, e = self._files()
         return self._add(key, "shell snippet", f": >{m}; ( {assigns}\n{snippet}\n) </dev/null >{o} 2>{e}", values)
 
@@ -350,6 +360,11 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
         """A step's meta, stdout and stderr files (named by its index; the next step's by default)."""
         i = len(self._steps) if index is None else index
         return f'"$d/{i}.m"', f'"$d/{i}.o"', f'"$d/{i}.e"'
+
+    @staticmethod
+    def _handoff(index: int) -> str:
+        """The prefix of the files shell step `index` may leave for later steps (in the temp dir, never framed)."""
+        return f'"$d/{index}.h"'
 
     def _add(self, key: str, what: str, body: str, args: Sequence[str], path_ref: str | None = None) -> Batch:
         if key in self.keys:
