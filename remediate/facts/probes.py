@@ -183,13 +183,15 @@ SNIPPETS: dict[str, str] = {
         _MAIN_PID + 'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
     ),
     # The running daemon's version when it runs the dockerd on PATH (not replaced since it started:
-    # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it.
+    # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it. Both paths
+    # resolved by ONE readlink, the version read from docker info's line by builtins.
     "dockerd_version": (
         "b=$(command -v dockerd) || exit 127; "
         + _MAIN_PID
-        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && '
-        + '[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
-        + 'v=$(sed -n \'s/.*"ServerVersion":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
+        + "n='\n'; "
+        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && r=$(readlink -f -- "$b" "/proc/$pid/exe" 2>/dev/null) && '
+        + '[ "${r%%"$n"*}" = "${r#*"$n"}" ]; then i=; IFS= read -r i < "$INFO" 2>/dev/null; '
+        + 'case $i in *\'"ServerVersion":"\'*) v=${i#*\'"ServerVersion":"\'}; v=${v%%\'"\'*};; *) v=;; esac; '
         + '[ -n "$v" ] && { echo "Docker version $v (running)"; exit 0; }; fi; '
         + "exec dockerd --version"
     ),
@@ -206,8 +208,9 @@ SNIPPETS: dict[str, str] = {
     # Containers and images in ONE `docker inspect` (a docker CLI start is the costliest process a probe runs): this
     # probe lists both, renders each object with CONTAINER_TEMPLATE or IMAGE_TEMPLATE (an object with a State is a
     # container; `index`, as an image's map has no such key), prints the containers and leaves the images to the
-    # `images` probe in "$HANDOFF.*" (status, stderr, lines). If that inspect fails (an object removed since
-    # it was listed), each kind is inspected alone, as before, so each probe reports its own failure.
+    # `images` probe in "$HANDOFF.*" (status, stderr, lines). Each kind is inspected alone, as before, when the
+    # other has none (`docker inspect` asks dockerd for a container before an image: no such detour then), or when
+    # the joint inspect fails (an object removed since it was listed), so each probe reports its own failure.
     # `docker info` already counted both; a kind is listed only when there are some. Only a daemon's answer counts:
     # with dockerd down, a 26.1+ client prints a zero-valued info whose ID is "" (parse.docker_info).
     "containers": (
@@ -219,9 +222,10 @@ SNIPPETS: dict[str, str] = {
         'echo "$m" >"$HANDOFF.s"; [ "$m" = 0 ] || mids=; '
         'cids=; s=0; [ -z "$c" ] || cids=$(docker ps -aq --no-trunc) || s=3; [ "$s" = 0 ] || cids=; '
         '[ -n "$cids$mids" ] || exit $s; '
-        'if docker inspect --format "{{if index . \\"State\\"}}$REMEDIATE_CONTAINER_TEMPLATE{{else}}image\t'
+        'if [ -n "$cids" ] && [ -n "$mids" ] && '
+        'docker inspect --format "{{if index . \\"State\\"}}$REMEDIATE_CONTAINER_TEMPLATE{{else}}image\t'
         '$REMEDIATE_IMAGE_TEMPLATE{{end}}" $cids $mids >"$HANDOFF.i" 2>/dev/null; then '
-        '[ -z "$cids" ] || grep -v \'^image\t\' "$HANDOFF.i"; '
+        "grep -v '^image\t' \"$HANDOFF.i\"; "
         'else [ -z "$mids" ] || docker image inspect --format "$REMEDIATE_IMAGE_TEMPLATE" $mids >"$HANDOFF.o" '
         '2>>"$HANDOFF.e" || echo 3 >"$HANDOFF.s"; '
         '[ -z "$cids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $cids || exit; fi; '

@@ -66,7 +66,7 @@ def test_images_are_inspected_once_each_only_when_docker_info_counted_some(tmp_p
         assert "docker images" not in calls and (images.returncode, images.stdout) == (0, "")
     containers, images, calls = _both(tmp_path, INFO.replace('"Images":0', '"Images":3'))
     assert (containers.returncode, containers.stdout, images.returncode) == (0, "", 0)
-    assert calls == ["docker images -q", "docker inspect --format"]  # no containers: no ps
+    assert calls == ["docker images -q", "docker image inspect"]  # no containers: no ps, images inspected alone
     assert parse.json_lines(images.stdout) == [{"Id": "sha256:b"}, {"Id": "sha256:a"}, {"Id": "sha256:b"}]
     # with containers too: ONE docker inspect for both kinds, each probe printing its own
     containers, images, calls = _both(
