@@ -15,7 +15,11 @@ host-supplied value (paths, argv, env values) reaches the script as a
 positional parameter, never as script text. A failing step does not stop the
 steps after it. A stat step (add_stat) reports what a read reports except the
 bytes: its script never opens the file, so key material can be judged by its
-owner and mode without ever leaving the host.
+owner and mode without ever leaving the host. The read and stat steps share
+one `stat` of every path that exists when the batch starts (a process per
+path was most of what reading a host's fixed paths cost it); a path whose
+existence changed meanwhile, or a batch whose shared stat failed, is stat-ed
+alone, as before, so no step ever takes another path's fields.
 """
 
 from __future__ import annotations
@@ -35,7 +39,16 @@ _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 # Meta of a read is `key=value` lines; `link=` comes last and runs to the end, so a
 # symlink target holding newlines or "mode=" cannot forge the fields before it.
-# statfile PATH: meta on stdout (the path's inode is never opened); its status is stat's.
+# stat's fields of a path, one `key=value` line each (a user or group name never holds a newline): so many lines
+# a record, whatever the path, which is how prestat's one stat for many paths is cut into records.
+_STAT_FORMAT = "mode=%a\nuid=%u\ngid=%g\nowner=%U\ngroup=%G\nsize=%s\nmtime=%Y\ndev=%d\nino=%i"
+_STAT_LINES = " ".join(str(n) for n in range(1, _STAT_FORMAT.count("\n") + 2))
+# prestat PATH...: the read and stat steps' paths, in step order, before the first step. ONE stat for those that
+# exist; fd 8 then holds a line per path (1: its record is next on fd 9, 0: not stat-ed), fd 9 the records.
+# When that stat fails (a path went away, a directory refused us) no record is used: each step stats alone.
+# statfile PATH: meta on stdout (the path's inode is never opened); its status is stat's. It takes its path's
+# line from fd 8 (every read and stat step does, once, in order) and uses the record only when the path
+# exists now too; one that appeared since prestat is stat-ed alone.
 # readfile PATH LIMIT CONTENT_FILE: statfile's meta on stdout, the file's first LIMIT bytes into CONTENT_FILE;
 # a symlink whose target looks like key material (keylike: facts.probes.is_key_material's name rules) is not
 # read, and its meta says read=no, as a stat step's does.
@@ -50,19 +63,23 @@ kindof() {{
     if [ -d "$1" ]; then t=dir; elif [ -f "$1" ]; then t=file; elif [ -S "$1" ]; then t=socket
     elif [ -e "$1" ]; then t=other; else t=missing; fi
 }}
+prestat() {{
+    n=$#; pre=
+    for p; do if [ -e "$p" ]; then set -- "$@" "$p"; echo 1; else echo 0; fi; done >"$d/pre"
+    shift $n
+    [ $# -gt 0 ] && stat -L -c '{_STAT_FORMAT}' -- "$@" >"$d/stat" 2>/dev/null && exec 8<"$d/pre" 9<"$d/stat" &&
+      pre=1
+}}
 statfile() {{
+    e=0; [ -z "$pre" ] || IFS= read -r e <&8 || e=0
     kindof "$1"
     if [ -L "$1" ]; then printf 'kind=symlink\\ntarget=%s\\n' "$t"; else printf 'kind=%s\\n' "$t"; fi
     s=0
-    [ "$t" = missing ] || stat -L -c 'mode=%a
-uid=%u
-gid=%g
-owner=%U
-group=%G
-size=%s
-mtime=%Y
-dev=%d
-ino=%i' -- "$1" || s=$?
+    if [ "$e" = 1 ]; then
+        for k in {_STAT_LINES}; do IFS= read -r l <&9; [ "$t" = missing ] || printf '%s\\n' "$l"; done
+    elif [ "$t" != missing ]; then
+        stat -L -c '{_STAT_FORMAT}' -- "$1" || s=$?
+    fi
     if [ -L "$1" ]; then printf 'link='; readlink -- "$1"; fi
     return $s
 }}
@@ -177,6 +194,7 @@ class _Step:
     what: str  # for error messages
     body: str  # script fragment producing the step's output
     args: tuple[str, ...]
+    path_ref: str | None = None  # a read or stat step's path, as the script refers to it (prestat's argument)
 
 
 class Batch:
@@ -211,7 +229,7 @@ class Batch:
         (ref,) = self._params(checked_argv([path]))
         self._limits[key] = limit
         m, o, e = self._files()
-        return self._add(key, f"read {path!r}", f"readfile {ref} {limit + 1} {o} >{m} 2>{e}", [path])
+        return self._add(key, f"read {path!r}", f"readfile {ref} {limit + 1} {o} >{m} 2>{e}", [path], ref)
 
     def add_stat(self, key: str, path: str) -> Batch:
         """What add_read reports except the bytes: the step never opens the file (key material stays on the
@@ -219,10 +237,15 @@ class Batch:
         (ref,) = self._params(checked_argv([path]))
         self._stat_only.add(key)
         m, o, e = self._files()
-        return self._add(key, f"stat {path!r}", f": >{o}; statfile {ref} >{m} 2>{e}", [path])
+        return self._add(key, f"stat {path!r}", f": >{o}; statfile {ref} >{m} 2>{e}", [path], ref)
 
     def add_shell(
-        self, key: str, snippet: str, env: Mapping[str, str] | None = None, inputs: Mapping[str, str] | None = None
+        self,
+        key: str,
+        snippet: str,
+        env: Mapping[str, str] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        handoffs: Mapping[str, str] | None = None,
     ) -> Batch:
         """A trusted snippet of our own code, in a subshell; values it needs come in through `env`.
 
@@ -231,29 +254,40 @@ class Batch:
         `inputs` maps a variable name to an earlier step's key: the variable
         holds the path of that step's stdout file, so a probe can build on
         what an earlier one printed (a PID, a count) without running it again.
+        `handoffs` does the same for the files an earlier snippet wrote at
+        "$HANDOFF.<suffix>" (a private prefix each snippet gets, never framed):
+        one docker command can then answer for two probes.
         """
         values = checked_argv(list((env or {}).values())) if env else []
         names = list((env or {}).keys())
-        for name in [*names, *(inputs or {})]:
+        for name in [*names, *(inputs or {}), *(handoffs or {})]:
             if not name or name[0].isdigit() or set(name) - _ENV_NAME_CHARS:
                 raise ValueError(f"invalid environment variable name {name!r}")
         assigns = "".join(
             f"{name}={ref}; export {name}; " for name, ref in zip(names, self._params(values), strict=True)
         )
-        for name, step_key in (inputs or {}).items():
+        for name, step_key in [*(inputs or {}).items(), *(handoffs or {}).items()]:
             if step_key not in self.keys:
                 raise ValueError(f"step {key!r} reads the output of {step_key!r}, which is not an earlier step")
-            assigns += f"{name}={self._files(self.keys.index(step_key))[1]}; "
+            index = self.keys.index(step_key)
+            assigns += f"{name}={self._files(index)[1] if name in (inputs or {}) else self._handoff(index)}; "
+        assigns += f"HANDOFF={self._handoff(len(self._steps))}; "
         m, o, e = self._files()
         return self._add(key, "shell snippet", f": >{m}; ( {assigns}\n{snippet}\n) </dev/null >{o} 2>{e}", values)
 
     def script(self) -> tuple[str, list[str]]:
         """The script text (ours only) and its positional arguments (every untrusted value)."""
         parts = [_PROLOGUE, f"M={self.marker.decode()}"]
+        paths = [step.path_ref for step in self._steps if step.path_ref]
+        if paths:
+            parts.append(f"prestat {' '.join(paths)}")
+        last_path = max((i for i, step in enumerate(self._steps) if step.path_ref), default=None)
         args: list[str] = []
-        for step in self._steps:
+        for index, step in enumerate(self._steps):
             args.extend(step.args)
             parts.append(f'{step.body}; r="$r $?"')
+            if index == last_path:  # no later step's command inherits prestat's descriptors
+                parts.append("exec 8<&- 9<&-; pre=")
         files = " ".join(f for index in range(len(self._steps)) for f in self._files(index))
         parts.append(f"""printf '%s rc%s\\n' "$M" "$r"\nstat -c %s -- {files}\nprintf '%s data\\n' "$M"
 cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
@@ -327,10 +361,15 @@ cat -- {files}\nprintf '%s end %s\\n' "$M" {len(self._steps)}""")
         i = len(self._steps) if index is None else index
         return f'"$d/{i}.m"', f'"$d/{i}.o"', f'"$d/{i}.e"'
 
-    def _add(self, key: str, what: str, body: str, args: Sequence[str]) -> Batch:
+    @staticmethod
+    def _handoff(index: int) -> str:
+        """The prefix of the files shell step `index` may leave for later steps (in the temp dir, never framed)."""
+        return f'"$d/{index}.h"'
+
+    def _add(self, key: str, what: str, body: str, args: Sequence[str], path_ref: str | None = None) -> Batch:
         if key in self.keys:
             raise ValueError(f"duplicate batch step {key!r}")
-        self._steps.append(_Step(key, what, body, tuple(args)))
+        self._steps.append(_Step(key, what, body, tuple(args), path_ref))
         return self
 
 

@@ -20,9 +20,10 @@ from remediate.facts.dockerd_inputs import daemon_json_path, effective_config
 from remediate.facts.model import CommandFact, FileFact, HostFacts
 from remediate.facts.probes import (
     COMMANDS,
-    CONTAINER_TEMPLATE,
     FALCO_UNITS,
     FIXED_PATHS,
+    SNIPPET_ENV,
+    SNIPPET_HANDOFFS,
     SNIPPET_INPUTS,
     SNIPPETS,
     TLS_KEYS,
@@ -47,9 +48,9 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
     for name, argv in COMMANDS.items():
         batch.add_command(f"cmd:{name}", argv)
     for name, snippet in SNIPPETS.items():
-        env = {"REMEDIATE_CONTAINER_TEMPLATE": CONTAINER_TEMPLATE} if name == "containers" else None
         inputs = {var: f"cmd:{step}" for var, step in SNIPPET_INPUTS.get(name, {}).items()}
-        batch.add_shell(f"cmd:{name}", snippet, env=env, inputs=inputs)
+        handoffs = {var: f"cmd:{step}" for var, step in SNIPPET_HANDOFFS.get(name, {}).items()}
+        batch.add_shell(f"cmd:{name}", snippet, env=SNIPPET_ENV.get(name), inputs=inputs, handoffs=handoffs)
     _ask_dir_chain(batch, facts, [*FIXED_PATHS, *(f"{d}/." for d in CREATED_IN)])
     _absorb(facts, run_batch(conn, batch, become=become))
     _split_units(facts)

@@ -145,18 +145,19 @@ def _service_prop(var: str, prop: str) -> str:
 _MAIN_PID = _service_prop("pid", "MainPID")
 
 # Trusted snippets (our text, no host-supplied values inside). A snippet named in
-# SNIPPET_INPUTS gets the path of an earlier probe's output in a variable.
+# SNIPPET_INPUTS gets the path of an earlier probe's output in a variable; one named in SNIPPET_HANDOFFS the
+# prefix of the files an earlier probe left for it ($HANDOFF in that probe); SNIPPET_ENV's values are data.
 SNIPPET_INPUTS: dict[str, dict[str, str]] = {
     "dockerd_cmdline": {"UNITS": "systemd"},
     "dockerd_version": {"UNITS": "systemd", "INFO": "docker_info"},
     "containers": {"INFO": "docker_info"},
     "journal": {"UNITS": "systemd"},
     "audit_dirs": {"AUDITCTL": "auditctl"},
-    "images": {"INFO": "docker_info"},
     "swarm_networks": {"INFO": "docker_info"},
     "swarm_services": {"INFO": "docker_info"},
     "swarm_node": {"INFO": "docker_info"},
 }
+SNIPPET_HANDOFFS: dict[str, dict[str, str]] = {"images": {"LISTED": "containers"}}
 
 # docker info's one line read by shell builtins (no process on hosts the snippets have nothing to ask): only a
 # daemon's answer counts (parse.docker_info), and it starts with a non-empty ID.
@@ -182,13 +183,15 @@ SNIPPETS: dict[str, str] = {
         _MAIN_PID + 'if [ -n "$pid" ] && [ "$pid" != 0 ]; then tr "\\0" "\\n" < "/proc/$pid/cmdline"; fi'
     ),
     # The running daemon's version when it runs the dockerd on PATH (not replaced since it started:
-    # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it.
+    # an upgraded binary reads "(deleted)"); otherwise ask the binary, as a restart would run it. Both paths
+    # resolved by ONE readlink, the version read from docker info's line by builtins.
     "dockerd_version": (
         "b=$(command -v dockerd) || exit 127; "
         + _MAIN_PID
-        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && '
-        + '[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$b")" ]; then '
-        + 'v=$(sed -n \'s/.*"ServerVersion":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
+        + "n='\n'; "
+        + 'if [ -n "$pid" ] && [ "$pid" != 0 ] && r=$(readlink -f -- "$b" "/proc/$pid/exe" 2>/dev/null) && '
+        + '[ "${r%%"$n"*}" = "${r#*"$n"}" ]; then i=; IFS= read -r i < "$INFO" 2>/dev/null; '
+        + 'case $i in *\'"ServerVersion":"\'*) v=${i#*\'"ServerVersion":"\'}; v=${v%%\'"\'*};; *) v=;; esac; '
         + '[ -n "$v" ] && { echo "Docker version $v (running)"; exit 0; }; fi; '
         + "exec dockerd --version"
     ),
@@ -202,12 +205,31 @@ SNIPPETS: dict[str, str] = {
         'if r=$(readlink -f -- "$@"); then for t in $r; do printf "%s\\t%s\\n" "${1##*/}" "$t"; shift; done; '
         'else for p; do printf "%s\\t%s\\n" "${p##*/}" "$(readlink -f -- "$p")"; done; fi'
     ),
-    # `docker info` already counted the containers; list them only when there are any. Only a daemon's answer
-    # counts: with dockerd down, a 26.1+ client prints a zero-valued info whose ID is "" (parse.docker_info).
+    # Containers and images in ONE `docker inspect` (a docker CLI start is the costliest process a probe runs): this
+    # probe lists both, renders each object with CONTAINER_TEMPLATE or IMAGE_TEMPLATE (an object with a State is a
+    # container; `index`, as an image's map has no such key), prints the containers and leaves the images to the
+    # `images` probe in "$HANDOFF.*" (status, stderr, lines). Each kind is inspected alone, as before, when the
+    # other has none (`docker inspect` asks dockerd for a container before an image: no such detour then), or when
+    # the joint inspect fails (an object removed since it was listed), so each probe reports its own failure.
+    # `docker info` already counted both; a kind is listed only when there are some. Only a daemon's answer counts:
+    # with dockerd down, a 26.1+ client prints a zero-valued info whose ID is "" (parse.docker_info).
     "containers": (
-        'grep -q \'^{"ID":"[^"][^"]*","Containers":0,"ContainersRunning":0,\' "$INFO" 2>/dev/null && exit 0; '
-        "ids=$(docker ps -aq --no-trunc) || exit 3; "
-        '[ -n "$ids" ] || exit 0; docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $ids || exit; '
+        ': "${HANDOFF:?}"; i=; IFS= read -r i < "$INFO" 2>/dev/null; c=1; m=skip; '
+        'case $i in \'{"ID":"\'[!\\"]*) '
+        'case $i in \'{"ID":"\'*\'","Containers":0,"ContainersRunning":0,\'*) c=;; esac; '
+        "case $i in *'\"Images\":0,'*) ;; *) m=;; esac;; esac; "
+        'mids=; [ -n "$m" ] || { mids=$(docker images -q --no-trunc 2>"$HANDOFF.e") && m=0 || m=3; }; '
+        'echo "$m" >"$HANDOFF.s"; [ "$m" = 0 ] || mids=; '
+        'cids=; s=0; [ -z "$c" ] || cids=$(docker ps -aq --no-trunc) || s=3; [ "$s" = 0 ] || cids=; '
+        '[ -n "$cids$mids" ] || exit $s; '
+        'if [ -n "$cids" ] && [ -n "$mids" ] && '
+        'docker inspect --format "{{if index . \\"State\\"}}$REMEDIATE_CONTAINER_TEMPLATE{{else}}image\t'
+        '$REMEDIATE_IMAGE_TEMPLATE{{end}}" $cids $mids >"$HANDOFF.i" 2>/dev/null; then '
+        "grep -v '^image\t' \"$HANDOFF.i\"; "
+        'else [ -z "$mids" ] || docker image inspect --format "$REMEDIATE_IMAGE_TEMPLATE" $mids >"$HANDOFF.o" '
+        '2>>"$HANDOFF.e" || echo 3 >"$HANDOFF.s"; '
+        '[ -z "$cids" ] || docker inspect --format "$REMEDIATE_CONTAINER_TEMPLATE" $cids || exit; fi; '
+        '[ -n "$cids" ] || exit $s; '
         # CIS 5.7: an sshd (or dropbear) anywhere on the host, one grep; for each (few), the container id in its
         # cgroup path, if any: "process<TAB>id<TAB>pid<TAB>name".
         'for f in $(grep -lxs -e sshd -e dropbear /proc/[0-9]*/comm); do d=${f%/comm}; read -r n < "$f" || continue; '
@@ -216,16 +238,18 @@ SNIPPETS: dict[str, str] = {
         # The no-new-privileges dockerd recorded at each creation (config.v2.json, never in inspect): one grep,
         # of that one field (the file also holds the environment).
         'root=$(sed -n \'s/.*"DockerRootDir":"\\([^"]*\\)".*/\\1/p\' "$INFO" 2>/dev/null); '
-        '[ -n "$root" ] || exit 0; set --; for id in $ids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
+        '[ -n "$root" ] || exit 0; set --; '
+        'for id in $cids; do set -- "$@" "$root/containers/$id/config.v2.json"; done; '
         'grep -Hos \'"NoNewPrivileges":[a-z]*\' "$@"; true'
     ),
-    # Every image (CIS 4, 6.1), only when docker info counted some (the containers probe tells which each runs). An
-    # image listed once per tag is inspected as often: parse.images keeps one (no pipe to sort, whose status
-    # would hide a failed listing).
+    # Every image (CIS 4, 6.1), as the containers probe listed and inspected them (only when docker info counted
+    # some; the containers probe also tells which each container runs). An image listed once per tag is inspected
+    # as often: parse.images keeps one (no pipe to sort, whose status would hide a failed listing).
     "images": (
-        _ANSWERED + "case $i in *'\"Images\":0,'*) exit 0;; esac; "
-        'ids=$(docker images -q --no-trunc) || exit 3; [ -n "$ids" ] || exit 0; '
-        f"docker image inspect --format '{IMAGE_TEMPLATE}' $ids || exit 3"
+        'm=; read -r m < "$LISTED.s" || exit 3; [ "$m" != skip ] || exit 0; '
+        '[ ! -s "$LISTED.e" ] || cat -- "$LISTED.e" >&2; '
+        'if [ -f "$LISTED.o" ]; then cat -- "$LISTED.o"; '
+        'elif [ -f "$LISTED.i" ]; then sed -n \'s/^image\t//p\' "$LISTED.i"; fi; exit "$m"'
     ),
     "swarm_networks": (
         _IN_SWARM + "n=$(docker network ls -q --no-trunc --filter driver=overlay) || exit 3; "
@@ -283,6 +307,10 @@ SNIPPETS: dict[str, str] = {
         # rootless dockerd of the login user
         '[ -n "$HOME" ] && [ -e "$HOME/.config/docker/daemon.json" ] && echo "$HOME/.config/docker/daemon.json"; true'
     ),
+}
+# Values a snippet gets as data (positional parameters assigned in its subshell), never as script text.
+SNIPPET_ENV: dict[str, dict[str, str]] = {
+    "containers": {"REMEDIATE_CONTAINER_TEMPLATE": CONTAINER_TEMPLATE, "REMEDIATE_IMAGE_TEMPLATE": IMAGE_TEMPLATE}
 }
 
 

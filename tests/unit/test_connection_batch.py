@@ -238,3 +238,63 @@ def test_duplicate_step_key_rejected():
     batch = Batch().add_command("x", ["true"])
     with pytest.raises(ValueError):
         batch.add_command("x", ["true"])
+
+
+def _fields(path) -> tuple:
+    st = os.stat(path)
+    return (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_size, int(st.st_mtime), st.st_dev, st.st_ino)
+
+
+def _got(info) -> tuple:
+    s = info.stat
+    return (s.mode, s.uid, s.gid, s.size, s.mtime, s.dev, s.ino)
+
+
+def test_one_stat_for_the_batch_gives_each_path_its_own_fields(conn, tmp_path):
+    """Missing paths, dangling links, dirs and stat steps between reads: no record lands on another path."""
+    names = []
+    for i in range(12):
+        kind = i % 4
+        path = tmp_path / f"p{i}"
+        if kind == 0:
+            path.write_bytes(b"x" * i)
+            os.chmod(path, 0o600 + i)
+        elif kind == 1:
+            path.mkdir(mode=0o700 + i)
+        elif kind == 2:
+            path.symlink_to(tmp_path / "nowhere")
+        names.append(path)
+    batch = Batch()
+    for i, path in enumerate(names):
+        (batch.add_stat if i % 3 == 0 else batch.add_read)(f"k{i}", str(path))
+    script, _ = batch.script()
+    assert script.count("\nprestat ") == 1
+    r = run_batch(conn, batch)
+    for i, path in enumerate(names):
+        info = r[f"k{i}"].file
+        if i % 4 in (2, 3):
+            assert not info.exists and info.stat is None, i
+        else:
+            assert _got(info) == _fields(path), i
+
+
+def test_paths_that_appear_or_vanish_during_the_batch_are_stat_ed_alone(conn, tmp_path):
+    """A path created or removed by an earlier step (as a host may do meanwhile) keeps every record aligned."""
+    gone, late, kept = tmp_path / "gone", tmp_path / "late", tmp_path / "kept"
+    gone.write_text("bye")
+    kept.write_text("stays")
+    os.chmod(kept, 0o640)
+    batch = (
+        Batch()
+        .add_command(
+            "change", ["sh", "-c", 'rm -- "$1" && echo hi >"$2" && chmod 604 "$2"', "sh", str(gone), str(late)]
+        )
+        .add_read("gone", str(gone))
+        .add_read("late", str(late))
+        .add_stat("kept", str(kept))
+    )
+    r = run_batch(conn, batch)
+    assert not r["gone"].file.exists and r["gone"].file.stat is None and r["gone"].rc == 0
+    assert r["late"].file.content == b"hi\n" and _got(r["late"].file) == _fields(late)
+    assert r["late"].file.stat.mode == 0o604
+    assert _got(r["kept"].file) == _fields(kept) and r["kept"].file.content is None

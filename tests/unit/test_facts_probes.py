@@ -125,7 +125,7 @@ def running_dockerd(tmp_path):
     proc.wait()
 
 
-INFO = '{"ID":"X","Containers":0,"ContainersRunning":0,"ServerVersion":"27.3.1","Name":"h"}\n'
+INFO = '{"ID":"X","Containers":0,"ContainersRunning":0,"Images":0,"ServerVersion":"27.3.1","Name":"h"}\n'
 
 
 def test_dockerd_version_comes_from_docker_info_when_the_running_binary_is_the_one_on_path(tmp_path, running_dockerd):
@@ -187,14 +187,17 @@ def test_containers_are_listed_only_when_docker_info_counted_some(tmp_path):
     (fake / "docker").write_text('#!/bin/sh\necho "docker $*" >> "$LOG"\ncase $1 in ps) echo c1;; esac\n')
     (fake / "docker").chmod(0o755)
     log = tmp_path / "calls"
-    listed = "docker ps -aq --no-trunc\ndocker inspect --format {{json .Id}} c1\n"
+    # docker info counted no image here: the containers are inspected alone (with images too, see test_images_*)
+    listed = "docker ps -aq --no-trunc\ndocker inspect --format C c1\n"
     for info, calls in ((INFO, ""), (INFO.replace('"Containers":0', '"Containers":2'), listed), ("", listed)):
         log.write_text("")
         env = {
             "PATH": f"{fake}:/usr/bin:/bin",
             "LOG": str(log),
             "INFO": str(tmp_path / "info"),
-            "REMEDIATE_CONTAINER_TEMPLATE": "{{json .Id}}",
+            "HANDOFF": str(tmp_path / "listed"),
+            "REMEDIATE_CONTAINER_TEMPLATE": "C",
+            "REMEDIATE_IMAGE_TEMPLATE": "I",
         }
         (tmp_path / "info").write_text(info)
         result = subprocess.run(

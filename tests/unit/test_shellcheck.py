@@ -36,7 +36,6 @@ ACCEPTED = {
     "templates/apply/transaction.sh": {"SC2015": "a && b || fail"},
     # docker prints ids and names as hex or [a-zA-Z0-9_.-] words; they are split into arguments on purpose
     "probe containers": {"SC2086": "ids from docker ps", "SC2013": "grep -l prints one path a line"},
-    "probe images": {"SC2086": "ids from docker"},
     "probe swarm_networks": {"SC2086": "ids from docker"},
     "probe swarm_services": {"SC2086": "ids from docker"},
     # under set -f, split at newlines only: one path a word
