@@ -548,7 +548,7 @@ class _Planner:
             post_view = self.view
         else:
             post = simulated(self.view.facts, draft)
-            post_view = HostView(post, self.view.policy, self.view.groups, self.view.today)
+            post_view = HostView(post, self.view.policy, self.view.groups, self.view.today, fixable_only=True)
         restarts = {"restart-docker", "reload-docker"} & set(draft.action_kinds())
         fatal = post_view.effective.fatal_problems if not draft.empty else []
         if restarts and fatal:
