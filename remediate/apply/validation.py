@@ -168,7 +168,15 @@ def model_step(plan: Plan, facts: HostFacts) -> dict:
 
 
 def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: bool) -> Validation:
-    """Model + host checks for a plan; one round trip when there is something to ask the host."""
+    """Model + host checks for a plan; one round trip when there is something to ask the host. The last step of
+    planning a host: the values derived from its facts (the planner's simulation among them) are dropped after."""
+    try:
+        return _validate_on_host(conn, facts, plan, become=become)
+    finally:
+        facts.forget_derived()
+
+
+def _validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: bool) -> Validation:
     if plan.refused or plan.empty:
         return Validation(True, [])
     steps = [model_step(plan, facts)]

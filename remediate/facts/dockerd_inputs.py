@@ -99,10 +99,6 @@ def daemon_json_path(facts: HostFacts) -> str:
     """The daemon.json dockerd reads: --config-file as docker.service's command gives it (split by systemd's
     rules, its variables expanded, as the dockerd model reads it), else as the running dockerd was started with
     it, else the default. The one place it is derived: gather reads this file, the model analyses it."""
-    return facts.derived("daemon_json_path", _daemon_json_path)
-
-
-def _daemon_json_path(facts: HostFacts) -> str:
     from remediate.dockerd.systemd import resolve_environment, systemd_command
 
     service = facts.parsed.service

@@ -140,6 +140,11 @@ class HostFacts:
             values[name] = build(self)
         return values[name]
 
+    def forget_derived(self) -> None:
+        """Drop the derived values once a host's work is done: a fleet keeps every host's facts until the run
+        ends (results, apply), and their derived values would stay with them. Asked again, they are rebuilt."""
+        self._derived = None
+
     def copy(self) -> HostFacts:
         """An independent copy (file and typed facts are frozen: shared; derived values are not copied)."""
         return HostFacts(self.host, dict(self.files), dict(self.commands), self.round_trips, self._parsed)

@@ -12,7 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from remediate.apply.validation import validation_spec
+from remediate import checks
+from remediate.apply.validation import validate_on_host, validation_spec
+from remediate.audit import audit_host
 from remediate.facts.dockerd_inputs import daemon_json_path, dockerd_inputs, effective_config
 from remediate.facts.model import CommandFact, FileFact
 from remediate.plan import apply_plan, plan_host
@@ -82,3 +84,17 @@ def test_the_fixable_checks_alone_fail_as_they_do_among_every_check(name):
     every = HostView(post, policy())
     fixable = HostView(post, policy(), fixable_only=True)
     assert fixable.results == {i: r for i, r in every.results.items() if r.check.fixable}
+
+
+def test_a_host_done_with_keeps_no_derived_values():
+    """A fleet keeps every host's facts until the run ends: the audit and validation (planning's last step) drop
+    what was derived from them, so it is built again if asked for, never kept for the whole run."""
+    facts = load("stock")
+    during = effective_config(facts)
+    audit_host(facts, policy(), checks.select(), "stock")
+    assert effective_config(facts) is not during
+    during = effective_config(facts)
+    plan = plan_host(facts, policy())
+    assert simulated(facts, plan) is simulated(facts, plan)
+    validate_on_host(None, facts, replace(plan, refused="refused here"), become=False)  # no host asked
+    assert effective_config(facts) is not during
