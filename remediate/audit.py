@@ -84,7 +84,9 @@ def audit_host(
     today: dt.date | None = None,
 ) -> HostAudit:
     ctx = CheckContext(facts, policy, host_name=host_name, groups=groups, today=today or dt.date.today())
-    return _host_audit(ctx, evaluate(ctx, checks), host_name)
+    audit = _host_audit(ctx, evaluate(ctx, checks), host_name)
+    facts.forget_derived()  # the audit holds what it needs; the facts stay with it until the run ends
+    return audit
 
 
 def audit_view(view) -> HostAudit:

@@ -219,6 +219,7 @@ def apply_host(
         )
         return result
     finally:
+        facts.forget_derived()  # the simulation validation made: the facts stay with the run's results
         if not result.lock_kept:
             finish_run(tx, log, options, "verified" if result.outcome == CHANGED else result.outcome)
 

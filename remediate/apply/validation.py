@@ -25,7 +25,7 @@ from remediate.facts.dockerd_inputs import dockerd_inputs, effective_config
 from remediate.facts.model import HostFacts
 from remediate.plan.dir_safety import tightened_dirs
 from remediate.plan.model import Plan
-from remediate.plan.simulate import apply_plan
+from remediate.plan.simulate import simulated
 
 VALIDATE_FROM = (23, 0)  # `dockerd --validate` exists from this release
 _PATH_SETTINGS = ("seccomp-profile", "tlscacert", "tlscert", "tlskey")
@@ -98,7 +98,7 @@ def validation_spec(facts: HostFacts, plan: Plan) -> ValidationSpec:
     spec = ValidationSpec()
     if plan.refused or plan.empty:
         return spec
-    post = apply_plan(facts, plan)
+    post = simulated(facts, plan)
     eff = effective_config(post)
     binary = _binary(post)
     if binary and binary.startswith("/"):
@@ -168,7 +168,15 @@ def model_step(plan: Plan, facts: HostFacts) -> dict:
 
 
 def validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: bool) -> Validation:
-    """Model + host checks for a plan; one round trip when there is something to ask the host."""
+    """Model + host checks for a plan; one round trip when there is something to ask the host. The last step of
+    planning a host: the values derived from its facts (the planner's simulation among them) are dropped after."""
+    try:
+        return _validate_on_host(conn, facts, plan, become=become)
+    finally:
+        facts.forget_derived()
+
+
+def _validate_on_host(conn: Connection, facts: HostFacts, plan: Plan, *, become: bool) -> Validation:
     if plan.refused or plan.empty:
         return Validation(True, [])
     steps = [model_step(plan, facts)]

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from remediate.dockerd.setting import Setting
 from remediate.facts import parse
 from remediate.facts.model import FileFact, HostFacts
 from remediate.facts.parse import Listener
@@ -102,8 +103,6 @@ class CheckContext:
 
     def setting(self, key: str):
         """The effective value of a daemon setting (value, source, origin), default when unset."""
-        from remediate.dockerd.setting import Setting
-
         return self.effective.values.get(key) or Setting(None, None, "default")
 
     def unit_files(self, unit: str) -> list[FileFact]:
@@ -207,10 +206,20 @@ class CheckContext:
         are compared, so /lib/systemd/system/x and /usr/lib/systemd/system/x are one file where /lib -> usr/lib."""
         return parse.canonical_path(path, self.resolved_dirs)
 
+    @cached_property
+    def watches(self) -> dict[str, list[AuditdRule]]:
+        """The audit rules by the path they watch as this host resolves it, in rule order: built once, as some
+        twenty checks each look up one path among every rule."""
+        found: dict[str, list[AuditdRule]] = {}
+        for rule in self.auditd_rules:
+            watched = rule.watched_path()
+            if watched:
+                found.setdefault(self.canonical(watched), []).append(rule)
+        return found
+
     def rules_watching(self, path: str) -> list[AuditdRule]:
         """The audit rules that watch `path`, whatever their spelling of it."""
-        wanted = self.canonical(path)
-        return [r for r in self.auditd_rules if (w := r.watched_path()) and self.canonical(w) == wanted]
+        return list(self.watches.get(self.canonical(path), ()))
 
     @cached_property
     def listeners(self) -> list[Listener]:

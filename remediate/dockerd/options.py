@@ -19,6 +19,7 @@ versions.KeyTable); only flags without a JSON key carry their own range here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from .versions import KeyTable, Version
 
@@ -200,7 +201,9 @@ def available(option: Option, column: int | None, version: Version | None) -> bo
     return (option.since is None or version[0] >= option.since) and (option.until is None or version[0] <= option.until)
 
 
+@cache
 def options_for(column: int | None, version: Version | None) -> tuple[Option, ...]:
+    """The flags this release has: the same few answers for every host of a fleet, so computed once each."""
     return tuple(o for o in OPTIONS if available(o, column, version))
 
 

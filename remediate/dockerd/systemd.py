@@ -31,6 +31,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .problems import Problem, Source, UnitProblem
 
@@ -327,6 +328,11 @@ def _env_assignments(text: str):
         yield finish()
 
 
+# parse_env_file once per file content: resolve_environment runs for every derivation of the dockerd model, and
+# most hosts of a fleet have the same /etc/default/docker. Its result is only read (parse_env_file's is the caller's).
+_env_file = lru_cache(maxsize=256)(parse_env_file)
+
+
 def resolve_environment(
     environment: dict[str, str], files: dict[str, bytes | None]
 ) -> tuple[dict[str, EnvValue], list[UnitProblem]]:
@@ -336,7 +342,7 @@ def resolve_environment(
     for path, content in files.items():
         if content is None:
             continue
-        parsed = parse_env_file(content, path)
+        parsed = _env_file(content, path)
         problems += parsed.problems
         for key, value, line in parsed.assignments:
             env[key] = EnvValue(value, Source(path, line, key))

@@ -13,6 +13,11 @@ DEFAULT_CONFIG = "/etc/docker/daemon.json"
 
 
 def dockerd_inputs(facts: HostFacts):
+    """What the dockerd model reads of these facts, derived once while they stay as they are (HostFacts.derived)."""
+    return facts.derived("dockerd_inputs", _dockerd_inputs)
+
+
+def _dockerd_inputs(facts: HostFacts):
     from remediate.dockerd.inputs import DockerdInputs
 
     parsed = facts.parsed
@@ -105,7 +110,8 @@ def daemon_json_path(facts: HostFacts) -> str:
 
 
 def effective_config(facts: HostFacts):
-    """The host's effective dockerd configuration (pure, from facts)."""
+    """The host's effective dockerd configuration (pure, from facts): the one place it is built, once while the
+    facts stay as they are (the checks, the planner and validation all read it; a simulated copy builds its own)."""
     from remediate.dockerd import EffectiveConfig
 
-    return EffectiveConfig.build(dockerd_inputs(facts))
+    return facts.derived("effective", lambda f: EffectiveConfig.build(dockerd_inputs(f)))

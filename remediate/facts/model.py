@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from remediate.facts.probes import is_key_material
 from remediate.facts.typed import Parsed, parse_commands, reparse
@@ -101,6 +103,8 @@ class HostFacts:
     round_trips: int = 0
     # the commands `parsed` was parsed from (or was set for), and the typed values
     _parsed: tuple[dict[str, CommandFact], Parsed] | None = field(default=None, repr=False, compare=False)
+    # values derived from the files and typed facts (derived()), and the files and typed facts they came from
+    _derived: tuple[dict[str, FileFact], Parsed, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def file(self, path: str) -> FileFact:
         return self.files.get(path) or FileFact(path=path, kind="missing")
@@ -124,8 +128,25 @@ class HostFacts:
         """Typed values that no command printed (the plan's simulation, remediate.plan.simulate)."""
         self._parsed = (dict(self.commands), value)
 
+    def derived(self, name: str, build: Callable[[HostFacts], Any]) -> Any:
+        """`build(self)`, built once while the files and typed facts stay as they are: the effective dockerd
+        configuration is read by the checks, the planner and validation of one host. Any file written or typed
+        fact replaced since (a simulation, a test's edit) makes every derived value be built again."""
+        parsed = self.parsed
+        if self._derived is None or self._derived[1] is not parsed or self._derived[0] != self.files:
+            self._derived = (dict(self.files), parsed, {})
+        values = self._derived[2]
+        if name not in values:
+            values[name] = build(self)
+        return values[name]
+
+    def forget_derived(self) -> None:
+        """Drop the derived values once a host's work is done: a fleet keeps every host's facts until the run
+        ends (results, apply), and their derived values would stay with them. Asked again, they are rebuilt."""
+        self._derived = None
+
     def copy(self) -> HostFacts:
-        """An independent copy (file and typed facts are frozen: shared)."""
+        """An independent copy (file and typed facts are frozen: shared; derived values are not copied)."""
         return HostFacts(self.host, dict(self.files), dict(self.commands), self.round_trips, self._parsed)
 
     def to_json(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from remediate.facts import parse
 
@@ -22,6 +23,13 @@ class UnitLine:
 
 def unit_lines(path: str, text: str) -> list[UnitLine]:
     """KEY=VALUE lines of a systemd unit file with their sections; comments skipped, continuations joined."""
+    return list(_unit_lines(path, text))
+
+
+@lru_cache(maxsize=256)
+def _unit_lines(path: str, text: str) -> tuple[UnitLine, ...]:
+    """unit_lines, parsed once per file text: the dockerd model, the planner and its simulation read the same
+    few unit files a dozen times per host, and most hosts of a fleet have the same ones."""
     out: list[UnitLine] = []
     section = ""
     lines = parse.lines(text)  # systemd splits at \n only
@@ -45,7 +53,7 @@ def unit_lines(path: str, text: str) -> list[UnitLine]:
         key, sep, value = line.partition("=")
         if sep:
             out.append(UnitLine(path, start + 1, section, key.strip(), value.strip()))
-    return out
+    return tuple(out)
 
 
 def exec_start(facts, paths: list[str]) -> list[str] | None:

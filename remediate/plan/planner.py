@@ -40,7 +40,7 @@ from remediate.plan import auditd_rules, dir_safety, impacts, permissions, subid
 from remediate.plan.daemon_json import KEY_CHECKS, Merge, desired_daemon_json, json_equal, render_daemon_json
 from remediate.plan.hosts import decide_hosts, tcp_goes
 from remediate.plan.model import ALL_IMAGES, Action, FileChange, HeldBack, Impact, Plan
-from remediate.plan.simulate import apply_plan
+from remediate.plan.simulate import simulated
 from remediate.plan.view import HostView
 from remediate.policy import Policy
 
@@ -547,8 +547,8 @@ class _Planner:
         if draft.empty:
             post_view = self.view
         else:
-            post = apply_plan(self.view.facts, draft)
-            post_view = HostView(post, self.view.policy, self.view.groups, self.view.today)
+            post = simulated(self.view.facts, draft)
+            post_view = HostView(post, self.view.policy, self.view.groups, self.view.today, fixable_only=True)
         restarts = {"restart-docker", "reload-docker"} & set(draft.action_kinds())
         fatal = post_view.effective.fatal_problems if not draft.empty else []
         if restarts and fatal:

@@ -264,3 +264,15 @@ def apply_plan(facts: HostFacts, plan: Plan) -> HostFacts:
     if "load-audit-rules" in plan.action_kinds() and new.parsed.auditctl.present:
         _load_rules(new)
     return new
+
+
+def simulated(facts: HostFacts, plan: Plan) -> HostFacts:
+    """apply_plan, once per facts and plan: the planner checks the simulated host and validation asks the host
+    about it, from the same copy (and its effective configuration, built once). Shared: read it, never edit it."""
+    done = facts.derived("simulated", lambda _facts: [])
+    for changes, actions, post in done:
+        if changes == plan.changes and actions == plan.actions:
+            return post
+    post = apply_plan(facts, plan)
+    done.append((plan.changes, plan.actions, post))
+    return post

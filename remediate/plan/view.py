@@ -25,6 +25,8 @@ class HostView:
     policy: Policy
     groups: tuple[str, ...] = ()
     today: dt.date = field(default_factory=dt.date.today)
+    # only the checks harden can fix: the simulated host after a plan is asked which of them still fail, no more
+    fixable_only: bool = False
 
     @cached_property
     def ctx(self) -> CheckContext:
@@ -32,7 +34,8 @@ class HostView:
 
     @cached_property
     def results(self) -> dict[str, Result]:
-        return {r.check.id: r for r in checks.evaluate(self.ctx, checks.select())}
+        selected = [c for c in checks.select() if c.fixable or not self.fixable_only]
+        return {r.check.id: r for r in checks.evaluate(self.ctx, selected)}
 
     @cached_property
     def failing(self) -> frozenset[str]:
