@@ -67,6 +67,8 @@ def test_the_streamed_file_is_the_whole_documents_text(tmp_path, settled):
     assert text == (tmp_path / "whole.json").read_text()
     assert text.isascii() and "\x1b" not in text
     assert [h["host"] for h in json.loads(text)["hosts"]] == [*SCENARIOS[:4], "gone"]
+    one_a_line = [json.loads(line.removesuffix(","))["host"] for line in text.splitlines() if line.startswith("  {")]
+    assert one_a_line == [*SCENARIOS[:4], "gone"]  # grep finds a host's whole entry
 
 
 def test_a_document_of_no_host_is_written_the_same_way(tmp_path):
