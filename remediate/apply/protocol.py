@@ -44,32 +44,9 @@ def stat_mode(mode: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class Record:
-    """One entry as the script reads it (read_entry in transaction.sh, whose header says what each field
-    means): one argument NAME=VALUE per field, in this order. An argument carries any byte but NUL, which no
-    path holds, and the script takes the value as everything after the first "=", so a value is never parsed."""
-
-    path: str
-    op: str  # write | delete | meta
-    before_sha: str
-    before_mode: str
-    before_owner: str
-    before_group: str
-    owner: str
-    group: str
-    mode: str
-    length: int  # bytes of content on prepare's stdin (0 but for a write)
-    sha: str  # sha256 of that content, or "-"
-    index: int
-    inode: str
-
-    def args(self) -> list[str]:
-        return [f"{f.name}={getattr(self, f.name)}" for f in fields(self)]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One path of a run: what the plan found and wants there (record() is what the script reads of it)."""
+class _PathState:
+    """What an entry and its record share: the path, the operation, the path as the plan found it and as it
+    will be left (owner, group, mode), in the order the script reads them."""
 
     path: str
     op: str  # write | delete | meta
@@ -80,6 +57,27 @@ class Entry:
     owner: str
     group: str
     mode: str
+
+
+@dataclass(frozen=True)
+class Record(_PathState):
+    """One entry as the script reads it (read_entry in transaction.sh, whose header says what each field
+    means): one argument NAME=VALUE per field, in this order. An argument carries any byte but NUL, which no
+    path holds, and the script takes the value as everything after the first "=", so a value is never parsed."""
+
+    length: int  # bytes of content on prepare's stdin (0 but for a write)
+    sha: str  # sha256 of that content, or "-"
+    index: int
+    inode: str
+
+    def args(self) -> list[str]:
+        return [f"{f.name}={getattr(self, f.name)}" for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class Entry(_PathState):
+    """One path of a run: what the plan found and wants there (record() is what the script reads of it)."""
+
     content: bytes | None
     index: int
     kind: str = "file"
@@ -91,15 +89,7 @@ class Entry:
         write = self.op == "write" and not restore
         content = self.content or b""
         return Record(
-            path=self.path,
-            op=self.op,
-            before_sha=self.before_sha,
-            before_mode=self.before_mode,
-            before_owner=self.before_owner,
-            before_group=self.before_group,
-            owner=self.owner,
-            group=self.group,
-            mode=self.mode,
+            **{f.name: getattr(self, f.name) for f in fields(_PathState)},
             length=len(content) if write else 0,
             sha=sha256(content) if write else "-",
             index=self.index,
