@@ -77,16 +77,15 @@ def python_contestant(code: str, ok_codes=(0,)) -> cs.Contestant:
     )
 
 
+def run_64_mb(fleet, forks: int, tmp_path):
+    """One run of a child that touches 64 MB of its own."""
+    child = python_contestant("b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096])")
+    return measure.run_once(child, fleet, forks, tmp_path / "s", 0, tmp_path / "run.log")
+
+
 def test_run_once_measures_the_child_and_reports_a_failure_with_its_output(tmp_path):
     fleet = inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json")
-    run = measure.run_once(
-        python_contestant("b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096])"),
-        fleet,
-        4,
-        tmp_path / "s",
-        0,
-        tmp_path / "ok.log",
-    )
+    run = run_64_mb(fleet, 4, tmp_path)
     assert run.rc == 0 and run.hosts == 3 and run.seconds > 0 and run.round_trips is None
     assert run.max_rss_kb > 64 * 1024  # wait4 saw the child's own peak
     with pytest.raises(cs.BenchError, match=r"probe failed \(exit 3\).*\n.*boom"):
@@ -277,15 +276,7 @@ def test_a_contestants_peak_memory_is_its_own_not_the_harness(tmp_path):
     """wait4's ru_maxrss of a child starts from its parent's RSS: a harness grown to 300 MB would show 300 MB."""
     harness = bytearray(300 << 20)
     harness[::4096] = b"x" * len(harness[::4096])
-    fleet = inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json")
-    run = measure.run_once(
-        python_contestant("b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096])"),
-        fleet,
-        1,
-        tmp_path / "s",
-        0,
-        tmp_path / "r.log",
-    )
+    run = run_64_mb(inventory.BenchInventory(BASE, tmp_path / "i.yml", tmp_path / "h.json"), 1, tmp_path)
     assert 64 * 1024 < run.max_rss_kb < 200 * 1024
     del harness
 

@@ -293,16 +293,18 @@ def test_a_commit_that_fails_midway_leaves_the_host_restored_by_itself(host, fai
     assert host.calls()[-1] == "docker version"  # and it waited for the old dockerd to answer again
 
 
-def plant_link(host: Host, path: str) -> None:
-    host.path(path).unlink()
-    os.symlink("/etc/remediate-test-secret", host.path(path))
-
-
-def test_a_link_planted_in_place_of_a_file_to_replace_is_replaced_never_written_through(host):
+def prepared_then_linked(host: Host, path: str) -> tuple[list, tuple]:
+    """The seeded entries, prepared; then `path` replaced by a link to a secret file. The secret's state too."""
     entries = seed(host)
     assert prepare(host, entries).ok
     secret = host.state("/etc/remediate-test-secret")
-    plant_link(host, "/etc/docker/daemon.json")
+    host.path(path).unlink()
+    os.symlink("/etc/remediate-test-secret", host.path(path))
+    return entries, secret
+
+
+def test_a_link_planted_in_place_of_a_file_to_replace_is_replaced_never_written_through(host):
+    entries, secret = prepared_then_linked(host, "/etc/docker/daemon.json")
     reply = commit(host, entries)
     assert reply.ok, reply.error()
     assert host.state("/etc/remediate-test-secret") == secret
@@ -310,10 +312,7 @@ def test_a_link_planted_in_place_of_a_file_to_replace_is_replaced_never_written_
 
 
 def test_a_link_planted_in_place_of_a_file_to_chmod_is_refused_and_never_followed(host):
-    entries = seed(host)
-    assert prepare(host, entries).ok
-    secret = host.state("/etc/remediate-test-secret")
-    plant_link(host, "/etc/docker/ca.pem")
+    entries, secret = prepared_then_linked(host, "/etc/docker/ca.pem")
     reply = commit(host, entries)
     assert not reply.ok and "/etc/docker/ca.pem is a symlink: it would be followed" in reply.error()
     assert host.state("/etc/remediate-test-secret") == secret  # neither the commit nor its rollback chmod'ed it
