@@ -49,7 +49,7 @@ def _write(head: dict, entry_texts: Iterable[str], path: Path) -> None:
         out.write(("\n " if n else "") + "]\n}\n")
 
 
-class Entry:
+class PackedEntry:
     """A host's entry of the document, serialized once and kept zlib-compressed (JSON of a host compresses ~6x)."""
 
     __slots__ = ("_packed",)
@@ -82,12 +82,12 @@ def host_entry(outcome: HostOutcome) -> dict:
 def settle(outcome: HostOutcome, **keep) -> HostOutcome:
     """The host's outcome once it ended: its entry serialized now, its value keeping only what the terminal and
     the exit code read (the value's settled(**keep)). Only for values nothing changes later (not a harden's apply)."""
-    entry = Entry(host_entry(outcome))
+    entry = PackedEntry(host_entry(outcome))
     return replace(outcome, value=outcome.value.settled(**keep) if outcome.ok else outcome.value, entry=entry)
 
 
 def _entry_text(outcome: HostOutcome) -> str:
-    return outcome.entry.text() if isinstance(outcome.entry, Entry) else _dumps(host_entry(outcome))
+    return outcome.entry.text() if isinstance(outcome.entry, PackedEntry) else _dumps(host_entry(outcome))
 
 
 @dataclass
@@ -118,7 +118,7 @@ class Document:
 
     def entries(self) -> Iterator[dict]:
         for outcome in self.outcomes:
-            yield outcome.entry.data() if isinstance(outcome.entry, Entry) else host_entry(outcome)
+            yield outcome.entry.data() if isinstance(outcome.entry, PackedEntry) else host_entry(outcome)
 
     def to_json(self) -> dict:
         """The whole document as dicts (reports, merges): every entry at once, unlike write()."""
