@@ -182,3 +182,19 @@ def test_real_shard_runs_merged_equal_one_run_over_the_fleet(lab, audit_reports,
     assert schema_errors(merged) == []
     assert by_host(merged) == by_host(whole)
     assert sorted(h["host"] for h in merged["hosts"]) == sorted(names)
+
+
+def test_a_dry_run_in_shards_over_worker_processes_merges_to_the_one_run_over_the_fleet(lab, dry_run_reports, tmp_path):
+    """`invoke harden --dry-run --shard K/2 --processes 2`: each host is settled in its worker as it ends (its
+    document entry serialized there, its facts dropped), and the merged shards are the one dry run over threads."""
+    _, _, whole = dry_run_reports
+    paths = [tmp_path / f"dry-run-{k}.json" for k in (1, 2)]
+    for k, path in enumerate(paths, 1):
+        argv = [sys.executable, "-m", "invoke", "harden", "--dry-run", "--hosts", "lab"]
+        argv += ["--inventory", str(lab.inventory_path), "--shard", f"{k}/2", "--processes", "2", "--json", str(path)]
+        run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+        # a shard holding broken-json (its plan refused) exits 1: the documents below say whether that is all
+        assert run.returncode in (app.EXIT_OK, app.EXIT_ERROR, app.EXIT_FINDINGS), run.stderr[-2000:]
+    merged = documents.merge([documents.load(path) for path in paths])
+    assert schema_errors(merged) == []
+    assert by_host(merged) == by_host(whole)
