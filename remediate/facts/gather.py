@@ -57,17 +57,14 @@ def gather(conn: Connection, *, become: bool = False, extra_paths: tuple[str, ..
 
     # The extra paths wait until every file that can name a TLS file has been read, so none of them is
     # read before gather knows it is key material.
-    effective = effective_config(facts)
-    named = tls_files(facts, effective)
+    named = tls_files(facts)
     ready = not _config_unread(facts)
-    more = {*_discovered_paths(facts, effective), *named, *(extra_paths if ready else ())}
-    if _follow_up(conn, facts, more, named, become):
-        effective = effective_config(facts)  # only new files can change it
+    _follow_up(conn, facts, {*_discovered_paths(facts), *named, *(extra_paths if ready else ())}, named, become)
     # A daemon.json at a --config-file or an EnvironmentFile read just now may name more TLS files
     # ($DOCKER_OPTS="--tlskey ...") or a seccomp profile: a third round for those and the extra paths
     # (never on a packaged setup).
-    named |= tls_files(facts, effective)
-    _follow_up(conn, facts, {*_discovered_paths(facts, effective), *named, *extra_paths}, named, become)
+    named |= tls_files(facts)
+    _follow_up(conn, facts, {*_discovered_paths(facts), *named, *extra_paths}, named, become)
     _forget_key_material(facts, named)
     facts.round_trips = conn.round_trips
     facts.parsed  # noqa: B018 (parsed once, here: everything downstream reads the typed facts)
@@ -88,17 +85,16 @@ def add_path(batch: Batch, path: str, named: Collection[str] = ()) -> None:
         batch.add_read(f"file:{path}", path)
 
 
-def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: Collection[str], become: bool) -> bool:
-    """One more round trip for the paths not gathered yet (none when there are none); whether it ran."""
+def _follow_up(conn: Connection, facts: HostFacts, paths: Iterable[str], named: Collection[str], become: bool) -> None:
+    """One more round trip for the paths not gathered yet (none when there are none)."""
     wanted = sorted(set(paths) - set(facts.files))
     if not wanted:
-        return False
+        return
     batch = Batch()
     for path in wanted:
         add_path(batch, path, named)
     _ask_dir_chain(batch, facts, wanted)
     _absorb(facts, run_batch(conn, batch, become=become))
-    return True
 
 
 def _ask_dir_chain(batch: Batch, facts: HostFacts, paths: Iterable[str]) -> None:
@@ -122,12 +118,12 @@ def _forget_key_material(facts: HostFacts, named: Collection[str]) -> None:
             facts.files[path] = replace(fact, content=None)
 
 
-def tls_files(facts: HostFacts, effective=None) -> frozenset[str]:
+def tls_files(facts: HostFacts) -> frozenset[str]:
     """The TLS files (tlscacert, tlscert, tlskey) dockerd is configured with, in daemon.json or as flags
     ($DOCKER_OPTS expanded), and those the running dockerd was started with: key material, whatever their
-    names, stat-ed for the 3.9-3.14 checks and never read. `effective`: the facts' effective config, when the
-    caller built it already."""
-    effective = effective if effective is not None else effective_config(facts)
+    names, stat-ed for the 3.9-3.14 checks and never read. The effective config is the facts' own (built once
+    per state of the files: a follow-up round's new files rebuild it)."""
+    effective = effective_config(facts)
     paths = {effective.value(key) for key in TLS_KEYS} | {path for _key, path in effective.tls.files}
     words = list(facts.parsed.dockerd_cmdline or ())
     for i, word in enumerate(words):
@@ -206,12 +202,11 @@ def file_fact(path: str, result: StepResult) -> FileFact:
     )
 
 
-def _discovered_paths(facts: HostFacts, effective=None) -> list[str]:
+def _discovered_paths(facts: HostFacts) -> list[str]:
     """Paths round 1 told us about: unit files, drop-ins, env files, rules.d, certs.d, the seccomp profile
     named in daemon.json, the API's unix sockets (3.15/3.16) (TLS files: tls_files)."""
     parsed = facts.parsed
-    effective = effective if effective is not None else effective_config(facts)
-    paths = [*parsed.discovered_paths, *effective.unix_sockets]
+    paths = [*parsed.discovered_paths, *effective_config(facts).unix_sockets]
     for unit in (parsed.service, parsed.socket):
         paths += unit.files + [path for path, _optional in unit.environment_files]
     paths = [p for p in paths if p.startswith("/")]
